@@ -1,0 +1,51 @@
+"""The `lit-evoae` command: LightningCLI over lit_evoae's systems and data modules."""
+
+import pytorch_lightning as pl
+from jsonargparse import lazy_instance
+from pytorch_lightning.callbacks import ModelCheckpoint
+from pytorch_lightning.cli import LightningArgumentParser, LightningCLI
+from pytorch_lightning.loggers import CSVLogger
+
+import lit_evoae.data  # noqa: F401  (registers the data modules for short class names)
+import lit_evoae.systems  # noqa: F401  (registers the systems for short class names)
+
+
+class LitEvoAECLI(LightningCLI):
+    """LightningCLI with the data width linked to the model and checkpointing always on.
+
+    The checkpoint callback is a parser group of its own (`checkpoint.*`) rather
+    than an entry of `trainer.callbacks`, so config fragments that set a callback
+    list cannot silently drop it.
+    """
+
+    def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
+        parser.link_arguments("data.input_dim", "model.init_args.input_dim", apply_on="instantiate")
+        parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
+        parser.set_defaults(
+            {
+                "checkpoint.monitor": "val/l1",
+                "checkpoint.mode": "min",
+                "checkpoint.save_last": True,
+                "checkpoint.filename": "epoch={epoch:04d}-val_l1={val/l1:.5f}",
+                "checkpoint.auto_insert_metric_name": False,
+                "trainer.logger": lazy_instance(CSVLogger, save_dir="."),
+            }
+        )
+
+
+def build_cli(args: list[str] | None = None) -> LitEvoAECLI:
+    """Parse `args` (default: sys.argv) and run the chosen subcommand; returns the CLI object."""
+    return LitEvoAECLI(
+        pl.LightningModule,
+        pl.LightningDataModule,
+        subclass_mode_model=True,
+        subclass_mode_data=True,
+        # A requeued or re-run job writes into the same folder; it must not fail there.
+        save_config_kwargs={"overwrite": True},
+        args=args,
+    )
+
+
+def main() -> None:
+    """Console entry point; returns None so the exit status is 0 on success."""
+    build_cli()

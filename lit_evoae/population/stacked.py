@@ -1,0 +1,168 @@
+"""A population of autoencoders stored as stacked tensors with a leading population dimension.
+
+Every layer of every individual lives in one tensor, so a forward/backward pass
+of the whole population is a handful of batched matrix products rather than a
+Python loop over individuals. A canonical run is a population of one.
+"""
+
+import math
+from collections.abc import Iterator, Sequence
+from itertools import pairwise
+
+import torch
+from torch import Tensor, nn
+
+from lit_evoae.nets import Autoencoder
+
+
+class StackedLinear(nn.Module):
+    """`population_size` independent `nn.Linear` layers of one shape, run as one `baddbmm`.
+
+    Masks are boolean buffers beside the weights: a False entry is a pruned
+    weight that `apply_masks_` keeps at exactly zero. They are buffers so that
+    checkpoints, device moves and exports carry them with the weights.
+    """
+
+    def __init__(self, population_size: int, in_features: int, out_features: int) -> None:
+        super().__init__()
+        self.in_features = in_features
+        self.out_features = out_features
+        self.weight = nn.Parameter(torch.empty(population_size, out_features, in_features))
+        self.bias = nn.Parameter(torch.empty(population_size, out_features))
+        self.register_buffer("weight_mask", torch.ones_like(self.weight, dtype=torch.bool))
+        self.register_buffer("bias_mask", torch.ones_like(self.bias, dtype=torch.bool))
+        self.reset_parameters()
+
+    @property
+    def population_size(self) -> int:
+        return self.weight.shape[0]
+
+    def reset_parameters(self) -> None:
+        """Draw each individual as `nn.Linear` would: U(-1/sqrt(fan_in), 1/sqrt(fan_in))."""
+        bound = 1.0 / math.sqrt(self.in_features)
+        nn.init.uniform_(self.weight, -bound, bound)
+        nn.init.uniform_(self.bias, -bound, bound)
+
+    def forward(self, inputs: Tensor) -> Tensor:
+        """(population, batch, in_features) -> (population, batch, out_features)."""
+        return torch.baddbmm(self.bias.unsqueeze(1), inputs, self.weight.transpose(1, 2))
+
+    @torch.no_grad()
+    def apply_masks_(self) -> None:
+        self.weight.mul_(self.weight_mask)
+        self.bias.mul_(self.bias_mask)
+
+    @torch.no_grad()
+    def copy_into_(self, index: int, linear: nn.Linear) -> None:
+        linear.weight.copy_(self.weight[index])
+        linear.bias.copy_(self.bias[index])
+
+    @torch.no_grad()
+    def load_linear_(self, index: int, linear: nn.Linear) -> None:
+        self.weight[index].copy_(linear.weight)
+        self.bias[index].copy_(linear.bias)
+
+    def extra_repr(self) -> str:
+        return (
+            f"population_size={self.population_size}, "
+            f"in_features={self.in_features}, out_features={self.out_features}"
+        )
+
+
+class StackedMLP(nn.Sequential):
+    """Stacked linear layers with ReLU between them and a chosen output activation.
+
+    Activations are modules of their own, so forward hooks on them see every
+    unit's output for every individual (what the pruning statistics need).
+    """
+
+    def __init__(
+        self, population_size: int, sizes: Sequence[int], output_activation: type[nn.Module]
+    ) -> None:
+        layers: list[nn.Module] = []
+        for index, (fan_in, fan_out) in enumerate(pairwise(sizes)):
+            layers.append(StackedLinear(population_size, fan_in, fan_out))
+            last = index == len(sizes) - 2
+            layers.append(output_activation() if last else nn.ReLU())
+        super().__init__(*layers)
+
+    def linears(self) -> Iterator[StackedLinear]:
+        return (layer for layer in self if isinstance(layer, StackedLinear))
+
+
+class StackedAutoencoder(nn.Module):
+    """`population_size` encoders and as many decoders, stacked layer by layer.
+
+    Encoder i and decoder i form individual i's autoencoder; coevolution pairs
+    them otherwise by indexing the population dimension.
+    """
+
+    def __init__(
+        self, population_size: int, encoder_sizes: Sequence[int], decoder_sizes: Sequence[int]
+    ) -> None:
+        super().__init__()
+        self.encoder_sizes = list(encoder_sizes)
+        self.decoder_sizes = list(decoder_sizes)
+        self.encoders = StackedMLP(population_size, encoder_sizes, nn.ReLU)
+        self.decoders = StackedMLP(population_size, decoder_sizes, nn.Sigmoid)
+
+    @property
+    def population_size(self) -> int:
+        return next(self.linears()).population_size
+
+    def linears(self) -> Iterator[StackedLinear]:
+        yield from self.encoders.linears()
+        yield from self.decoders.linears()
+
+    def forward(self, inputs: Tensor) -> Tensor:
+        """Reconstruct a batch with every individual.
+
+        `inputs` is (batch, features), shared by all, or (population, batch, features);
+        the result is (population, batch, features).
+        """
+        if inputs.dim() == 2:
+            inputs = inputs.expand(self.population_size, *inputs.shape)
+        return self.decoders(self.encoders(inputs))
+
+    def apply_masks_(self) -> None:
+        for linear in self.linears():
+            linear.apply_masks_()
+
+    def parameters_per_individual(self) -> int:
+        return sum(linear.weight[0].numel() + linear.bias[0].numel() for linear in self.linears())
+
+    @torch.no_grad()
+    def sparsity(self) -> Tensor:
+        """Per individual, the fraction of weights and biases exactly zero: (population,)."""
+        zeros = sum(
+            (linear.weight == 0).flatten(1).sum(1) + (linear.bias == 0).sum(1)
+            for linear in self.linears()
+        )
+        return zeros / self.parameters_per_individual()
+
+    def individual(self, index: int) -> Autoencoder:
+        """A plain, independent copy of individual `index` (pruned weights included as zeros)."""
+        autoencoder = Autoencoder(self.encoder_sizes, self.decoder_sizes).to(
+            next(self.parameters()).device
+        )
+        for stacked, linear in zip(self.linears(), _linears(autoencoder), strict=True):
+            stacked.copy_into_(index, linear)
+        return autoencoder
+
+    def load_individual_(self, index: int, autoencoder: Autoencoder) -> None:
+        """Put a plain autoencoder of the same shape back in slot `index`."""
+        plain = list(_linears(autoencoder))
+        stacked = list(self.linears())
+        shapes = [tuple(layer.weight.shape) for layer in plain]
+        expected = [(layer.out_features, layer.in_features) for layer in stacked]
+        if shapes != expected:
+            raise ValueError(
+                f"autoencoder layer shapes {shapes} do not match population {expected}"
+            )
+        for stacked_layer, linear in zip(stacked, plain, strict=True):
+            stacked_layer.load_linear_(index, linear)
+
+
+def _linears(autoencoder: Autoencoder) -> Iterator[nn.Linear]:
+    for part in (autoencoder.encoder, autoencoder.decoder):
+        yield from (layer for layer in part if isinstance(layer, nn.Linear))

@@ -1,0 +1,121 @@
+"""Canonical training: one autoencoder trained by gradient descent (the paper's baseline).
+
+It is a population of one on the same stacked path that coevolution uses, so
+pruning callbacks, checkpoints and export treat both regimes alike.
+"""
+
+import pytorch_lightning as pl
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+from torchmetrics import MeanAbsoluteError
+
+from lit_evoae.nets import Autoencoder, layer_sizes
+from lit_evoae.population.stacked import StackedAutoencoder
+from lit_evoae.validation import (
+    Beta,
+    ClosedUnitInterval,
+    PositiveFloat,
+    PositiveInt,
+    check,
+    check_each,
+)
+
+
+class CanonicalAutoencoder(pl.LightningModule):
+    """Adam(lr, betas) with StepLR; mean L1 reconstruction loss.
+
+    Args:
+        input_dim: width of an input vector (the CLI links it from the data module).
+        hidden_sizes: encoder hidden widths; the decoder mirrors them.
+        latent_dim: code width (10 in the paper, 2 for the "small" network).
+        lr: Adam's learning rate.
+        betas: Adam's moment coefficients.
+        lr_step_epochs: StepLR period; None means max(1, max_epochs // 4), the paper's.
+        lr_gamma: StepLR decay factor.
+    """
+
+    def __init__(
+        self,
+        input_dim: PositiveInt,
+        hidden_sizes: tuple[PositiveInt, ...] = (30,),
+        latent_dim: PositiveInt = 10,
+        lr: PositiveFloat = 1e-5,
+        betas: tuple[Beta, Beta] = (0.5, 0.999),
+        lr_step_epochs: PositiveInt | None = None,
+        lr_gamma: ClosedUnitInterval = 0.1,
+    ) -> None:
+        super().__init__()
+        # Rebind to checked plain values: save_hyperparameters reads these locals.
+        input_dim = check("input_dim", input_dim, PositiveInt)
+        hidden_sizes = check_each("hidden_sizes", hidden_sizes, PositiveInt)
+        latent_dim = check("latent_dim", latent_dim, PositiveInt)
+        lr = check("lr", lr, PositiveFloat)
+        betas = check_each("betas", betas, Beta)
+        if lr_step_epochs is not None:
+            lr_step_epochs = check("lr_step_epochs", lr_step_epochs, PositiveInt)
+        lr_gamma = check("lr_gamma", lr_gamma, ClosedUnitInterval)
+        self.save_hyperparameters()
+        self.population = StackedAutoencoder(1, *layer_sizes(input_dim, hidden_sizes, latent_dim))
+        self.lr = lr
+        self.betas = betas
+        self.lr_step_epochs = lr_step_epochs
+        self.lr_gamma = lr_gamma
+        self.val_l1 = MeanAbsoluteError()
+        self.test_l1 = MeanAbsoluteError()
+
+    def forward(self, inputs: Tensor) -> Tensor:
+        """Reconstruct a (batch, features) tensor."""
+        return self.population(inputs)[0]
+
+    def autoencoder(self) -> Autoencoder:
+        """The trained network as a plain `nn.Module` (a copy)."""
+        return self.population.individual(0)
+
+    def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
+        inputs = batch[0]
+        loss = F.l1_loss(self(inputs), inputs)
+        self.log("train/loss", loss, on_step=False, on_epoch=True, prog_bar=True)
+        return loss
+
+    def on_train_batch_end(self, outputs, batch, batch_idx: int) -> None:
+        # Pruned weights must stay exactly zero whatever the optimiser did.
+        self.population.apply_masks_()
+
+    def validation_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
+        inputs = batch[0]
+        self.val_l1(self(inputs), inputs)
+        self.log("val/l1", self.val_l1, prog_bar=True)
+
+    def test_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
+        inputs = batch[0]
+        self.test_l1(self(inputs), inputs)
+        self.log("test/l1", self.test_l1)
+
+    def on_validation_epoch_end(self) -> None:
+        self._log_model_size()
+
+    def on_test_epoch_end(self) -> None:
+        self._log_model_size()
+
+    def _log_model_size(self) -> None:
+        self.log("model/params", float(self.population.parameters_per_individual()))
+        self.log("model/sparsity", self.population.sparsity()[0])
+
+    def configure_optimizers(self):
+        optimizer = torch.optim.Adam(self.population.parameters(), lr=self.lr, betas=self.betas)
+        scheduler = torch.optim.lr_scheduler.StepLR(
+            optimizer, step_size=self._lr_step_epochs(), gamma=self.lr_gamma
+        )
+        return {"optimizer": optimizer, "lr_scheduler": scheduler}
+
+    def _lr_step_epochs(self) -> int:
+        if self.lr_step_epochs is not None:
+            return self.lr_step_epochs
+        max_epochs = self.trainer.max_epochs
+        if max_epochs is None or max_epochs < 1:
+            raise ValueError(
+                "model.lr_step_epochs must be set when trainer.max_epochs is unbounded "
+                f"(got max_epochs={max_epochs})"
+            )
+        return max(1, max_epochs // 4)

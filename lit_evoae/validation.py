@@ -1,0 +1,45 @@
+"""Typed, range-checked argument types shared by every configurable class.
+
+The CLI validates these annotations at parse time (naming the config key);
+`check` gives Python callers the same check with the argument's name in the message.
+"""
+
+from collections.abc import Sequence
+from typing import Any
+
+from jsonargparse.typing import (
+    ClosedUnitInterval,
+    NonNegativeInt,
+    PositiveFloat,
+    PositiveInt,
+    restricted_number_type,
+)
+
+#: Adam's beta coefficients live in [0, 1).
+Beta = restricted_number_type("Beta", float, [(">=", 0.0), ("<", 1.0)])
+
+__all__ = [
+    "Beta",
+    "ClosedUnitInterval",
+    "NonNegativeInt",
+    "PositiveFloat",
+    "PositiveInt",
+    "check",
+    "check_each",
+]
+
+
+def check(name: str, value: Any, kind: type) -> Any:
+    """`value` as a plain int/float if it satisfies the restricted type `kind`, else raise naming
+    `name`. Plain builtins matter: checkpoints store hyperparameters and must load with
+    `torch.load(weights_only=True)`, which refuses jsonargparse's restricted-type instances."""
+    try:
+        kind(value)
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"{name}={value!r} is invalid: {error}") from None
+    return float(value) if issubclass(kind, float) else int(value)
+
+
+def check_each(name: str, values: Sequence[Any], kind: type) -> tuple:
+    """`check` applied to every element, naming the failing one as `name[i]`."""
+    return tuple(check(f"{name}[{index}]", value, kind) for index, value in enumerate(values))
