@@ -1,5 +1,7 @@
 """The `lit-evoae` command: LightningCLI over lit_evoae's systems and data modules."""
 
+import sys
+
 import pytorch_lightning as pl
 from jsonargparse import lazy_instance
 from pytorch_lightning.callbacks import ModelCheckpoint
@@ -8,6 +10,7 @@ from pytorch_lightning.loggers import CSVLogger
 
 import lit_evoae.data  # noqa: F401  (registers the data modules for short class names)
 import lit_evoae.systems  # noqa: F401  (registers the systems for short class names)
+from lit_evoae.errors import UserError
 
 
 class LitEvoAECLI(LightningCLI):
@@ -47,5 +50,9 @@ def build_cli(args: list[str] | None = None) -> LitEvoAECLI:
 
 
 def main() -> None:
-    """Console entry point; returns None so the exit status is 0 on success."""
-    build_cli()
+    """Console entry point: exit 0 on success, 2 with a one-line message on a user error."""
+    try:
+        build_cli()
+    except UserError as error:
+        print(f"lit-evoae: error: {error}", file=sys.stderr)
+        sys.exit(2)

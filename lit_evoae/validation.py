@@ -15,6 +15,8 @@ from jsonargparse.typing import (
     restricted_number_type,
 )
 
+from lit_evoae.errors import ConfigError
+
 #: Adam's beta coefficients live in [0, 1).
 Beta = restricted_number_type("Beta", float, [(">=", 0.0), ("<", 1.0)])
 
@@ -36,7 +38,7 @@ def check(name: str, value: Any, kind: type) -> Any:
     try:
         kind(value)
     except (TypeError, ValueError) as error:
-        raise ValueError(f"{name}={value!r} is invalid: {error}") from None
+        raise ConfigError(f"{name}={value!r} is invalid: {error}") from None
     return float(value) if issubclass(kind, float) else int(value)
 
 

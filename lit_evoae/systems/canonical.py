@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from torch import Tensor
 from torchmetrics import MeanAbsoluteError
 
+from lit_evoae.errors import ConfigError
 from lit_evoae.nets import Autoencoder, layer_sizes
 from lit_evoae.population.stacked import StackedAutoencoder
 from lit_evoae.validation import (
@@ -114,7 +115,7 @@ class CanonicalAutoencoder(pl.LightningModule):
             return self.lr_step_epochs
         max_epochs = self.trainer.max_epochs
         if max_epochs is None or max_epochs < 1:
-            raise ValueError(
+            raise ConfigError(
                 "model.lr_step_epochs must be set when trainer.max_epochs is unbounded "
                 f"(got max_epochs={max_epochs})"
             )

@@ -1,0 +1,87 @@
+import pytest
+import torch
+
+from lit_evoae.nets import Autoencoder, layer_sizes
+from lit_evoae.population.stacked import StackedAutoencoder
+
+SIZES = layer_sizes(12, [6], 3)
+
+
+@pytest.fixture
+def population():
+    torch.manual_seed(0)
+    return StackedAutoencoder(4, *SIZES)
+
+
+def test_batched_forward_equals_each_individual_as_a_plain_module(population):
+    inputs = torch.rand(5, 12)
+    stacked = population(inputs)
+    assert stacked.shape == (4, 5, 12)
+    for index in range(4):
+        torch.testing.assert_close(stacked[index], population.individual(index)(inputs))
+
+
+def test_individuals_are_initialised_independently(population):
+    first = population.encoders[0].weight
+    assert not torch.equal(first[0], first[1])
+    bound = 1 / 12**0.5
+    assert bool((first.abs() <= bound).all())
+
+
+def test_per_individual_inputs_are_routed_to_their_individual(population):
+    inputs = torch.rand(4, 5, 12)
+    out = population(inputs)
+    torch.testing.assert_close(out[2], population.individual(2)(inputs[2]))
+
+
+def test_individual_is_an_independent_copy(population):
+    plain = population.individual(1)
+    with torch.no_grad():
+        for parameter in plain.parameters():
+            parameter.add_(1.0)
+    assert not torch.equal(population.individual(1).encoder[0].weight, plain.encoder[0].weight)
+
+
+def test_load_individual_replaces_only_that_slot(population):
+    before = [population.individual(index) for index in range(4)]
+    replacement = Autoencoder(*SIZES)
+    population.load_individual_(2, replacement)
+    inputs = torch.rand(3, 12)
+    torch.testing.assert_close(population.individual(2)(inputs), replacement(inputs))
+    for index in (0, 1, 3):
+        torch.testing.assert_close(population.individual(index)(inputs), before[index](inputs))
+
+
+def test_load_individual_of_another_shape_is_refused(population):
+    with pytest.raises(ValueError, match="do not match"):
+        population.load_individual_(0, Autoencoder(*layer_sizes(12, [7], 3)))
+
+
+def test_gradients_do_not_cross_individuals(population):
+    population(torch.rand(5, 12))[1].sum().backward()
+    grad = population.encoders[0].weight.grad
+    assert grad[1].abs().sum() > 0
+    assert grad[[0, 2, 3]].abs().sum() == 0
+
+
+def test_masks_zero_weights_and_count_as_sparsity(population):
+    assert torch.equal(population.sparsity(), torch.zeros(4))
+    layer = population.decoders[0]
+    layer.weight_mask[3, :, :2] = False  # 6 * 2 = 12 weights of individual 3
+    layer.bias_mask[3, 0] = False
+    population.apply_masks_()
+    assert bool((layer.weight[3, :, :2] == 0).all()) and layer.bias[3, 0] == 0
+    expected = 13 / population.parameters_per_individual()
+    torch.testing.assert_close(population.sparsity(), torch.tensor([0, 0, 0, expected]))
+
+
+def test_parameter_count_matches_the_plain_module(population):
+    plain = population.individual(0)
+    assert population.parameters_per_individual() == sum(p.numel() for p in plain.parameters())
+
+
+def test_masks_travel_in_the_state_dict(population):
+    population.encoders[0].weight_mask[0, 0, 0] = False
+    copy = StackedAutoencoder(4, *SIZES)
+    copy.load_state_dict(population.state_dict())
+    assert not copy.encoders[0].weight_mask[0, 0, 0]

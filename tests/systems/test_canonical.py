@@ -1,0 +1,94 @@
+import pytest
+import torch
+
+from lit_evoae.errors import ConfigError
+from lit_evoae.systems import CanonicalAutoencoder
+
+
+def make_model(**overrides):
+    return CanonicalAutoencoder(**{"input_dim": 24, "hidden_sizes": (8,), "latent_dim": 3,
+                                   "lr": 1e-2, **overrides})
+
+
+def test_it_is_a_population_of_one_with_the_configured_layers():
+    model = make_model()
+    assert model.population.population_size == 1
+    assert model.population.encoder_sizes == [24, 8, 3]
+    assert model.population.decoder_sizes == [3, 8, 24]
+    inputs = torch.rand(5, 24)
+    torch.testing.assert_close(model(inputs), model.autoencoder()(inputs))
+
+
+def test_training_lowers_the_validation_loss(tiny_data, quiet_trainer):
+    torch.manual_seed(0)
+    model = make_model()
+    trainer = quiet_trainer(max_epochs=15)
+    before = trainer.validate(model, datamodule=tiny_data, verbose=False)[0]["val/l1"]
+    trainer.fit(model, datamodule=tiny_data)
+    after = trainer.callback_metrics["val/l1"].item()
+    assert after < before - 0.05
+
+
+def test_logs_the_metric_names_later_tools_rely_on(tiny_data, quiet_trainer):
+    model = make_model()
+    trainer = quiet_trainer(max_epochs=1)
+    trainer.fit(model, datamodule=tiny_data)
+    assert {"train/loss", "val/l1", "model/params", "model/sparsity"} <= set(trainer.callback_metrics)
+    assert trainer.callback_metrics["model/params"].item() == sum(
+        p.numel() for p in model.autoencoder().parameters())
+    (result,) = trainer.test(model, datamodule=tiny_data, verbose=False)
+    assert set(result) == {"test/l1", "model/params", "model/sparsity"}
+
+
+def test_masked_weights_stay_zero_through_training(tiny_data, quiet_trainer):
+    model = make_model()
+    layer = model.population.encoders[0]
+    layer.weight_mask[0, :, :5] = False
+    layer.apply_masks_()
+    quiet_trainer(max_epochs=2).fit(model, datamodule=tiny_data)
+    assert bool((layer.weight[0, :, :5] == 0).all())
+    assert layer.weight[0, :, 5:].abs().sum() > 0
+    expected = 8 * 5 / model.population.parameters_per_individual()
+    assert model.population.sparsity()[0].item() == pytest.approx(expected)
+
+
+@pytest.mark.parametrize(("max_epochs", "step_size"), [(400, 100), (8, 2), (3, 1)])
+def test_step_lr_period_is_a_quarter_of_the_epochs(max_epochs, step_size, quiet_trainer):
+    model = make_model()
+    model.trainer = quiet_trainer(max_epochs=max_epochs)
+    config = model.configure_optimizers()
+    assert config["lr_scheduler"].step_size == step_size
+    assert config["lr_scheduler"].gamma == 0.1
+    assert config["optimizer"].defaults["betas"] == (0.5, 0.999)
+
+
+def test_explicit_step_period_and_unbounded_epochs(quiet_trainer):
+    model = make_model(lr_step_epochs=7)
+    model.trainer = quiet_trainer(max_epochs=-1)
+    assert model.configure_optimizers()["lr_scheduler"].step_size == 7
+    model = make_model()
+    model.trainer = quiet_trainer(max_epochs=-1)
+    with pytest.raises(ConfigError, match="lr_step_epochs"):
+        model.configure_optimizers()
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("input_dim", 0), ("latent_dim", -1), ("lr", 0.0), ("lr_gamma", 2.0),
+     ("hidden_sizes", (8, 0)), ("betas", (0.5, 1.0))],
+)
+def test_out_of_range_arguments_name_the_field(field, value):
+    with pytest.raises(ConfigError, match=field):
+        make_model(**{field: value})
+
+
+def test_checkpoint_loads_with_weights_only(tiny_data, quiet_trainer, tmp_path):
+    model = make_model()
+    trainer = quiet_trainer(max_epochs=1)
+    trainer.fit(model, datamodule=tiny_data)
+    trainer.save_checkpoint(tmp_path / "model.ckpt")
+    checkpoint = torch.load(tmp_path / "model.ckpt", weights_only=True)
+    assert checkpoint["hyper_parameters"]["hidden_sizes"] == (8,)
+    restored = CanonicalAutoencoder.load_from_checkpoint(tmp_path / "model.ckpt")
+    inputs = torch.rand(3, 24)
+    torch.testing.assert_close(restored(inputs), model(inputs))

@@ -1,0 +1,118 @@
+"""The `lit-evoae` command end to end on a tiny config, and its handling of bad input."""
+
+import csv
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from lit_evoae.cli import build_cli, main
+
+ROOT = Path(__file__).resolve().parents[1]
+
+TINY = {
+    "seed_everything": 0,
+    "trainer": {"max_epochs": 4, "accelerator": "cpu", "enable_progress_bar": False,
+                "enable_model_summary": False},
+    "model": {"class_path": "lit_evoae.systems.CanonicalAutoencoder",
+              "init_args": {"hidden_sizes": [8], "latent_dim": 3, "lr": 0.05}},
+    "data": {"class_path": "lit_evoae.data.BinaryClusteringDataModule",
+             "init_args": {"num_clusters": 3, "dim": 20, "examples_per_cluster": 20,
+                           "batch_size": 5, "data_dir": "data"}},
+}
+
+
+@pytest.fixture
+def tiny_config(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "argv", ["lit-evoae"])  # pytest's own arguments are not ours
+    path = tmp_path / "tiny.yaml"
+    path.write_text(yaml.safe_dump(TINY))
+    return path
+
+
+def read_metrics(path: Path) -> list[dict[str, str]]:
+    with path.open() as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_fit_then_test_from_the_checkpoint(tiny_config, tmp_path):
+    build_cli(["fit", "--config", str(tiny_config)])
+    run = tmp_path / "lightning_logs" / "version_0"
+    rows = read_metrics(run / "metrics.csv")
+    assert {"train/loss", "val/l1", "model/params", "model/sparsity"} <= set(rows[0])
+    assert len([row for row in rows if row["val/l1"]]) == 4
+    assert (run / "config.yaml").exists()
+    checkpoints = {path.name for path in (run / "checkpoints").iterdir()}
+    assert "last.ckpt" in checkpoints
+    assert any(name.startswith("epoch=") and "val_l1=" in name for name in checkpoints)
+
+    trained = build_cli(["test", "--config", str(tiny_config),
+                         "--ckpt_path", str(run / "checkpoints" / "last.ckpt")])
+    untrained = build_cli(["test", "--config", str(tiny_config)])  # same seed: the initial net
+    trained_l1 = trained.trainer.callback_metrics["test/l1"].item()
+    untrained_l1 = untrained.trainer.callback_metrics["test/l1"].item()
+    assert trained_l1 < untrained_l1 - 0.02
+    assert read_metrics(tmp_path / "lightning_logs" / "version_1" / "metrics.csv")[0]["test/l1"]
+
+
+def test_rerun_in_the_same_folder_does_not_fail_on_the_saved_config(tiny_config, tmp_path):
+    args = ["fit", "--config", str(tiny_config), "--trainer.max_epochs", "1",
+            "--trainer.logger.init_args.version", "fixed"]
+    build_cli(args)
+    build_cli(args)  # a requeued job writes into the same folder
+    assert (tmp_path / "lightning_logs" / "fixed" / "config.yaml").exists()
+
+
+@pytest.mark.parametrize(
+    ("override", "named"),
+    [
+        (["--data.init_args.num_clusters", "-1"], "num_clusters"),
+        (["--data.init_args.dim", "0"], "dim"),
+        (["--data.init_args.flip_probability", "1.5"], "flip_probability"),
+        (["--data.init_args.flip_probability", "-0.1"], "flip_probability"),
+        (["--data.init_args.batch_size", "0"], "batch_size"),
+        (["--model.init_args.hidden_sizes", "[8, -2]"], "hidden_sizes"),
+        (["--model.init_args.lr", "-1"], "lr"),
+        (["--model", "lit_evoae.systems.NoSuchSystem"], "NoSuchSystem"),
+        (["--data", "lit_evoae.data.NoSuchData"], "NoSuchData"),
+    ],
+)
+def test_bad_values_fail_at_parse_time_naming_the_field(tiny_config, tmp_path, capsys,
+                                                        override, named):
+    with pytest.raises(SystemExit) as exited:
+        build_cli(["fit", "--config", str(tiny_config), *override])
+    assert exited.value.code == 2
+    assert named in capsys.readouterr().err
+    assert not (tmp_path / "lightning_logs").exists()  # nothing started
+
+
+def test_unusable_data_dir_is_a_one_line_error(tiny_config, tmp_path, capsys, monkeypatch):
+    (tmp_path / "blocked").write_text("")
+    monkeypatch.setattr(sys, "argv", ["lit-evoae", "fit", "--config", str(tiny_config),
+                                      "--data.init_args.data_dir", "blocked"])
+    with pytest.raises(SystemExit) as exited:
+        main()
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert "lit-evoae: error: data directory blocked exists but is not a directory" in err
+    assert "Traceback" not in err
+
+
+def run_command(*args):
+    return subprocess.run(["lit-evoae", *args], capture_output=True, text=True, cwd=ROOT)
+
+
+def test_console_script_help_and_print_config():
+    top = run_command("--help")
+    assert top.returncode == 0 and "fit" in top.stdout and "test" in top.stdout
+    fit_help = run_command("fit", "--help")
+    assert fit_help.returncode == 0 and "--checkpoint.monitor" in fit_help.stdout
+    printed = run_command("fit", "--config", "configs/canonical.yaml", "--print_config")
+    assert printed.returncode == 0, printed.stderr
+    config = yaml.safe_load(printed.stdout)
+    assert config["model"]["class_path"] == "lit_evoae.systems.CanonicalAutoencoder"
+    assert config["data"]["init_args"]["dim"] == 1000
+    assert config["checkpoint"]["monitor"] == "val/l1"
