@@ -1,7 +1,7 @@
 """Shared fixtures: tiny problems that the tests make themselves (nothing is downloaded)."""
 
-import pytorch_lightning as pl
 import pytest
+import pytorch_lightning as pl
 
 from lit_evoae.data import BinaryClusteringDataModule
 

@@ -43,9 +43,15 @@ class StackedLinear(nn.Module):
         nn.init.uniform_(self.weight, -bound, bound)
         nn.init.uniform_(self.bias, -bound, bound)
 
-    def forward(self, inputs: Tensor) -> Tensor:
-        """(population, batch, in_features) -> (population, batch, out_features)."""
-        return torch.baddbmm(self.bias.unsqueeze(1), inputs, self.weight.transpose(1, 2))
+    def forward(self, inputs: Tensor, index: Tensor | None = None) -> Tensor:
+        """(population, batch, in_features) -> (population, batch, out_features).
+
+        With `index` (long, shape (n,)), runs individuals `index` instead: (n, batch, ...).
+        """
+        weight, bias = self.weight, self.bias
+        if index is not None:
+            weight, bias = weight[index], bias[index]
+        return torch.baddbmm(bias.unsqueeze(1), inputs, weight.transpose(1, 2))
 
     @torch.no_grad()
     def apply_masks_(self) -> None:
@@ -89,6 +95,11 @@ class StackedMLP(nn.Sequential):
     def linears(self) -> Iterator[StackedLinear]:
         return (layer for layer in self if isinstance(layer, StackedLinear))
 
+    def forward(self, inputs: Tensor, index: Tensor | None = None) -> Tensor:
+        for layer in self:
+            inputs = layer(inputs, index) if isinstance(layer, StackedLinear) else layer(inputs)
+        return inputs
+
 
 class StackedAutoencoder(nn.Module):
     """`population_size` encoders and as many decoders, stacked layer by layer.
@@ -114,15 +125,22 @@ class StackedAutoencoder(nn.Module):
         yield from self.encoders.linears()
         yield from self.decoders.linears()
 
-    def forward(self, inputs: Tensor) -> Tensor:
-        """Reconstruct a batch with every individual.
+    def forward(self, inputs: Tensor, index: Tensor | None = None) -> Tensor:
+        """Reconstruct a batch with every individual (or with individuals `index`).
 
-        `inputs` is (batch, features), shared by all, or (population, batch, features);
-        the result is (population, batch, features).
+        `inputs` is (batch, features), shared by all, or (n, batch, features);
+        the result is (n, batch, features).
         """
+        return self.decode(self.encode(inputs, index), index)
+
+    def encode(self, inputs: Tensor, index: Tensor | None = None) -> Tensor:
         if inputs.dim() == 2:
-            inputs = inputs.expand(self.population_size, *inputs.shape)
-        return self.decoders(self.encoders(inputs))
+            count = self.population_size if index is None else len(index)
+            inputs = inputs.expand(count, *inputs.shape)
+        return self.encoders(inputs, index)
+
+    def decode(self, latents: Tensor, index: Tensor | None = None) -> Tensor:
+        return self.decoders(latents, index)
 
     def apply_masks_(self) -> None:
         for linear in self.linears():
@@ -166,3 +184,21 @@ class StackedAutoencoder(nn.Module):
 def _linears(autoencoder: Autoencoder) -> Iterator[nn.Linear]:
     for part in (autoencoder.encoder, autoencoder.decoder):
         yield from (layer for layer in part if isinstance(layer, nn.Linear))
+
+
+@torch.no_grad()
+def copy_individuals_(
+    destination: nn.Module, source: nn.Module, to_index: Tensor, from_index: Tensor
+) -> None:
+    """destination[to_index] = source[from_index] for every parameter and buffer.
+
+    Both modules must have the same structure and keep the population first in every
+    tensor (a `StackedAutoencoder`, a `StackedAdam`): weights, masks and optimiser
+    moments of an individual then move together.
+    """
+    targets = destination.state_dict(keep_vars=True)
+    origins = source.state_dict(keep_vars=True)
+    if targets.keys() != origins.keys():
+        raise ValueError("copy_individuals_ needs two modules of the same structure")
+    for name, target in targets.items():
+        target.data[to_index] = origins[name].data[from_index]

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from lit_evoae.data.cache import cached, read_cache, CacheMismatch, write_cache
+from lit_evoae.data.cache import CacheMismatch, cached, read_cache, write_cache
 
 METADATA = {"format": 1, "seed": 4}
 

@@ -85,3 +85,26 @@ def test_masks_travel_in_the_state_dict(population):
     copy = StackedAutoencoder(4, *SIZES)
     copy.load_state_dict(population.state_dict())
     assert not copy.encoders[0].weight_mask[0, 0, 0]
+
+
+def test_index_runs_the_chosen_individuals(population):
+    inputs = torch.rand(5, 12)
+    chosen = torch.tensor([3, 3, 0])
+    out = population(inputs, chosen)
+    assert out.shape == (3, 5, 12)
+    torch.testing.assert_close(out[0], population.individual(3)(inputs))
+    torch.testing.assert_close(out[2], population.individual(0)(inputs))
+
+
+def test_copy_individuals_moves_weights_and_masks_together(population):
+    from lit_evoae.population.stacked import copy_individuals_
+
+    source = StackedAutoencoder(4, *SIZES)
+    source.decoders[0].weight_mask[2] = False
+    copy_individuals_(population, source, torch.tensor([0, 1]), torch.tensor([2, 2]))
+    inputs = torch.rand(3, 12)
+    for slot in (0, 1):
+        torch.testing.assert_close(population.individual(slot)(inputs),
+                                   source.individual(2)(inputs))
+        assert not population.decoders[0].weight_mask[slot].any()
+    assert population.decoders[0].weight_mask[2].all()

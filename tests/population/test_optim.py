@@ -1,0 +1,77 @@
+import pytest
+import torch
+
+from lit_evoae.nets import layer_sizes
+from lit_evoae.population.optim import StackedAdam
+from lit_evoae.population.stacked import StackedAutoencoder
+
+SIZES = layer_sizes(16, [6], 3)
+BETAS = (0.5, 0.999)
+
+
+def loss_of(output, inputs):
+    return (output - inputs).abs().mean()
+
+
+@pytest.mark.parametrize("population_size", [1, 3])
+def test_matches_torch_adam_step_for_step(population_size):
+    torch.manual_seed(0)
+    population = StackedAutoencoder(population_size, *SIZES)
+    references = [population.individual(index) for index in range(population_size)]
+    rates = torch.tensor([1e-2, 3e-3, 5e-2][:population_size])
+    optimisers = [torch.optim.Adam(ref.parameters(), lr=rate.item(), betas=BETAS)
+                  for ref, rate in zip(references, rates, strict=True)]
+    adam = StackedAdam(population, betas=BETAS)
+    for _ in range(25):
+        inputs = torch.rand(5, 16)
+        population.zero_grad()
+        outputs = population(inputs)
+        sum(loss_of(outputs[i], inputs) for i in range(population_size)).backward()
+        adam.step_(population, rates)
+        for reference, optimiser in zip(references, optimisers, strict=True):
+            optimiser.zero_grad()
+            loss_of(reference(inputs), inputs).backward()
+            optimiser.step()
+    for index, reference in enumerate(references):
+        for mine, theirs in zip(population.individual(index).parameters(),
+                                reference.parameters(), strict=True):
+            torch.testing.assert_close(mine, theirs, atol=1e-6, rtol=0)
+
+
+def test_active_step_leaves_other_individuals_untouched():
+    torch.manual_seed(1)
+    population = StackedAutoencoder(3, *SIZES)
+    adam = StackedAdam(population)
+    before = population.encoders[0].weight.detach().clone()
+    population(torch.rand(4, 16)).sum().backward()
+    adam.step_(population, torch.full((3,), 0.1), active=1)
+    after = population.encoders[0].weight
+    assert torch.equal(after[0], before[0]) and torch.equal(after[2], before[2])
+    assert not torch.equal(after[1], before[1])
+    assert adam.steps.tolist() == [0, 1, 0]
+
+
+def test_masked_entries_stay_zero_with_zero_moments():
+    torch.manual_seed(2)
+    population = StackedAutoencoder(2, *SIZES)
+    layer = population.encoders[0]
+    layer.weight_mask[1, 0, :] = False
+    population.apply_masks_()
+    adam = StackedAdam(population)
+    for _ in range(3):
+        population.zero_grad()
+        population(torch.rand(4, 16)).sum().backward()
+        adam.step_(population, torch.full((2,), 0.1))
+    assert bool((layer.weight[1, 0] == 0).all())
+    assert bool((adam.exp_avg_0[1, 0] == 0).all()) and bool((adam.exp_avg_sq_0[1, 0] == 0).all())
+    assert bool((layer.weight[0, 0] != 0).all())
+
+
+def test_reset_forgets_one_individual():
+    population = StackedAutoencoder(2, *SIZES)
+    adam = StackedAdam(population)
+    population(torch.rand(4, 16)).sum().backward()
+    adam.step_(population, torch.full((2,), 0.1))
+    adam.reset_(torch.tensor([0]))
+    assert adam.steps.tolist() == [0, 1]
+    assert adam.exp_avg_0[0].abs().sum() == 0 and adam.exp_avg_0[1].abs().sum() > 0
