@@ -9,6 +9,7 @@ from typing import Any
 
 from jsonargparse.typing import (
     ClosedUnitInterval,
+    NonNegativeFloat,
     NonNegativeInt,
     PositiveFloat,
     PositiveInt,
@@ -23,6 +24,7 @@ Beta = restricted_number_type("Beta", float, [(">=", 0.0), ("<", 1.0)])
 __all__ = [
     "Beta",
     "ClosedUnitInterval",
+    "NonNegativeFloat",
     "NonNegativeInt",
     "PositiveFloat",
     "PositiveInt",

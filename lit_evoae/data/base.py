@@ -1,9 +1,38 @@
 """The loaders every data module here shares: three in-memory tensor splits."""
 
+from collections.abc import Iterator
+
 import pytorch_lightning as pl
-from torch.utils.data import DataLoader, TensorDataset
+import torch
+from torch.utils.data import DataLoader, Sampler, TensorDataset
 
 from lit_evoae.validation import NonNegativeInt, PositiveInt, check
+
+
+class EpochShuffle(Sampler[int]):
+    """A shuffle drawn from (seed, epoch) alone, so a run resumed at epoch e replays epoch e's
+    order exactly (a DataLoader's default shuffle draws from the global RNG, which resuming
+    does not restore). `passes` chains that many independent permutations into one epoch.
+
+    Lightning calls `set_epoch` before every epoch.
+    """
+
+    def __init__(self, length: int, seed: int, passes: int = 1) -> None:
+        self.length = length
+        self.seed = seed
+        self.passes = passes
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return self.length * self.passes
+
+    def __iter__(self) -> Iterator[int]:
+        generator = torch.Generator().manual_seed((self.seed * 1_000_003 + self.epoch) % 2**63)
+        for _ in range(self.passes):
+            yield from torch.randperm(self.length, generator=generator).tolist()
 
 
 class TensorDataModule(pl.LightningDataModule):
@@ -20,18 +49,22 @@ class TensorDataModule(pl.LightningDataModule):
         self.batch_size = check("batch_size", batch_size, PositiveInt)
         self.num_workers = check("num_workers", num_workers, NonNegativeInt)
         self.splits: dict[str, TensorDataset] = {}
+        #: Training passes per epoch; sequential coevolution trains one cell per pass.
+        self.train_passes = 1
 
-    def _loader(self, split: str, shuffle: bool = False) -> DataLoader:
+    def _loader(self, split: str, sampler: Sampler | None = None) -> DataLoader:
         return DataLoader(
             self.splits[split],
             batch_size=self.batch_size,
-            shuffle=shuffle,
+            sampler=sampler,
             num_workers=self.num_workers,
             persistent_workers=self.num_workers > 0,
         )
 
     def train_dataloader(self) -> DataLoader:
-        return self._loader("train", shuffle=True)
+        # Seeded from the run's seed (seed_everything), so runs and resumes are reproducible.
+        sampler = EpochShuffle(len(self.splits["train"]), torch.initial_seed(), self.train_passes)
+        return self._loader("train", sampler)
 
     def val_dataloader(self) -> DataLoader:
         return self._loader("val")

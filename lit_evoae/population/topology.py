@@ -23,6 +23,10 @@ class Topology(ABC):
     def neighbourhoods(self) -> Tensor:
         """Long tensor (size, k): row c is cell c's neighbourhood, c first, no repeats."""
 
+    @abstractmethod
+    def describe(self) -> dict:
+        """Constructor arguments, as plain values (for checkpoints' hyperparameters)."""
+
 
 class Ring(Topology):
     """Cells on a ring; a cell sees the `radius` cells on either side (the paper's, radius 1)."""
@@ -36,6 +40,9 @@ class Ring(Topology):
                 f"{self.radius} ({2 * self.radius + 1} cells); use size >= {2 * self.radius + 1} "
                 f"or radius <= {(self.size - 1) // 2}"
             )
+
+    def describe(self) -> dict:
+        return {"size": self.size, "radius": self.radius}
 
     def neighbourhoods(self) -> Tensor:
         offsets = [0]
@@ -70,6 +77,9 @@ class Torus(Topology):
                 f"{neighbourhood} neighbourhood (cells would repeat); use rows and columns >= 3"
             )
         self.size = self.rows * self.columns
+
+    def describe(self) -> dict:
+        return {"rows": self.rows, "columns": self.columns, "neighbourhood": self.neighbourhood}
 
     def neighbourhoods(self) -> Tensor:
         offsets = [(0, 0), (-1, 0), (1, 0), (0, -1), (0, 1)]

@@ -1,0 +1,24 @@
+"""torchmetrics for populations: one value per individual, reduced correctly across ranks."""
+
+import torch
+from torch import Tensor
+from torchmetrics import Metric
+
+
+class PopulationL1(Metric):
+    """Mean absolute reconstruction error of every individual over an epoch, shape (population,)."""
+
+    full_state_update = False
+
+    def __init__(self, population_size: int) -> None:
+        super().__init__()
+        self.add_state("total", torch.zeros(population_size, dtype=torch.float64), "sum")
+        self.add_state("count", torch.zeros((), dtype=torch.float64), "sum")
+
+    def update(self, reconstructions: Tensor, targets: Tensor) -> None:
+        """`reconstructions` (population, batch, features) of `targets` (batch, features)."""
+        self.total += (reconstructions - targets).abs().sum(dim=(1, 2)).double()
+        self.count += targets.numel()
+
+    def compute(self) -> Tensor:
+        return (self.total / self.count).float()

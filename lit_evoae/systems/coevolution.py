@@ -1,0 +1,302 @@
+"""Coevolutionary training: a population of encoder/decoder cells on a spatial topology.
+
+One Lightning epoch is one generation. At its first batch every cell scores the
+pairings of its neighbourhood's centers, selects a pair by tournament and copies
+it (weights, masks, optimiser moments) into its *trainee* slot; the trainees
+train on the epoch's batches with the cell's own learning rate; after the last
+batch, callbacks that define `on_pairs_trained` (pruning) see the trained pairs,
+the pairs replace the centers and the learning rates mutate. Validation then
+scores every center and the best cell's error is `val/l1`.
+
+In `sequential` order a generation makes one pass over the training data per
+cell, visiting cells one at a time in a shuffled order.
+"""
+
+import importlib
+from typing import Any, Protocol
+
+import pytorch_lightning as pl
+import torch
+from torch import Tensor
+from torchmetrics import MeanAbsoluteError
+
+from lit_evoae.data.base import TensorDataModule
+from lit_evoae.errors import ConfigError
+from lit_evoae.metrics import PopulationL1
+from lit_evoae.nets import Autoencoder, layer_sizes
+from lit_evoae.population.optim import StackedAdam
+from lit_evoae.population.stacked import StackedAutoencoder, copy_individuals_
+from lit_evoae.population.strategy import CoevolutionStrategy, PairingPlan
+from lit_evoae.population.topology import Ring, Topology
+from lit_evoae.validation import (
+    Beta,
+    NonNegativeInt,
+    PositiveFloat,
+    PositiveInt,
+    check,
+    check_each,
+)
+
+
+class PairsTrainedHook(Protocol):
+    """What a callback defines to act on trained pairs before they replace their centers.
+
+    `system.trainees` holds the pairs (weights, masks); `cells` are the slots just
+    trained (all cells in synchronous order, one in sequential order). Changes made
+    to those slots, e.g. pruning masks, are carried into the centers.
+    """
+
+    def on_pairs_trained(
+        self, trainer: pl.Trainer, system: "CoevolutionaryAutoencoder", cells: Tensor
+    ) -> None: ...
+
+
+class CoevolutionaryAutoencoder(pl.LightningModule):
+    """A coevolving population of autoencoders (Lipizzaner-style, as in the paper).
+
+    Args:
+        input_dim: width of an input vector (the CLI links it from the data module).
+        hidden_sizes: encoder hidden widths; the decoder mirrors them.
+        latent_dim: code width (10 in the paper, 2 for the "small" network).
+        topology: the grid; None means `Ring(size=10, radius=1)`, the paper's.
+        strategy: selection, mutation and update order; None means the defaults.
+        lr: every cell's initial learning rate.
+        betas: Adam's moment coefficients (each individual keeps its own moments).
+        seed: seed of the evolutionary choices; None uses the run's seed (seed_everything).
+    """
+
+    def __init__(
+        self,
+        input_dim: PositiveInt,
+        hidden_sizes: tuple[PositiveInt, ...] = (30,),
+        latent_dim: PositiveInt = 10,
+        topology: Topology | None = None,
+        strategy: CoevolutionStrategy | None = None,
+        lr: PositiveFloat = 1e-5,
+        betas: tuple[Beta, Beta] = (0.5, 0.999),
+        seed: NonNegativeInt | None = None,
+    ) -> None:
+        super().__init__()
+        self.automatic_optimization = False
+        input_dim = check("input_dim", input_dim, PositiveInt)
+        hidden_sizes = check_each("hidden_sizes", hidden_sizes, PositiveInt)
+        latent_dim = check("latent_dim", latent_dim, PositiveInt)
+        lr = check("lr", lr, PositiveFloat)
+        betas = check_each("betas", betas, Beta)
+        seed = torch.initial_seed() if seed is None else check("seed", seed, NonNegativeInt)
+        self.topology = _build(topology, Topology) if topology is not None else Ring()
+        self.strategy = (
+            _build(strategy, CoevolutionStrategy) if strategy is not None else CoevolutionStrategy()
+        )
+        # Plain values only: checkpoints must load with torch.load(weights_only=True).
+        self.save_hyperparameters(ignore=["topology", "strategy"])
+        self.hparams["topology"] = _describe(self.topology)
+        self.hparams["strategy"] = _describe(self.strategy)
+
+        size = self.topology.size
+        sizes = layer_sizes(input_dim, hidden_sizes, latent_dim)
+        self.centers = StackedAutoencoder(size, *sizes).requires_grad_(False)
+        self.center_adam = StackedAdam(self.centers, betas)
+        self.trainees = StackedAutoencoder(size, *sizes)
+        self.trainee_adam = StackedAdam(self.trainees, betas)
+        self.register_buffer("learning_rates", torch.full((size,), lr, dtype=torch.float64))
+        self.register_buffer("selected", torch.arange(size))  # cell each trainee was copied from
+        self.register_buffer("selection_loss", torch.zeros(size))
+        self.register_buffer("order", torch.arange(size))  # sequential visiting order
+        self.register_buffer("best_index", torch.tensor(0))
+        self.plan = PairingPlan(self.topology.neighbourhoods())
+        self.generator = torch.Generator().manual_seed(seed)
+        self.val_l1 = PopulationL1(size)
+        self.test_l1 = MeanAbsoluteError()
+
+    @property
+    def population_size(self) -> int:
+        return self.topology.size
+
+    @property
+    def sequential(self) -> bool:
+        return self.strategy.update_order == "sequential"
+
+    def forward(self, inputs: Tensor) -> Tensor:
+        """Reconstruct a (batch, features) tensor with the best cell's center."""
+        return self.centers(inputs, self.best_index.view(1))[0]
+
+    def autoencoder(self) -> Autoencoder:
+        """The best cell's center as a plain `nn.Module` (a copy)."""
+        return self.centers.individual(int(self.best_index))
+
+    # ----------------------------------------------------------------- generation
+    def setup(self, stage: str) -> None:
+        if stage == "fit" and self.sequential:
+            data = self.trainer.datamodule
+            if not isinstance(data, TensorDataModule):
+                raise ConfigError(
+                    "strategy.update_order='sequential' needs a lit_evoae data module "
+                    "(it trains one cell per pass over the data); use 'synchronous' otherwise"
+                )
+            data.train_passes = self.population_size
+
+    def _steps_per_cell(self) -> int:
+        steps = self.trainer.num_training_batches // self.population_size
+        if steps < 1:
+            raise ConfigError(
+                f"sequential order needs at least {self.population_size} training batches per "
+                f"generation (one per cell); got {self.trainer.num_training_batches}"
+            )
+        return steps
+
+    def _active_cell(self, batch_idx: int) -> int | None:
+        """The cell trained at this batch in sequential order (None past the last cell)."""
+        position = batch_idx // self._steps_per_cell()
+        return int(self.order[position]) if position < self.population_size else None
+
+    def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor | None:
+        inputs = batch[0]
+        if not self.sequential:
+            if batch_idx == 0:
+                self._select(inputs, torch.arange(self.population_size, device=self.device))
+            losses = self._train(inputs, active=None)
+        else:
+            if batch_idx == 0:
+                self.order.copy_(torch.randperm(self.population_size, generator=self.generator))
+            cell = self._active_cell(batch_idx)
+            if cell is None:
+                return None
+            if batch_idx % self._steps_per_cell() == 0:
+                self._select(inputs, torch.tensor([cell], device=self.device))
+            losses = self._train(inputs, active=cell)
+        self.log("train/loss", losses.mean(), on_step=False, on_epoch=True, prog_bar=True)
+        return losses.mean()
+
+    def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
+        last_batch = batch_idx + 1 == self.trainer.num_training_batches
+        if not self.sequential:
+            if last_batch:
+                self._replace(torch.arange(self.population_size, device=self.device))
+                self._end_generation()
+            return
+        steps = self._steps_per_cell()
+        cell = self._active_cell(batch_idx)
+        if cell is not None and (batch_idx + 1) % steps == 0:
+            self._replace(torch.tensor([cell], device=self.device))
+            if batch_idx + 1 == steps * self.population_size:
+                self._end_generation()
+
+    @torch.no_grad()
+    def _select(self, inputs: Tensor, cells: Tensor) -> None:
+        """Tournament in each of `cells`' neighbourhoods; copy the winners into the trainees."""
+        losses = self.plan.losses(self.centers, inputs)[cells]
+        winners, fitness = self.strategy.select(losses, self.generator)
+        chosen = self.plan.neighbourhoods.to(self.device)[cells, winners.to(self.device)]
+        copy_individuals_(self.trainees, self.centers, cells, chosen)
+        copy_individuals_(self.trainee_adam, self.center_adam, cells, chosen)
+        self.selected[cells] = chosen
+        self.selection_loss[cells] = fitness
+
+    def _train(self, inputs: Tensor, active: int | None) -> Tensor:
+        """One optimiser step of every trainee (or of trainee `active`); per-trainee losses."""
+        index = None if active is None else torch.tensor([active], device=self.device)
+        if self.strategy.cell_evaluation == "lipi_simple":
+            losses = _l1(self.trainees(inputs, index), inputs)
+        else:
+            losses = self._epoch_node_losses(inputs, index)
+        self.manual_backward(losses.sum())
+        self.trainee_adam.step_(self.trainees, self.learning_rates, active)
+        self.trainees.zero_grad(set_to_none=True)
+        return losses.detach()
+
+    def _epoch_node_losses(self, inputs: Tensor, index: Tensor | None) -> Tensor:
+        """Trainee encoders against random neighbour decoders, and trainee decoders against
+        random neighbour encoders (the centers are fixed partners)."""
+        cells = torch.arange(self.population_size) if index is None else index.cpu()
+        neighbourhoods = self.plan.neighbourhoods[cells]
+        picks = torch.randint(neighbourhoods.shape[1], (len(cells), 2), generator=self.generator)
+        decoders = neighbourhoods.gather(1, picks[:, :1]).squeeze(1).to(self.device)
+        encoders = neighbourhoods.gather(1, picks[:, 1:]).squeeze(1).to(self.device)
+        encoder_side = self.centers.decode(self.trainees.encode(inputs, index), decoders)
+        decoder_side = self.trainees.decode(self.centers.encode(inputs, encoders), index)
+        return (_l1(encoder_side, inputs) + _l1(decoder_side, inputs)) / 2
+
+    def _replace(self, cells: Tensor) -> None:
+        """Let pruning see the trained pairs, then make them the cells' centers."""
+        for callback in self.trainer.callbacks:
+            hook = getattr(callback, "on_pairs_trained", None)
+            if callable(hook):
+                hook(self.trainer, self, cells)
+        copy_individuals_(self.centers, self.trainees, cells, cells)
+        copy_individuals_(self.center_adam, self.trainee_adam, cells, cells)
+
+    def _end_generation(self) -> None:
+        loss = self.selection_loss
+        log = {
+            "gen/best_loss": loss.min(),
+            "gen/median_loss": loss.median(),
+            "gen/worst_loss": loss.max(),
+        }
+        self.log_dict(log, on_step=False, on_epoch=True)
+        self.learning_rates.copy_(self.strategy.mutate(self.learning_rates, self.generator))
+        rates = {
+            f"lr/cell_{cell:02d}": rate for cell, rate in enumerate(self.learning_rates.tolist())
+        }
+        self.log_dict(rates, on_step=False, on_epoch=True)
+
+    # ----------------------------------------------------------------- evaluation
+    def validation_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
+        inputs = batch[0]
+        self.val_l1.update(self.centers(inputs), inputs)
+
+    def on_validation_epoch_end(self) -> None:
+        per_cell = self.val_l1.compute()
+        self.val_l1.reset()
+        best = per_cell.argmin()
+        self.best_index.copy_(best)
+        self.log("val/l1", per_cell[best], prog_bar=True)
+        self.log("val/l1_median", per_cell.median())
+        self._log_model_size()
+
+    def test_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
+        inputs = batch[0]
+        self.test_l1(self(inputs), inputs)
+        self.log("test/l1", self.test_l1)
+
+    def on_test_epoch_end(self) -> None:
+        self._log_model_size()
+
+    def _log_model_size(self) -> None:
+        self.log("model/params", float(self.centers.parameters_per_individual()))
+        self.log("model/sparsity", self.centers.sparsity()[self.best_index])
+
+    def configure_optimizers(self) -> None:
+        """Optimisation is the population's own batched Adam (manual optimisation)."""
+        return None
+
+    # ----------------------------------------------------------------- checkpoints
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        checkpoint["evolution_generator"] = self.generator.get_state()
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        if "evolution_generator" in checkpoint:
+            self.generator.set_state(checkpoint["evolution_generator"])
+
+
+def _l1(reconstructions: Tensor, inputs: Tensor) -> Tensor:
+    """Mean L1 per individual: (n, batch, features) against (batch, features) -> (n,)."""
+    return (reconstructions - inputs).abs().mean(dim=(1, 2))
+
+
+def _describe(component: Any) -> dict[str, Any]:
+    """A component as a plain class_path/init_args dict, the form LightningCLI reads back."""
+    cls = type(component)
+    return {"class_path": f"{cls.__module__}.{cls.__qualname__}", "init_args": component.describe()}
+
+
+def _build(component: Any, base: type) -> Any:
+    """Accept an instance or the dict `_describe` wrote (load_from_checkpoint passes dicts)."""
+    if isinstance(component, base):
+        return component
+    if isinstance(component, dict) and "class_path" in component:
+        module, _, name = component["class_path"].rpartition(".")
+        cls = getattr(importlib.import_module(module), name)
+        if isinstance(cls, type) and issubclass(cls, base):
+            return cls(**component.get("init_args", {}))
+    raise ConfigError(f"expected a {base.__name__} or its class_path/init_args, got {component!r}")
