@@ -17,7 +17,7 @@ from lit_evoae.population.selection import (
     tournament,
 )
 from lit_evoae.population.stacked import StackedAutoencoder
-from lit_evoae.validation import NonNegativeFloat, PositiveFloat, PositiveInt, check
+from lit_evoae.validation import NonNegativeFloat, PositiveFloat, PositiveInt, check, check_each
 
 CellEvaluation = Literal["lipi_simple", "epoch_node"]
 UpdateOrder = Literal["synchronous", "sequential"]
@@ -103,9 +103,7 @@ class CoevolutionStrategy:
         self.lr_mutation_sigma = check(
             "strategy.lr_mutation_sigma", lr_mutation_sigma, NonNegativeFloat
         )
-        low, high = (
-            check(f"strategy.lr_bounds[{i}]", v, PositiveFloat) for i, v in enumerate(lr_bounds)
-        )
+        low, high = check_each("strategy.lr_bounds", lr_bounds, PositiveFloat)
         if low > high:
             raise ConfigError(f"strategy.lr_bounds={list(lr_bounds)} is invalid: low exceeds high")
         self.lr_bounds = (low, high)
