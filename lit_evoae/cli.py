@@ -1,6 +1,7 @@
 """The `lit-evoae` command: LightningCLI over lit_evoae's systems and data modules."""
 
 import sys
+from pathlib import Path
 
 import pytorch_lightning as pl
 from jsonargparse import lazy_instance
@@ -11,6 +12,9 @@ from pytorch_lightning.loggers import CSVLogger
 import lit_evoae.data  # noqa: F401  (registers the data modules for short class names)
 import lit_evoae.systems  # noqa: F401  (registers the systems for short class names)
 from lit_evoae.errors import UserError
+from lit_evoae.nets import save_autoencoder
+
+BEST_AUTOENCODER = "best_autoencoder.pt"
 
 
 class LitEvoAECLI(LightningCLI):
@@ -24,6 +28,13 @@ class LitEvoAECLI(LightningCLI):
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
         parser.link_arguments("data.input_dim", "model.init_args.input_dim", apply_on="instantiate")
         parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
+        parser.add_argument(
+            "--test_after_fit",
+            type=bool,
+            default=True,
+            help="fit only: test the best checkpoint when training ends and save its best "
+            "autoencoder as best_autoencoder.pt in the run folder",
+        )
         parser.set_defaults(
             {
                 "checkpoint.monitor": "val/l1",
@@ -34,6 +45,16 @@ class LitEvoAECLI(LightningCLI):
                 "trainer.logger": lazy_instance(CSVLogger, save_dir="."),
             }
         )
+
+    def after_fit(self) -> None:
+        trainer = self.trainer
+        if not self.config[self.subcommand].get("test_after_fit") or trainer.interrupted:
+            return
+        checkpoint = trainer.checkpoint_callback
+        best = checkpoint is not None and bool(checkpoint.best_model_path)
+        trainer.test(self.model, datamodule=self.datamodule, ckpt_path="best" if best else None)
+        if trainer.logger is not None and trainer.is_global_zero:
+            save_autoencoder(self.model.autoencoder(), Path(trainer.log_dir) / BEST_AUTOENCODER)
 
 
 def build_cli(args: list[str] | None = None) -> LitEvoAECLI:

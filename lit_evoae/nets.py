@@ -1,9 +1,13 @@
 """Plain `nn.Module` autoencoders: the form one individual takes for export, inference and tests."""
 
+import os
 from collections.abc import Sequence
 from itertools import pairwise
 
+import torch
 from torch import Tensor, nn
+
+from lit_evoae.io import atomic_save
 
 
 def layer_sizes(
@@ -38,8 +42,29 @@ class Autoencoder(nn.Module):
                 f"encoder sizes {list(encoder_sizes)} and decoder sizes {list(decoder_sizes)} "
                 "do not connect: latent and input widths must match"
             )
+        self.encoder_sizes = list(encoder_sizes)
+        self.decoder_sizes = list(decoder_sizes)
         self.encoder = mlp(encoder_sizes, nn.ReLU)
         self.decoder = mlp(decoder_sizes, nn.Sigmoid)
 
     def forward(self, x: Tensor) -> Tensor:
         return self.decoder(self.encoder(x))
+
+
+def save_autoencoder(autoencoder: Autoencoder, path: str | os.PathLike) -> None:
+    """Store widths and weights as plain tensors and lists (loads with weights_only=True)."""
+    atomic_save(
+        {
+            "encoder_sizes": autoencoder.encoder_sizes,
+            "decoder_sizes": autoencoder.decoder_sizes,
+            "state_dict": autoencoder.state_dict(),
+        },
+        path,
+    )
+
+
+def load_autoencoder(path: str | os.PathLike) -> Autoencoder:
+    payload = torch.load(path, weights_only=True, map_location="cpu")
+    autoencoder = Autoencoder(payload["encoder_sizes"], payload["decoder_sizes"])
+    autoencoder.load_state_dict(payload["state_dict"])
+    return autoencoder

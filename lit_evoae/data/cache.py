@@ -8,7 +8,6 @@ so a crash or a concurrent writer never leaves a half-written cache behind.
 
 import hashlib
 import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ from pytorch_lightning.utilities import rank_zero_warn
 from torch import Tensor
 
 from lit_evoae.errors import DataError
+from lit_evoae.io import atomic_save
 
 Tensors = dict[str, Tensor]
 
@@ -62,15 +62,7 @@ def read_cache(path: Path, metadata: dict[str, Any]) -> Tensors:
 
 
 def write_cache(path: Path, metadata: dict[str, Any], tensors: Tensors) -> None:
-    payload = {"metadata": metadata, "digest": digest(tensors), "tensors": tensors}
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(handle)
-    try:
-        torch.save(payload, temporary)
-        os.replace(temporary, path)
-    finally:
-        if os.path.exists(temporary):
-            os.remove(temporary)
+    atomic_save({"metadata": metadata, "digest": digest(tensors), "tensors": tensors}, path)
 
 
 def cached(path: Path, metadata: dict[str, Any], make: Callable[[], Tensors]) -> Tensors:

@@ -62,7 +62,8 @@ class CoevolutionaryAutoencoder(pl.LightningModule):
         strategy: selection, mutation and update order; None means the defaults.
         lr: every cell's initial learning rate.
         betas: Adam's moment coefficients (each individual keeps its own moments).
-        seed: seed of the evolutionary choices; None uses the run's seed (seed_everything).
+        evolution_seed: seed of selection, pairing and mutation draws; None uses the run's
+            seed (seed_everything).
     """
 
     def __init__(
@@ -74,7 +75,7 @@ class CoevolutionaryAutoencoder(pl.LightningModule):
         strategy: CoevolutionStrategy | None = None,
         lr: PositiveFloat = 1e-5,
         betas: tuple[Beta, Beta] = (0.5, 0.999),
-        seed: NonNegativeInt | None = None,
+        evolution_seed: NonNegativeInt | None = None,
     ) -> None:
         super().__init__()
         self.automatic_optimization = False
@@ -83,7 +84,11 @@ class CoevolutionaryAutoencoder(pl.LightningModule):
         latent_dim = check("latent_dim", latent_dim, PositiveInt)
         lr = check("lr", lr, PositiveFloat)
         betas = check_each("betas", betas, Beta)
-        seed = torch.initial_seed() if seed is None else check("seed", seed, NonNegativeInt)
+        evolution_seed = (
+            torch.initial_seed()
+            if evolution_seed is None
+            else check("evolution_seed", evolution_seed, NonNegativeInt)
+        )
         self.topology = _build(topology, Topology) if topology is not None else Ring()
         self.strategy = (
             _build(strategy, CoevolutionStrategy) if strategy is not None else CoevolutionStrategy()
@@ -105,7 +110,7 @@ class CoevolutionaryAutoencoder(pl.LightningModule):
         self.register_buffer("order", torch.arange(size))  # sequential visiting order
         self.register_buffer("best_index", torch.tensor(0))
         self.plan = PairingPlan(self.topology.neighbourhoods())
-        self.generator = torch.Generator().manual_seed(seed)
+        self.generator = torch.Generator().manual_seed(evolution_seed)
         self.val_l1 = PopulationL1(size)
         self.test_l1 = MeanAbsoluteError()
 
