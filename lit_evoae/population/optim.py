@@ -11,12 +11,16 @@ from torch import Tensor, nn
 
 from lit_evoae.population.stacked import StackedAutoencoder
 
+#: torch's fused Adam kernel (CPU since torch 2.4); private, so a plain fallback stays.
+FUSED = hasattr(torch, "_fused_adam_")
+
 
 class StackedAdam(nn.Module):
     """Adam (Kingma & Ba, torch.optim.Adam's arithmetic) without weight decay or amsgrad.
 
-    Pruned entries stay pruned: after each step, weights and both moments are
-    multiplied by the population's masks.
+    Pruned entries stay pruned: gradients are masked before the update, and
+    `apply_masks_` zeroes the moments of newly pruned entries, so the update of a
+    pruned weight is exactly 0 (0 / (0 + eps)). Whoever changes masks calls it.
     """
 
     def __init__(
@@ -33,6 +37,13 @@ class StackedAdam(nn.Module):
             self.register_buffer(f"exp_avg_sq_{number}", torch.zeros_like(parameter.data))
         self.register_buffer("steps", torch.zeros(population.population_size, dtype=torch.long))
 
+    @torch.no_grad()
+    def apply_masks_(self, population: StackedAutoencoder) -> None:
+        """Zero both moments wherever `population` is pruned."""
+        for number, (_, mask) in enumerate(_parameters_and_masks(population)):
+            getattr(self, f"exp_avg_{number}").masked_fill_(~mask, 0)
+            getattr(self, f"exp_avg_sq_{number}").masked_fill_(~mask, 0)
+
     def reset_(self, index: Tensor | slice = slice(None)) -> None:
         """Forget the moments and step counts of individuals `index`."""
         for buffer in self.buffers():
@@ -44,30 +55,57 @@ class StackedAdam(nn.Module):
         population: StackedAutoencoder,
         learning_rates: Tensor,
         active: int | None = None,
+        masked: bool = True,
     ) -> None:
         """One Adam step for every individual (or only individual `active`), each with its own
-        rate from `learning_rates` (population,). Parameters without a gradient are skipped."""
+        rate from `learning_rates` (population,). Parameters without a gradient are skipped.
+
+        `masked=False` skips masking the gradients: only correct when no stepped individual
+        has a pruned entry (the caller knows; it saves a pass over every tensor).
+        """
         rows = slice(None) if active is None else slice(active, active + 1)
-        beta1, beta2 = self.betas
-        self.steps[rows] += 1
-        steps = self.steps[rows].double()
-        step_size = (learning_rates[rows].double() / (1 - beta1**steps)).float()
-        correction2_sqrt = (1 - beta2**steps).sqrt().float()
+        groups = []
         for number, (parameter, mask) in enumerate(_parameters_and_masks(population)):
-            if parameter.grad is None:
-                continue
-            grad = parameter.grad[rows]
-            exp_avg = getattr(self, f"exp_avg_{number}")[rows]
-            exp_avg_sq = getattr(self, f"exp_avg_sq_{number}")[rows]
+            if parameter.grad is not None:
+                grad = parameter.grad[rows]
+                if masked:
+                    grad.masked_fill_(~mask[rows], 0)
+                exp_avg = getattr(self, f"exp_avg_{number}")[rows]
+                exp_avg_sq = getattr(self, f"exp_avg_sq_{number}")[rows]
+                groups.append((parameter.data[rows], grad, exp_avg, exp_avg_sq))
+        self.steps[rows] += 1
+        if FUSED:
+            self._fused_step(groups, self.steps[rows], learning_rates[rows])
+        else:
+            self._elementwise_step(groups, self.steps[rows], learning_rates[rows])
+
+    def _fused_step(self, groups: list, steps: Tensor, learning_rates: Tensor) -> None:
+        """torch's fused Adam kernel (what `Adam(fused=True)` runs), once per individual."""
+        steps = steps.to(groups[0][0].dtype)
+        per_individual = [[tensor.unbind(0) for tensor in group] for group in groups]
+        for row, rate in enumerate(learning_rates.tolist()):
+            parameters, grads, exp_avgs, exp_avg_sqs = (
+                [views[row] for views in column] for column in zip(*per_individual, strict=True)
+            )
+            torch._fused_adam_(
+                parameters, grads, exp_avgs, exp_avg_sqs, [], [steps[row]] * len(parameters),
+                lr=rate, beta1=self.betas[0], beta2=self.betas[1], weight_decay=0.0,
+                eps=self.eps, amsgrad=False, maximize=False,
+            )  # fmt: skip
+
+    def _elementwise_step(self, groups: list, steps: Tensor, learning_rates: Tensor) -> None:
+        """The same update in plain tensor ops, for torch builds without the fused kernel."""
+        beta1, beta2 = self.betas
+        steps = steps.double()
+        step_size = (learning_rates.double() / (1 - beta1**steps)).float()
+        correction2_sqrt = (1 - beta2**steps).sqrt().float()
+        for parameter, grad, exp_avg, exp_avg_sq in groups:
             exp_avg.lerp_(grad, 1 - beta1)
             exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
             shape = (-1,) + (1,) * (grad.dim() - 1)
-            denom = (exp_avg_sq.sqrt() / correction2_sqrt.view(shape)).add_(self.eps)
-            parameter.data[rows] -= step_size.view(shape) * exp_avg / denom
-            live = mask[rows]
-            parameter.data[rows] *= live
-            exp_avg.mul_(live)
-            exp_avg_sq.mul_(live)
+            # p -= step_size * m / (sqrt(v) / c2 + eps), torch.optim.Adam's order of operations
+            denom = exp_avg_sq.sqrt().div_(correction2_sqrt.view(shape)).add_(self.eps)
+            parameter.addcdiv_(exp_avg, denom.div_(step_size.view(shape)), value=-1)
 
 
 def _parameters_and_masks(population: StackedAutoencoder):

@@ -18,6 +18,11 @@ from lit_evoae.nets import Autoencoder
 class StackedLinear(nn.Module):
     """`population_size` independent `nn.Linear` layers of one shape, run as one `baddbmm`.
 
+    Weights are stored (population, in_features, out_features), the transpose of
+    `nn.Linear`'s, so the forward needs no transpose and the weight gradient comes
+    out contiguous (autograd then keeps it instead of copying it every step).
+    Column j of an individual's weight is unit j's incoming weights.
+
     Masks are boolean buffers beside the weights: a False entry is a pruned
     weight that `apply_masks_` keeps at exactly zero. They are buffers so that
     checkpoints, device moves and exports carry them with the weights.
@@ -27,7 +32,7 @@ class StackedLinear(nn.Module):
         super().__init__()
         self.in_features = in_features
         self.out_features = out_features
-        self.weight = nn.Parameter(torch.empty(population_size, out_features, in_features))
+        self.weight = nn.Parameter(torch.empty(population_size, in_features, out_features))
         self.bias = nn.Parameter(torch.empty(population_size, out_features))
         self.register_buffer("weight_mask", torch.ones_like(self.weight, dtype=torch.bool))
         self.register_buffer("bias_mask", torch.ones_like(self.bias, dtype=torch.bool))
@@ -51,7 +56,7 @@ class StackedLinear(nn.Module):
         weight, bias = self.weight, self.bias
         if index is not None:
             weight, bias = weight[index], bias[index]
-        return torch.baddbmm(bias.unsqueeze(1), inputs, weight.transpose(1, 2))
+        return torch.baddbmm(bias.unsqueeze(1), inputs, weight)
 
     @torch.no_grad()
     def apply_masks_(self) -> None:
@@ -60,12 +65,12 @@ class StackedLinear(nn.Module):
 
     @torch.no_grad()
     def copy_into_(self, index: int, linear: nn.Linear) -> None:
-        linear.weight.copy_(self.weight[index])
+        linear.weight.copy_(self.weight[index].T)
         linear.bias.copy_(self.bias[index])
 
     @torch.no_grad()
     def load_linear_(self, index: int, linear: nn.Linear) -> None:
-        self.weight[index].copy_(linear.weight)
+        self.weight[index].copy_(linear.weight.T)
         self.bias[index].copy_(linear.bias)
 
     def extra_repr(self) -> str:
@@ -145,6 +150,15 @@ class StackedAutoencoder(nn.Module):
     def apply_masks_(self) -> None:
         for linear in self.linears():
             linear.apply_masks_()
+
+    @torch.no_grad()
+    def pruned(self, index: Tensor | slice = slice(None)) -> bool:
+        """Whether any of individuals `index` has a pruned (masked) entry."""
+        return any(
+            not bool(mask[index].all())
+            for linear in self.linears()
+            for mask in (linear.weight_mask, linear.bias_mask)
+        )
 
     def parameters_per_individual(self) -> int:
         return sum(linear.weight[0].numel() + linear.bias[0].numel() for linear in self.linears())

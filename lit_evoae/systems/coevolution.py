@@ -197,6 +197,7 @@ class CoevolutionaryAutoencoder(pl.LightningModule):
         copy_individuals_(self.trainee_adam, self.center_adam, cells, chosen)
         self.selected[cells] = chosen
         self.selection_loss[cells] = fitness
+        self._trainees_pruned = self.trainees.pruned()
 
     def _train(self, inputs: Tensor, active: int | None) -> Tensor:
         """One optimiser step of every trainee (or of trainee `active`); per-trainee losses."""
@@ -205,8 +206,12 @@ class CoevolutionaryAutoencoder(pl.LightningModule):
             losses = _l1(self.trainees(inputs, index), inputs)
         else:
             losses = self._epoch_node_losses(inputs, index)
-        self.manual_backward(losses.sum())
-        self.trainee_adam.step_(self.trainees, self.learning_rates, active)
+        if self._trainer is None:  # used outside Lightning (benchmarks, notebooks)
+            losses.sum().backward()
+        else:
+            self.manual_backward(losses.sum())
+        masked = getattr(self, "_trainees_pruned", True)
+        self.trainee_adam.step_(self.trainees, self.learning_rates, active, masked)
         self.trainees.zero_grad(set_to_none=True)
         return losses.detach()
 
@@ -224,7 +229,8 @@ class CoevolutionaryAutoencoder(pl.LightningModule):
 
     def _replace(self, cells: Tensor) -> None:
         """Let pruning see the trained pairs, then make them the cells' centers."""
-        for callback in self.trainer.callbacks:
+        callbacks = self.trainer.callbacks if self._trainer is not None else []
+        for callback in callbacks:
             hook = getattr(callback, "on_pairs_trained", None)
             if callable(hook):
                 hook(self.trainer, self, cells)

@@ -67,11 +67,14 @@ def test_gradients_do_not_cross_individuals(population):
 def test_masks_zero_weights_and_count_as_sparsity(population):
     assert torch.equal(population.sparsity(), torch.zeros(4))
     layer = population.decoders[0]
-    layer.weight_mask[3, :, :2] = False  # 6 * 2 = 12 weights of individual 3
+    layer.weight_mask[3, :, :2] = False  # incoming weights of units 0, 1: 3 * 2 = 6
     layer.bias_mask[3, 0] = False
     population.apply_masks_()
     assert bool((layer.weight[3, :, :2] == 0).all()) and layer.bias[3, 0] == 0
-    expected = 13 / population.parameters_per_individual()
+    plain = population.individual(3).decoder[0]
+    assert bool((plain.weight[:2] == 0).all())  # rows of nn.Linear's (out, in) weight
+    assert population.pruned() and population.pruned(3) and not population.pruned(slice(0, 3))
+    expected = 7 / population.parameters_per_individual()
     torch.testing.assert_close(population.sparsity(), torch.tensor([0, 0, 0, expected]))
 
 
