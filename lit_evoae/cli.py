@@ -74,6 +74,21 @@ def main() -> None:
     """Console entry point: exit 0 on success, 2 with a one-line message on a user error."""
     try:
         build_cli()
-    except UserError as error:
-        print(f"lit-evoae: error: {error}", file=sys.stderr)
+    except Exception as error:
+        cause = user_error_behind(error)
+        if cause is None:
+            raise
+        print(f"lit-evoae: error: {cause}", file=sys.stderr)
         sys.exit(2)
+
+
+def user_error_behind(error: BaseException) -> UserError | None:
+    """The UserError that caused `error`, if any: jsonargparse wraps errors raised while it
+    instantiates nested classes (a topology, a strategy) in a ValueError of its own."""
+    seen = set()
+    while error is not None and id(error) not in seen:
+        if isinstance(error, UserError):
+            return error
+        seen.add(id(error))
+        error = error.__cause__ or error.__context__
+    return None

@@ -24,6 +24,15 @@ TINY = {
 }
 
 
+COEVOLUTION = {
+    **TINY,
+    "model": {"class_path": "lit_evoae.systems.CoevolutionaryAutoencoder",
+              "init_args": {"hidden_sizes": [8], "latent_dim": 3, "lr": 0.01,
+                            "topology": {"class_path": "lit_evoae.population.topology.Ring",
+                                         "init_args": {"size": 4, "radius": 1}}}},
+}
+
+
 @pytest.fixture
 def tiny_config(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
@@ -56,6 +65,34 @@ def test_fit_then_test_from_the_checkpoint(tiny_config, tmp_path):
     untrained_l1 = untrained.trainer.callback_metrics["test/l1"].item()
     assert trained_l1 < untrained_l1 - 0.02
     assert read_metrics(tmp_path / "lightning_logs" / "version_1" / "metrics.csv")[0]["test/l1"]
+
+
+def test_coevolution_fit_tests_and_saves_the_best_individual(tmp_path, monkeypatch):
+    import torch
+
+    from lit_evoae.nets import load_autoencoder
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "argv", ["lit-evoae"])
+    config = tmp_path / "coevolution.yaml"
+    config.write_text(yaml.safe_dump(COEVOLUTION))
+    fitted = build_cli(["fit", "--config", str(config)])
+    run = tmp_path / "lightning_logs" / "version_0"
+    rows = read_metrics(run / "metrics.csv")
+    assert {"gen/best_loss", "gen/median_loss", "gen/worst_loss", "lr/cell_03",
+            "val/l1", "model/sparsity"} <= set(rows[0])
+    after_fit = [float(row["test/l1"]) for row in rows if row["test/l1"]]
+    assert len(after_fit) == 1  # fit ended by testing the best checkpoint
+
+    best = load_autoencoder(run / "best_autoencoder.pt")
+    test_inputs = torch.cat([batch[0] for batch in fitted.datamodule.test_dataloader()])
+    with torch.no_grad():
+        expected = (best(test_inputs) - test_inputs).abs().mean().item()
+    assert after_fit[0] == pytest.approx(expected, rel=1e-5)
+
+    (best_checkpoint,) = (run / "checkpoints").glob("epoch=*.ckpt")
+    tested = build_cli(["test", "--config", str(config), "--ckpt_path", str(best_checkpoint)])
+    assert tested.trainer.callback_metrics["test/l1"].item() == pytest.approx(expected, rel=1e-5)
 
 
 def test_rerun_in_the_same_folder_does_not_fail_on_the_saved_config(tiny_config, tmp_path):
@@ -99,6 +136,19 @@ def test_unusable_data_dir_is_a_one_line_error(tiny_config, tmp_path, capsys, mo
     err = capsys.readouterr().err
     assert "lit-evoae: error: data directory blocked exists but is not a directory" in err
     assert "Traceback" not in err
+
+
+def test_topology_that_does_not_fit_is_a_one_line_error(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    config = tmp_path / "coevolution.yaml"
+    config.write_text(yaml.safe_dump(COEVOLUTION))
+    monkeypatch.setattr(sys, "argv", ["lit-evoae", "fit", "--config", str(config),
+                                      "--model.init_args.topology.init_args.radius", "2"])
+    with pytest.raises(SystemExit) as exited:
+        main()
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert "lit-evoae: error: topology: a ring of size 4 cannot hold a neighbourhood" in err
 
 
 def run_command(*args):

@@ -108,6 +108,21 @@ class StackedAdam(nn.Module):
             parameter.addcdiv_(exp_avg, denom.div_(step_size.view(shape)), value=-1)
 
 
+class PopulationStep(torch.optim.Optimizer):
+    """The population's update presented to Lightning as an optimiser.
+
+    Lightning counts optimiser steps into `global_step`, which drives checkpointing,
+    logging intervals and `max_steps`; the update itself (a `StackedAdam.step_` with
+    per-individual rates) is passed in as the closure, so this class holds no state.
+    """
+
+    def __init__(self, parameters) -> None:
+        super().__init__(parameters, defaults={})
+
+    def step(self, closure):  # type: ignore[override]
+        return closure()
+
+
 def _parameters_and_masks(population: StackedAutoencoder):
     for linear in population.linears():
         yield linear.weight, linear.weight_mask

@@ -13,6 +13,7 @@ cell, visiting cells one at a time in a shuffled order.
 """
 
 import importlib
+from functools import partial
 from typing import Any, Protocol
 
 import pytorch_lightning as pl
@@ -24,7 +25,7 @@ from lit_evoae.data.base import TensorDataModule
 from lit_evoae.errors import ConfigError
 from lit_evoae.metrics import PopulationL1
 from lit_evoae.nets import Autoencoder, layer_sizes
-from lit_evoae.population.optim import StackedAdam
+from lit_evoae.population.optim import PopulationStep, StackedAdam
 from lit_evoae.population.stacked import StackedAutoencoder, copy_individuals_
 from lit_evoae.population.strategy import CoevolutionStrategy, PairingPlan
 from lit_evoae.population.topology import Ring, Topology
@@ -110,6 +111,7 @@ class CoevolutionaryAutoencoder(pl.LightningModule):
         self.register_buffer("order", torch.arange(size))  # sequential visiting order
         self.register_buffer("best_index", torch.tensor(0))
         self.plan = PairingPlan(self.topology.neighbourhoods())
+        self._trainees_pruned = True  # whether gradients need masking; set at each selection
         self.generator = torch.Generator().manual_seed(evolution_seed)
         self.val_l1 = PopulationL1(size)
         self.test_l1 = MeanAbsoluteError()
@@ -206,12 +208,14 @@ class CoevolutionaryAutoencoder(pl.LightningModule):
             losses = _l1(self.trainees(inputs, index), inputs)
         else:
             losses = self._epoch_node_losses(inputs, index)
+        adam, masked = self.trainee_adam, self._trainees_pruned
+        update = partial(adam.step_, self.trainees, self.learning_rates, active, masked)
         if self._trainer is None:  # used outside Lightning (benchmarks, notebooks)
             losses.sum().backward()
+            update()
         else:
             self.manual_backward(losses.sum())
-        masked = getattr(self, "_trainees_pruned", True)
-        self.trainee_adam.step_(self.trainees, self.learning_rates, active, masked)
+            self.optimizers().step(closure=update)
         self.trainees.zero_grad(set_to_none=True)
         return losses.detach()
 
@@ -252,13 +256,17 @@ class CoevolutionaryAutoencoder(pl.LightningModule):
         self.log_dict(rates, on_step=False, on_epoch=True)
 
     # ----------------------------------------------------------------- evaluation
+    def on_validation_epoch_start(self) -> None:
+        # Reset here, not after compute: state made under validate()'s inference mode could
+        # not be updated by a later validation that runs under no_grad.
+        self.val_l1.reset()
+
     def validation_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
         inputs = batch[0]
         self.val_l1.update(self.centers(inputs), inputs)
 
     def on_validation_epoch_end(self) -> None:
         per_cell = self.val_l1.compute()
-        self.val_l1.reset()
         best = per_cell.argmin()
         self.best_index.copy_(best)
         self.log("val/l1", per_cell[best], prog_bar=True)
@@ -277,9 +285,9 @@ class CoevolutionaryAutoencoder(pl.LightningModule):
         self.log("model/params", float(self.centers.parameters_per_individual()))
         self.log("model/sparsity", self.centers.sparsity()[self.best_index])
 
-    def configure_optimizers(self) -> None:
-        """Optimisation is the population's own batched Adam (manual optimisation)."""
-        return None
+    def configure_optimizers(self) -> PopulationStep:
+        """The population's batched Adam, wrapped so that Lightning counts its steps."""
+        return PopulationStep(self.trainees.parameters())
 
     # ----------------------------------------------------------------- checkpoints
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:

@@ -1,0 +1,200 @@
+import pytest
+import pytorch_lightning as pl
+import torch
+
+from lit_evoae.errors import ConfigError
+from lit_evoae.population.strategy import CoevolutionStrategy
+from lit_evoae.population.topology import Ring, Torus
+from lit_evoae.systems import CoevolutionaryAutoencoder
+
+SIZE = 5
+
+
+def make_system(update_order="synchronous", cell_evaluation="lipi_simple", **overrides):
+    strategy = CoevolutionStrategy(update_order=update_order, cell_evaluation=cell_evaluation)
+    arguments = dict(input_dim=24, hidden_sizes=(8,), latent_dim=3, lr=1e-2,
+                     topology=Ring(size=SIZE, radius=1), strategy=strategy, evolution_seed=7)
+    return CoevolutionaryAutoencoder(**{**arguments, **overrides})
+
+
+class StampingHook(pl.Callback):
+    """Marks each trained pair and records, at every call, which centers carry this
+    generation's marks (i.e. were already replaced)."""
+
+    def __init__(self):
+        self.calls = []
+
+    def on_pairs_trained(self, trainer, system, cells):
+        generation = trainer.current_epoch
+        stamp = system.trainees.decoders[-2].bias
+        replaced = [c for c in range(system.population_size)
+                    if system.centers.decoders[-2].bias[c, 0].item() == 1000 + generation]
+        self.calls.append((generation, cells.tolist(), replaced,
+                           list(system.order.tolist())))
+        with torch.no_grad():
+            stamp[cells, 0] = 1000 + generation
+
+
+def fit(system, data, trainer_factory, epochs, callbacks=()):
+    trainer = trainer_factory(max_epochs=epochs, callbacks=list(callbacks))
+    trainer.fit(system, datamodule=data)
+    return trainer
+
+
+def test_synchronous_trains_every_cell_once_then_replaces_all(tiny_data, quiet_trainer):
+    hook = StampingHook()
+    fit(make_system(), tiny_data, quiet_trainer, 3, [hook])
+    assert [(generation, cells) for generation, cells, _, _ in hook.calls] == [
+        (g, list(range(SIZE))) for g in range(3)]
+    # at the hook no center holds this generation's pairs yet: all replace together
+    assert all(replaced == [] for _, _, replaced, _ in hook.calls)
+
+
+def test_sequential_visits_cells_one_by_one_in_a_shuffled_order(tiny_data, quiet_trainer):
+    hook = StampingHook()
+    system = make_system("sequential")
+    fit(system, tiny_data, quiet_trainer, 2, [hook])
+    assert len(hook.calls) == 2 * SIZE
+    for generation in range(2):
+        calls = [call for call in hook.calls if call[0] == generation]
+        order = calls[0][3]
+        assert sorted(order) == list(range(SIZE))
+        assert [cells for _, cells, _, _ in calls] == [[cell] for cell in order]
+        for position, (_, _, replaced, _) in enumerate(calls):
+            # cells visited earlier this generation already hold their new centers
+            assert sorted(replaced) == sorted(order[:position])
+    orders = {tuple(calls[3]) for calls in hook.calls}
+    assert len(orders) == 2  # reshuffled between generations
+
+
+def test_sequential_trains_each_cell_one_pass_over_the_data(tiny_data, quiet_trainer):
+    system = make_system("sequential")
+    trainer = fit(system, tiny_data, quiet_trainer, 1)
+    assert trainer.num_training_batches == SIZE * 8  # 40 examples / batch 5, once per cell
+    steps = system.center_adam.steps
+    assert bool((steps >= 8).all())
+
+
+def test_pruning_done_by_a_hook_is_carried_into_the_centers(tiny_data, quiet_trainer):
+    class PruneFirstInput(pl.Callback):
+        def on_pairs_trained(self, trainer, system, cells):
+            layer = system.trainees.encoders[0]
+            layer.weight_mask[cells, 0, :] = False
+            layer.apply_masks_()
+            system.trainee_adam.apply_masks_(system.trainees)
+
+    system = make_system()
+    fit(system, tiny_data, quiet_trainer, 3, [PruneFirstInput()])
+    weights = system.centers.encoders[0].weight
+    assert bool((weights[:, 0, :] == 0).all())
+    assert bool((weights[:, 1:, :] != 0).any())
+    assert system.centers.sparsity().min() > 0
+
+
+def test_logs_per_generation_and_learning_rates_mutate_within_bounds(tiny_data, quiet_trainer):
+    system = make_system()
+    trainer = fit(system, tiny_data, quiet_trainer, 2)
+    metrics = trainer.callback_metrics
+    for key in ["train/loss", "val/l1", "val/l1_median", "gen/best_loss", "gen/median_loss",
+                "gen/worst_loss", "model/params", "model/sparsity"]:
+        assert key in metrics, key
+    assert metrics["gen/best_loss"] <= metrics["gen/median_loss"] <= metrics["gen/worst_loss"]
+    rates = [metrics[f"lr/cell_{cell:02d}"].item() for cell in range(SIZE)]
+    assert rates == pytest.approx(system.learning_rates.tolist())
+    assert len(set(rates)) == SIZE and all(1e-9 <= rate <= 10 for rate in rates)
+
+
+def test_best_cell_is_the_one_with_the_lowest_validation_error(tiny_data, quiet_trainer):
+    system = make_system()
+    trainer = fit(system, tiny_data, quiet_trainer, 3)
+    inputs = torch.cat([batch[0] for batch in tiny_data.val_dataloader()])
+    with torch.no_grad():
+        per_cell = (system.centers(inputs) - inputs).abs().mean(dim=(1, 2))
+    assert int(system.best_index) == int(per_cell.argmin())
+    assert trainer.callback_metrics["val/l1"].item() == pytest.approx(per_cell.min().item(),
+                                                                      rel=1e-5)
+    plain = system.autoencoder()
+    torch.testing.assert_close(plain(inputs), system(inputs))
+    (result,) = trainer.test(system, datamodule=tiny_data, verbose=False)
+    test_inputs = torch.cat([batch[0] for batch in tiny_data.test_dataloader()])
+    with torch.no_grad():
+        expected = (plain(test_inputs) - test_inputs).abs().mean().item()
+    assert result["test/l1"] == pytest.approx(expected, rel=1e-5)
+
+
+@pytest.mark.parametrize("cell_evaluation", ["lipi_simple", "epoch_node"])
+def test_training_lowers_the_best_validation_error(tiny_data, quiet_trainer, cell_evaluation):
+    system = make_system(cell_evaluation=cell_evaluation)
+    trainer = quiet_trainer(max_epochs=8)
+    before = trainer.validate(system, datamodule=tiny_data, verbose=False)[0]["val/l1"]
+    trainer.fit(system, datamodule=tiny_data)
+    assert trainer.callback_metrics["val/l1"].item() < before - 0.05
+
+
+def run_to_end(data, trainer_factory, epochs, order, evaluation, tmp_path=None, resume=None):
+    pl.seed_everything(3, verbose=False)
+    system = make_system(order, evaluation)
+    trainer = trainer_factory(max_epochs=epochs)
+    trainer.fit(system, datamodule=data, ckpt_path=resume)
+    return system, trainer
+
+
+@pytest.mark.parametrize(("order", "evaluation"), [("synchronous", "lipi_simple"),
+                                                   ("sequential", "epoch_node")])
+def test_same_seed_same_run(tiny_data, quiet_trainer, order, evaluation):
+    first, first_trainer = run_to_end(tiny_data, quiet_trainer, 2, order, evaluation)
+    again, again_trainer = run_to_end(tiny_data, quiet_trainer, 2, order, evaluation)
+    assert all(torch.equal(a, b) for a, b in zip(first.state_dict().values(),
+                                                 again.state_dict().values(), strict=True))
+    for key, value in first_trainer.callback_metrics.items():
+        assert torch.equal(value, again_trainer.callback_metrics[key]), key
+
+
+@pytest.mark.parametrize(("order", "evaluation"), [("synchronous", "lipi_simple"),
+                                                   ("sequential", "epoch_node")])
+def test_resume_continues_exactly(tiny_data, quiet_trainer, tmp_path, order, evaluation):
+    straight, _ = run_to_end(tiny_data, quiet_trainer, 4, order, evaluation)
+    _, half = run_to_end(tiny_data, quiet_trainer, 2, order, evaluation)
+    half.save_checkpoint(tmp_path / "half.ckpt")
+    resumed, _ = run_to_end(tiny_data, quiet_trainer, 4, order, evaluation,
+                            resume=tmp_path / "half.ckpt")
+    for name, tensor in straight.state_dict().items():
+        assert torch.equal(tensor, resumed.state_dict()[name]), name
+
+
+def test_checkpoint_loads_with_weights_only_and_rebuilds_the_system(tiny_data, quiet_trainer,
+                                                                    tmp_path):
+    system = make_system(topology=Torus(rows=3, columns=3, neighbourhood="von_neumann"))
+    trainer = fit(system, tiny_data, quiet_trainer, 1)
+    trainer.save_checkpoint(tmp_path / "run.ckpt")
+    checkpoint = torch.load(tmp_path / "run.ckpt", weights_only=True)
+    assert checkpoint["hyper_parameters"]["topology"]["init_args"]["neighbourhood"] == "von_neumann"
+    restored = CoevolutionaryAutoencoder.load_from_checkpoint(tmp_path / "run.ckpt")
+    assert isinstance(restored.topology, Torus) and restored.population_size == 9
+    inputs = torch.rand(3, 24)
+    torch.testing.assert_close(restored(inputs), system(inputs))
+
+
+def test_sequential_needs_one_batch_per_cell(tiny_data, quiet_trainer):
+    trainer = quiet_trainer(max_epochs=1, limit_train_batches=3)
+    with pytest.raises(ConfigError, match="at least 5 training batches"):
+        trainer.fit(make_system("sequential"), datamodule=tiny_data)
+
+
+def test_sequential_refuses_a_foreign_data_module(quiet_trainer):
+    class Foreign(pl.LightningDataModule):
+        def train_dataloader(self):
+            return torch.utils.data.DataLoader(
+                torch.utils.data.TensorDataset(torch.rand(10, 24), torch.zeros(10)))
+
+    with pytest.raises(ConfigError, match="sequential"):
+        quiet_trainer(max_epochs=1).fit(make_system("sequential"), datamodule=Foreign())
+
+
+def test_invalid_arguments_name_the_field():
+    with pytest.raises(ConfigError, match="radius 2"):
+        make_system(topology=Ring(size=4, radius=2))
+    with pytest.raises(ConfigError, match="evolution_seed"):
+        make_system(evolution_seed=-1)
+    with pytest.raises(ConfigError, match="Topology"):
+        make_system(topology={"class_path": "builtins.dict"})
