@@ -126,28 +126,30 @@ def test_bad_values_fail_at_parse_time_naming_the_field(tiny_config, tmp_path, c
     assert not (tmp_path / "lightning_logs").exists()  # nothing started
 
 
-def test_unusable_data_dir_is_a_one_line_error(tiny_config, tmp_path, capsys, monkeypatch):
-    (tmp_path / "blocked").write_text("")
-    monkeypatch.setattr(sys, "argv", ["lit-evoae", "fit", "--config", str(tiny_config),
-                                      "--data.init_args.data_dir", "blocked"])
+def console_error(monkeypatch, capsys, *args) -> str:
+    """Run the console entry point with `args`; it must exit 2; return what it printed."""
+    monkeypatch.setattr(sys, "argv", ["lit-evoae", *args])
     with pytest.raises(SystemExit) as exited:
         main()
     assert exited.value.code == 2
     err = capsys.readouterr().err
-    assert "lit-evoae: error: data directory blocked exists but is not a directory" in err
     assert "Traceback" not in err
+    return err
+
+
+def test_unusable_data_dir_is_a_one_line_error(tiny_config, tmp_path, capsys, monkeypatch):
+    (tmp_path / "blocked").write_text("")
+    err = console_error(monkeypatch, capsys, "fit", "--config", str(tiny_config),
+                        "--data.init_args.data_dir", "blocked")
+    assert "lit-evoae: error: data directory blocked exists but is not a directory" in err
 
 
 def test_topology_that_does_not_fit_is_a_one_line_error(tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
     config = tmp_path / "coevolution.yaml"
     config.write_text(yaml.safe_dump(COEVOLUTION))
-    monkeypatch.setattr(sys, "argv", ["lit-evoae", "fit", "--config", str(config),
-                                      "--model.init_args.topology.init_args.radius", "2"])
-    with pytest.raises(SystemExit) as exited:
-        main()
-    assert exited.value.code == 2
-    err = capsys.readouterr().err
+    err = console_error(monkeypatch, capsys, "fit", "--config", str(config),
+                        "--model.init_args.topology.init_args.radius", "2")
     assert "lit-evoae: error: topology: a ring of size 4 cannot hold a neighbourhood" in err
 
 

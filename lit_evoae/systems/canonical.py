@@ -4,7 +4,6 @@ It is a population of one on the same stacked path that coevolution uses, so
 pruning callbacks, checkpoints and export treat both regimes alike.
 """
 
-import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -13,6 +12,7 @@ from torchmetrics import MeanAbsoluteError
 from lit_evoae.errors import ConfigError
 from lit_evoae.nets import Autoencoder, layer_sizes
 from lit_evoae.population.stacked import StackedAutoencoder
+from lit_evoae.systems.base import AutoencoderSystem
 from lit_evoae.validation import (
     Beta,
     ClosedUnitInterval,
@@ -23,7 +23,7 @@ from lit_evoae.validation import (
 )
 
 
-class CanonicalAutoencoder(pl.LightningModule):
+class CanonicalAutoencoder(AutoencoderSystem):
     """Adam(lr, betas) with StepLR; mean L1 reconstruction loss.
 
     Args:
@@ -63,7 +63,6 @@ class CanonicalAutoencoder(pl.LightningModule):
         self.lr_step_epochs = lr_step_epochs
         self.lr_gamma = lr_gamma
         self.val_l1 = MeanAbsoluteError()
-        self.test_l1 = MeanAbsoluteError()
 
     def forward(self, inputs: Tensor) -> Tensor:
         """Reconstruct a (batch, features) tensor."""
@@ -88,20 +87,11 @@ class CanonicalAutoencoder(pl.LightningModule):
         self.val_l1(self(inputs), inputs)
         self.log("val/l1", self.val_l1, prog_bar=True)
 
-    def test_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
-        inputs = batch[0]
-        self.test_l1(self(inputs), inputs)
-        self.log("test/l1", self.test_l1)
-
     def on_validation_epoch_end(self) -> None:
-        self._log_model_size()
+        self.log_model_size()
 
-    def on_test_epoch_end(self) -> None:
-        self._log_model_size()
-
-    def _log_model_size(self) -> None:
-        self.log("model/params", float(self.population.parameters_per_individual()))
-        self.log("model/sparsity", self.population.sparsity()[0])
+    def best_individual(self) -> tuple[StackedAutoencoder, int]:
+        return self.population, 0
 
     def configure_optimizers(self):
         optimizer = torch.optim.Adam(self.population.parameters(), lr=self.lr, betas=self.betas)

@@ -19,7 +19,6 @@ from typing import Any, Protocol
 import pytorch_lightning as pl
 import torch
 from torch import Tensor
-from torchmetrics import MeanAbsoluteError
 
 from lit_evoae.data.base import TensorDataModule
 from lit_evoae.errors import ConfigError
@@ -29,6 +28,7 @@ from lit_evoae.population.optim import PopulationStep, StackedAdam
 from lit_evoae.population.stacked import StackedAutoencoder, copy_individuals_
 from lit_evoae.population.strategy import CoevolutionStrategy, PairingPlan
 from lit_evoae.population.topology import Ring, Topology
+from lit_evoae.systems.base import AutoencoderSystem
 from lit_evoae.validation import (
     Beta,
     NonNegativeInt,
@@ -52,7 +52,7 @@ class PairsTrainedHook(Protocol):
     ) -> None: ...
 
 
-class CoevolutionaryAutoencoder(pl.LightningModule):
+class CoevolutionaryAutoencoder(AutoencoderSystem):
     """A coevolving population of autoencoders (Lipizzaner-style, as in the paper).
 
     Args:
@@ -114,7 +114,6 @@ class CoevolutionaryAutoencoder(pl.LightningModule):
         self._trainees_pruned = True  # whether gradients need masking; set at each selection
         self.generator = torch.Generator().manual_seed(evolution_seed)
         self.val_l1 = PopulationL1(size)
-        self.test_l1 = MeanAbsoluteError()
 
     @property
     def population_size(self) -> int:
@@ -271,19 +270,10 @@ class CoevolutionaryAutoencoder(pl.LightningModule):
         self.best_index.copy_(best)
         self.log("val/l1", per_cell[best], prog_bar=True)
         self.log("val/l1_median", per_cell.median())
-        self._log_model_size()
+        self.log_model_size()
 
-    def test_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
-        inputs = batch[0]
-        self.test_l1(self(inputs), inputs)
-        self.log("test/l1", self.test_l1)
-
-    def on_test_epoch_end(self) -> None:
-        self._log_model_size()
-
-    def _log_model_size(self) -> None:
-        self.log("model/params", float(self.centers.parameters_per_individual()))
-        self.log("model/sparsity", self.centers.sparsity()[self.best_index])
+    def best_individual(self) -> tuple[StackedAutoencoder, int]:
+        return self.centers, int(self.best_index)
 
     def configure_optimizers(self) -> PopulationStep:
         """The population's batched Adam, wrapped so that Lightning counts its steps."""
