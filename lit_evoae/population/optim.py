@@ -36,6 +36,7 @@ class StackedAdam(nn.Module):
             self.register_buffer(f"exp_avg_{number}", torch.zeros_like(parameter.data))
             self.register_buffer(f"exp_avg_sq_{number}", torch.zeros_like(parameter.data))
         self.register_buffer("steps", torch.zeros(population.population_size, dtype=torch.long))
+        self._row_views: dict[tuple, tuple[Tensor, ...]] = {}
 
     @torch.no_grad()
     def apply_masks_(self, population: StackedAutoencoder) -> None:
@@ -81,17 +82,37 @@ class StackedAdam(nn.Module):
 
     def _fused_step(self, groups: list, steps: Tensor, learning_rates: Tensor) -> None:
         """torch's fused Adam kernel (what `Adam(fused=True)` runs), once per individual."""
-        steps = steps.to(groups[0][0].dtype)
-        per_individual = [[tensor.unbind(0) for tensor in group] for group in groups]
+        steps = steps.to(groups[0][0].dtype).unbind(0)
+        parameters, grads, exp_avgs, exp_avg_sqs = zip(*groups, strict=True)
+        parameters, exp_avgs, exp_avg_sqs = (
+            [self._rows(tensor) for tensor in column]
+            for column in (parameters, exp_avgs, exp_avg_sqs)
+        )
+        grads = [grad.unbind(0) for grad in grads]  # new tensors every step
         for row, rate in enumerate(learning_rates.tolist()):
-            parameters, grads, exp_avgs, exp_avg_sqs = (
-                [views[row] for views in column] for column in zip(*per_individual, strict=True)
-            )
             torch._fused_adam_(
-                parameters, grads, exp_avgs, exp_avg_sqs, [], [steps[row]] * len(parameters),
+                [views[row] for views in parameters],
+                [views[row] for views in grads],
+                [views[row] for views in exp_avgs],
+                [views[row] for views in exp_avg_sqs],
+                [],
+                [steps[row]] * len(parameters),
                 lr=rate, beta1=self.betas[0], beta2=self.betas[1], weight_decay=0.0,
                 eps=self.eps, amsgrad=False, maximize=False,
             )  # fmt: skip
+
+    def _rows(self, tensor: Tensor) -> tuple[Tensor, ...]:
+        """Per-individual views of a weight or moment tensor, built once: their storage
+        persists between steps (every write to it is in place). Not for gradients."""
+        key = (tensor.data_ptr(), tensor.shape, tensor.stride())
+        if key not in self._row_views:
+            self._row_views[key] = tensor.unbind(0)
+        return self._row_views[key]
+
+    def _apply(self, fn, *args, **kwargs):
+        # Moving to another device or dtype makes new storage; forget the old views.
+        self._row_views.clear()
+        return super()._apply(fn, *args, **kwargs)
 
     def _elementwise_step(self, groups: list, steps: Tensor, learning_rates: Tensor) -> None:
         """The same update in plain tensor ops, for torch builds without the fused kernel."""

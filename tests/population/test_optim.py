@@ -86,3 +86,21 @@ def test_reset_forgets_one_individual():
     assert adam.steps.tolist() == [0, 1]
     # buffer 7: the output layer's bias, which always has a gradient through the sigmoid
     assert adam.exp_avg_7[0].abs().sum() == 0 and adam.exp_avg_7[1].abs().sum() > 0
+
+
+def test_view_cache_stays_bounded_and_follows_a_move(kernel):
+    torch.manual_seed(3)
+    population = StackedAutoencoder(2, *SIZES)
+    adam = StackedAdam(population)
+    for _ in range(5):
+        population.zero_grad(set_to_none=True)
+        population(torch.rand(4, 16)).sum().backward()
+        adam.step_(population, torch.full((2,), 0.1))
+    assert len(adam._row_views) <= 3 * 8  # weights and two moments of 8 tensors, no gradients
+    population.double()
+    adam.double()
+    before = population.decoders[-2].bias.detach().clone()
+    population.zero_grad(set_to_none=True)
+    population(torch.rand(4, 16, dtype=torch.float64)).sum().backward()
+    adam.step_(population, torch.full((2,), 0.1))
+    assert not torch.equal(population.decoders[-2].bias, before)  # the live tensors moved
