@@ -142,6 +142,11 @@ class CoevolutionaryAutoencoder(AutoencoderSystem):
                 )
             data.train_passes = self.population_size
 
+    def teardown(self, stage: str) -> None:
+        data = self._trainer.datamodule if self._trainer is not None else None
+        if stage == "fit" and isinstance(data, TensorDataModule):
+            data.train_passes = 1  # the data module may be reused with another system
+
     def _steps_per_cell(self) -> int:
         steps = self.trainer.num_training_batches // self.population_size
         if steps < 1:

@@ -73,6 +73,7 @@ def test_sequential_trains_each_cell_one_pass_over_the_data(tiny_data, quiet_tra
     assert trainer.num_training_batches == SIZE * 8  # 40 examples / batch 5, once per cell
     steps = system.center_adam.steps
     assert bool((steps >= 8).all())
+    assert tiny_data.train_passes == 1  # handed back for the next system
 
 
 def test_pruning_done_by_a_hook_is_carried_into_the_centers(tiny_data, quiet_trainer):
