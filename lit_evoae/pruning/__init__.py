@@ -1,0 +1,1 @@
+"""Pruning: per-unit activation statistics, pure mask operators and schedules."""

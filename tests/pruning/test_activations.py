@@ -1,0 +1,73 @@
+import torch
+
+from lit_evoae.nets import layer_sizes
+from lit_evoae.population.stacked import StackedAutoencoder
+from lit_evoae.pruning.activations import ActivationMoments
+
+
+def population_and_moments():
+    torch.manual_seed(0)
+    population = StackedAutoencoder(3, *layer_sizes(10, [6], 4))
+    return population, ActivationMoments(population).attach()
+
+
+def activations_of(population, inputs, individual):
+    """Every layer's post-activation output of one individual, run as a plain module."""
+    outputs, values = [], inputs
+    plain = population.individual(individual)
+    for part in (plain.encoder, plain.decoder):
+        for layer in part:
+            values = layer(values)
+            if not isinstance(layer, torch.nn.Linear):
+                outputs.append(values)
+    return outputs
+
+
+def test_running_moments_equal_the_moments_of_all_activations_seen():
+    population, moments = population_and_moments()
+    batches = [torch.rand(5, 10) for _ in range(7)]
+    for batch in batches:
+        population(batch)
+    everything = torch.cat(batches)
+    for individual in range(3):
+        for layer, values in enumerate(activations_of(population, everything, individual)):
+            torch.testing.assert_close(moments.mean[layer][individual], values.mean(0))
+            torch.testing.assert_close(moments.variance(layer)[individual],
+                                       values.var(0, unbiased=False), atol=1e-6, rtol=1e-4)
+    assert [count[0].item() for count in moments.count] == [35.0] * 4
+
+
+def test_memory_does_not_grow_with_batches():
+    population, moments = population_and_moments()
+    population(torch.rand(5, 10))
+    sizes = [tensor.numel() for tensor in moments.mean + moments.m2 + moments.count]
+    for _ in range(20):
+        population(torch.rand(5, 10))
+    assert sizes == [tensor.numel() for tensor in moments.mean + moments.m2 + moments.count]
+
+
+def test_only_the_individuals_that_ran_are_updated():
+    population, moments = population_and_moments()
+    population(torch.rand(5, 10), torch.tensor([1]))
+    assert moments.count[0].tolist() == [0.0, 5.0, 0.0]
+    assert moments.mean[0][0].abs().sum() == 0 and moments.mean[0][2].abs().sum() == 0
+
+
+def test_evaluation_passes_and_detached_hooks_record_nothing():
+    population, moments = population_and_moments()
+    population.eval()
+    population(torch.rand(5, 10))
+    population.train()
+    moments.detach()
+    population(torch.rand(5, 10))
+    assert all(count.sum() == 0 for count in moments.count)
+
+
+def test_reset_and_state_round_trip():
+    population, moments = population_and_moments()
+    population(torch.rand(5, 10))
+    state = {name: [t.clone() for t in tensors] for name, tensors in moments.state_dict().items()}
+    moments.reset_(torch.tensor([0]))
+    assert moments.count[2][0] == 0 and moments.count[2][1] == 5
+    moments.load_state_dict(state)
+    assert moments.count[2][0] == 5
