@@ -10,7 +10,10 @@ from pytorch_lightning.cli import LightningArgumentParser, LightningCLI
 from pytorch_lightning.loggers import CSVLogger
 
 import lit_evoae.data  # noqa: F401  (registers the data modules for short class names)
+import lit_evoae.pruning.methods  # noqa: F401  (pruning operators by short class name)
+import lit_evoae.pruning.schedules  # noqa: F401  (schedules by short class name)
 import lit_evoae.systems  # noqa: F401  (registers the systems for short class names)
+from lit_evoae.callbacks import Pruning
 from lit_evoae.errors import UserError
 from lit_evoae.nets import save_autoencoder
 
@@ -18,16 +21,18 @@ BEST_AUTOENCODER = "best_autoencoder.pt"
 
 
 class LitEvoAECLI(LightningCLI):
-    """LightningCLI with the data width linked to the model and checkpointing always on.
+    """LightningCLI with the data width linked to the model, checkpointing and pruning always on.
 
-    The checkpoint callback is a parser group of its own (`checkpoint.*`) rather
-    than an entry of `trainer.callbacks`, so config fragments that set a callback
-    list cannot silently drop it.
+    The checkpoint and pruning callbacks are parser groups of their own (`checkpoint.*`,
+    `pruning.*`) rather than entries of `trainer.callbacks`, so config fragments compose:
+    a fragment that set a callback list would silently replace the earlier list.
     """
 
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
         parser.link_arguments("data.input_dim", "model.init_args.input_dim", apply_on="instantiate")
         parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
+        # Always present, configured under pruning.*; fragments in callbacks/ set it.
+        parser.add_lightning_class_args(Pruning, "pruning")
         parser.add_argument(
             "--test_after_fit",
             type=bool,

@@ -11,6 +11,7 @@ from jsonargparse.typing import (
     ClosedUnitInterval,
     NonNegativeFloat,
     NonNegativeInt,
+    OpenUnitInterval,
     PositiveFloat,
     PositiveInt,
     restricted_number_type,
@@ -18,18 +19,24 @@ from jsonargparse.typing import (
 
 from lit_evoae.errors import ConfigError
 
-#: Adam's beta coefficients live in [0, 1).
-Beta = restricted_number_type("Beta", float, [(">=", 0.0), ("<", 1.0)])
+#: [0, 1): Adam's betas; a fraction to prune (1 would empty a layer).
+HalfOpenUnitInterval = restricted_number_type(
+    "HalfOpenUnitInterval", float, [(">=", 0.0), ("<", 1.0)]
+)
+Beta = HalfOpenUnitInterval
 
 __all__ = [
     "Beta",
     "ClosedUnitInterval",
+    "HalfOpenUnitInterval",
     "NonNegativeFloat",
     "NonNegativeInt",
+    "OpenUnitInterval",
     "PositiveFloat",
     "PositiveInt",
     "check",
     "check_each",
+    "restricted_number_type",
 ]
 
 

@@ -100,3 +100,22 @@ def _linear_activation_pairs(
             if isinstance(layer, StackedLinear):
                 pairs.append((layer, following))
     return pairs
+
+
+@torch.no_grad()
+def layer_activations(
+    population: StackedAutoencoder, inputs: Tensor, rows: Tensor | None = None
+) -> list[Tensor]:
+    """Every layer's activations of individuals `rows` on `inputs` (cases, features):
+    one (n, cases, units) tensor per linear layer, encoder first."""
+    recorded: list[Tensor] = []
+    handles = [
+        activation.register_forward_hook(lambda module, args, output: recorded.append(output))
+        for _, activation in _linear_activation_pairs(population)
+    ]
+    try:
+        population(inputs, rows)
+    finally:
+        for handle in handles:
+            handle.remove()
+    return recorded

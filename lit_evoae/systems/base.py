@@ -12,7 +12,13 @@ from lit_evoae.population.stacked import StackedAutoencoder
 class AutoencoderSystem(pl.LightningModule, ABC):
     """Base of the systems: subclasses say which population and which individual is "best";
     `forward` reconstructs with that individual. Metric names are shared so that every later
-    tool can rely on them."""
+    tool can rely on them.
+
+    Pruning plugs in through one protocol for both regimes: after individuals finish a
+    generation's training and before anything else uses them, the system calls
+    `on_pairs_trained(trainer, system, rows)` on every callback that defines it; the callback
+    edits the masks of `pruning_target()` and reports with `masks_changed(rows)`.
+    """
 
     def __init__(self) -> None:
         super().__init__()
@@ -21,6 +27,21 @@ class AutoencoderSystem(pl.LightningModule, ABC):
     @abstractmethod
     def best_individual(self) -> tuple[StackedAutoencoder, int]:
         """The population that holds the best individual, and its index there."""
+
+    @abstractmethod
+    def pruning_target(self) -> StackedAutoencoder:
+        """The population whose just-trained individuals pruning acts on."""
+
+    @abstractmethod
+    def masks_changed(self, rows: Tensor) -> None:
+        """Zero the weights and optimiser moments that the masks of `rows` now exclude."""
+
+    def notify_pairs_trained(self, rows: Tensor) -> None:
+        callbacks = self.trainer.callbacks if self._trainer is not None else []
+        for callback in callbacks:
+            hook = getattr(callback, "on_pairs_trained", None)
+            if callable(hook):
+                hook(self.trainer, self, rows)
 
     def test_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
         inputs = batch[0]

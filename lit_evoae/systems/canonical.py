@@ -78,9 +78,16 @@ class CanonicalAutoencoder(AutoencoderSystem):
         self.log("train/loss", loss, on_step=False, on_epoch=True, prog_bar=True)
         return loss
 
+    def on_before_optimizer_step(self, optimizer: torch.optim.Optimizer) -> None:
+        # Pruned weights get no gradient, so Adam (whose moments there are zero) leaves them 0.
+        if self.population.pruned():
+            for linear in self.population.linears():
+                linear.weight.grad.mul_(linear.weight_mask)
+                linear.bias.grad.mul_(linear.bias_mask)
+
     def on_train_batch_end(self, outputs, batch, batch_idx: int) -> None:
-        # Pruned weights must stay exactly zero whatever the optimiser did.
-        self.population.apply_masks_()
+        if batch_idx + 1 == self.trainer.num_training_batches:  # the epoch's training is done
+            self.notify_pairs_trained(torch.zeros(1, dtype=torch.long, device=self.device))
 
     def validation_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
         inputs = batch[0]
@@ -92,6 +99,24 @@ class CanonicalAutoencoder(AutoencoderSystem):
 
     def best_individual(self) -> tuple[StackedAutoencoder, int]:
         return self.population, 0
+
+    def pruning_target(self) -> StackedAutoencoder:
+        return self.population
+
+    @torch.no_grad()
+    def masks_changed(self, rows: Tensor) -> None:
+        self.population.apply_masks_()
+        if self._trainer is None:
+            return
+        for optimizer in self.trainer.optimizers:
+            for linear in self.population.linears():
+                for parameter, mask in (
+                    (linear.weight, linear.weight_mask),
+                    (linear.bias, linear.bias_mask),
+                ):
+                    for moment in optimizer.state.get(parameter, {}).values():
+                        if moment.shape == parameter.shape:
+                            moment.mul_(mask)
 
     def configure_optimizers(self):
         optimizer = torch.optim.Adam(self.population.parameters(), lr=self.lr, betas=self.betas)

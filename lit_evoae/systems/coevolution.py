@@ -42,9 +42,9 @@ from lit_evoae.validation import (
 class PairsTrainedHook(Protocol):
     """What a callback defines to act on trained pairs before they replace their centers.
 
-    `system.trainees` holds the pairs (weights, masks); `cells` are the slots just
-    trained (all cells in synchronous order, one in sequential order). Changes made
-    to those slots, e.g. pruning masks, are carried into the centers.
+    `system.trainees` (`pruning_target()`) holds the pairs (weights, masks); `cells` are
+    the slots just trained (all cells in synchronous order, one in sequential order).
+    Changes made to those slots, e.g. pruning masks, are carried into the centers.
     """
 
     def on_pairs_trained(
@@ -237,11 +237,7 @@ class CoevolutionaryAutoencoder(AutoencoderSystem):
 
     def _replace(self, cells: Tensor) -> None:
         """Let pruning see the trained pairs, then make them the cells' centers."""
-        callbacks = self.trainer.callbacks if self._trainer is not None else []
-        for callback in callbacks:
-            hook = getattr(callback, "on_pairs_trained", None)
-            if callable(hook):
-                hook(self.trainer, self, cells)
+        self.notify_pairs_trained(cells)
         copy_individuals_(self.centers, self.trainees, cells, cells)
         copy_individuals_(self.center_adam, self.trainee_adam, cells, cells)
 
@@ -279,6 +275,14 @@ class CoevolutionaryAutoencoder(AutoencoderSystem):
 
     def best_individual(self) -> tuple[StackedAutoencoder, int]:
         return self.centers, int(self.best_index)
+
+    def pruning_target(self) -> StackedAutoencoder:
+        return self.trainees
+
+    def masks_changed(self, rows: Tensor) -> None:
+        self.trainees.apply_masks_()
+        self.trainee_adam.apply_masks_(self.trainees)
+        self._trainees_pruned = True
 
     def configure_optimizers(self) -> PopulationStep:
         """The population's batched Adam, wrapped so that Lightning counts its steps."""

@@ -1,0 +1,5 @@
+"""Lightning callbacks of lit_evoae."""
+
+from lit_evoae.callbacks.pruning import Pruning
+
+__all__ = ["Pruning"]

@@ -1,0 +1,154 @@
+"""The Pruning callback: a schedule decides who is pruned, an operator decides what.
+
+It acts between generations through the systems' `on_pairs_trained` protocol: after an
+individual's generation of training (for a population, before the trained pair replaces
+its cell's center). The CLI always registers it under `pruning.*`; with no operator it
+does nothing (the no-pruning control).
+"""
+
+from typing import Any
+
+import pytorch_lightning as pl
+import torch
+from torch import Tensor
+
+from lit_evoae.errors import ConfigError
+from lit_evoae.pruning.activations import ActivationMoments, layer_activations
+from lit_evoae.pruning.methods import PruningOperator
+from lit_evoae.pruning.schedules import Fixed, Schedule
+from lit_evoae.systems.base import AutoencoderSystem
+from lit_evoae.validation import ClosedUnitInterval, NonNegativeInt, check
+
+
+class Pruning(pl.Callback):
+    """Prune each just-trained individual with probability schedule(generation, ...).
+
+    Args:
+        operator: what to prune (RandomPruning, VariancePruning, ConjunctivePruning);
+            None disables pruning.
+        schedule: the probability of pruning an individual at a generation; None = Fixed.
+        probability: the schedule's base probability P.
+        regrow: the reference behaviour: pruned weights are zeroed once but not masked, so
+            training can regrow them. False keeps them at zero for good.
+        seed: seed of the pruning draws; None derives it from the run's seed.
+    """
+
+    def __init__(
+        self,
+        operator: PruningOperator | None = None,
+        schedule: Schedule | None = None,
+        probability: ClosedUnitInterval = 0.5,
+        regrow: bool = False,
+        seed: NonNegativeInt | None = None,
+    ) -> None:
+        self.operator = operator
+        self.schedule = schedule if schedule is not None else Fixed()
+        self.probability = check("pruning.probability", probability, ClosedUnitInterval)
+        self.regrow = bool(regrow)
+        seed = (
+            (torch.initial_seed() + 1)
+            if seed is None
+            else check("pruning.seed", seed, NonNegativeInt)
+        )
+        self.generator = torch.Generator().manual_seed(seed % 2**63)
+        self.moments: ActivationMoments | None = None
+        self._cases: Tensor | None = None
+
+    # ------------------------------------------------------------------ lifecycle
+    def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+        if self.operator is None or stage != "fit":
+            return
+        if not isinstance(pl_module, AutoencoderSystem):
+            raise ConfigError("pruning needs a lit_evoae system (CanonicalAutoencoder or "
+                              "CoevolutionaryAutoencoder)")  # fmt: skip
+        if self.operator.needs == "variance" and self.moments is None:
+            self.moments = ActivationMoments(pl_module.pruning_target()).attach()
+        if self.operator.needs == "cases":
+            self._cases = self._validation_inputs(trainer)
+
+    def teardown(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+        if self.moments is not None:
+            self.moments.detach()
+
+    def _validation_inputs(self, trainer: pl.Trainer) -> Tensor:
+        data = trainer.datamodule
+        loader = data.val_dataloader() if data is not None else None
+        if loader is None:
+            raise ConfigError("pruning.operator ConjunctivePruning draws its cases from the "
+                              "validation set, but the data module has none")  # fmt: skip
+        inputs = torch.cat([batch[0] for batch in loader])
+        if len(inputs) < self.operator.cases:
+            raise ConfigError(
+                f"pruning.operator.cases={self.operator.cases} is more than the "
+                f"{len(inputs)} validation examples; lower it"
+            )
+        return inputs
+
+    # ------------------------------------------------------------------ the work
+    @torch.no_grad()
+    def on_pairs_trained(
+        self, trainer: pl.Trainer, system: AutoencoderSystem, rows: Tensor
+    ) -> None:
+        if self.operator is None:
+            return
+        population = system.pruning_target()
+        chance = self.schedule(trainer.current_epoch, trainer.max_epochs, self.probability,
+                               population.population_size)  # fmt: skip
+        drawn = torch.rand(len(rows), generator=self.generator) < chance
+        chosen = rows[drawn.to(rows.device)]
+        before = population.sparsity()[chosen]
+        if len(chosen):
+            self._prune(population, chosen)
+            system.masks_changed(chosen)
+        if self.moments is not None:
+            self.moments.reset_(rows)
+        after = population.sparsity()
+        system.log(
+            "prune/events", float(len(chosen)), on_step=False, on_epoch=True, reduce_fx="sum"
+        )
+        system.log("prune/sparsity", after[rows].mean(), on_step=False, on_epoch=True)
+        if len(chosen):
+            removed = (after[chosen] - before).mean()
+            system.log("prune/removed_fraction", removed, on_step=False, on_epoch=True)
+
+    def _prune(self, population, chosen: Tensor) -> None:
+        statistics = self._statistics(population, chosen)
+        for linear, statistic in zip(population.linears(), statistics, strict=True):
+            weight_mask, bias_mask = self.operator.masks(
+                linear.weight_mask[chosen], linear.bias_mask[chosen], statistic, self.generator
+            )
+            if self.regrow:  # zero once, keep the masks open
+                linear.weight[chosen] = linear.weight[chosen] * weight_mask
+                linear.bias[chosen] = linear.bias[chosen] * bias_mask
+            else:
+                linear.weight_mask[chosen] = weight_mask
+                linear.bias_mask[chosen] = bias_mask
+
+    def _statistics(self, population, chosen: Tensor) -> list[Tensor | None]:
+        layers = len(list(population.linears()))
+        if self.operator.needs == "variance":
+            return [self.moments.variance(layer)[chosen] for layer in range(layers)]
+        if self.operator.needs == "cases":
+            picks = torch.randperm(len(self._cases), generator=self.generator)[
+                : self.operator.cases
+            ]
+            cases = self._cases[picks].to(population.encoders[0].weight.device)
+            return layer_activations(population, cases, chosen)
+        return [None] * layers
+
+    # ------------------------------------------------------------------ checkpoint
+    def state_dict(self) -> dict[str, Any]:
+        state: dict[str, Any] = {"generator": self.generator.get_state()}
+        if self.moments is not None:
+            state["moments"] = self.moments.state_dict()
+        return state
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.generator.set_state(state_dict["generator"])
+        self._pending_moments = state_dict.get("moments")
+
+    def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        pending = getattr(self, "_pending_moments", None)
+        if pending is not None and self.moments is not None:
+            self.moments.load_state_dict(pending)
+            self._pending_moments = None

@@ -1,0 +1,99 @@
+"""Pruning operators as configurable objects: typed arguments around the pure mask functions.
+
+Chosen in a config by class_path (`pruning.operator`). Each says which statistics it
+needs: none (random), the epoch's activation variance (variance), or activations on
+held-out cases (conjunctive).
+"""
+
+from abc import ABC, abstractmethod
+from typing import Literal
+
+import torch
+from torch import Tensor
+
+from lit_evoae.errors import ConfigError
+from lit_evoae.pruning.operators import (
+    Masks,
+    conjunctive_masks,
+    random_masks,
+    variance_masks,
+)
+from lit_evoae.validation import HalfOpenUnitInterval as Amount
+from lit_evoae.validation import OpenUnitInterval as Threshold
+from lit_evoae.validation import PositiveInt, check
+
+
+class PruningOperator(ABC):
+    needs: Literal["nothing", "variance", "cases"] = "nothing"
+
+    @abstractmethod
+    def masks(
+        self,
+        weight_mask: Tensor,
+        bias_mask: Tensor,
+        statistic: Tensor | None,
+        generator: torch.Generator,
+    ) -> Masks:
+        """New masks of one layer for n individuals; `statistic` is what `needs` names."""
+
+    @abstractmethod
+    def describe(self) -> dict:
+        """Constructor arguments, as plain values."""
+
+
+class RandomPruning(PruningOperator):
+    """Prune `amount` of each layer's still-unpruned weights and biases, uniformly."""
+
+    def __init__(self, amount: Amount = 0.1) -> None:
+        self.amount = check("operator.amount", amount, Amount)
+
+    def masks(self, weight_mask, bias_mask, statistic, generator):
+        return random_masks(weight_mask, bias_mask, self.amount, generator)
+
+    def describe(self) -> dict:
+        return {"amount": self.amount}
+
+
+class VariancePruning(PruningOperator):
+    """Prune units whose activations varied least over the epoch (see `variance_masks`).
+
+    `amount` caps the units pruned per layer (null: no cap); `prune_end: high`,
+    `per_weight: true`, `amount: null` reproduce the reference implementation.
+    """
+
+    needs = "variance"
+
+    def __init__(
+        self,
+        amount: Amount | None = 0.1,
+        prune_end: Literal["low", "high"] = "low",
+        per_weight: bool = False,
+    ) -> None:
+        self.amount = None if amount is None else check("operator.amount", amount, Amount)
+        if prune_end not in ("low", "high"):
+            raise ConfigError(f"operator.prune_end={prune_end!r} is invalid: use low or high")
+        self.prune_end = prune_end
+        self.per_weight = bool(per_weight)
+
+    def masks(self, weight_mask, bias_mask, statistic, generator):
+        return variance_masks(weight_mask, bias_mask, statistic, generator, self.amount,
+                              self.prune_end, self.per_weight)  # fmt: skip
+
+    def describe(self) -> dict:
+        return {"amount": self.amount, "prune_end": self.prune_end, "per_weight": self.per_weight}
+
+
+class ConjunctivePruning(PruningOperator):
+    """Prune units that stay quiet across `cases` validation examples (see `conjunctive_masks`)."""
+
+    needs = "cases"
+
+    def __init__(self, threshold: Threshold = 0.1, cases: PositiveInt = 100) -> None:
+        self.threshold = check("operator.threshold", threshold, Threshold)
+        self.cases = check("operator.cases", cases, PositiveInt)
+
+    def masks(self, weight_mask, bias_mask, statistic, generator):
+        return conjunctive_masks(weight_mask, bias_mask, statistic, self.threshold)
+
+    def describe(self) -> dict:
+        return {"threshold": self.threshold, "cases": self.cases}
