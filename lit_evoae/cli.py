@@ -78,7 +78,12 @@ def build_cli(args: list[str] | None = None) -> LitEvoAECLI:
 def main() -> None:
     """Console entry point: exit 0 on success, 2 with a one-line message on a user error."""
     try:
-        build_cli()
+        if sys.argv[1:2] == ["export"]:
+            from lit_evoae.export import main as export_main
+
+            export_main(sys.argv[2:])
+        else:
+            build_cli()
     except Exception as error:
         cause = user_error_behind(error)
         if cause is None:

@@ -6,6 +6,7 @@ its cell's center). The CLI always registers it under `pruning.*`; with no opera
 does nothing (the no-pruning control).
 """
 
+from contextlib import contextmanager
 from typing import Any
 
 import pytorch_lightning as pl
@@ -18,6 +19,21 @@ from lit_evoae.pruning.methods import PruningOperator
 from lit_evoae.pruning.schedules import Fixed, Schedule
 from lit_evoae.systems.base import AutoencoderSystem
 from lit_evoae.validation import ClosedUnitInterval, NonNegativeInt, check
+
+
+@contextmanager
+def evaluating(module: torch.nn.Module):
+    """Eval mode for a side pass, so activation statistics do not record it."""
+    was_training = module.training
+    module.eval()
+    try:
+        yield module
+    finally:
+        module.train(was_training)
+
+
+#: Validation examples on which `prune/loss_change` is measured.
+PROBE_SIZE = 100
 
 
 class Pruning(pl.Callback):
@@ -53,6 +69,7 @@ class Pruning(pl.Callback):
         self.generator = torch.Generator().manual_seed(seed % 2**63)
         self.moments: ActivationMoments | None = None
         self._cases: Tensor | None = None
+        self._probe: Tensor | None = None
 
     # ------------------------------------------------------------------ lifecycle
     def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
@@ -63,26 +80,27 @@ class Pruning(pl.Callback):
                               "CoevolutionaryAutoencoder)")  # fmt: skip
         if self.operator.needs == "variance" and self.moments is None:
             self.moments = ActivationMoments(pl_module.pruning_target()).attach()
+        inputs = self._validation_inputs(trainer)
         if self.operator.needs == "cases":
-            self._cases = self._validation_inputs(trainer)
+            if len(inputs) < self.operator.cases:
+                raise ConfigError(
+                    f"pruning.operator.cases={self.operator.cases} is more than the "
+                    f"{len(inputs)} validation examples; lower it"
+                )
+            self._cases = inputs
+        self._probe = inputs[:PROBE_SIZE] if len(inputs) else None
 
     def teardown(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
         if self.moments is not None:
             self.moments.detach()
 
     def _validation_inputs(self, trainer: pl.Trainer) -> Tensor:
+        """The validation set's inputs (conjunctive's cases, the loss probe); empty if none."""
         data = trainer.datamodule
         loader = data.val_dataloader() if data is not None else None
-        if loader is None:
-            raise ConfigError("pruning.operator ConjunctivePruning draws its cases from the "
-                              "validation set, but the data module has none")  # fmt: skip
-        inputs = torch.cat([batch[0] for batch in loader])
-        if len(inputs) < self.operator.cases:
-            raise ConfigError(
-                f"pruning.operator.cases={self.operator.cases} is more than the "
-                f"{len(inputs)} validation examples; lower it"
-            )
-        return inputs
+        if not loader:
+            return torch.empty(0)
+        return torch.cat([batch[0] for batch in loader])
 
     # ------------------------------------------------------------------ the work
     @torch.no_grad()
@@ -97,6 +115,7 @@ class Pruning(pl.Callback):
         drawn = torch.rand(len(rows), generator=self.generator) < chance
         chosen = rows[drawn.to(rows.device)]
         before = population.sparsity()[chosen]
+        loss_before = self._probe_loss(population, chosen)
         if len(chosen):
             self._prune(population, chosen)
             system.masks_changed(chosen)
@@ -110,6 +129,17 @@ class Pruning(pl.Callback):
         if len(chosen):
             removed = (after[chosen] - before).mean()
             system.log("prune/removed_fraction", removed, on_step=False, on_epoch=True)
+            if loss_before is not None:
+                change = (self._probe_loss(population, chosen) - loss_before).mean()
+                system.log("prune/loss_change", change, on_step=False, on_epoch=True)
+
+    def _probe_loss(self, population, chosen: Tensor) -> Tensor | None:
+        """Mean L1 of individuals `chosen` on the validation probe (None without one)."""
+        if self._probe is None or not len(chosen):
+            return None
+        probe = self._probe.to(population.encoders[0].weight.device)
+        with evaluating(population):
+            return (population(probe, chosen) - probe).abs().mean(dim=(1, 2))
 
     def _prune(self, population, chosen: Tensor) -> None:
         statistics = self._statistics(population, chosen)
@@ -133,7 +163,8 @@ class Pruning(pl.Callback):
                 : self.operator.cases
             ]
             cases = self._cases[picks].to(population.encoders[0].weight.device)
-            return layer_activations(population, cases, chosen)
+            with evaluating(population):
+                return layer_activations(population, cases, chosen)
         return [None] * layers
 
     # ------------------------------------------------------------------ checkpoint

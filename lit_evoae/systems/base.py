@@ -36,6 +36,10 @@ class AutoencoderSystem(pl.LightningModule, ABC):
     def masks_changed(self, rows: Tensor) -> None:
         """Zero the weights and optimiser moments that the masks of `rows` now exclude."""
 
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        # Which system wrote it, so `lit-evoae export` can rebuild it from the file alone.
+        checkpoint["lit_evoae_system"] = f"{type(self).__module__}.{type(self).__qualname__}"
+
     def notify_pairs_trained(self, rows: Tensor) -> None:
         callbacks = self.trainer.callbacks if self._trainer is not None else []
         for callback in callbacks:

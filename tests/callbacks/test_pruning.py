@@ -74,6 +74,7 @@ def test_probability_one_prunes_every_cell_and_zero_none(data):
     trained.fit(system, datamodule=data)
     assert trained.callback_metrics["prune/events"].item() == 4
     assert bool((system.centers.sparsity() > 0.25).all())
+    assert trained.callback_metrics["prune/loss_change"].item() != 0
     system = coevolution()
     trained = trainer(2, Pruning(RandomPruning(0.3), Fixed(), probability=0.0))
     trained.fit(system, datamodule=data)
@@ -182,3 +183,20 @@ def test_bad_pruning_values_fail_at_parse_time(override, named, tmp_path, monkey
         build_cli(["fit", "--config", str(config), *override])
     assert exited.value.code == 2
     assert named in capsys.readouterr().err
+
+
+def test_side_passes_do_not_pollute_the_variance_statistics(data):
+    system = coevolution()
+    pruning = Pruning(VariancePruning(amount=0.3), Fixed(), probability=1.0)
+    trained = trainer(1, pruning)
+    seen = []
+    original = pruning._prune
+
+    def spy(population, chosen):
+        seen.append([count[chosen].tolist() for count in pruning.moments.count])
+        original(population, chosen)
+
+    pruning._prune = spy
+    trained.fit(system, datamodule=data)
+    # 120 training examples seen per layer, not 120 + the 100-example loss probe
+    assert seen == [[[120.0] * 4] * 4]

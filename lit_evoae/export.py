@@ -1,0 +1,98 @@
+"""Compaction export: a pruned individual as a smaller dense autoencoder.
+
+A hidden unit whose incoming weights are all zero outputs a constant, ReLU(bias);
+removing it and adding that constant, times its outgoing weights, to the next
+layer's bias leaves every reconstruction unchanged. Decoder outputs and encoder
+inputs are the model's interface and always stay.
+"""
+
+import argparse
+import importlib
+import json
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from lit_evoae.errors import DataError
+from lit_evoae.nets import Autoencoder
+
+
+@torch.no_grad()
+def compact(autoencoder: Autoencoder) -> Autoencoder:
+    """A copy of `autoencoder` without its dead hidden units (same outputs, fewer parameters)."""
+    linears = [layer for part in (autoencoder.encoder, autoencoder.decoder)
+               for layer in part if isinstance(layer, nn.Linear)]  # fmt: skip
+    weights = [layer.weight.clone() for layer in linears]  # (out, in)
+    biases = [layer.bias.clone() for layer in linears]
+    for index in range(len(linears) - 1):  # every layer but the decoder's output
+        dead = (weights[index] == 0).all(1)
+        if bool(dead.all()):
+            dead[0] = False  # keep one unit so the network stays connected
+        constant = torch.relu(biases[index][dead])  # what each dead unit outputs
+        biases[index + 1] += weights[index + 1][:, dead] @ constant
+        weights[index], biases[index] = weights[index][~dead], biases[index][~dead]
+        weights[index + 1] = weights[index + 1][:, ~dead]
+    widths = [weights[0].shape[1]] + [weight.shape[0] for weight in weights]
+    split = len(autoencoder.encoder_sizes) - 1
+    smaller = Autoencoder(widths[: split + 1], widths[split:])
+    for layer, weight, bias in zip(_linears(smaller), weights, biases, strict=True):
+        layer.weight.copy_(weight)
+        layer.bias.copy_(bias)
+    return smaller
+
+
+def _linears(autoencoder: Autoencoder) -> list[nn.Linear]:
+    return [layer for part in (autoencoder.encoder, autoencoder.decoder)
+            for layer in part if isinstance(layer, nn.Linear)]  # fmt: skip
+
+
+def parameter_count(module: nn.Module) -> int:
+    return sum(parameter.numel() for parameter in module.parameters())
+
+
+def export_checkpoint(checkpoint: str | Path, out: str | Path) -> dict:
+    """Compact the best individual of a lit_evoae checkpoint into `out/` as a `torch.export`
+    program (`autoencoder.pt2`, batch size free) and `autoencoder.json`; returns the summary."""
+    checkpoint, out = Path(checkpoint), Path(out)
+    try:
+        stored = torch.load(checkpoint, weights_only=True, map_location="cpu")
+        module, _, name = stored["lit_evoae_system"].rpartition(".")
+    except Exception as error:  # unreadable, foreign or pre-export checkpoint
+        raise DataError(f"{checkpoint} is not a readable lit_evoae checkpoint ({error})") from error
+    system_class = getattr(importlib.import_module(module), name)
+    system = system_class.load_from_checkpoint(checkpoint, map_location="cpu", weights_only=True)
+    original = system.autoencoder().eval()
+    smaller = compact(original).eval()
+    example = torch.rand(2, original.encoder_sizes[0])
+    batch = torch.export.Dim("batch", min=1)
+    program = torch.export.export(smaller, (example,), dynamic_shapes=({0: batch},))
+    out.mkdir(parents=True, exist_ok=True)
+    torch.export.save(program, out / "autoencoder.pt2")
+    summary = {
+        "checkpoint": str(checkpoint),
+        "encoder_sizes": smaller.encoder_sizes,
+        "decoder_sizes": smaller.decoder_sizes,
+        "parameters_before": parameter_count(original),
+        "parameters_after": parameter_count(smaller),
+    }
+    (out / "autoencoder.json").write_text(json.dumps(summary, indent=2) + "\n")
+    return summary
+
+
+def main(args: list[str]) -> None:
+    """`lit-evoae export CHECKPOINT --out DIR`."""
+    parser = argparse.ArgumentParser(
+        prog="lit-evoae export",
+        description="Compact a checkpoint's best individual (dead units removed) and save it "
+        "as a torch.export program plus a JSON of its layer sizes.",
+    )
+    parser.add_argument("checkpoint", help="a .ckpt written by lit-evoae fit")
+    parser.add_argument("--out", default="exported", help="output folder (default: exported)")
+    options = parser.parse_args(args)
+    summary = export_checkpoint(options.checkpoint, options.out)
+    print(
+        f"exported to {options.out}/autoencoder.pt2: encoder {summary['encoder_sizes']}, "
+        f"decoder {summary['decoder_sizes']}, {summary['parameters_after']} parameters "
+        f"(was {summary['parameters_before']})"
+    )
