@@ -15,7 +15,8 @@ CONFIGS = sorted((ROOT / "configs").rglob("*.yaml"))
 def test_config_runs_one_batch(config, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(sys, "argv", ["lit-evoae"])
-    cli = build_cli(["fit", "--config", str(config), "--trainer.fast_dev_run", "true",
+    # 10 batches: sequential coevolution needs one per cell
+    cli = build_cli(["fit", "--config", str(config), "--trainer.fast_dev_run", "10",
                      "--trainer.enable_progress_bar", "false"])
     assert cli.trainer.state.finished
     # fit ended with the automatic test of the best individual

@@ -126,6 +126,8 @@ class Pruning(pl.Callback):
             "prune/events", float(len(chosen)), on_step=False, on_epoch=True, reduce_fx="sum"
         )
         system.log("prune/sparsity", after[rows].mean(), on_step=False, on_epoch=True)
+        for row in rows.tolist():  # one key per individual: bounded by the population size
+            system.log(f"prune/sparsity/cell_{row:02d}", after[row], on_step=False, on_epoch=True)
         if len(chosen):
             removed = (after[chosen] - before).mean()
             system.log("prune/removed_fraction", removed, on_step=False, on_epoch=True)

@@ -200,3 +200,14 @@ def test_side_passes_do_not_pollute_the_variance_statistics(data):
     trained.fit(system, datamodule=data)
     # 120 training examples seen per layer, not 120 + the 100-example loss probe
     assert seen == [[[120.0] * 4] * 4]
+
+
+def test_paper_presets_keep_regrow_when_a_fragment_is_composed(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "argv", ["lit-evoae"])
+    cli = build_cli(["fit", "--config", str(ROOT / "configs" / "paper" / "canonical.yaml"),
+                     "--config", str(ROOT / "callbacks" / "variance_fixed.yaml"),
+                     "--trainer.fast_dev_run", "2", "--trainer.enable_progress_bar", "false",
+                     "--data.init_args.dim", "20"])
+    (pruning,) = [c for c in cli.trainer.callbacks if isinstance(c, Pruning)]
+    assert pruning.regrow is True and isinstance(pruning.operator, VariancePruning)
