@@ -70,6 +70,7 @@ class Pruning(pl.Callback):
         self.moments: ActivationMoments | None = None
         self._cases: Tensor | None = None
         self._probe: Tensor | None = None
+        self._pending_moments: dict | None = None  # from a checkpoint, until the hooks exist
 
     # ------------------------------------------------------------------ lifecycle
     def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
@@ -181,7 +182,6 @@ class Pruning(pl.Callback):
         self._pending_moments = state_dict.get("moments")
 
     def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        pending = getattr(self, "_pending_moments", None)
-        if pending is not None and self.moments is not None:
-            self.moments.load_state_dict(pending)
+        if self._pending_moments is not None and self.moments is not None:
+            self.moments.load_state_dict(self._pending_moments)
             self._pending_moments = None
