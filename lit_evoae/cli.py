@@ -102,3 +102,7 @@ def user_error_behind(error: BaseException) -> UserError | None:
         seen.add(id(error))
         error = error.__cause__ or error.__context__
     return None
+
+
+if __name__ == "__main__":
+    main()

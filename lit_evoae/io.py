@@ -2,20 +2,35 @@
 
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import torch
 
 
-def atomic_save(payload: Any, path: str | os.PathLike) -> None:
-    """`torch.save` to a temporary file beside `path`, then rename it over `path`."""
+@contextmanager
+def replacing(path: str | os.PathLike) -> Iterator[str]:
+    """A temporary path beside `path`, renamed over `path` if the block succeeds."""
     path = Path(path)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(handle)
     try:
-        torch.save(payload, temporary)
+        yield temporary
         os.replace(temporary, path)
     finally:
         if os.path.exists(temporary):
             os.remove(temporary)
+
+
+def atomic_save(payload: Any, path: str | os.PathLike) -> None:
+    """`torch.save` that never leaves a half-written file at `path`."""
+    with replacing(path) as temporary:
+        torch.save(payload, temporary)
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> None:
+    """`Path.write_text` that never leaves a half-written file at `path`."""
+    with replacing(path) as temporary:
+        Path(temporary).write_text(text)

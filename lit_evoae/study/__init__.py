@@ -1,0 +1,1 @@
+"""Studies: many trials of many variants, run locally (and later on SLURM), then reported."""

@@ -1,0 +1,141 @@
+"""The study file: base configs plus a grid of variants, expanded into runs with derived seeds.
+
+    name: demo
+    base: [../coevolution.yaml]            # LightningCLI configs, relative to this file
+    trials: 30
+    grid:                                  # one axis per key; variants are the product
+      pruning: [../../callbacks/none.yaml, ../../callbacks/variance_fixed.yaml]
+      data:                                # a mapping names its entries...
+        k10_d1000: {data.init_args.num_clusters: 10}
+        k50_d1000: {data.init_args.num_clusters: 50}   # ...whose values are dotted overrides
+    overrides: {trainer.max_epochs: 400}   # applied to every run
+
+An entry given as a path is a config fragment, named by its file stem. Every run's
+seed is derived from (variant, trial) alone, so adding variants or trials never
+changes the seeds of the others.
+"""
+
+import hashlib
+import itertools
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from lit_evoae.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Choice:
+    """One entry of a grid axis: a name and either a config file or dotted overrides."""
+
+    name: str
+    config: Path | None = None
+    overrides: tuple[tuple[str, Any], ...] = ()
+
+
+@dataclass(frozen=True)
+class Run:
+    variant: str
+    trial: int
+    seed: int
+    configs: tuple[Path, ...]
+    overrides: tuple[tuple[str, Any], ...]
+
+    def folder(self, out: Path) -> Path:
+        return out / self.variant / f"trial_{self.trial:03d}"
+
+    def arguments(self) -> list[str]:
+        """`lit-evoae fit` arguments of this run (without the output location)."""
+        arguments = [item for config in self.configs for item in ("--config", str(config))]
+        for key, value in self.overrides:
+            # Strings as typed (a quoted class_path would be taken literally); other values as
+            # JSON, which is YAML, so jsonargparse reads lists, numbers and booleans back.
+            arguments += [f"--{key}", value if isinstance(value, str) else json.dumps(value)]
+        return arguments + ["--seed_everything", str(self.seed)]
+
+
+@dataclass(frozen=True)
+class Study:
+    name: str
+    base: tuple[Path, ...]
+    axes: tuple[tuple[str, tuple[Choice, ...]], ...]
+    trials: int
+    overrides: tuple[tuple[str, Any], ...] = ()
+
+    def variants(self) -> list[tuple[str, tuple[Choice, ...]]]:
+        combos = itertools.product(*(choices for _, choices in self.axes))
+        return [("__".join(choice.name for choice in combo) or "base", combo) for combo in combos]
+
+    def runs(self, trials: int | None = None) -> list[Run]:
+        runs = []
+        for variant, combo in self.variants():
+            configs = self.base + tuple(c.config for c in combo if c.config is not None)
+            overrides = self.overrides + tuple(o for c in combo for o in c.overrides)
+            for trial in range(trials or self.trials):
+                runs.append(Run(variant, trial, derive_seed(variant, trial), configs, overrides))
+        return runs
+
+
+def derive_seed(variant: str, trial: int) -> int:
+    """A seed from (variant, trial): stable across machines, Python versions and study edits."""
+    digest = hashlib.sha256(f"{variant}/{trial}".encode()).digest()
+    return int.from_bytes(digest[:4], "big") % 2**31
+
+
+def load_study(path: str | Path) -> Study:
+    """Read and check a study file; errors name the file and the key."""
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except OSError as error:
+        raise ConfigError(f"study file {path}: {error.strerror}") from error
+    if not isinstance(raw, dict):
+        raise ConfigError(f"study file {path}: expected a mapping with base, grid and trials")
+    unknown = set(raw) - {"name", "base", "grid", "trials", "overrides"}
+    if unknown:
+        raise ConfigError(f"study file {path}: unknown keys {sorted(unknown)}; allowed: "
+                          "name, base, grid, trials, overrides")  # fmt: skip
+    here = path.parent
+    base = tuple(_existing(here / entry, path, "base") for entry in _as_list(raw.get("base", [])))
+    trials = raw.get("trials", 1)
+    if not isinstance(trials, int) or trials < 1:
+        raise ConfigError(f"study file {path}: trials={trials!r} must be a positive integer")
+    axes = tuple(
+        (axis, _choices(entries, here, path, axis))
+        for axis, entries in (raw.get("grid") or {}).items()
+    )
+    overrides = _overrides(raw.get("overrides") or {}, path, "overrides")
+    return Study(raw.get("name", path.stem), base, axes, trials, overrides)
+
+
+def _choices(entries: Any, here: Path, path: Path, axis: str) -> tuple[Choice, ...]:
+    if isinstance(entries, dict):
+        return tuple(Choice(str(name), overrides=_overrides(value, path, f"grid.{axis}.{name}"))
+                     for name, value in entries.items())  # fmt: skip
+    if isinstance(entries, list) and entries:
+        choices = []
+        for entry in entries:
+            config = _existing(here / str(entry), path, f"grid.{axis}")
+            choices.append(Choice(config.stem, config=config))
+        return tuple(choices)
+    raise ConfigError(f"study file {path}: grid.{axis} must be a non-empty list of config "
+                      "files or a mapping of named overrides")  # fmt: skip
+
+
+def _overrides(value: Any, path: Path, key: str) -> tuple[tuple[str, Any], ...]:
+    if not isinstance(value, dict):
+        raise ConfigError(f"study file {path}: {key} must map dotted config keys to values")
+    return tuple((str(name), item) for name, item in value.items())
+
+
+def _existing(config: Path, path: Path, key: str) -> Path:
+    if not config.is_file():
+        raise ConfigError(f"study file {path}: {key} names {config}, which does not exist")
+    return config.resolve()
+
+
+def _as_list(value: Any) -> list:
+    return value if isinstance(value, list) else [value]

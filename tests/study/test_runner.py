@@ -1,0 +1,117 @@
+"""A real tiny study through `lit-evoae-study run`: 2 variants x 2 trials x 2 epochs."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from lit_evoae.study.cli import main
+
+ROOT = Path(__file__).resolve().parents[2]
+BASE = {
+    "seed_everything": 0,
+    "trainer": {"max_epochs": 2, "accelerator": "cpu", "enable_model_summary": False},
+    "model": {"class_path": "lit_evoae.systems.CoevolutionaryAutoencoder",
+              "init_args": {"hidden_sizes": [8], "latent_dim": 3, "lr": 0.01,
+                            "topology": {"class_path": "lit_evoae.population.topology.Ring",
+                                         "init_args": {"size": 4, "radius": 1}}}},
+    "data": {"class_path": "lit_evoae.data.BinaryClusteringDataModule",
+             "init_args": {"num_clusters": 3, "dim": 20, "examples_per_cluster": 40,
+                           "batch_size": 20}},
+}
+
+
+def make_study(folder: Path, **grid_overrides) -> Path:
+    base = {**BASE, "data": {**BASE["data"], "init_args": {**BASE["data"]["init_args"],
+                                                           "data_dir": str(folder / "data")}}}
+    (folder / "base.yaml").write_text(yaml.safe_dump(base))
+    study = {"name": "tiny", "base": ["base.yaml"], "trials": 2,
+             "grid": {"pruning": [str(ROOT / "callbacks" / "none.yaml"),
+                                  str(ROOT / "callbacks" / "random_fixed.yaml")],
+                      **grid_overrides},
+             "overrides": {"pruning.probability": 1.0}}
+    (folder / "study.yaml").write_text(yaml.safe_dump(study, sort_keys=False))
+    return folder / "study.yaml"
+
+
+def results(out: Path) -> dict[tuple[str, int], dict]:
+    found = {}
+    for path in out.glob("*/trial_*/result.json"):
+        result = json.loads(path.read_text())
+        found[(result["variant"], result["trial"])] = result
+    return found
+
+
+@pytest.fixture(scope="module")
+def finished_study(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("study")
+    study = make_study(folder)
+    main(["run", "--study", str(study), "--out", str(folder / "runs"), "--workers", "2"])
+    return study, folder / "runs"
+
+
+def test_every_run_writes_its_folder_and_result(finished_study):
+    _, out = finished_study
+    found = results(out)
+    assert sorted(found) == [("none", 0), ("none", 1), ("random_fixed", 0), ("random_fixed", 1)]
+    for (variant, _), result in found.items():
+        assert 0 < result["test/l1"] < 1 and result["epochs"] == 2
+        assert (result["model/sparsity"] > 0) == (variant == "random_fixed")
+    run = out / "random_fixed" / "trial_001"
+    assert {"config.yaml", "metrics.csv", "log.txt", "best_autoencoder.pt"} <= {
+        p.name for p in run.iterdir()}
+    assert yaml.safe_load((run / "config.yaml").read_text())["seed_everything"] == \
+        found[("random_fixed", 1)]["seed"]
+    assert len(json.loads((out / "study.json").read_text())["runs"]) == 4
+
+
+def test_rerun_skips_finished_runs(finished_study, capsys):
+    study, out = finished_study
+    before = {path: path.stat().st_mtime_ns for path in out.glob("*/trial_*/result.json")}
+    main(["run", "--study", str(study), "--out", str(out), "--workers", "2"])
+    assert "0 runs finished, 4 already done" in capsys.readouterr().out
+    assert before == {path: path.stat().st_mtime_ns for path in out.glob("*/trial_*/result.json")}
+
+
+def test_an_interrupted_study_resumes_without_redoing_work(tmp_path):
+    study = make_study(tmp_path)
+    out = tmp_path / "runs"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "lit_evoae.study.cli", "run", "--study", str(study),
+         "--out", str(out), "--workers", "1"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )
+    deadline = time.monotonic() + 120
+    while not list(out.glob("*/trial_*/result.json")) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    os.killpg(process.pid, signal.SIGKILL)  # the study and its running fit, mid-way
+    process.wait()
+    first = {path: path.read_text() for path in out.glob("*/trial_*/result.json")}
+    assert len(first) == 1
+    main(["run", "--study", str(study), "--out", str(out), "--workers", "2"])
+    assert len(results(out)) == 4
+    assert all(path.read_text() == text for path, text in first.items())  # not redone
+
+
+def test_a_failing_run_is_reported_and_left_unfinished(tmp_path, capsys):
+    study = make_study(tmp_path, size={"broken": {"data.init_args.dim": -1}})
+    with pytest.raises(SystemExit) as exited:
+        main(["run", "--study", str(study), "--out", str(tmp_path / "runs"), "--workers", "2",
+              "--trials", "1"])
+    assert exited.value.code == 1
+    err = capsys.readouterr().err
+    assert "none__broken trial 0 failed; see" in err and "log.txt" in err
+    assert results(tmp_path / "runs") == {}
+
+
+def test_a_missing_study_file_is_a_one_line_error(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exited:
+        main(["run", "--study", str(tmp_path / "nope.yaml"), "--out", str(tmp_path / "runs")])
+    assert exited.value.code == 2
+    assert "lit-evoae-study: error: study file" in capsys.readouterr().err
