@@ -9,6 +9,11 @@ from typing import Any
 
 import torch
 
+# The mode an ordinary open() would give a new file (mkstemp's temporaries are 0600).
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+FILE_MODE = 0o666 & ~_UMASK
+
 
 @contextmanager
 def replacing(path: str | os.PathLike) -> Iterator[str]:
@@ -18,6 +23,7 @@ def replacing(path: str | os.PathLike) -> Iterator[str]:
     os.close(handle)
     try:
         yield temporary
+        os.chmod(temporary, FILE_MODE)
         os.replace(temporary, path)
     finally:
         if os.path.exists(temporary):

@@ -1,4 +1,4 @@
-"""`lit-evoae-study`: run a study file's variants x trials (more subcommands to come)."""
+"""`lit-evoae-study`: run a study file's variants x trials, then report on the results."""
 
 import argparse
 import os
@@ -19,7 +19,12 @@ def main(args: list[str] | None = None) -> None:
     run.add_argument("--trials", type=int, help="trials per variant (default: the study's)")
     run.add_argument("--workers", type=int, default=max(1, (os.cpu_count() or 2) // 2),
                      help="runs at a time (default: half the cores)")  # fmt: skip
+    report = commands.add_parser("report", help="tables, tests and plots of a study's results")
+    report.add_argument("out", type=Path, help="the study's output folder")
     options = parser.parse_args(args)
+    if options.command == "report":
+        _report(options.out)
+        return
     if options.workers < 1 or (options.trials is not None and options.trials < 1):
         parser.error("--workers and --trials must be positive")
     try:
@@ -34,6 +39,18 @@ def main(args: list[str] | None = None) -> None:
         print(f"  {message}", file=sys.stderr)
     if outcome.failed:
         sys.exit(1)
+
+
+def _report(out: Path) -> None:
+    from lit_evoae.study.report import write_report
+
+    try:
+        folder = write_report(out)
+    except UserError as error:
+        print(f"lit-evoae-study: error: {error}", file=sys.stderr)
+        sys.exit(2)
+    print((folder / "report.md").read_text())
+    print(f"tables and plots in {folder}")
 
 
 if __name__ == "__main__":

@@ -40,7 +40,8 @@ def run_study(study: Study, out: Path, workers: int, trials: int | None = None) 
     """Run every unfinished run of `study` under `out` with `workers` processes at a time."""
     runs = study.runs(trials)
     out.mkdir(parents=True, exist_ok=True)
-    plan = [{"variant": r.variant, "trial": r.trial, "seed": r.seed} for r in runs]
+    plan = [{"variant": r.variant, "trial": r.trial, "seed": r.seed, "choices": dict(r.choices)}
+            for r in runs]  # fmt: skip
     atomic_write_text(out / "study.json", json.dumps({"name": study.name, "runs": plan}, indent=1))
     outcome = Outcome(skipped=[run for run in runs if is_finished(run, out)])
     pending = [run for run in runs if not is_finished(run, out)]
@@ -87,7 +88,7 @@ def run_one(run: Run, out: Path, threads: int = 1) -> dict:
         raise RunFailed(f"{run.variant} trial {run.trial} failed; see {folder / 'log.txt'}")
     seconds = round(time.perf_counter() - start, 2)
     result = {"variant": run.variant, "trial": run.trial, "seed": run.seed, "seconds": seconds,
-              **final_metrics(folder)}  # fmt: skip
+              "choices": dict(run.choices), **final_metrics(folder)}  # fmt: skip
     atomic_write_text(folder / RESULT, json.dumps(result, indent=1))
     return result
 

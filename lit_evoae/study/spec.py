@@ -43,6 +43,7 @@ class Run:
     seed: int
     configs: tuple[Path, ...]
     overrides: tuple[tuple[str, Any], ...]
+    choices: tuple[tuple[str, str], ...] = ()  # (axis, entry name): what the report groups by
 
     def folder(self, out: Path) -> Path:
         return out / self.variant / f"trial_{self.trial:03d}"
@@ -65,6 +66,9 @@ class Study:
     trials: int
     overrides: tuple[tuple[str, Any], ...] = ()
 
+    def axis_names(self) -> list[str]:
+        return [axis for axis, _ in self.axes]
+
     def variants(self) -> list[tuple[str, tuple[Choice, ...]]]:
         combos = itertools.product(*(choices for _, choices in self.axes))
         return [("__".join(choice.name for choice in combo) or "base", combo) for combo in combos]
@@ -74,8 +78,10 @@ class Study:
         for variant, combo in self.variants():
             configs = self.base + tuple(c.config for c in combo if c.config is not None)
             overrides = self.overrides + tuple(o for c in combo for o in c.overrides)
+            choices = tuple(zip(self.axis_names(), (c.name for c in combo), strict=True))
             for trial in range(trials or self.trials):
-                runs.append(Run(variant, trial, derive_seed(variant, trial), configs, overrides))
+                seed = derive_seed(variant, trial)
+                runs.append(Run(variant, trial, seed, configs, overrides, choices))
         return runs
 
 

@@ -39,6 +39,7 @@ def test_grid_expands_to_variants_times_trials(study_file, tmp_path):
     assert arguments[4:] == ["--trainer.max_epochs", "2", "--data.init_args.dim", "20",
                              "--seed_everything", str(run.seed)]
     assert run.folder(tmp_path / "out") == tmp_path / "out" / "b__small" / "trial_002"
+    assert run.choices == (("pruning", "b"), ("data", "small"))
     assert len(study.runs(trials=1)) == 4
 
 

@@ -1,0 +1,95 @@
+"""The study's plots, as PNG files (matplotlib, no display needed)."""
+
+import csv
+from collections import defaultdict
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402  (after choosing the file-only backend)
+
+from lit_evoae.study.report import COMPARED_AXIS, group_key  # noqa: E402
+
+
+def plot_all(results: list[dict], folder: Path) -> list[Path]:
+    return [plot_boxes(results, folder / "test_l1_boxplot.png"),
+            plot_l1_vs_sparsity(results, folder / "test_l1_vs_sparsity.png"),
+            plot_curves(results, folder / "val_l1_curves.png")]  # fmt: skip
+
+
+def _by_group(results: list[dict]) -> dict[str, dict[str, list[dict]]]:
+    grouped: dict[str, dict[str, list[dict]]] = defaultdict(lambda: defaultdict(list))
+    for result in results:
+        variant = result["choices"].get(COMPARED_AXIS, result["variant"])
+        grouped[group_key(result["choices"])][variant].append(result)
+    return grouped
+
+
+def _panels(count: int):
+    figure, axes = plt.subplots(1, count, figsize=(6 * count, 4.5), squeeze=False)
+    return figure, axes[0]
+
+
+def plot_boxes(results: list[dict], path: Path) -> Path:
+    """Final test L1 by pruning variant, one panel per group."""
+    grouped = _by_group(results)
+    figure, axes = _panels(len(grouped))
+    for axis, (group, variants) in zip(axes, sorted(grouped.items()), strict=True):
+        names = sorted(variants)
+        axis.boxplot([[r["test/l1"] for r in variants[name]] for name in names])
+        axis.set_xticks(range(1, len(names) + 1), names, rotation=30, ha="right")
+        axis.set_title(group)
+        axis.set_ylabel("final test L1")
+    return _save(figure, path)
+
+
+def plot_l1_vs_sparsity(results: list[dict], path: Path) -> Path:
+    """Each run's final test L1 against the fraction of its weights pruned."""
+    grouped = _by_group(results)
+    figure, axes = _panels(len(grouped))
+    for axis, (group, variants) in zip(axes, sorted(grouped.items()), strict=True):
+        for name in sorted(variants):
+            runs = variants[name]
+            axis.scatter([r["model/sparsity"] for r in runs], [r["test/l1"] for r in runs],
+                         label=name, alpha=0.8)  # fmt: skip
+        axis.set_title(group)
+        axis.set_xlabel("fraction of weights pruned")
+        axis.set_ylabel("final test L1")
+        axis.legend(fontsize="small")
+    return _save(figure, path)
+
+
+def plot_curves(results: list[dict], path: Path) -> Path:
+    """Median validation L1 (best individual) over epochs, per variant."""
+    grouped = _by_group(results)
+    figure, axes = _panels(len(grouped))
+    for axis, (group, variants) in zip(axes, sorted(grouped.items()), strict=True):
+        for name in sorted(variants):
+            curves = [_val_curve(Path(r["folder"]) / "metrics.csv") for r in variants[name]]
+            length = min(len(curve) for curve in curves)
+            if length:
+                middle = [sorted(curve[i] for curve in curves)[len(curves) // 2]
+                          for i in range(length)]  # fmt: skip
+                axis.plot(range(length), middle, label=name)
+        axis.set_title(group)
+        axis.set_xlabel("epoch (generation)")
+        axis.set_ylabel("val L1")
+        axis.legend(fontsize="small")
+    return _save(figure, path)
+
+
+def _val_curve(metrics: Path) -> list[float]:
+    if not metrics.is_file():
+        return []
+    with metrics.open() as handle:
+        rows = [row for row in csv.DictReader(handle) if row.get("val/l1")]
+    by_epoch = {int(row["epoch"]): float(row["val/l1"]) for row in rows}
+    return [by_epoch[epoch] for epoch in sorted(by_epoch)]
+
+
+def _save(figure, path: Path) -> Path:
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+    return path

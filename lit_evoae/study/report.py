@@ -1,0 +1,141 @@
+"""The study report: per-group tables with significance tests, and plots.
+
+Runs are grouped by every grid axis except `pruning` (e.g. regime, data set). Within a
+group each pruning variant is compared, on final test L1, against no pruning (`none`) and
+against random pruning with the same schedule (`random_<schedule>`): two-sided
+Mann-Whitney U tests, Holm-corrected within each family (all tests against one
+baseline in one group), with the rank-biserial correlation as effect size
+(r = 2U/(n1 n2) - 1; r > 0: the variant's L1 tends to be higher, i.e. worse).
+"""
+
+import csv
+import json
+from collections import defaultdict
+from pathlib import Path
+from statistics import median
+
+import numpy as np
+from scipy.stats import mannwhitneyu
+
+from lit_evoae.errors import DataError
+from lit_evoae.io import atomic_write_text
+
+COMPARED_AXIS = "pruning"
+NO_PRUNING = "none"
+
+
+def load_results(out: Path) -> list[dict]:
+    """Every finished run's result.json under `out`, with its grid choices."""
+    plan_file = out / "study.json"
+    plan = json.loads(plan_file.read_text())["runs"] if plan_file.is_file() else []
+    planned = {(run["variant"], run["trial"]): run.get("choices") for run in plan}
+    results = []
+    for path in sorted(out.glob("*/trial_*/result.json")):
+        result = json.loads(path.read_text())
+        choices = result.get("choices") or planned.get((result["variant"], result["trial"]))
+        result["choices"] = choices or {COMPARED_AXIS: result["variant"]}
+        result["folder"] = str(path.parent)
+        results.append(result)
+    if not results:
+        raise DataError(f"{out}: no finished runs (no */trial_*/result.json) to report on")
+    return results
+
+
+def holm(p_values: list[float]) -> list[float]:
+    """Holm-Bonferroni adjusted p-values, in the input order."""
+    order = sorted(range(len(p_values)), key=lambda index: p_values[index])
+    adjusted, running = [0.0] * len(p_values), 0.0
+    for rank, index in enumerate(order):
+        running = max(running, (len(p_values) - rank) * p_values[index])
+        adjusted[index] = min(1.0, running)
+    return adjusted
+
+
+def compare(variant: list[float], baseline: list[float]) -> tuple[float, float]:
+    """Two-sided Mann-Whitney U p-value and rank-biserial effect size of variant vs baseline."""
+    statistic, p_value = mannwhitneyu(variant, baseline, alternative="two-sided")
+    return float(p_value), 2 * float(statistic) / (len(variant) * len(baseline)) - 1
+
+
+def random_baseline(name: str) -> str | None:
+    """`random_<schedule>` for `<operator>_<schedule>`; None for random itself and for none."""
+    operator, _, schedule = name.partition("_")
+    return (
+        None if name == NO_PRUNING or operator == "random" or not schedule else f"random_{schedule}"
+    )
+
+
+def group_key(choices: dict) -> str:
+    rest = [f"{axis}={name}" for axis, name in choices.items() if axis != COMPARED_AXIS]
+    return ", ".join(rest) or "all runs"
+
+
+def summarise(results: list[dict]) -> dict[str, list[dict]]:
+    """One table (a list of rows) per group."""
+    grouped: dict[str, dict[str, list[dict]]] = defaultdict(lambda: defaultdict(list))
+    for result in results:
+        variant = result["choices"].get(COMPARED_AXIS, result["variant"])
+        grouped[group_key(result["choices"])][variant].append(result)
+    tables = {}
+    for group, variants in sorted(grouped.items()):
+        l1 = {name: [r["test/l1"] for r in runs] for name, runs in variants.items()}
+        rows = []
+        for name in sorted(variants):
+            values = l1[name]
+            quartiles = np.percentile(values, [25, 75])
+            rows.append({
+                "variant": name, "n": len(values), "median_test_l1": median(values),
+                "iqr_test_l1": float(quartiles[1] - quartiles[0]),
+                "median_sparsity": median(r["model/sparsity"] for r in variants[name]),
+            })  # fmt: skip
+        for baseline_of, label in ((lambda n: NO_PRUNING, "none"), (random_baseline, "random")):
+            tests = [(row, baseline_of(row["variant"])) for row in rows]
+            tests = [(row, base) for row, base in tests
+                     if base in l1 and base != row["variant"]]  # fmt: skip
+            outcomes = [compare(l1[row["variant"]], l1[base]) for row, base in tests]
+            adjusted = holm([p for p, _ in outcomes])
+            for (row, _), (_, effect), p_value in zip(tests, outcomes, adjusted, strict=True):
+                row[f"p_vs_{label}_holm"] = p_value
+                row[f"effect_vs_{label}"] = effect
+        tables[group] = rows
+    return tables
+
+
+COLUMNS = ["variant", "n", "median_test_l1", "iqr_test_l1", "median_sparsity",
+           "p_vs_none_holm", "effect_vs_none", "p_vs_random_holm", "effect_vs_random"]  # fmt: skip
+
+
+def markdown(tables: dict[str, list[dict]]) -> str:
+    lines = ["# Study report", "", __doc__.split("\n\n", 1)[1].strip(), ""]
+    for group, rows in tables.items():
+        lines += [f"## {group}", "", "| " + " | ".join(COLUMNS) + " |",
+                  "|" + "---|" * len(COLUMNS)]  # fmt: skip
+        for row in rows:
+            lines.append("| " + " | ".join(_cell(row.get(column)) for column in COLUMNS) + " |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _cell(value) -> str:
+    if value is None:
+        return "–"
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def write_report(out: Path) -> Path:
+    """Tables (report.md, report.csv) and plots (*.png) into `out/report/`."""
+    results = load_results(out)
+    tables = summarise(results)
+    folder = out / "report"
+    folder.mkdir(exist_ok=True)
+    atomic_write_text(folder / "report.md", markdown(tables))
+    with (folder / "report.csv").open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=["group", *COLUMNS])
+        writer.writeheader()
+        for group, rows in tables.items():
+            for row in rows:
+                writer.writerow({"group": group, **row})
+    from lit_evoae.study.plots import plot_all
+
+    plot_all(results, folder)
+    return folder

@@ -1,0 +1,90 @@
+"""The report on hand-made results: numbers, tests and plots."""
+
+import csv
+import json
+
+import pytest
+from scipy.stats import mannwhitneyu
+
+from lit_evoae.errors import DataError
+from lit_evoae.study.cli import main
+from lit_evoae.study.report import compare, holm, load_results, random_baseline, summarise
+
+L1 = {  # per (regime, pruning): final test L1 of 4 trials
+    ("canonical", "none"): [0.30, 0.31, 0.32, 0.33],
+    ("canonical", "random_fixed"): [0.40, 0.41, 0.42, 0.43],
+    ("canonical", "variance_fixed"): [0.20, 0.21, 0.22, 0.23],
+    ("coevolution", "none"): [0.10, 0.12, 0.11, 0.13],
+    ("coevolution", "variance_fixed"): [0.11, 0.10, 0.13, 0.12],
+}
+
+
+@pytest.fixture
+def study(tmp_path):
+    for (regime, pruning), values in L1.items():
+        for trial, value in enumerate(values):
+            folder = tmp_path / f"{regime}__{pruning}" / f"trial_{trial:03d}"
+            folder.mkdir(parents=True)
+            result = {"variant": f"{regime}__{pruning}", "trial": trial, "seed": trial,
+                      "choices": {"regime": regime, "pruning": pruning}, "test/l1": value,
+                      "model/sparsity": 0.0 if pruning == "none" else 0.3}
+            (folder / "result.json").write_text(json.dumps(result))
+            with (folder / "metrics.csv").open("w", newline="") as handle:
+                writer = csv.writer(handle)
+                writer.writerow(["epoch", "val/l1"])
+                writer.writerows([[epoch, value + 0.1 / (epoch + 1)] for epoch in range(5)])
+    return tmp_path
+
+
+def test_holm_adjusts_in_step_down_order():
+    assert holm([0.01, 0.04, 0.03]) == pytest.approx([0.03, 0.06, 0.06])
+    assert holm([0.5]) == [0.5] and holm([0.9, 0.8]) == [1.0, 1.0]
+
+
+def test_effect_size_is_the_rank_biserial_correlation():
+    p_value, effect = compare([0.4, 0.5, 0.6], [0.1, 0.2, 0.3])
+    assert effect == 1.0  # every variant run is worse than every baseline run
+    assert p_value == pytest.approx(mannwhitneyu([0.4, 0.5, 0.6], [0.1, 0.2, 0.3]).pvalue)
+    assert compare([0.1, 0.2], [0.1, 0.2])[1] == 0.0
+
+
+def test_random_baseline_pairs_schedules():
+    assert random_baseline("variance_exponential") == "random_exponential"
+    assert random_baseline("random_fixed") is None and random_baseline("none") is None
+
+
+def test_tables_per_group_with_medians_and_corrected_tests(study):
+    tables = summarise(load_results(study))
+    assert sorted(tables) == ["regime=canonical", "regime=coevolution"]
+    rows = {row["variant"]: row for row in tables["regime=canonical"]}
+    assert rows["none"]["median_test_l1"] == pytest.approx(0.315)
+    assert rows["variance_fixed"]["iqr_test_l1"] == pytest.approx(0.015)
+    assert rows["variance_fixed"]["effect_vs_none"] == -1.0  # always better than no pruning
+    assert rows["variance_fixed"]["effect_vs_random"] == -1.0
+    raw = mannwhitneyu(L1[("canonical", "variance_fixed")], L1[("canonical", "none")]).pvalue
+    assert rows["variance_fixed"]["p_vs_none_holm"] == pytest.approx(min(1.0, 2 * raw))
+    assert "p_vs_none_holm" not in rows["none"]
+    for table in tables.values():
+        for row in table:
+            for key, value in row.items():
+                if key.startswith("p_"):
+                    assert 0.0 <= value <= 1.0
+
+
+def test_report_command_writes_tables_and_plots(study, capsys):
+    main(["report", str(study)])
+    printed = capsys.readouterr().out
+    assert "## regime=canonical" in printed and "variance_fixed" in printed
+    folder = study / "report"
+    with (folder / "report.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == 5 and {row["group"] for row in rows} == {"regime=canonical",
+                                                                "regime=coevolution"}
+    for name in ("test_l1_boxplot.png", "test_l1_vs_sparsity.png", "val_l1_curves.png"):
+        data = (folder / name).read_bytes()
+        assert data.startswith(b"\x89PNG") and len(data) > 5000
+
+
+def test_report_on_an_empty_folder_says_so(tmp_path):
+    with pytest.raises(DataError, match="no finished runs"):
+        load_results(tmp_path)
