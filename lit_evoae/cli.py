@@ -1,5 +1,6 @@
 """The `lit-evoae` command: LightningCLI over lit_evoae's systems and data modules."""
 
+import os
 import sys
 from pathlib import Path
 
@@ -51,7 +52,20 @@ class LitEvoAECLI(LightningCLI):
             }
         )
 
+    def before_instantiate_classes(self) -> None:
+        if _uses_wandb(self.config[self.subcommand]) and not _wandb_configured():
+            # Without credentials wandb would stop the run to ask for a key; log offline.
+            os.environ["WANDB_MODE"] = "offline"
+            self.wandb_offline = True
+
     def after_fit(self) -> None:
+        if getattr(self, "wandb_offline", False) and self.trainer.is_global_zero:
+            run_folder = Path(self.trainer.logger.experiment.dir).parent.resolve()
+            print(f"W&B: no API key configured, so this run was logged offline to {run_folder}."
+                  f" Upload it with: wandb sync {run_folder}")  # fmt: skip
+        self._test_best()
+
+    def _test_best(self) -> None:
         trainer = self.trainer
         if not self.config[self.subcommand].get("test_after_fit") or trainer.interrupted:
             return
@@ -60,6 +74,20 @@ class LitEvoAECLI(LightningCLI):
         trainer.test(self.model, datamodule=self.datamodule, ckpt_path="best" if best else None)
         if trainer.log_dir is not None and trainer.is_global_zero:  # None under fast_dev_run
             save_autoencoder(self.model.autoencoder(), Path(trainer.log_dir) / BEST_AUTOENCODER)
+
+
+def _uses_wandb(config) -> bool:
+    loggers = config.get("trainer", {}).get("logger")
+    loggers = loggers if isinstance(loggers, list) else [loggers]
+    return any("WandbLogger" in str(getattr(logger, "class_path", "")) for logger in loggers)
+
+
+def _wandb_configured() -> bool:
+    """True if the user chose a mode or has credentials (WANDB_API_KEY or ~/.netrc)."""
+    if os.environ.get("WANDB_MODE") or os.environ.get("WANDB_API_KEY"):
+        return True
+    netrc = Path.home() / ".netrc"
+    return netrc.is_file() and "api.wandb.ai" in netrc.read_text(errors="ignore")
 
 
 def build_cli(args: list[str] | None = None) -> LitEvoAECLI:
