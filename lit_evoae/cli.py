@@ -19,6 +19,11 @@ from lit_evoae.errors import UserError
 from lit_evoae.nets import save_autoencoder
 
 BEST_AUTOENCODER = "best_autoencoder.pt"
+DESCRIPTION = (
+    "Evolutionary autoencoder training with activation-based pruning (LightningCLI). "
+    "Also: `lit-evoae export CHECKPOINT --out DIR` compacts a checkpoint's best "
+    "individual into a smaller dense network."
+)
 
 
 class LitEvoAECLI(LightningCLI):
@@ -28,6 +33,8 @@ class LitEvoAECLI(LightningCLI):
     `pruning.*`) rather than entries of `trainer.callbacks`, so config fragments compose:
     a fragment that set a callback list would silently replace the earlier list.
     """
+
+    wandb_offline = False  # set when W&B is configured but has no credentials
 
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
         parser.link_arguments("data.input_dim", "model.init_args.input_dim", apply_on="instantiate")
@@ -59,7 +66,7 @@ class LitEvoAECLI(LightningCLI):
             self.wandb_offline = True
 
     def after_fit(self) -> None:
-        if getattr(self, "wandb_offline", False) and self.trainer.is_global_zero:
+        if self.wandb_offline and self.trainer.is_global_zero:
             run_folder = Path(self.trainer.logger.experiment.dir).parent.resolve()
             print(f"W&B: no API key configured, so this run was logged offline to {run_folder}."
                   f" Upload it with: wandb sync {run_folder}")  # fmt: skip
@@ -99,6 +106,7 @@ def build_cli(args: list[str] | None = None) -> LitEvoAECLI:
         subclass_mode_data=True,
         # A requeued or re-run job writes into the same folder; it must not fail there.
         save_config_kwargs={"overwrite": True},
+        parser_kwargs={"description": DESCRIPTION},
         args=args,
     )
 

@@ -160,6 +160,7 @@ def run_command(*args):
 def test_console_script_help_and_print_config():
     top = run_command("--help")
     assert top.returncode == 0 and "fit" in top.stdout and "test" in top.stdout
+    assert "lit-evoae export" in top.stdout
     fit_help = run_command("fit", "--help")
     assert fit_help.returncode == 0 and "--checkpoint.monitor" in fit_help.stdout
     printed = run_command("fit", "--config", "configs/canonical.yaml", "--print_config")
