@@ -1,5 +1,7 @@
 """Shared fixtures: tiny problems that the tests make themselves (nothing is downloaded)."""
 
+import copy
+
 import pytest
 import pytorch_lightning as pl
 
@@ -35,3 +37,30 @@ def quiet_trainer():
         return pl.Trainer(**{**options, **overrides})
 
     return make
+
+
+TINY_COEVOLUTION = {
+    "seed_everything": 0,
+    "trainer": {"max_epochs": 2, "accelerator": "cpu", "enable_progress_bar": False,
+                "enable_model_summary": False},
+    "model": {"class_path": "lit_evoae.systems.CoevolutionaryAutoencoder",
+              "init_args": {"hidden_sizes": [8], "latent_dim": 3, "lr": 0.01,
+                            "topology": {"class_path": "lit_evoae.population.topology.Ring",
+                                         "init_args": {"size": 4, "radius": 1}}}},
+    "data": {"class_path": "lit_evoae.data.BinaryClusteringDataModule",
+             "init_args": {"num_clusters": 3, "dim": 20, "examples_per_cluster": 40,
+                           "batch_size": 20, "data_dir": "data"}},
+}
+
+
+@pytest.fixture(scope="session")
+def tiny_coevolution_template() -> dict:
+    """A LightningCLI config (as a dict) of a 4-cell coevolution on 20-bit data, 2 generations;
+    120 validation examples, enough for conjunctive pruning's cases. Do not modify it."""
+    return TINY_COEVOLUTION
+
+
+@pytest.fixture
+def tiny_coevolution(tiny_coevolution_template) -> dict:
+    """A fresh copy of the template, free to modify."""
+    return copy.deepcopy(tiny_coevolution_template)

@@ -26,16 +26,18 @@ def _by_group(results: list[dict]) -> dict[str, dict[str, list[dict]]]:
     return grouped
 
 
-def _panels(count: int):
-    figure, axes = plt.subplots(1, count, figsize=(6 * count, 4.5), squeeze=False)
-    return figure, axes[0]
+def _panels(results: list[dict]):
+    """A figure with one panel per group, and (panel, group, {variant: runs}) for each."""
+    grouped = sorted(_by_group(results).items())
+    figure, axes = plt.subplots(1, len(grouped), figsize=(6 * len(grouped), 4.5), squeeze=False)
+    panels = zip(axes[0], grouped, strict=True)
+    return figure, [(axis, group, variants) for axis, (group, variants) in panels]
 
 
 def plot_boxes(results: list[dict], path: Path) -> Path:
     """Final test L1 by pruning variant, one panel per group."""
-    grouped = _by_group(results)
-    figure, axes = _panels(len(grouped))
-    for axis, (group, variants) in zip(axes, sorted(grouped.items()), strict=True):
+    figure, panels = _panels(results)
+    for axis, group, variants in panels:
         names = sorted(variants)
         axis.boxplot([[r["test/l1"] for r in variants[name]] for name in names])
         axis.set_xticks(range(1, len(names) + 1), names, rotation=30, ha="right")
@@ -46,9 +48,8 @@ def plot_boxes(results: list[dict], path: Path) -> Path:
 
 def plot_l1_vs_sparsity(results: list[dict], path: Path) -> Path:
     """Each run's final test L1 against the fraction of its weights pruned."""
-    grouped = _by_group(results)
-    figure, axes = _panels(len(grouped))
-    for axis, (group, variants) in zip(axes, sorted(grouped.items()), strict=True):
+    figure, panels = _panels(results)
+    for axis, group, variants in panels:
         for name in sorted(variants):
             runs = variants[name]
             axis.scatter([r["model/sparsity"] for r in runs], [r["test/l1"] for r in runs],
@@ -62,9 +63,8 @@ def plot_l1_vs_sparsity(results: list[dict], path: Path) -> Path:
 
 def plot_curves(results: list[dict], path: Path) -> Path:
     """Median validation L1 (best individual) over epochs, per variant."""
-    grouped = _by_group(results)
-    figure, axes = _panels(len(grouped))
-    for axis, (group, variants) in zip(axes, sorted(grouped.items()), strict=True):
+    figure, panels = _panels(results)
+    for axis, group, variants in panels:
         for name in sorted(variants):
             curves = [_val_curve(Path(r["folder"]) / "metrics.csv") for r in variants[name]]
             length = min(len(curve) for curve in curves)

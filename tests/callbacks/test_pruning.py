@@ -17,18 +17,6 @@ from lit_evoae.systems import CanonicalAutoencoder, CoevolutionaryAutoencoder
 
 ROOT = Path(__file__).resolve().parents[2]
 FRAGMENTS = sorted((ROOT / "callbacks").glob("*.yaml"))
-TINY = {
-    "seed_everything": 0,
-    "trainer": {"max_epochs": 3, "accelerator": "cpu", "enable_progress_bar": False,
-                "enable_model_summary": False},
-    "model": {"class_path": "lit_evoae.systems.CoevolutionaryAutoencoder",
-              "init_args": {"hidden_sizes": [8], "latent_dim": 3, "lr": 0.01,
-                            "topology": {"class_path": "lit_evoae.population.topology.Ring",
-                                         "init_args": {"size": 4, "radius": 1}}}},
-    "data": {"class_path": "lit_evoae.data.BinaryClusteringDataModule",
-             "init_args": {"num_clusters": 3, "dim": 20, "examples_per_cluster": 40,
-                           "batch_size": 20, "data_dir": "data"}},
-}
 
 
 @pytest.fixture
@@ -49,11 +37,13 @@ def coevolution(size=4):
 
 
 @pytest.mark.parametrize("fragment", FRAGMENTS, ids=[f.stem for f in FRAGMENTS])
-def test_each_fragment_composes_with_a_config_and_runs(fragment, tmp_path, monkeypatch):
+def test_each_fragment_composes_with_a_config_and_runs(fragment, tmp_path, monkeypatch,
+                                                      tiny_coevolution):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(sys, "argv", ["lit-evoae"])
     config = tmp_path / "tiny.yaml"
-    config.write_text(yaml.safe_dump(TINY))
+    tiny_coevolution["trainer"]["max_epochs"] = 3
+    config.write_text(yaml.safe_dump(tiny_coevolution))
     cli = build_cli(["fit", "--config", str(config), "--config", str(fragment),
                      "--pruning.probability", "1.0"])
     (pruning,) = [c for c in cli.trainer.callbacks if isinstance(c, Pruning)]
@@ -174,11 +164,12 @@ def test_bad_arguments_name_the_field(make, named):
      "amount"),
     (["--pruning.schedule", "Sometimes"], "Sometimes"),
 ])
-def test_bad_pruning_values_fail_at_parse_time(override, named, tmp_path, monkeypatch, capsys):
+def test_bad_pruning_values_fail_at_parse_time(override, named, tmp_path, monkeypatch, capsys,
+                                               tiny_coevolution):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(sys, "argv", ["lit-evoae"])
     config = tmp_path / "tiny.yaml"
-    config.write_text(yaml.safe_dump(TINY))
+    config.write_text(yaml.safe_dump(tiny_coevolution))
     with pytest.raises(SystemExit) as exited:
         build_cli(["fit", "--config", str(config), *override])
     assert exited.value.code == 2

@@ -1,5 +1,6 @@
 """A real tiny study through `lit-evoae-study run`: 2 variants x 2 trials x 2 epochs."""
 
+import copy
 import json
 import os
 import signal
@@ -14,22 +15,10 @@ import yaml
 from lit_evoae.study.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
-BASE = {
-    "seed_everything": 0,
-    "trainer": {"max_epochs": 2, "accelerator": "cpu", "enable_model_summary": False},
-    "model": {"class_path": "lit_evoae.systems.CoevolutionaryAutoencoder",
-              "init_args": {"hidden_sizes": [8], "latent_dim": 3, "lr": 0.01,
-                            "topology": {"class_path": "lit_evoae.population.topology.Ring",
-                                         "init_args": {"size": 4, "radius": 1}}}},
-    "data": {"class_path": "lit_evoae.data.BinaryClusteringDataModule",
-             "init_args": {"num_clusters": 3, "dim": 20, "examples_per_cluster": 40,
-                           "batch_size": 20}},
-}
 
 
-def make_study(folder: Path, **grid_overrides) -> Path:
-    base = {**BASE, "data": {**BASE["data"], "init_args": {**BASE["data"]["init_args"],
-                                                           "data_dir": str(folder / "data")}}}
+def make_study(folder: Path, base: dict, **grid_overrides) -> Path:
+    base["data"]["init_args"]["data_dir"] = str(folder / "data")
     (folder / "base.yaml").write_text(yaml.safe_dump(base))
     study = {"name": "tiny", "base": ["base.yaml"], "trials": 2,
              "grid": {"pruning": [str(ROOT / "callbacks" / "none.yaml"),
@@ -49,9 +38,9 @@ def results(out: Path) -> dict[tuple[str, int], dict]:
 
 
 @pytest.fixture(scope="module")
-def finished_study(tmp_path_factory):
+def finished_study(tmp_path_factory, tiny_coevolution_template):
     folder = tmp_path_factory.mktemp("study")
-    study = make_study(folder)
+    study = make_study(folder, copy.deepcopy(tiny_coevolution_template))
     main(["run", "--study", str(study), "--out", str(folder / "runs"), "--workers", "2"])
     return study, folder / "runs"
 
@@ -79,8 +68,8 @@ def test_rerun_skips_finished_runs(finished_study, capsys):
     assert before == {path: path.stat().st_mtime_ns for path in out.glob("*/trial_*/result.json")}
 
 
-def test_an_interrupted_study_resumes_without_redoing_work(tmp_path):
-    study = make_study(tmp_path)
+def test_an_interrupted_study_resumes_without_redoing_work(tmp_path, tiny_coevolution):
+    study = make_study(tmp_path, tiny_coevolution)
     out = tmp_path / "runs"
     process = subprocess.Popen(
         [sys.executable, "-m", "lit_evoae.study.cli", "run", "--study", str(study),
@@ -99,8 +88,8 @@ def test_an_interrupted_study_resumes_without_redoing_work(tmp_path):
     assert all(path.read_text() == text for path, text in first.items())  # not redone
 
 
-def test_a_failing_run_is_reported_and_left_unfinished(tmp_path, capsys):
-    study = make_study(tmp_path, size={"broken": {"data.init_args.dim": -1}})
+def test_a_failing_run_is_reported_and_left_unfinished(tmp_path, capsys, tiny_coevolution):
+    study = make_study(tmp_path, tiny_coevolution, size={"broken": {"data.init_args.dim": -1}})
     with pytest.raises(SystemExit) as exited:
         main(["run", "--study", str(study), "--out", str(tmp_path / "runs"), "--workers", "2",
               "--trials", "1"])
