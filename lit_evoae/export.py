@@ -21,8 +21,7 @@ from lit_evoae.nets import Autoencoder
 @torch.no_grad()
 def compact(autoencoder: Autoencoder) -> Autoencoder:
     """A copy of `autoencoder` without its dead hidden units (same outputs, fewer parameters)."""
-    linears = [layer for part in (autoencoder.encoder, autoencoder.decoder)
-               for layer in part if isinstance(layer, nn.Linear)]  # fmt: skip
+    linears = autoencoder.linears()
     weights = [layer.weight.clone() for layer in linears]  # (out, in)
     biases = [layer.bias.clone() for layer in linears]
     for index in range(len(linears) - 1):  # every layer but the decoder's output
@@ -36,15 +35,10 @@ def compact(autoencoder: Autoencoder) -> Autoencoder:
     widths = [weights[0].shape[1]] + [weight.shape[0] for weight in weights]
     split = len(autoencoder.encoder_sizes) - 1
     smaller = Autoencoder(widths[: split + 1], widths[split:])
-    for layer, weight, bias in zip(_linears(smaller), weights, biases, strict=True):
+    for layer, weight, bias in zip(smaller.linears(), weights, biases, strict=True):
         layer.weight.copy_(weight)
         layer.bias.copy_(bias)
     return smaller
-
-
-def _linears(autoencoder: Autoencoder) -> list[nn.Linear]:
-    return [layer for part in (autoencoder.encoder, autoencoder.decoder)
-            for layer in part if isinstance(layer, nn.Linear)]  # fmt: skip
 
 
 def parameter_count(module: nn.Module) -> int:

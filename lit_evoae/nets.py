@@ -50,6 +50,11 @@ class Autoencoder(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         return self.decoder(self.encoder(x))
 
+    def linears(self) -> list[nn.Linear]:
+        """The linear layers, encoder first, input to output."""
+        return [layer for part in (self.encoder, self.decoder)
+                for layer in part if isinstance(layer, nn.Linear)]  # fmt: skip
+
 
 def save_autoencoder(autoencoder: Autoencoder, path: str | os.PathLike) -> None:
     """Store widths and weights as plain tensors and lists (loads with weights_only=True)."""

@@ -177,13 +177,13 @@ class StackedAutoencoder(nn.Module):
         autoencoder = Autoencoder(self.encoder_sizes, self.decoder_sizes).to(
             next(self.parameters()).device
         )
-        for stacked, linear in zip(self.linears(), _linears(autoencoder), strict=True):
+        for stacked, linear in zip(self.linears(), autoencoder.linears(), strict=True):
             stacked.copy_into_(index, linear)
         return autoencoder
 
     def load_individual_(self, index: int, autoencoder: Autoencoder) -> None:
         """Put a plain autoencoder of the same shape back in slot `index`."""
-        plain = list(_linears(autoencoder))
+        plain = autoencoder.linears()
         stacked = list(self.linears())
         shapes = [tuple(layer.weight.shape) for layer in plain]
         expected = [(layer.out_features, layer.in_features) for layer in stacked]
@@ -193,11 +193,6 @@ class StackedAutoencoder(nn.Module):
             )
         for stacked_layer, linear in zip(stacked, plain, strict=True):
             stacked_layer.load_linear_(index, linear)
-
-
-def _linears(autoencoder: Autoencoder) -> Iterator[nn.Linear]:
-    for part in (autoencoder.encoder, autoencoder.decoder):
-        yield from (layer for layer in part if isinstance(layer, nn.Linear))
 
 
 @torch.no_grad()
