@@ -36,10 +36,6 @@ class PruningOperator(ABC):
     ) -> Masks:
         """New masks of one layer for n individuals; `statistic` is what `needs` names."""
 
-    @abstractmethod
-    def describe(self) -> dict:
-        """Constructor arguments, as plain values."""
-
 
 class RandomPruning(PruningOperator):
     """Prune `amount` of each layer's still-unpruned weights and biases, uniformly."""
@@ -49,9 +45,6 @@ class RandomPruning(PruningOperator):
 
     def masks(self, weight_mask, bias_mask, statistic, generator):
         return random_masks(weight_mask, bias_mask, self.amount, generator)
-
-    def describe(self) -> dict:
-        return {"amount": self.amount}
 
 
 class VariancePruning(PruningOperator):
@@ -79,9 +72,6 @@ class VariancePruning(PruningOperator):
         return variance_masks(weight_mask, bias_mask, statistic, generator, self.amount,
                               self.prune_end, self.per_weight)  # fmt: skip
 
-    def describe(self) -> dict:
-        return {"amount": self.amount, "prune_end": self.prune_end, "per_weight": self.per_weight}
-
 
 class ConjunctivePruning(PruningOperator):
     """Prune units that stay quiet across `cases` validation examples (see `conjunctive_masks`)."""
@@ -94,6 +84,3 @@ class ConjunctivePruning(PruningOperator):
 
     def masks(self, weight_mask, bias_mask, statistic, generator):
         return conjunctive_masks(weight_mask, bias_mask, statistic, self.threshold)
-
-    def describe(self) -> dict:
-        return {"threshold": self.threshold, "cases": self.cases}

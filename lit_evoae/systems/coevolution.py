@@ -14,9 +14,8 @@ cell, visiting cells one at a time in a shuffled order.
 
 import importlib
 from functools import partial
-from typing import Any, Protocol
+from typing import Any
 
-import pytorch_lightning as pl
 import torch
 from torch import Tensor
 
@@ -37,19 +36,6 @@ from lit_evoae.validation import (
     check,
     check_each,
 )
-
-
-class PairsTrainedHook(Protocol):
-    """What a callback defines to act on trained pairs before they replace their centers.
-
-    `system.trainees` (`pruning_target()`) holds the pairs (weights, masks); `cells` are
-    the slots just trained (all cells in synchronous order, one in sequential order).
-    Changes made to those slots, e.g. pruning masks, are carried into the centers.
-    """
-
-    def on_pairs_trained(
-        self, trainer: pl.Trainer, system: "CoevolutionaryAutoencoder", cells: Tensor
-    ) -> None: ...
 
 
 class CoevolutionaryAutoencoder(AutoencoderSystem):
@@ -106,7 +92,6 @@ class CoevolutionaryAutoencoder(AutoencoderSystem):
         self.trainees = StackedAutoencoder(size, *sizes)
         self.trainee_adam = StackedAdam(self.trainees, betas)
         self.register_buffer("learning_rates", torch.full((size,), lr, dtype=torch.float64))
-        self.register_buffer("selected", torch.arange(size))  # cell each trainee was copied from
         self.register_buffer("selection_loss", torch.zeros(size))
         self.register_buffer("order", torch.arange(size))  # sequential visiting order
         self.register_buffer("best_index", torch.tensor(0))
@@ -201,7 +186,6 @@ class CoevolutionaryAutoencoder(AutoencoderSystem):
         chosen = self.plan.neighbourhoods.to(self.device)[cells, winners.to(self.device)]
         copy_individuals_(self.trainees, self.centers, cells, chosen)
         copy_individuals_(self.trainee_adam, self.center_adam, cells, chosen)
-        self.selected[cells] = chosen
         self.selection_loss[cells] = fitness
         self._trainees_pruned = self.trainees.pruned()
 
@@ -277,6 +261,7 @@ class CoevolutionaryAutoencoder(AutoencoderSystem):
         return self.centers, int(self.best_index)
 
     def pruning_target(self) -> StackedAutoencoder:
+        """The trained pairs: mask changes made here are carried into the centers."""
         return self.trainees
 
     def masks_changed(self, rows: Tensor) -> None:
