@@ -68,8 +68,7 @@ class Pruning(pl.Callback):
         )
         self.generator = torch.Generator().manual_seed(seed % 2**63)
         self.moments: ActivationMoments | None = None
-        self._cases: Tensor | None = None
-        self._probe: Tensor | None = None
+        self._validation = torch.empty(0)  # validation inputs: conjunctive's cases, the probe
         self._pending_moments: dict | None = None  # from a checkpoint, until the hooks exist
 
     # ------------------------------------------------------------------ lifecycle
@@ -81,15 +80,12 @@ class Pruning(pl.Callback):
                               "CoevolutionaryAutoencoder)")  # fmt: skip
         if self.operator.needs == "variance" and self.moments is None:
             self.moments = ActivationMoments(pl_module.pruning_target()).attach()
-        inputs = self._validation_inputs(trainer)
-        if self.operator.needs == "cases":
-            if len(inputs) < self.operator.cases:
-                raise ConfigError(
-                    f"pruning.operator.cases={self.operator.cases} is more than the "
-                    f"{len(inputs)} validation examples; lower it"
-                )
-            self._cases = inputs
-        self._probe = inputs[:PROBE_SIZE] if len(inputs) else None
+        self._validation = self._validation_inputs(trainer)
+        if self.operator.needs == "cases" and len(self._validation) < self.operator.cases:
+            raise ConfigError(
+                f"pruning.operator.cases={self.operator.cases} is more than the "
+                f"{len(self._validation)} validation examples; lower it"
+            )
 
     def teardown(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
         if self.moments is not None:
@@ -138,9 +134,9 @@ class Pruning(pl.Callback):
 
     def _probe_loss(self, population, chosen: Tensor) -> Tensor | None:
         """Mean L1 of individuals `chosen` on the validation probe (None without one)."""
-        if self._probe is None or not len(chosen):
+        if not len(self._validation) or not len(chosen):
             return None
-        probe = self._probe.to(population.encoders[0].weight.device)
+        probe = self._validation[:PROBE_SIZE].to(population.encoders[0].weight.device)
         with evaluating(population):
             return (population(probe, chosen) - probe).abs().mean(dim=(1, 2))
 
@@ -162,10 +158,9 @@ class Pruning(pl.Callback):
         if self.operator.needs == "variance":
             return [self.moments.variance(layer)[chosen] for layer in range(layers)]
         if self.operator.needs == "cases":
-            picks = torch.randperm(len(self._cases), generator=self.generator)[
-                : self.operator.cases
-            ]
-            cases = self._cases[picks].to(population.encoders[0].weight.device)
+            picks = torch.randperm(len(self._validation), generator=self.generator)
+            cases = self._validation[picks[: self.operator.cases]]
+            cases = cases.to(population.encoders[0].weight.device)
             with evaluating(population):
                 return layer_activations(population, cases, chosen)
         return [None] * layers
