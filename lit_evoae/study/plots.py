@@ -1,7 +1,6 @@
 """The study's plots, as PNG files (matplotlib, no display needed)."""
 
 import csv
-from collections import defaultdict
 from pathlib import Path
 
 import matplotlib
@@ -9,7 +8,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (after choosing the file-only backend)
 
-from lit_evoae.study.report import COMPARED_AXIS, group_key  # noqa: E402
+from lit_evoae.study.report import by_group  # noqa: E402
 
 
 def plot_all(results: list[dict], folder: Path) -> list[Path]:
@@ -18,17 +17,9 @@ def plot_all(results: list[dict], folder: Path) -> list[Path]:
             plot_curves(results, folder / "val_l1_curves.png")]  # fmt: skip
 
 
-def _by_group(results: list[dict]) -> dict[str, dict[str, list[dict]]]:
-    grouped: dict[str, dict[str, list[dict]]] = defaultdict(lambda: defaultdict(list))
-    for result in results:
-        variant = result["choices"].get(COMPARED_AXIS, result["variant"])
-        grouped[group_key(result["choices"])][variant].append(result)
-    return grouped
-
-
 def _panels(results: list[dict]):
     """A figure with one panel per group, and (panel, group, {variant: runs}) for each."""
-    grouped = sorted(_by_group(results).items())
+    grouped = by_group(results)
     figure, axes = plt.subplots(1, len(grouped), figsize=(6 * len(grouped), 4.5), squeeze=False)
     panels = zip(axes[0], grouped, strict=True)
     return figure, [(axis, group, variants) for axis, (group, variants) in panels]

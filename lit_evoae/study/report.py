@@ -70,14 +70,19 @@ def group_key(choices: dict) -> str:
     return ", ".join(rest) or "all runs"
 
 
-def summarise(results: list[dict]) -> dict[str, list[dict]]:
-    """One table (a list of rows) per group."""
+def by_group(results: list[dict]) -> list[tuple[str, dict[str, list[dict]]]]:
+    """(group, {pruning variant: its runs}) for every group, in name order."""
     grouped: dict[str, dict[str, list[dict]]] = defaultdict(lambda: defaultdict(list))
     for result in results:
         variant = result["choices"].get(COMPARED_AXIS, result["variant"])
         grouped[group_key(result["choices"])][variant].append(result)
+    return sorted(grouped.items())
+
+
+def summarise(results: list[dict]) -> dict[str, list[dict]]:
+    """One table (a list of rows) per group."""
     tables = {}
-    for group, variants in sorted(grouped.items()):
+    for group, variants in by_group(results):
         l1 = {name: [r["test/l1"] for r in runs] for name, runs in variants.items()}
         rows = []
         for name in sorted(variants):
