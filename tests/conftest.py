@@ -64,3 +64,17 @@ def tiny_coevolution_template() -> dict:
 def tiny_coevolution(tiny_coevolution_template) -> dict:
     """A fresh copy of the template, free to modify."""
     return copy.deepcopy(tiny_coevolution_template)
+
+
+@pytest.fixture(scope="session")
+def local_slurm(tmp_path_factory):
+    """A real single-node SLURM on loopback for the session; skips where it cannot run."""
+    from local_slurm import LocalSlurm, missing_reason
+
+    reason = missing_reason()
+    if reason:
+        pytest.skip(reason)
+    cluster = LocalSlurm(tmp_path_factory.mktemp("slurm"))
+    cluster.start()
+    yield cluster
+    cluster.stop()

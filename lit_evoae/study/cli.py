@@ -1,38 +1,84 @@
-"""`lit-evoae-study`: run a study file's variants x trials, then report on the results."""
+"""`lit-evoae-study`: run a study file's variants x trials here or on SLURM, then report."""
 
 import argparse
+import json
 import os
 import sys
 from pathlib import Path
 
 from lit_evoae.errors import UserError
-from lit_evoae.study.runner import run_study
-from lit_evoae.study.spec import load_study
 
 
 def main(args: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="lit-evoae-study", description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True)
-    run = commands.add_parser("run", help="run the study's unfinished runs on this machine")
-    run.add_argument("--study", required=True, type=Path, help="study file (YAML)")
-    run.add_argument("--out", required=True, type=Path, help="output folder of the study")
-    run.add_argument("--trials", type=int, help="trials per variant (default: the study's)")
-    run.add_argument("--workers", type=int, default=max(1, (os.cpu_count() or 2) // 2),
-                     help="runs at a time (default: half the cores)")  # fmt: skip
-    report = commands.add_parser("report", help="tables, tests and plots of a study's results")
-    report.add_argument("out", type=Path, help="the study's output folder")
+    parser = _parser()
     options = parser.parse_args(args)
-    if options.command == "report":
-        _report(options.out)
-        return
-    if options.workers < 1 or (options.trials is not None and options.trials < 1):
-        parser.error("--workers and --trials must be positive")
+    for name in ("workers", "trials", "cpus_per_task", "parallel"):
+        if getattr(options, name, None) is not None and getattr(options, name) < 1:
+            parser.error(f"--{name.replace('_', '-')} must be a positive integer")
+    if getattr(options, "index", 0) < 0:
+        parser.error("--index must be non-negative")
     try:
-        study = load_study(options.study)
-        outcome = run_study(study, options.out, options.workers, options.trials)
+        {"run": _run, "slurm": _slurm, "task": _task, "report": _report}[options.command](options)
     except UserError as error:
         print(f"lit-evoae-study: error: {error}", file=sys.stderr)
         sys.exit(2)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="lit-evoae-study", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    def study_command(name: str, help: str) -> argparse.ArgumentParser:
+        command = commands.add_parser(name, help=help)
+        command.add_argument("--study", required=True, type=Path, help="study file (YAML)")
+        command.add_argument("--out", required=True, type=Path, help="output folder of the study")
+        command.add_argument("--trials", type=int, help="trials per variant (default: the study's)")
+        command.add_argument("--wandb", nargs="?", const="", metavar="PROJECT",
+                             help="also log every run to Weights & Biases, grouped by variant "
+                                  "(project: PROJECT, default the study's name)")  # fmt: skip
+        return command
+
+    run = study_command("run", "run the study's unfinished runs on this machine")
+    run.add_argument("--workers", type=int, default=max(1, (os.cpu_count() or 2) // 2),
+                     help="runs at a time (default: half the cores)")  # fmt: skip
+    slurm = study_command("slurm", "submit the study's unfinished runs as a SLURM job array")
+    slurm.add_argument("--cpus-per-task", type=int, default=2, help="CPUs per run (default 2)")
+    slurm.add_argument("--time", default="04:00:00", help="time limit per run (default 04:00:00)")
+    slurm.add_argument("--parallel", type=int, help="most array tasks running at once (%%N)")
+    slurm.add_argument(
+        "--sbatch",
+        default="",
+        metavar="OPTIONS",
+        help='more sbatch options, written --sbatch="--partition=gpu --account=me"',
+    )
+    slurm.add_argument("--template", type=Path, help="job-array template "
+                       "(default: slurm/study_array.sbatch of this checkout)")  # fmt: skip
+    slurm.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="write and print the scripts and sbatch commands, submit nothing",
+    )
+    task = commands.add_parser("task", help="run one run of a plan (what an array task calls)")
+    task.add_argument("--plan", required=True, type=Path, help="plan.json of a submission")
+    task.add_argument("--index", required=True, type=int, help="the run's index in the plan")
+    report = commands.add_parser("report", help="tables, tests and plots of a study's results")
+    report.add_argument("out", type=Path, help="the study's output folder")
+    return parser
+
+
+def _load(options):
+    from lit_evoae.study.spec import load_study
+
+    study = load_study(options.study)
+    project = None if options.wandb is None else (options.wandb or study.name)
+    return study, project
+
+
+def _run(options) -> None:
+    from lit_evoae.study.runner import run_study
+
+    study, project = _load(options)
+    outcome = run_study(study, options.out, options.workers, options.trials, project)
     print(f"{len(outcome.finished)} runs finished, {len(outcome.skipped)} already done, "
           f"{len(outcome.failed)} failed; results in {options.out}")  # fmt: skip
     for _, message in outcome.failed:
@@ -41,14 +87,39 @@ def main(args: list[str] | None = None) -> None:
         sys.exit(1)
 
 
-def _report(out: Path) -> None:
+def _slurm(options) -> None:
+    from lit_evoae.study.slurm import DEFAULT_TEMPLATE, submit_study
+
+    study, project = _load(options)
+    submission = submit_study(
+        study, options.out, options.trials, cpus_per_task=options.cpus_per_task,
+        time_limit=options.time, parallel=options.parallel, sbatch_options=options.sbatch,
+        template=options.template or DEFAULT_TEMPLATE, wandb_project=project,
+        dry_run=options.dry_run,
+    )  # fmt: skip
+    if not submission.pending:
+        print(f"every run of {study.name} has finished; nothing to submit")
+        return
+    for script, command in zip(submission.scripts, submission.commands, strict=True):
+        if options.dry_run:
+            print(f"# {script}\n{script.read_text()}")
+        print(("would run: " if options.dry_run else "ran: ") + " ".join(command))
+    jobs = ", ".join(submission.job_ids) or "none (dry run)"
+    print(f"{submission.pending} runs in {len(submission.scripts)} array(s); jobs: {jobs}; "
+          f"logs in {submission.folder / 'logs'}; results in {options.out}")  # fmt: skip
+
+
+def _task(options) -> None:
+    from lit_evoae.study.slurm import run_task
+
+    result = run_task(options.plan, options.index)
+    print("already finished" if result is None else json.dumps(result))
+
+
+def _report(options) -> None:
     from lit_evoae.study.report import write_report
 
-    try:
-        folder = write_report(out)
-    except UserError as error:
-        print(f"lit-evoae-study: error: {error}", file=sys.stderr)
-        sys.exit(2)
+    folder = write_report(options.out)
     print((folder / "report.md").read_text())
     print(f"tables and plots in {folder}")
 

@@ -3,7 +3,9 @@
 Each run writes into its own folder (resolved config, metrics.csv, checkpoints, log.txt).
 A run is finished when its `result.json` exists; that file is written last and
 atomically, so a study interrupted at any moment is resumed by running it again:
-finished runs are skipped, a half-done run's folder is cleared and the run redone.
+finished runs are skipped, a half-done run's folder is cleared and the run redone
+(unless it holds the checkpoint of a SLURM pre-emption, which Lightning resumes from).
+The plan (`study.json`) records every run, so a SLURM array task can pick one by index.
 """
 
 import csv
@@ -17,12 +19,16 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import yaml
 from tqdm import tqdm
 
+from lit_evoae.errors import ConfigError
 from lit_evoae.io import atomic_write_text
 from lit_evoae.study.spec import Run, Study
 
 RESULT = "result.json"
+PLAN = "study.json"
+HPC_CHECKPOINTS = "hpc_ckpt_*.ckpt"
 
 
 @dataclass
@@ -36,13 +42,14 @@ def is_finished(run: Run, out: Path) -> bool:
     return (run.folder(out) / RESULT).is_file()
 
 
-def run_study(study: Study, out: Path, workers: int, trials: int | None = None) -> Outcome:
-    """Run every unfinished run of `study` under `out` with `workers` processes at a time."""
+def run_study(study: Study, out: Path, workers: int, trials: int | None = None,
+              wandb_project: str | None = None) -> Outcome:  # fmt: skip
+    """Run every unfinished run of `study` under `out` with `workers` processes at a time.
+
+    With `wandb_project`, each run also logs to Weights & Biases, grouped by variant.
+    """
     runs = study.runs(trials)
-    out.mkdir(parents=True, exist_ok=True)
-    plan = [{"variant": r.variant, "trial": r.trial, "seed": r.seed, "choices": dict(r.choices)}
-            for r in runs]  # fmt: skip
-    atomic_write_text(out / "study.json", json.dumps({"name": study.name, "runs": plan}, indent=1))
+    write_plan(study, runs, out, wandb_project=wandb_project)
     outcome = Outcome(skipped=[run for run in runs if is_finished(run, out)])
     pending = [run for run in runs if not is_finished(run, out)]
     threads = max(1, (os.cpu_count() or 1) // workers)
@@ -50,7 +57,7 @@ def run_study(study: Study, out: Path, workers: int, trials: int | None = None) 
         ThreadPoolExecutor(max_workers=workers) as pool,
         tqdm(total=len(runs), initial=len(outcome.skipped), desc=study.name, unit="run") as bar,
     ):
-        futures = {pool.submit(run_one, run, out, threads): run for run in pending}
+        futures = {pool.submit(run_one, run, out, threads, wandb_project): run for run in pending}
         for future in as_completed(futures):
             run = futures[future]
             try:
@@ -62,27 +69,57 @@ def run_study(study: Study, out: Path, workers: int, trials: int | None = None) 
     return outcome
 
 
+@dataclass(frozen=True)
+class Plan:
+    out: Path
+    runs: list[Run]
+    wandb_project: str | None = None
+
+
+def write_plan(study: Study, runs: list[Run], out: Path, path: Path | None = None,
+               wandb_project: str | None = None) -> None:  # fmt: skip
+    """The study's runs, in order, as `read_plan` reads them back (and the report groups them).
+
+    It goes to `out/study.json` unless `path` says otherwise; runs write under `out`.
+    """
+    path = path or out / PLAN
+    path.parent.mkdir(parents=True, exist_ok=True)
+    plan = {"name": study.name, "out": str(out.resolve()), "wandb_project": wandb_project,
+            "runs": [run.to_plan() for run in runs]}  # fmt: skip
+    atomic_write_text(path, json.dumps(plan, indent=1))
+
+
+def read_plan(path: Path) -> Plan:
+    try:
+        plan = json.loads(path.read_text())
+        return Plan(Path(plan["out"]), [Run.from_plan(record) for record in plan["runs"]],
+                    plan.get("wandb_project"))  # fmt: skip
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise ConfigError(f"study plan {path} cannot be read ({error!r}); write it "
+                          "again with lit-evoae-study run or slurm") from error  # fmt: skip
+
+
 class RunFailed(Exception):
     """A run's process exited with an error; its log says why."""
 
 
-def run_one(run: Run, out: Path, threads: int = 1) -> dict:
+def run_one(run: Run, out: Path, threads: int = 1, wandb_project: str | None = None) -> dict:
     folder = run.folder(out)
-    if folder.exists():  # an interrupted attempt: start it over
-        shutil.rmtree(folder)
-    folder.mkdir(parents=True)
+    if folder.exists() and not list(folder.glob(HPC_CHECKPOINTS)):
+        shutil.rmtree(folder)  # an interrupted attempt with nothing to resume from: start over
+    folder.mkdir(parents=True, exist_ok=True)
+    logging = folder / "logging.yaml"
+    atomic_write_text(logging, yaml.safe_dump(logging_config(run, folder, wandb_project)))
     command = [
-        sys.executable, "-m", "lit_evoae.cli", "fit", *run.arguments(),
-        "--trainer.logger", "pytorch_lightning.loggers.CSVLogger",
-        "--trainer.logger.init_args.save_dir", str(folder),
-        "--trainer.logger.init_args.name", "",
-        "--trainer.logger.init_args.version", "",
+        sys.executable, "-m", "lit_evoae.cli", "fit", *run.arguments(), "--config", str(logging),
+        # Lightning's SLURM requeue saves hpc_ckpt_N.ckpt here and resumes from it.
+        "--trainer.default_root_dir", str(folder),
         "--checkpoint.dirpath", str(folder / "checkpoints"),
         "--trainer.enable_progress_bar", "false",
     ]  # fmt: skip
-    environment = {**os.environ, "OMP_NUM_THREADS": str(threads), "WANDB_MODE": "offline"}
+    environment = {**os.environ, "OMP_NUM_THREADS": str(threads)}
     start = time.perf_counter()
-    with (folder / "log.txt").open("w") as log:
+    with (folder / "log.txt").open("a") as log:
         status = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, env=environment)
     if status.returncode != 0:
         raise RunFailed(f"{run.variant} trial {run.trial} failed; see {folder / 'log.txt'}")
@@ -91,6 +128,25 @@ def run_one(run: Run, out: Path, threads: int = 1) -> dict:
               "choices": dict(run.choices), **final_metrics(folder)}  # fmt: skip
     atomic_write_text(folder / RESULT, json.dumps(result, indent=1))
     return result
+
+
+def logging_config(run: Run, folder: Path, wandb_project: str | None) -> dict:
+    """The run's loggers: CSV into its folder (the result is read from it), optionally W&B."""
+    csv_logger = {"class_path": "pytorch_lightning.loggers.CSVLogger",
+                  "init_args": {"save_dir": str(folder), "name": "", "version": ""}}  # fmt: skip
+    if wandb_project is None:
+        return {"trainer": {"logger": csv_logger}}
+    wandb_logger = {
+        "class_path": "pytorch_lightning.loggers.WandbLogger",
+        "init_args": {
+            "project": wandb_project,
+            "group": run.variant,  # trials of one variant side by side
+            "name": f"{run.variant}/trial_{run.trial:03d}",
+            "tags": [f"{axis}={name}" for axis, name in run.choices],
+            "save_dir": str(folder),
+        },
+    }
+    return {"trainer": {"logger": [csv_logger, wandb_logger]}}
 
 
 def final_metrics(folder: Path) -> dict:

@@ -57,6 +57,19 @@ class Run:
             arguments += [f"--{key}", value if isinstance(value, str) else json.dumps(value)]
         return arguments + ["--seed_everything", str(self.seed)]
 
+    def to_plan(self) -> dict:
+        """A JSON-able record from which `from_plan` rebuilds the run (for SLURM array tasks)."""
+        return {"variant": self.variant, "trial": self.trial, "seed": self.seed,
+                "choices": dict(self.choices), "configs": [str(c) for c in self.configs],
+                "overrides": [list(item) for item in self.overrides]}  # fmt: skip
+
+    @classmethod
+    def from_plan(cls, record: dict) -> "Run":
+        return cls(record["variant"], record["trial"], record["seed"],
+                   tuple(Path(c) for c in record["configs"]),
+                   tuple((key, value) for key, value in record["overrides"]),
+                   tuple(record["choices"].items()))  # fmt: skip
+
 
 @dataclass(frozen=True)
 class Study:

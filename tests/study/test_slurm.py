@@ -1,0 +1,94 @@
+"""`lit-evoae-study slurm`: array scripts rendered, chunked and submitted to a real SLURM."""
+
+import copy
+import json
+from pathlib import Path
+
+import pytest
+
+from lit_evoae.errors import ConfigError
+from lit_evoae.study.cli import main
+from lit_evoae.study.slurm import PLACEHOLDER, _ranges, array_chunks, render
+from lit_evoae.study.spec import load_study
+
+from test_runner import make_study, results
+
+
+def test_array_ranges_use_slurm_syntax():
+    assert _ranges([0, 1, 2, 5, 7, 8]) == "0-2,5,7-8"
+    assert _ranges([4]) == "4"
+
+
+def test_large_studies_are_split_into_arrays_below_the_cluster_limit():
+    chunks = array_chunks([0, 1, 2, 3, 5, 9, 10, 11], max_size=4)
+    assert chunks == [(0, "0-3"), (5, "0"), (9, "0-2")]
+    covered = []
+    for offset, spec in chunks:
+        for part in spec.split(","):
+            low, _, high = part.partition("-")
+            covered += [offset + i for i in range(int(low), int(high or low) + 1)]
+    assert covered == [0, 1, 2, 3, 5, 9, 10, 11]
+
+
+def test_a_template_field_nothing_fills_is_an_error():
+    with pytest.raises(ConfigError, match=r"\['partition'\]"):
+        render("#SBATCH --partition=@{partition}\nsrun x $@ @90", {})
+    assert render("a @{x} $@ @90", {"x": 1}) == "a 1 $@ @90"
+
+
+@pytest.fixture
+def tiny_study(tmp_path, tiny_coevolution) -> Path:
+    return make_study(tmp_path, tiny_coevolution)
+
+
+def test_dry_run_writes_scripts_for_unfinished_runs_only(tiny_study, tmp_path, capsys):
+    out = tmp_path / "runs"
+    runs = load_study(tiny_study).runs()
+    finished = runs[1].folder(out)
+    finished.mkdir(parents=True)
+    (finished / "result.json").write_text("{}")
+    main(["slurm", "--study", str(tiny_study), "--out", str(out), "--dry-run", "--parallel", "2",
+          "--sbatch=--partition=debug --account=me"])  # fmt: skip
+    printed = capsys.readouterr().out
+    (script,) = out.glob("slurm/*/array_000.sbatch")
+    text = script.read_text()
+    assert not PLACEHOLDER.search(text)
+    assert "#SBATCH --array=0,2-3%2" in text  # run 1 had finished
+    assert f"--plan {script.parent / 'plan.json'} --index $((SLURM_ARRAY_TASK_ID + 0))" in text
+    assert "would run: sbatch --parsable --partition=debug --account=me" in printed
+    assert "jobs: none (dry run)" in printed
+    plan = json.loads((script.parent / "plan.json").read_text())
+    assert [(r["variant"], r["trial"]) for r in plan["runs"]] == [
+        (r.variant, r.trial) for r in runs]
+
+
+def test_a_task_index_outside_the_plan_is_a_clear_error(tiny_study, tmp_path, capsys):
+    out = tmp_path / "runs"
+    main(["slurm", "--study", str(tiny_study), "--out", str(out), "--dry-run"])
+    (plan,) = out.glob("slurm/*/plan.json")
+    with pytest.raises(SystemExit) as exited:
+        main(["task", "--plan", str(plan), "--index", "4"])
+    assert exited.value.code == 2
+    assert "--index 4 is outside the plan" in capsys.readouterr().err
+
+
+def test_a_study_runs_as_an_array_on_a_real_slurm(local_slurm, tmp_path, tiny_coevolution,
+                                                  monkeypatch, capsys):  # fmt: skip
+    monkeypatch.setenv("SLURM_CONF", str(local_slurm.conf))
+    study = make_study(tmp_path, copy.deepcopy(tiny_coevolution))
+    out = tmp_path / "runs"
+    main(["slurm", "--study", str(study), "--out", str(out), "--cpus-per-task", "1",
+          "--time", "00:10:00"])  # fmt: skip
+    assert "4 runs in 1 array(s)" in capsys.readouterr().out
+    local_slurm.wait_until_empty(timeout=300)
+    logs = "\n".join(p.read_text() for p in out.glob("slurm/*/logs/*.out"))
+    found = results(out)
+    assert sorted(found) == [("none", 0), ("none", 1), ("random_fixed", 0),
+                             ("random_fixed", 1)], logs  # fmt: skip
+    assert all(0 < result["test/l1"] < 1 and result["epochs"] == 2 for result in found.values())
+    assert len(list(out.glob("slurm/*/logs/*_[0-3].out"))) == 4
+    # Submitting again finds nothing left to do.
+    main(["slurm", "--study", str(study), "--out", str(out)])
+    assert "nothing to submit" in capsys.readouterr().out
+    main(["report", str(out)])
+    assert (out / "report" / "report.md").is_file()
