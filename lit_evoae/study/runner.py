@@ -132,7 +132,7 @@ def run_one(run: Run, out: Path, threads: int = 1, wandb_project: str | None = N
 
 def logging_config(run: Run, folder: Path, wandb_project: str | None) -> dict:
     """The run's loggers: CSV into its folder (the result is read from it), optionally W&B."""
-    csv_logger = {"class_path": "pytorch_lightning.loggers.CSVLogger",
+    csv_logger = {"class_path": "lit_evoae.loggers.ResumableCSVLogger",
                   "init_args": {"save_dir": str(folder), "name": "", "version": ""}}  # fmt: skip
     if wandb_project is None:
         return {"trainer": {"logger": csv_logger}}
