@@ -1,17 +1,19 @@
 """`lit-evoae-study slurm`: array scripts rendered, chunked and submitted to a real SLURM."""
 
 import copy
+import csv
 import json
+import time
 from pathlib import Path
 
 import pytest
+import yaml
+from test_runner import make_study, results
 
 from lit_evoae.errors import ConfigError
 from lit_evoae.study.cli import main
 from lit_evoae.study.slurm import PLACEHOLDER, _ranges, array_chunks, render
 from lit_evoae.study.spec import load_study
-
-from test_runner import make_study, results
 
 
 def test_array_ranges_use_slurm_syntax():
@@ -59,7 +61,8 @@ def test_dry_run_writes_scripts_for_unfinished_runs_only(tiny_study, tmp_path, c
     assert "jobs: none (dry run)" in printed
     plan = json.loads((script.parent / "plan.json").read_text())
     assert [(r["variant"], r["trial"]) for r in plan["runs"]] == [
-        (r.variant, r.trial) for r in runs]
+        (r.variant, r.trial) for r in runs
+    ]
 
 
 def test_a_task_index_outside_the_plan_is_a_clear_error(tiny_study, tmp_path, capsys):
@@ -92,3 +95,37 @@ def test_a_study_runs_as_an_array_on_a_real_slurm(local_slurm, tmp_path, tiny_co
     assert "nothing to submit" in capsys.readouterr().out
     main(["report", str(out)])
     assert (out / "report" / "report.md").is_file()
+
+
+def test_a_preempted_array_task_is_requeued_and_resumes(local_slurm, tmp_path, tiny_coevolution,
+                                                        monkeypatch, capsys):  # fmt: skip
+    """SLURM's warning signal mid-run: Lightning checkpoints and requeues; nothing is lost."""
+    monkeypatch.setenv("SLURM_CONF", str(local_slurm.conf))
+    epochs = 1500
+    tiny_coevolution["trainer"]["max_epochs"] = epochs
+    tiny_coevolution["data"]["init_args"]["data_dir"] = str(tmp_path / "data")
+    (tmp_path / "base.yaml").write_text(yaml.safe_dump(tiny_coevolution))
+    (tmp_path / "study.yaml").write_text(yaml.safe_dump({"name": "pre", "base": ["base.yaml"]}))
+    out = tmp_path / "runs"
+    main(["slurm", "--study", str(tmp_path / "study.yaml"), "--out", str(out),
+          "--cpus-per-task", "1"])  # fmt: skip
+    job = capsys.readouterr().out.split("jobs: ")[1].split(";")[0]
+    folder = out / "base" / "trial_000"
+    deadline = time.monotonic() + 120
+    while not (folder / "metrics.csv").is_file():  # it has trained a while
+        assert time.monotonic() < deadline, "the run never logged"
+        time.sleep(0.5)
+    local_slurm.command("scancel", "--signal=USR1", f"{job}_0")
+    while not list(folder.glob("hpc_ckpt_*.ckpt")):
+        assert time.monotonic() < deadline, "no checkpoint after the signal"
+        time.sleep(0.5)
+    time.sleep(3)  # let the requeue land, then skip SLURM's requeue delay
+    local_slurm.command("scontrol", "update", f"JobId={job}_0", "StartTime=now", check=False)
+    local_slurm.wait_until_empty(timeout=300)
+    log = (folder / "log.txt").read_text()
+    assert "Requeued SLURM job" in log and "Restored all states from the checkpoint" in log, log
+    result = json.loads((folder / "result.json").read_text())
+    assert result["epochs"] == epochs
+    with (folder / "metrics.csv").open() as handle:
+        validated = [int(row["epoch"]) for row in csv.DictReader(handle) if row["val/l1"]]
+    assert sorted(set(validated)) == list(range(epochs))  # no epoch's metrics lost
