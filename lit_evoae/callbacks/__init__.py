@@ -1,5 +1,6 @@
 """Lightning callbacks of lit_evoae."""
 
 from lit_evoae.callbacks.pruning import Pruning
+from lit_evoae.callbacks.wandb_media import WandbMedia
 
-__all__ = ["Pruning"]
+__all__ = ["Pruning", "WandbMedia"]
