@@ -5,9 +5,10 @@ import sys
 from pathlib import Path
 
 import pytorch_lightning as pl
+import yaml
 from jsonargparse import lazy_instance
 from pytorch_lightning.callbacks import ModelCheckpoint
-from pytorch_lightning.cli import LightningArgumentParser, LightningCLI
+from pytorch_lightning.cli import LightningArgumentParser, LightningCLI, SaveConfigCallback
 from pytorch_lightning.loggers import CSVLogger
 
 import lit_evoae.data  # noqa: F401  (registers the data modules for short class names)
@@ -15,6 +16,7 @@ import lit_evoae.pruning.methods  # noqa: F401  (pruning operators by short clas
 import lit_evoae.pruning.schedules  # noqa: F401  (schedules by short class name)
 import lit_evoae.systems  # noqa: F401  (registers the systems for short class names)
 from lit_evoae.callbacks import Pruning
+from lit_evoae.callbacks.wandb_media import wandb_loggers
 from lit_evoae.errors import UserError
 from lit_evoae.nets import save_autoencoder
 
@@ -24,6 +26,19 @@ DESCRIPTION = (
     "Also: `lit-evoae export CHECKPOINT --out DIR` compacts a checkpoint's best "
     "individual into a smaller dense network."
 )
+
+
+class SaveConfigToWandb(SaveConfigCallback):
+    """Saves config.yaml as usual and also records the whole resolved config in W&B under
+    `cli`, so runs can be told apart by any key (the pruning operator, the seed, the trainer),
+    not only by the model's and data's hyperparameters that Lightning logs itself."""
+
+    def save_config(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+        loggers = wandb_loggers(trainer)
+        if loggers:
+            config = yaml.safe_load(self.parser.dump(self.config, skip_none=False))
+            for logger in loggers:
+                logger.log_hyperparams({"cli": config})
 
 
 class LitEvoAECLI(LightningCLI):
@@ -104,6 +119,7 @@ def build_cli(args: list[str] | None = None) -> LitEvoAECLI:
         pl.LightningDataModule,
         subclass_mode_model=True,
         subclass_mode_data=True,
+        save_config_callback=SaveConfigToWandb,
         # A requeued or re-run job writes into the same folder; it must not fail there.
         save_config_kwargs={"overwrite": True},
         parser_kwargs={"description": DESCRIPTION},

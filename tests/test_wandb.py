@@ -1,13 +1,27 @@
-"""The W&B fragment in offline mode: no account, no network, run files written locally."""
+"""W&B in offline mode (no account, no network, run files written locally): the logging
+fragment through the CLI and the WandbMedia callback."""
 
+import json
+import os
+import struct
 import sys
 from pathlib import Path
 
 import pytest
+import torch
+from PIL import Image
+from pytorch_lightning.loggers import CSVLogger, WandbLogger
 
+from lit_evoae.callbacks import Pruning, WandbMedia
+from lit_evoae.callbacks.wandb_media import STRIP_HEIGHT, reconstruction_picture
 from lit_evoae.cli import build_cli
+from lit_evoae.errors import ConfigError
+from lit_evoae.population.topology import Ring
+from lit_evoae.pruning.methods import RandomPruning
+from lit_evoae.systems import CanonicalAutoencoder, CoevolutionaryAutoencoder
 
 ROOT = Path(__file__).resolve().parents[1]
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 @pytest.fixture
@@ -24,16 +38,142 @@ def no_wandb_credentials(tmp_path, monkeypatch):
     wandb.finish()
 
 
-def test_without_a_key_the_run_is_logged_offline_with_a_sync_hint(no_wandb_credentials, tmp_path,
-                                                                   capsys):
+# ---------------------------------------------------------------- reading an offline run
+def run_records(run: Path):
+    """The protobuf records of an offline run's `run-*.wandb` file.
+
+    The file is a 7-byte W&B header, then a LevelDB-style log: 32 KiB blocks of chunks, each a
+    7-byte header (CRC32, length, type: 1 full, 2 first, 3 middle, 4 last) and its bytes.
+    """
+    from wandb.proto import wandb_internal_pb2
+
+    (events,) = run.glob("run-*.wandb")
+    data = events.read_bytes()
+    assert data.startswith(b":W&B")
+    block, position, pieces = 32768, 7, []
+    while position + 7 <= len(data):
+        if block - position % block < 7:  # too little room left for a header: padding
+            position += block - position % block
+            continue
+        _, length, kind = struct.unpack("<IHB", data[position : position + 7])
+        pieces.append(data[position + 7 : position + 7 + length])
+        position += 7 + length
+        if kind in (1, 4):
+            record = wandb_internal_pb2.Record()
+            record.ParseFromString(b"".join(pieces))
+            pieces = []
+            yield record
+
+
+def history(run: Path) -> list[dict]:
+    """The run's logged rows, nested values keyed by their path ("masks/encoders.0/bins")."""
+    return [
+        {item.key or "/".join(item.nested_key): json.loads(item.value_json)
+         for item in record.history.item}
+        for record in run_records(run)
+        if record.WhichOneof("record_type") == "history"
+    ]  # fmt: skip
+
+
+def config(run: Path) -> dict:
+    """The run's config; each config record holds the keys updated since the last."""
+    merged = {}
+    for record in run_records(run):
+        if record.WhichOneof("record_type") == "config":
+            merged.update({item.key: json.loads(item.value_json) for item in record.config.update})
+    return merged
+
+
+def finish_writing() -> None:
+    """End the run and wait for W&B's writer process, so that everything logged is in the
+    run's files: `finish` alone returns before the writer has flushed the `.wandb` file."""
+    import wandb
+
+    wandb.finish()
+    wandb.teardown()
+
+
+def only_run(folder: Path) -> Path:
+    (run,) = (folder / "wandb").glob("offline-run-*")
+    return run
+
+
+# ---------------------------------------------------------------- the fragment through the CLI
+def test_without_a_key_the_run_is_logged_offline_with_config_media_and_a_sync_hint(
+    no_wandb_credentials, tmp_path, capsys
+):
     build_cli(["fit", "--config", str(ROOT / "configs" / "canonical.yaml"),
                "--config", str(ROOT / "configs" / "logging" / "wandb.yaml"),
                "--trainer.max_epochs", "1", "--data.init_args.dim", "20",
-               "--trainer.enable_progress_bar", "false"])
-    import os
-
+               "--trainer.enable_progress_bar", "false"])  # fmt: skip
     assert os.environ["WANDB_MODE"] == "offline"
-    (run,) = (tmp_path / "wandb").glob("offline-run-*")
-    (events,) = run.glob("run-*.wandb")
-    assert events.stat().st_size > 0
+    run = only_run(tmp_path)
     assert f"wandb sync {run}" in capsys.readouterr().out
+    finish_writing()
+    logged = config(run)
+    assert logged["cli"]["model"]["class_path"] == "lit_evoae.systems.CanonicalAutoencoder"
+    assert logged["cli"]["pruning"]["operator"] is None
+    assert logged["hidden_sizes"] == [30]  # the model's own hyperparameters too
+    # one epoch is the last one, so the fragment's WandbMedia logs despite every_n_epochs: 10
+    (picture,) = (run / "files" / "media" / "images").rglob("*.png")
+    assert picture.read_bytes().startswith(PNG_SIGNATURE)
+    keys = set().union(*history(run))
+    assert {"val/reconstructions/path", "masks/encoders.0/bins", "masks/decoders.2/bins"} <= keys
+
+
+# ---------------------------------------------------------------- the callback
+def test_media_show_reconstructions_and_pruned_units_every_epoch(
+    no_wandb_credentials, monkeypatch, tmp_path, tiny_data, quiet_trainer
+):
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    system = CoevolutionaryAutoencoder(24, (8,), 3, lr=0.01, topology=Ring(size=4),
+                                       evolution_seed=1)  # fmt: skip
+    pruning = Pruning(RandomPruning(amount=0.3), probability=1.0, seed=0)
+    logger = WandbLogger(project="lit_evoae_test", save_dir=str(tmp_path))
+    media = WandbMedia(every_n_epochs=1, examples=8)
+    trainer = quiet_trainer(max_epochs=2, logger=logger, callbacks=[pruning, media])
+    trainer.fit(system, datamodule=tiny_data)
+    finish_writing()
+
+    run = only_run(tmp_path)
+    pictures = sorted((run / "files" / "media" / "images" / "val").glob("reconstructions_*.png"))
+    assert len(pictures) == 2  # one per epoch, none from the sanity check
+    with Image.open(pictures[-1]) as picture:
+        # 8 examples (from two validation batches of 5), each input above its reconstruction
+        assert (picture.mode, picture.size) == ("L", (24, 2 * 8 * STRIP_HEIGHT))
+    rows = [row for row in history(run) if "masks/encoders.0/bins" in row]
+    assert [row["trainer/global_step"] for row in rows] == [8, trainer.global_step]  # 8 batches
+    assert rows[-1]["val/reconstructions/_type"] == "image-file"
+    for layer, units in (("encoders.0", 8), ("encoders.2", 3), ("decoders.0", 8),
+                         ("decoders.2", 24)):  # fmt: skip
+        histogram = rows[-1][f"masks/{layer}/values"], rows[-1][f"masks/{layer}/bins"]
+        assert sum(histogram[0]) == units  # one count per unit of the layer
+        assert histogram[1][-1] <= 1 and histogram[1][0] < 1  # some unit lost incoming weights
+
+
+def test_with_csv_logging_only_the_callback_does_nothing(tmp_path, tiny_data, quiet_trainer):
+    media = WandbMedia(every_n_epochs=1)
+    trainer = quiet_trainer(max_epochs=1, logger=CSVLogger(tmp_path), callbacks=[media])
+    trainer.fit(CanonicalAutoencoder(24, (8,), 3), datamodule=tiny_data)
+    assert trainer.state.finished
+    assert len(media._inputs) == 0  # kept nothing
+    assert not (tmp_path / "wandb").exists()
+
+
+def test_reconstruction_picture_tiles_square_inputs_and_stripes_others():
+    inputs, reconstructions = torch.rand(3, 16), torch.rand(3, 16)
+    picture, _ = reconstruction_picture(inputs, reconstructions)
+    assert picture.dtype == torch.uint8 and picture.shape == (8, 12)  # 2 x 3 tiles of 4 x 4
+    expected = (reconstructions[2].view(4, 4) * 255).round().to(torch.uint8)
+    assert torch.equal(picture[4:, 8:], expected)  # bottom right: the last reconstruction
+
+    picture, _ = reconstruction_picture(torch.ones(3, 5), torch.zeros(3, 5))
+    assert picture.shape == (2 * 3 * STRIP_HEIGHT, 5)
+    assert picture[:STRIP_HEIGHT].eq(255).all()  # the first input's strip...
+    assert picture[STRIP_HEIGHT : 2 * STRIP_HEIGHT].eq(0).all()  # ...above its reconstruction
+
+
+@pytest.mark.parametrize("field", ["every_n_epochs", "examples"])
+def test_bad_media_arguments_name_the_field(field):
+    with pytest.raises(ConfigError, match=field):
+        WandbMedia(**{field: 0})
