@@ -1,6 +1,9 @@
 """W&B in offline mode (no account, no network, run files written locally): the logging
-fragment through the CLI and the WandbMedia callback."""
+fragment through the CLI, the WandbMedia callback, and the sweep file's runs."""
 
+import contextlib
+import io
+import itertools
 import json
 import os
 import struct
@@ -9,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import torch
+import yaml
 from PIL import Image
 from pytorch_lightning.loggers import CSVLogger, WandbLogger
 
@@ -21,6 +25,7 @@ from lit_evoae.pruning.methods import RandomPruning
 from lit_evoae.systems import CanonicalAutoencoder, CoevolutionaryAutoencoder
 
 ROOT = Path(__file__).resolve().parents[1]
+SWEEP = ROOT / "configs" / "studies" / "sweeps" / "pruning.yaml"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
@@ -177,3 +182,52 @@ def test_reconstruction_picture_tiles_square_inputs_and_stripes_others():
 def test_bad_media_arguments_name_the_field(field):
     with pytest.raises(ConfigError, match=field):
         WandbMedia(**{field: 0})
+
+
+# ---------------------------------------------------------------- the sweep
+def sweep_runs(sweep: dict) -> list[list[str]]:
+    """The command lines a W&B agent would start for a grid sweep, by the agent's own code."""
+    from wandb.sdk.launch.sweeps.utils import create_sweep_command_args
+
+    names = list(sweep["parameters"])
+    grid = itertools.product(*(sweep["parameters"][name]["values"] for name in names))
+    commands = []
+    for values in grid:
+        macros = create_sweep_command_args(
+            {"args": {name: {"value": value} for name, value in zip(names, values, strict=True)}}
+        )
+        macros["program"] = [sweep["program"]]
+        command = []
+        for item in sweep["command"]:  # a "${name}" item is replaced by that macro's list
+            command += macros[item[2:-1]] if item.startswith("${") else [item]
+        commands.append(command)
+    return commands
+
+
+def test_every_run_of_the_pruning_sweep_parses(monkeypatch):
+    sweep = yaml.safe_load(SWEEP.read_text())
+    assert sweep["method"] == "grid"
+    assert sweep["metric"] == {"name": "val/l1", "goal": "minimize"}
+    commands = sweep_runs(sweep)
+    assert len(commands) == 4 * 5
+    monkeypatch.chdir(ROOT)  # the agent runs from the repository root; parsing writes nothing
+    monkeypatch.setattr(sys, "argv", ["lit-evoae"])
+    seen = set()
+    for program, *arguments in commands:
+        assert program == "lit-evoae"
+        printed = io.StringIO()
+        with contextlib.redirect_stdout(printed), pytest.raises(SystemExit) as exited:
+            build_cli([*arguments, "--print_config"])
+        assert exited.value.code == 0, arguments
+        parsed = yaml.safe_load(printed.getvalue())
+        assert parsed["trainer"]["logger"]["class_path"].endswith("WandbLogger")
+        assert parsed["model"]["class_path"] == "lit_evoae.systems.CoevolutionaryAutoencoder"
+        operator = parsed["pruning"]["operator"]
+        seen.add((operator and operator["class_path"], parsed["seed_everything"]))
+    assert {operator for operator, _ in seen} == {
+        None,
+        "lit_evoae.pruning.methods.RandomPruning",
+        "lit_evoae.pruning.methods.VariancePruning",
+        "lit_evoae.pruning.methods.ConjunctivePruning",
+    }
+    assert len(seen) == 20  # every (fragment, seed) pair reached the parsed config
