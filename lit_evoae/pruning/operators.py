@@ -38,12 +38,19 @@ def random_masks(
 
 def _prune_random_entries(mask: Tensor, amount: float, generator: torch.Generator) -> Tensor:
     flat = mask.flatten(1)
-    to_prune = (flat.sum(1) * amount).floor().long()  # (n,)
+    to_prune = _floor_share(flat.sum(1), amount)  # (n,)
     scores = torch.rand(flat.shape, generator=generator, device=generator.device).to(flat.device)
     scores = scores.masked_fill(~flat, 2.0)  # dead entries sort last
     ranks = scores.argsort(1).argsort(1)
     chosen = ranks < to_prune.unsqueeze(1)
     return (flat & ~chosen).view_as(mask)
+
+
+def _floor_share(count: Tensor, amount: float) -> Tensor:
+    """floor(amount x count) for amount in [0, 1), per row: computed in double (a long tensor
+    times a float is float32, where e.g. 1 - 1e-8 is 1.0) and at most count - 1, which it is
+    exactly for amount < 1 but which rounding could still exceed: never all of them."""
+    return torch.minimum((count.double() * amount).floor().long(), (count - 1).clamp(min=0))
 
 
 def variance_masks(
@@ -79,7 +86,7 @@ def variance_masks(
         return weight_mask & ~pruned_weights, bias_mask & ~pruned_bias
     chosen = (draws[:, 0, :] < probability) & live
     if amount is not None:
-        chosen = _at_most(chosen, probability, (live.sum(1) * amount).floor().long())
+        chosen = _at_most(chosen, probability, _floor_share(live.sum(1), amount))
     chosen = _spare_last_unit(chosen, live, probability)
     return prune_units(weight_mask, bias_mask, chosen)
 
@@ -91,10 +98,16 @@ def _spread_probability(variance: Tensor, live: Tensor, prune_end: str) -> Tenso
     low = torch.where(live, variance, inf).amin(1, keepdim=True)
     high = torch.where(live, variance, -inf).amax(1, keepdim=True)
     span = high - low
-    scaled = (variance - low) / span.clamp(min=torch.finfo(variance.dtype).tiny)
+    scaled = (variance - low) / _nonzero(span)
     probability = 1 - scaled if prune_end == "low" else scaled
     probability = torch.where(span > 0, probability, torch.full_like(probability, 0.5))
     return torch.where(live, probability.clamp(0, 1), torch.zeros_like(probability))
+
+
+def _nonzero(span: Tensor) -> Tensor:
+    """`span` where positive, else 1: a divisor for min-max scaling. (Clamping to the smallest
+    normal float instead would scale a subnormal but nonzero spread wrongly, to about 0.)"""
+    return torch.where(span > 0, span, torch.ones_like(span))
 
 
 def _at_most(chosen: Tensor, priority: Tensor, limit: Tensor) -> Tensor:
@@ -128,7 +141,7 @@ def conjunctive_masks(
     inf = torch.tensor(float("inf"), device=case_activations.device)
     low = torch.where(live.unsqueeze(1), case_activations, inf).amin(2, keepdim=True)
     high = torch.where(live.unsqueeze(1), case_activations, -inf).amax(2, keepdim=True)
-    span = (high - low).clamp(min=torch.finfo(case_activations.dtype).tiny)
+    span = _nonzero(high - low)  # no spread: every live unit normalises to 0, i.e. quiet
     quiet = ((case_activations - low) / span < threshold) & live.unsqueeze(1)
     if quiet.shape[1] == 0:
         return weight_mask, bias_mask

@@ -8,6 +8,7 @@ class_path; its own parameters are typed and checked.
 
 import math
 from abc import ABC, abstractmethod
+from fractions import Fraction
 
 from lit_evoae.errors import ConfigError
 from lit_evoae.validation import ClosedUnitInterval, PositiveFloat, check
@@ -83,7 +84,10 @@ class FinalN(Schedule):
         self.fraction = check("schedule.fraction", fraction, ClosedUnitInterval)
 
     def value(self, progress, generation, max_generations, probability, population_size):
-        first = max_generations - math.ceil(self.fraction * max_generations)
+        # the fraction as written, exactly: 0.07 * 100 is 7.000000000000001 in floats, and its
+        # ceiling would prune for 8 generations instead of 7
+        window = math.ceil(Fraction(repr(self.fraction)) * max_generations)
+        first = max_generations - window
         return probability if generation >= first else 0.0
 
 
