@@ -15,7 +15,7 @@ import lit_evoae.data  # noqa: F401  (registers the data modules for short class
 import lit_evoae.pruning.methods  # noqa: F401  (pruning operators by short class name)
 import lit_evoae.pruning.schedules  # noqa: F401  (schedules by short class name)
 import lit_evoae.systems  # noqa: F401  (registers the systems for short class names)
-from lit_evoae.callbacks import Pruning
+from lit_evoae.callbacks import Preemption, Pruning
 from lit_evoae.callbacks.wandb_media import wandb_loggers
 from lit_evoae.errors import UserError
 from lit_evoae.nets import save_autoencoder
@@ -42,11 +42,12 @@ class SaveConfigToWandb(SaveConfigCallback):
 
 
 class LitEvoAECLI(LightningCLI):
-    """LightningCLI with the data width linked to the model, checkpointing and pruning always on.
+    """LightningCLI with the data width linked to the model; checkpointing, pruning and
+    pre-emption always on.
 
-    The checkpoint and pruning callbacks are parser groups of their own (`checkpoint.*`,
-    `pruning.*`) rather than entries of `trainer.callbacks`, so config fragments compose:
-    a fragment that set a callback list would silently replace the earlier list.
+    Those callbacks are parser groups of their own (`checkpoint.*`, `pruning.*`,
+    `preemption.*`) rather than entries of `trainer.callbacks`, so config fragments
+    compose: a fragment that set a callback list would silently replace the earlier list.
     """
 
     wandb_offline = False  # set when W&B is configured but has no credentials
@@ -56,6 +57,8 @@ class LitEvoAECLI(LightningCLI):
         parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
         # Always present, configured under pruning.*; fragments in callbacks/ set it.
         parser.add_lightning_class_args(Pruning, "pruning")
+        # Checkpoint at a batch boundary on SIGUSR1/SIGTERM and requeue under SLURM.
+        parser.add_lightning_class_args(Preemption, "preemption")
         parser.add_argument(
             "--test_after_fit",
             type=bool,

@@ -1,6 +1,7 @@
 """Lightning callbacks of lit_evoae."""
 
+from lit_evoae.callbacks.preemption import Preempted, Preemption
 from lit_evoae.callbacks.pruning import Pruning
 from lit_evoae.callbacks.wandb_media import WandbMedia
 
-__all__ = ["Pruning", "WandbMedia"]
+__all__ = ["Preempted", "Preemption", "Pruning", "WandbMedia"]

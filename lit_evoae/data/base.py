@@ -14,7 +14,8 @@ class EpochShuffle(Sampler[int]):
     order exactly (a DataLoader's default shuffle draws from the global RNG, which resuming
     does not restore). `passes` chains that many independent permutations into one epoch.
 
-    Lightning calls `set_epoch` before every epoch.
+    Lightning calls `set_epoch` before every epoch. `skip` leaves out the first indices of
+    the next iteration only: a run resumed mid-epoch continues where it stopped.
     """
 
     def __init__(self, length: int, seed: int, passes: int = 1) -> None:
@@ -22,6 +23,7 @@ class EpochShuffle(Sampler[int]):
         self.seed = seed
         self.passes = passes
         self.epoch = 0
+        self.skip = 0
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
@@ -30,9 +32,39 @@ class EpochShuffle(Sampler[int]):
         return self.length * self.passes
 
     def __iter__(self) -> Iterator[int]:
+        start, self.skip = self.skip, 0
         generator = torch.Generator().manual_seed((self.seed * 1_000_003 + self.epoch) % 2**63)
-        for _ in range(self.passes):
-            yield from torch.randperm(self.length, generator=generator).tolist()
+        order = [torch.randperm(self.length, generator=generator) for _ in range(self.passes)]
+        yield from torch.cat(order)[start:].tolist()
+
+
+class ResumableLoader(DataLoader):
+    """A DataLoader whose place in the epoch is saved in Lightning's checkpoints.
+
+    Lightning stores `state_dict()` of a loader that has one and restores it on resume, so a
+    run checkpointed mid-epoch (pre-emption) goes on with the next batch instead of
+    replaying the epoch from its start. The sampler must be an `EpochShuffle`.
+    """
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._served = 0  # batches handed out in the current epoch
+        self._resume_at = 0
+
+    def __iter__(self):
+        start, self._resume_at = self._resume_at, 0
+        self.sampler.skip = start * self.batch_size
+        self._served = start
+        for batch in super().__iter__():
+            self._served += 1
+            yield batch
+
+    def state_dict(self) -> dict[str, int]:
+        return {"batches_served": self._served}
+
+    def load_state_dict(self, state: dict[str, int]) -> None:
+        served = int(state["batches_served"])
+        self._resume_at = served if served < len(self) else 0  # a finished epoch: start anew
 
 
 class TensorDataModule(pl.LightningDataModule):
@@ -53,7 +85,7 @@ class TensorDataModule(pl.LightningDataModule):
         self.train_passes = 1
 
     def _loader(self, split: str, sampler: Sampler | None = None) -> DataLoader:
-        return DataLoader(
+        return (DataLoader if sampler is None else ResumableLoader)(
             self.splits[split],
             batch_size=self.batch_size,
             sampler=sampler,

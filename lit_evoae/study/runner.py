@@ -4,7 +4,7 @@ Each run writes into its own folder (resolved config, metrics.csv, checkpoints, 
 A run is finished when its `result.json` exists; that file is written last and
 atomically, so a study interrupted at any moment is resumed by running it again:
 finished runs are skipped, a half-done run's folder is cleared and the run redone
-(unless it holds the checkpoint of a SLURM pre-emption, which Lightning resumes from).
+(unless a pre-empted attempt left a checkpoint there: then the run resumes from it).
 The plan (`study.json`) records every run, so a SLURM array task can pick one by index.
 """
 
@@ -105,17 +105,19 @@ class RunFailed(Exception):
 
 def run_one(run: Run, out: Path, threads: int = 1, wandb_project: str | None = None) -> dict:
     folder = run.folder(out)
-    if folder.exists() and not list(folder.glob(HPC_CHECKPOINTS)):
+    resume = latest_preemption_checkpoint(folder)
+    if folder.exists() and resume is None:
         shutil.rmtree(folder)  # an interrupted attempt with nothing to resume from: start over
     folder.mkdir(parents=True, exist_ok=True)
     logging = folder / "logging.yaml"
     atomic_write_text(logging, yaml.safe_dump(logging_config(run, folder, wandb_project)))
     command = [
         sys.executable, "-m", "lit_evoae.cli", "fit", *run.arguments(), "--config", str(logging),
-        # Lightning's SLURM requeue saves hpc_ckpt_N.ckpt here and resumes from it.
+        # A pre-empted attempt saved hpc_ckpt_N.ckpt here (Preemption callback).
         "--trainer.default_root_dir", str(folder),
         "--checkpoint.dirpath", str(folder / "checkpoints"),
         "--trainer.enable_progress_bar", "false",
+        *(["--ckpt_path", str(resume)] if resume else []),
     ]  # fmt: skip
     environment = {**os.environ, "OMP_NUM_THREADS": str(threads)}
     start = time.perf_counter()
@@ -128,6 +130,12 @@ def run_one(run: Run, out: Path, threads: int = 1, wandb_project: str | None = N
               "choices": dict(run.choices), **final_metrics(folder)}  # fmt: skip
     atomic_write_text(folder / RESULT, json.dumps(result, indent=1))
     return result
+
+
+def latest_preemption_checkpoint(folder: Path) -> Path | None:
+    """The newest hpc_ckpt_N.ckpt a pre-empted attempt left in `folder`, if any."""
+    found = sorted(folder.glob(HPC_CHECKPOINTS), key=lambda p: int(p.stem.rsplit("_", 1)[1]))
+    return found[-1] if found else None
 
 
 def logging_config(run: Run, folder: Path, wandb_project: str | None) -> dict:

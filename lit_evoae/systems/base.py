@@ -1,10 +1,11 @@
 """What every system shares: the test of its best individual and the model-size metrics."""
 
 from abc import ABC, abstractmethod
+from typing import Any
 
 import pytorch_lightning as pl
 from torch import Tensor
-from torchmetrics import MeanAbsoluteError
+from torchmetrics import MeanAbsoluteError, MeanMetric
 
 from lit_evoae.population.stacked import StackedAutoencoder
 
@@ -18,11 +19,20 @@ class AutoencoderSystem(pl.LightningModule, ABC):
     generation's training and before anything else uses them, the system calls
     `on_pairs_trained(trainer, system, rows)` on every callback that defines it; the callback
     edits the masks of `pruning_target()` and reports with `masks_changed(rows)`.
+
+    A batch's work ends in the subclass's `finish_train_batch` (selection, pruning,
+    replacement), which Lightning would run after its callbacks' `on_train_batch_end`; so
+    callbacks that need the finished state (a pre-emption checkpoint) define
+    `on_train_batch_finished(trainer, system, batch_idx)`, called after it.
     """
 
     def __init__(self) -> None:
         super().__init__()
         self.test_l1 = MeanAbsoluteError()
+        # The epoch's running mean is part of the checkpoint (persistent), so a run resumed
+        # mid-epoch logs the same train/loss as one that was never interrupted.
+        self.train_loss = MeanMetric()
+        self.train_loss.persistent(True)
 
     @abstractmethod
     def best_individual(self) -> tuple[StackedAutoencoder, int]:
@@ -41,11 +51,25 @@ class AutoencoderSystem(pl.LightningModule, ABC):
         checkpoint["lit_evoae_system"] = f"{type(self).__module__}.{type(self).__qualname__}"
 
     def notify_pairs_trained(self, rows: Tensor) -> None:
+        self._notify_callbacks("on_pairs_trained", rows)
+
+    def finish_train_batch(self, batch_idx: int) -> None:
+        """The system's own end of a training batch (its generation bookkeeping)."""
+
+    def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
+        self.finish_train_batch(batch_idx)
+        self._notify_callbacks("on_train_batch_finished", batch_idx)
+
+    def _notify_callbacks(self, name: str, *arguments: Any) -> None:
         callbacks = self.trainer.callbacks if self._trainer is not None else []
         for callback in callbacks:
-            hook = getattr(callback, "on_pairs_trained", None)
+            hook = getattr(callback, name, None)
             if callable(hook):
-                hook(self.trainer, self, rows)
+                hook(self.trainer, self, *arguments)
+
+    def log_train_loss(self, loss: Tensor) -> None:
+        self.train_loss.update(loss.detach())
+        self.log("train/loss", self.train_loss, on_step=False, on_epoch=True, prog_bar=True)
 
     def test_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
         inputs = batch[0]

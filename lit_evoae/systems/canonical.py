@@ -75,7 +75,7 @@ class CanonicalAutoencoder(AutoencoderSystem):
     def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
         inputs = batch[0]
         loss = F.l1_loss(self(inputs), inputs)
-        self.log("train/loss", loss, on_step=False, on_epoch=True, prog_bar=True)
+        self.log_train_loss(loss)
         return loss
 
     def on_before_optimizer_step(self, optimizer: torch.optim.Optimizer) -> None:
@@ -85,7 +85,7 @@ class CanonicalAutoencoder(AutoencoderSystem):
                 linear.weight.grad.mul_(linear.weight_mask)
                 linear.bias.grad.mul_(linear.bias_mask)
 
-    def on_train_batch_end(self, outputs, batch, batch_idx: int) -> None:
+    def finish_train_batch(self, batch_idx: int) -> None:
         if batch_idx + 1 == self.trainer.num_training_batches:  # the epoch's training is done
             self.notify_pairs_trained(torch.zeros(1, dtype=torch.long, device=self.device))
 

@@ -161,10 +161,10 @@ class CoevolutionaryAutoencoder(AutoencoderSystem):
             if batch_idx % self._steps_per_cell() == 0:
                 self._select(inputs, torch.tensor([cell], device=self.device))
             losses = self._train(inputs, active=cell)
-        self.log("train/loss", losses.mean(), on_step=False, on_epoch=True, prog_bar=True)
+        self.log_train_loss(losses.mean())
         return losses.mean()
 
-    def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
+    def finish_train_batch(self, batch_idx: int) -> None:
         last_batch = batch_idx + 1 == self.trainer.num_training_batches
         if not self.sequential:
             if last_batch:

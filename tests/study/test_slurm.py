@@ -123,7 +123,8 @@ def test_a_preempted_array_task_is_requeued_and_resumes(local_slurm, tmp_path, t
     local_slurm.command("scontrol", "update", f"JobId={job}_0", "StartTime=now", check=False)
     local_slurm.wait_until_empty(timeout=300)
     log = (folder / "log.txt").read_text()
-    assert "Requeued SLURM job" in log and "Restored all states from the checkpoint" in log, log
+    assert "stopped by SIGUSR1" in log and "the requeued job resumes from it" in log, log
+    assert "Restored all states from the checkpoint" in log, log
     result = json.loads((folder / "result.json").read_text())
     assert result["epochs"] == epochs
     with (folder / "metrics.csv").open() as handle:

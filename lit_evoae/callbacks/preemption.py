@@ -1,0 +1,109 @@
+"""Pre-emption: on SLURM's warning signal (or SIGTERM), checkpoint at the next batch boundary.
+
+Lightning's own SLURM handler saves its checkpoint inside the signal handler, which may
+fall in the middle of an optimiser step or a generation's replacement; resuming from such
+a file is not exact. This callback only notes the signal, and saves once the batch in
+flight has finished all its work (`on_train_batch_finished`, after the system's own
+bookkeeping; after an epoch's last batch it waits for the next epoch's first): weights,
+masks, optimiser moments, learning rates, callback states, every generator and the data
+loader's place in the epoch. It then requeues the job under SLURM (as Lightning would)
+and stops the run with `Preempted`.
+
+The file is `hpc_ckpt_N.ckpt` in `trainer.default_root_dir`, the name Lightning resumes
+from by itself when a requeued SLURM job starts; elsewhere resume with `--ckpt_path`.
+"""
+
+import os
+import re
+import signal
+import subprocess
+import threading
+from typing import Literal
+
+import pytorch_lightning as pl
+from pytorch_lightning.plugins.environments import SLURMEnvironment
+from pytorch_lightning.utilities import rank_zero_info, rank_zero_warn
+
+from lit_evoae.errors import UserError
+
+SignalName = Literal["SIGUSR1", "SIGUSR2", "SIGTERM", "SIGINT"]
+
+
+class Preempted(UserError):
+    """The run stopped on a signal after saving a checkpoint to resume from."""
+
+    def __init__(self, signal_name: str, path: str, requeued: bool) -> None:
+        then = ("the requeued job resumes from it" if requeued
+                else f"resume with: lit-evoae fit <same arguments> --ckpt_path {path}")  # fmt: skip
+        super().__init__(f"stopped by {signal_name}; checkpoint saved to {path}; {then}")
+        self.signal_name = signal_name
+        self.path = path
+
+
+class Preemption(pl.Callback):
+    """Checkpoint and stop at the next batch boundary after one of `signals` arrives.
+
+    Args:
+        signals: the signals that mean "save and stop"; SLURM sends SIGUSR1 when the job
+            was submitted with `--signal=SIGUSR1@90`, and SIGTERM before killing a job.
+        requeue: under SLURM, requeue the job (`scontrol requeue`) after saving.
+    """
+
+    def __init__(self, signals: list[SignalName] | None = None, requeue: bool = True) -> None:
+        self.signals = list(signals) if signals is not None else ["SIGUSR1", "SIGTERM"]
+        self.requeue = requeue
+        self.received: str | None = None
+        self._previous: dict[int, object] = {}
+
+    def _note(self, signum: int, _frame) -> None:
+        self.received = signal.Signals(signum).name
+
+    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        # After Lightning registered its handlers, so these replace them for the training.
+        if threading.current_thread() is not threading.main_thread():
+            return  # signal handlers can only be set from the main thread
+        self.received = None
+        for name in self.signals:
+            number = getattr(signal, name)
+            self._previous[number] = signal.signal(number, self._note)
+
+    def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._restore()
+
+    def on_exception(self, trainer, pl_module, exception: BaseException) -> None:
+        self._restore()
+
+    def _restore(self) -> None:
+        for number, handler in self._previous.items():
+            signal.signal(number, handler)
+        self._previous = {}
+
+    def on_train_batch_finished(
+        self, trainer: pl.Trainer, system: pl.LightningModule, batch_idx: int
+    ) -> None:
+        if self.received is None or batch_idx + 1 >= trainer.num_training_batches:
+            # Lightning resumes a checkpoint of an epoch's last batch as a finished epoch and
+            # skips that epoch's validation; wait for the next epoch's first batch instead.
+            return
+        for logger in trainer.loggers:
+            logger.save()  # what was logged so far goes to disk with the checkpoint
+        path = trainer._checkpoint_connector.hpc_save_path(trainer.default_root_dir)
+        trainer.save_checkpoint(path)
+        rank_zero_info(f"{self.received}: checkpoint saved to {path}")
+        requeued = self.requeue and trainer.is_global_zero and _requeue_slurm_job()
+        raise Preempted(self.received, path, requeued)
+
+
+def _requeue_slurm_job() -> bool:
+    """`scontrol requeue` this job (an array task by its array id); False outside SLURM."""
+    if not SLURMEnvironment.detect():
+        return False
+    array_job = os.environ.get("SLURM_ARRAY_JOB_ID")
+    job = (f"{array_job}_{os.environ['SLURM_ARRAY_TASK_ID']}" if array_job
+           else os.environ["SLURM_JOB_ID"])  # fmt: skip
+    if not re.fullmatch(r"[0-9_]+", job):
+        return False
+    done = subprocess.run(["scontrol", "requeue", job], capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        rank_zero_warn(f"scontrol requeue {job} failed: {done.stderr.strip()}")
+    return done.returncode == 0

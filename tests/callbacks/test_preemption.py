@@ -1,0 +1,148 @@
+"""Pre-emption: a signal mid-epoch saves a checkpoint; resuming it ends bit-identical."""
+
+import csv
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import pytorch_lightning as pl
+import torch
+import yaml
+
+from lit_evoae.callbacks import Preempted
+from lit_evoae.cli import build_cli
+
+
+class SignalAt(pl.Callback):
+    """Sends `name` to this process when training reaches (epoch, batch)."""
+
+    def __init__(self, epoch: int, batch: int, name: str = "SIGUSR1") -> None:
+        self.epoch, self.batch, self.name = epoch, batch, name
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+        if (trainer.current_epoch, batch_idx) == (self.epoch, self.batch):
+            os.kill(os.getpid(), getattr(signal, self.name))
+
+
+def write_config(folder: Path, config: dict, epochs: int) -> Path:
+    config = {**config, "trainer": {**config["trainer"], "max_epochs": epochs,
+                                    "default_root_dir": str(folder)}}  # fmt: skip
+    config["data"]["init_args"]["data_dir"] = str(folder.parent / "data")
+    config["trainer"]["logger"] = {
+        "class_path": "lit_evoae.loggers.ResumableCSVLogger",
+        "init_args": {"save_dir": str(folder), "name": "", "version": ""},
+    }
+    path = folder / "config.in.yaml"
+    folder.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def fit(config: Path, *extra: str):
+    checkpoints = str(config.parent / "checkpoints")
+    return build_cli(["fit", "--config", str(config), "--test_after_fit", "false",
+                      "--checkpoint.dirpath", checkpoints, *extra])  # fmt: skip
+
+
+def metric_rows(folder: Path) -> list[dict]:
+    with (folder / "metrics.csv").open() as handle:
+        return list(csv.DictReader(handle))
+
+
+def state(model: torch.nn.Module) -> dict:
+    return {key: value.clone() for key, value in model.state_dict().items()}
+
+
+REGIMES = {
+    "coevolution_synchronous": {},
+    "coevolution_sequential": {
+        "strategy": {
+            "class_path": "lit_evoae.population.strategy.CoevolutionStrategy",
+            "init_args": {"update_order": "sequential"},
+        }
+    },
+    "canonical": None,
+}
+
+
+# (regime, batch the signal arrives in, (epoch, batches served) of the checkpoint): a signal
+# in an epoch's last batch (6 per epoch) is kept until the next epoch's first batch is done.
+CASES = [
+    ("coevolution_synchronous", 2, (1, 3)),
+    ("coevolution_synchronous", 5, (2, 1)),
+    ("coevolution_sequential", 2, (1, 3)),
+    ("canonical", 2, (1, 3)),
+]
+
+
+@pytest.mark.parametrize(("regime", "batch", "saved_at"), CASES)
+def test_a_run_signalled_mid_epoch_resumes_bit_identically(regime, batch, saved_at, tmp_path,
+                                                           tiny_coevolution):  # fmt: skip
+    config = tiny_coevolution
+    if REGIMES[regime] is None:
+        config["model"] = {
+            "class_path": "lit_evoae.systems.CanonicalAutoencoder",
+            "init_args": {"hidden_sizes": [8], "latent_dim": 3, "lr": 0.01},
+        }
+    else:
+        config["model"]["init_args"].update(REGIMES[regime])
+    config["pruning"] = {"operator": {"class_path": "lit_evoae.pruning.methods.VariancePruning"},
+                         "probability": 0.5}  # fmt: skip
+    straight = fit(write_config(tmp_path / "straight", config, epochs=3))
+
+    interrupted = write_config(tmp_path / "interrupted", config, epochs=3)
+    signal_at = {"class_path": "test_preemption.SignalAt",
+                 "init_args": {"epoch": 1, "batch": batch}}  # fmt: skip
+    with pytest.raises(Preempted) as stopped:
+        fit(interrupted, "--trainer.callbacks", yaml.safe_dump([signal_at]))
+    checkpoint = interrupted.parent / "hpc_ckpt_1.ckpt"
+    assert stopped.value.path == str(checkpoint) and "SIGUSR1" in str(stopped.value)
+    saved = torch.load(checkpoint, weights_only=True)
+    served = saved["loops"]["fit_loop"]["state_dict"]["combined_loader"]
+    assert (saved["epoch"], served) == (saved_at[0], [{"batches_served": saved_at[1]}])
+
+    resumed = fit(interrupted, "--ckpt_path", str(checkpoint))
+    expected, got = state(straight.model), state(resumed.model)
+    assert expected.keys() == got.keys()
+    different = [key for key in expected if not torch.equal(expected[key], got[key])]
+    assert different == []
+    assert metric_rows(interrupted.parent) == metric_rows(tmp_path / "straight")
+
+
+def test_an_external_sigterm_saves_and_the_resumed_run_completes(tmp_path, tiny_coevolution):
+    epochs = 40
+    config = write_config(tmp_path / "run", tiny_coevolution, epochs=epochs)
+    command = [
+        sys.executable,
+        "-m",
+        "lit_evoae.cli",
+        "fit",
+        "--config",
+        str(config),
+        "--test_after_fit",
+        "false",
+        "--checkpoint.dirpath",
+        str(tmp_path / "run" / "ckpts"),
+    ]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 120
+    while not (tmp_path / "run" / "ckpts" / "last.ckpt").is_file():  # an epoch or more done
+        assert time.monotonic() < deadline and process.poll() is None, "the run did not start"
+        time.sleep(0.1)
+    process.send_signal(signal.SIGTERM)
+    output, _ = process.communicate(timeout=120)
+    assert process.returncode == 2, output
+    assert "lit-evoae: error: stopped by SIGTERM; checkpoint saved to" in output
+    checkpoint = tmp_path / "run" / "hpc_ckpt_1.ckpt"
+    assert checkpoint.is_file()
+    stopped_at = torch.load(checkpoint, weights_only=True)["epoch"]
+    assert stopped_at < epochs - 1
+    done = subprocess.run([*command, "--ckpt_path", str(checkpoint)], capture_output=True,
+                          text=True, timeout=300)  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    validated = [int(r["epoch"]) for r in metric_rows(tmp_path / "run") if r["val/l1"]]
+    assert validated == list(range(epochs))  # every epoch once: none lost, none repeated
