@@ -10,6 +10,7 @@ from jsonargparse import lazy_instance
 from pytorch_lightning.callbacks import ModelCheckpoint
 from pytorch_lightning.cli import LightningArgumentParser, LightningCLI, SaveConfigCallback
 from pytorch_lightning.loggers import CSVLogger
+from pytorch_lightning.plugins.io import CheckpointIO
 
 import lit_evoae.data  # noqa: F401  (registers the data modules for short class names)
 import lit_evoae.pruning.methods  # noqa: F401  (pruning operators by short class name)
@@ -17,7 +18,9 @@ import lit_evoae.pruning.schedules  # noqa: F401  (schedules by short class name
 import lit_evoae.systems  # noqa: F401  (registers the systems for short class names)
 from lit_evoae.callbacks import Preemption, Pruning
 from lit_evoae.callbacks.wandb_media import wandb_loggers
+from lit_evoae.checkpoints import AtomicCheckpointIO, read_checkpoint
 from lit_evoae.errors import UserError
+from lit_evoae.io import atomic_write_text
 from lit_evoae.nets import save_autoencoder
 
 BEST_AUTOENCODER = "best_autoencoder.pt"
@@ -28,10 +31,31 @@ DESCRIPTION = (
 )
 
 
-class SaveConfigToWandb(SaveConfigCallback):
-    """Saves config.yaml as usual and also records the whole resolved config in W&B under
-    `cli`, so runs can be told apart by any key (the pruning operator, the seed, the trainer),
-    not only by the model's and data's hyperparameters that Lightning logs itself."""
+class _AtomicSaving:
+    """A parser whose `save` writes the config file atomically; all else is the parser's."""
+
+    def __init__(self, parser: LightningArgumentParser) -> None:
+        self._parser = parser
+
+    def save(self, config, path: str, skip_none: bool = True, **_ignored) -> None:
+        atomic_write_text(path, self._parser.dump(config, skip_none=skip_none))
+
+    def __getattr__(self, name: str):
+        return getattr(self._parser, name)
+
+
+class SaveConfig(SaveConfigCallback):
+    """Saves config.yaml atomically (a kill leaves the old file or the new one, never half
+    of one), and records the whole resolved config in W&B under `cli`, so runs can be told
+    apart by any key (the pruning operator, the seed, the trainer), not only by the model's
+    and data's hyperparameters that Lightning logs itself."""
+
+    def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+        parser, self.parser = self.parser, _AtomicSaving(self.parser)
+        try:
+            super().setup(trainer, pl_module, stage)
+        finally:
+            self.parser = parser
 
     def save_config(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
         loggers = wandb_loggers(trainer)
@@ -76,6 +100,25 @@ class LitEvoAECLI(LightningCLI):
                 "trainer.logger": lazy_instance(CSVLogger, save_dir="."),
             }
         )
+
+    def instantiate_trainer(self, **kwargs) -> pl.Trainer:
+        # Atomic checkpoint files and a clear error for a damaged one, unless the user
+        # configured a CheckpointIO of their own.
+        config = self.config_init[self.subcommand] if self.subcommand else self.config_init
+        configured = config["trainer"].get("plugins") or []
+        configured = configured if isinstance(configured, list) else [configured]
+        if not any(isinstance(plugin, CheckpointIO) for plugin in configured):
+            kwargs["plugins"] = [*configured, AtomicCheckpointIO()]
+        return super().instantiate_trainer(**kwargs)
+
+    def _parse_ckpt_path(self) -> None:
+        # LightningCLI reads --ckpt_path's hyperparameters here, before anything else does:
+        # check the file first so a typo or a damaged file is one line naming it.
+        subcommand = self.config.get("subcommand")
+        ckpt_path = self.config[subcommand].get("ckpt_path") if subcommand else None
+        if ckpt_path and ckpt_path not in ("best", "last", "hpc") and "://" not in ckpt_path:
+            read_checkpoint(ckpt_path)
+        super()._parse_ckpt_path()
 
     def before_instantiate_classes(self) -> None:
         if _uses_wandb(self.config[self.subcommand]) and not _wandb_configured():
@@ -122,7 +165,7 @@ def build_cli(args: list[str] | None = None) -> LitEvoAECLI:
         pl.LightningDataModule,
         subclass_mode_model=True,
         subclass_mode_data=True,
-        save_config_callback=SaveConfigToWandb,
+        save_config_callback=SaveConfig,
         # A requeued or re-run job writes into the same folder; it must not fail there.
         save_config_kwargs={"overwrite": True},
         parser_kwargs={"description": DESCRIPTION},

@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from lit_evoae.errors import DataError
+from lit_evoae.checkpoints import SYSTEM_KEY, read_checkpoint
 from lit_evoae.nets import Autoencoder
 
 
@@ -49,11 +49,7 @@ def export_checkpoint(checkpoint: str | Path, out: str | Path) -> dict:
     """Compact the best individual of a lit_evoae checkpoint into `out/` as a `torch.export`
     program (`autoencoder.pt2`, batch size free) and `autoencoder.json`; returns the summary."""
     checkpoint, out = Path(checkpoint), Path(out)
-    try:
-        stored = torch.load(checkpoint, weights_only=True, map_location="cpu")
-        module, _, name = stored["lit_evoae_system"].rpartition(".")
-    except Exception as error:  # unreadable, foreign or pre-export checkpoint
-        raise DataError(f"{checkpoint} is not a readable lit_evoae checkpoint ({error})") from error
+    module, _, name = read_checkpoint(checkpoint)[SYSTEM_KEY].rpartition(".")
     system_class = getattr(importlib.import_module(module), name)
     system = system_class.load_from_checkpoint(checkpoint, map_location="cpu", weights_only=True)
     original = system.autoencoder().eval()

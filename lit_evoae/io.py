@@ -23,6 +23,8 @@ def replacing(path: str | os.PathLike) -> Iterator[str]:
     os.close(handle)
     try:
         yield temporary
+        with open(temporary, "rb+") as written:
+            os.fsync(written.fileno())  # on disk before it takes the name, not only in cache
         os.chmod(temporary, FILE_MODE)
         os.replace(temporary, path)
     finally:

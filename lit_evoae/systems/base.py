@@ -7,6 +7,7 @@ import pytorch_lightning as pl
 from torch import Tensor
 from torchmetrics import MeanAbsoluteError, MeanMetric
 
+from lit_evoae.checkpoints import SYSTEM_KEY
 from lit_evoae.population.stacked import StackedAutoencoder
 
 
@@ -48,7 +49,7 @@ class AutoencoderSystem(pl.LightningModule, ABC):
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         # Which system wrote it, so `lit-evoae export` can rebuild it from the file alone.
-        checkpoint["lit_evoae_system"] = f"{type(self).__module__}.{type(self).__qualname__}"
+        checkpoint[SYSTEM_KEY] = f"{type(self).__module__}.{type(self).__qualname__}"
 
     def notify_pairs_trained(self, rows: Tensor) -> None:
         self._notify_callbacks("on_pairs_trained", rows)
