@@ -15,3 +15,7 @@ class ConfigError(UserError, ValueError):
 
 class DataError(UserError, OSError):
     """A data directory or data file cannot be used; the message names the path."""
+
+
+class Diverged(UserError, ArithmeticError):
+    """Training produced a non-finite loss; the message names the saved state and what to try."""

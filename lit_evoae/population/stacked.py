@@ -164,6 +164,14 @@ class StackedAutoencoder(nn.Module):
         return sum(linear.weight[0].numel() + linear.bias[0].numel() for linear in self.linears())
 
     @torch.no_grad()
+    def finite(self) -> Tensor:
+        """Per individual, whether every weight and bias is finite: (population,) bool."""
+        return torch.stack([
+            torch.isfinite(linear.weight).flatten(1).all(1) & torch.isfinite(linear.bias).all(1)
+            for linear in self.linears()
+        ]).all(0)  # fmt: skip
+
+    @torch.no_grad()
     def sparsity(self) -> Tensor:
         """Per individual, the fraction of weights and biases exactly zero: (population,)."""
         zeros = sum(

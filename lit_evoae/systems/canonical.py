@@ -4,12 +4,14 @@ It is a population of one on the same stacked path that coevolution uses, so
 pruning callbacks, checkpoints and export treat both regimes alike.
 """
 
+from pathlib import Path
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 from torchmetrics import MeanAbsoluteError
 
-from lit_evoae.errors import ConfigError
+from lit_evoae.errors import ConfigError, Diverged
 from lit_evoae.nets import Autoencoder, layer_sizes
 from lit_evoae.population.stacked import StackedAutoencoder
 from lit_evoae.systems.base import AutoencoderSystem
@@ -75,8 +77,24 @@ class CanonicalAutoencoder(AutoencoderSystem):
     def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
         inputs = batch[0]
         loss = F.l1_loss(self(inputs), inputs)
+        if not torch.isfinite(loss):
+            self._stop_diverged(float(loss.detach()), batch_idx)
         self.log_train_loss(loss)
         return loss
+
+    def _stop_diverged(self, loss: float, batch_idx: int) -> None:
+        """Save the broken state for inspection and stop with what to do next."""
+        checkpoint = self.trainer.checkpoint_callback
+        folder = Path((checkpoint and checkpoint.dirpath) or self.trainer.default_root_dir)
+        path = folder / "diverged.ckpt"
+        self.trainer.save_checkpoint(path)
+        good = (checkpoint and (checkpoint.last_model_path or checkpoint.best_model_path)) or None
+        raise Diverged(
+            f"training diverged at epoch {self.current_epoch}, batch {batch_idx}: the loss is "
+            f"{loss}. The state at that point is saved to {path} for inspection; the last good "
+            f"checkpoint is {good or 'not written yet'}. Try a lower model.init_args.lr "
+            f"(now {self.lr})."
+        )
 
     def on_before_optimizer_step(self, optimizer: torch.optim.Optimizer) -> None:
         # Pruned weights get no gradient, so Adam (whose moments there are zero) leaves them 0.

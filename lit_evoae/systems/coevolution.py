@@ -17,6 +17,7 @@ from functools import partial
 from typing import Any
 
 import torch
+from pytorch_lightning.utilities import rank_zero_warn
 from torch import Tensor
 
 from lit_evoae.data.base import TensorDataModule
@@ -95,6 +96,8 @@ class CoevolutionaryAutoencoder(AutoencoderSystem):
         self.register_buffer("selection_loss", torch.zeros(size))
         self.register_buffer("order", torch.arange(size))  # sequential visiting order
         self.register_buffer("best_index", torch.tensor(0))
+        # Each center's last validation L1: a diverged cell takes its neighbourhood's best.
+        self.register_buffer("center_l1", torch.full((size,), float("inf")))
         self.plan = PairingPlan(self.topology.neighbourhoods())
         self._trainees_pruned = True  # whether gradients need masking; set at each selection
         self.generator = torch.Generator().manual_seed(evolution_seed)
@@ -220,10 +223,30 @@ class CoevolutionaryAutoencoder(AutoencoderSystem):
         return (_l1(encoder_side, inputs) + _l1(decoder_side, inputs)) / 2
 
     def _replace(self, cells: Tensor) -> None:
-        """Let pruning see the trained pairs, then make them the cells' centers."""
+        """Let pruning see the trained pairs, then make them the cells' centers; a pair that
+        diverged (a non-finite weight) is dropped and its cell takes its neighbourhood's best."""
         self.notify_pairs_trained(cells)
+        healthy = self.trainees.finite()[cells]
+        self._recover(cells[~healthy])
+        cells = cells[healthy]
         copy_individuals_(self.centers, self.trainees, cells, cells)
         copy_individuals_(self.center_adam, self.trainee_adam, cells, cells)
+
+    def _recover(self, diverged: Tensor) -> None:
+        """Copy into each diverged cell the center of lowest validation L1 in its
+        neighbourhood (itself, before any validation): weights, masks, moments and rate."""
+        self.log("gen/diverged", float(len(diverged)), on_step=False, on_epoch=True,
+                 reduce_fx="sum")  # fmt: skip
+        if len(diverged) == 0:
+            return
+        members = self.plan.neighbourhoods.to(self.device)[diverged]
+        sources = members.gather(1, self.center_l1[members].argmin(1, keepdim=True)).squeeze(1)
+        copy_individuals_(self.centers, self.centers, diverged, sources)
+        copy_individuals_(self.center_adam, self.center_adam, diverged, sources)
+        self.learning_rates[diverged] = self.learning_rates[sources]
+        rank_zero_warn(f"generation {self.current_epoch}: cells {diverged.tolist()} diverged "
+                       "(non-finite weights); each took its neighbourhood's best center "
+                       f"(cells {sources.tolist()}) with its learning rate")  # fmt: skip
 
     def _end_generation(self) -> None:
         loss = self.selection_loss
@@ -253,6 +276,7 @@ class CoevolutionaryAutoencoder(AutoencoderSystem):
         per_cell = self.val_l1.compute()
         best = per_cell.argmin()
         self.best_index.copy_(best)
+        self.center_l1.copy_(per_cell)
         self.log("val/l1", per_cell[best], prog_bar=True)
         self.log("val/l1_median", per_cell.median())
         self.log_model_size()
