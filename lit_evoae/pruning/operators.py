@@ -81,9 +81,13 @@ def variance_masks(
     draws = draws.to(weight_mask.device)
     if per_weight:
         bias_draws = torch.rand(bias_mask.shape, generator=generator, device=generator.device)
-        pruned_weights = draws < probability.unsqueeze(1)
-        pruned_bias = bias_draws.to(bias_mask.device) < probability
-        return weight_mask & ~pruned_weights, bias_mask & ~pruned_bias
+        weights = weight_mask & ~(draws < probability.unsqueeze(1))
+        bias = bias_mask & ~(bias_draws.to(bias_mask.device) < probability)
+        # Draws can kill every unit of a layer; then the unit least likely to go is spared.
+        died = live & ~live_units(weights, bias)
+        spared = died & ~_spare_last_unit(died, live, probability)
+        weights = torch.where(spared.unsqueeze(1), weight_mask, weights)
+        return weights, torch.where(spared, bias_mask, bias)
     chosen = (draws[:, 0, :] < probability) & live
     if amount is not None:
         chosen = _at_most(chosen, probability, _floor_share(live.sum(1), amount))

@@ -32,8 +32,12 @@ def test_running_moments_equal_the_moments_of_all_activations_seen():
     for individual in range(3):
         for layer, values in enumerate(activations_of(population, everything, individual)):
             torch.testing.assert_close(moments.mean[layer][individual], values.mean(0))
-            torch.testing.assert_close(moments.variance(layer)[individual],
-                                       values.var(0, unbiased=False), atol=1e-6, rtol=1e-4)
+            torch.testing.assert_close(
+                moments.variance(layer)[individual],
+                values.var(0, unbiased=False),
+                atol=1e-6,
+                rtol=1e-4,
+            )
     assert [count[0].item() for count in moments.count] == [35.0] * 4
 
 

@@ -54,8 +54,9 @@ VARIANCE = torch.tensor([[0.0, 1.0, 2.0, 3.0]])  # unit 0 quietest, unit 3 busie
 def test_variance_with_a_cap_of_one_prunes_the_quietest_unit():
     weights, biases = full_masks(n=1)
     for seed in range(20):  # p = [1, 2/3, 1/3, 0]; with the cap only the top-p drawn unit goes
-        new_weights, new_biases = variance_masks(weights, biases, VARIANCE, generator(seed),
-                                                 amount=0.25)
+        new_weights, new_biases = variance_masks(
+            weights, biases, VARIANCE, generator(seed), amount=0.25
+        )
         assert pruned_units(new_weights, new_biases) == [[0, 0]]
         assert not bool(new_weights[0, :, 0].any()) and not new_biases[0, 0]
 
@@ -63,17 +64,18 @@ def test_variance_with_a_cap_of_one_prunes_the_quietest_unit():
 def test_variance_prunes_each_unit_with_its_linear_probability():
     weights, biases = full_masks(n=4000, units=4)
     variance = VARIANCE.repeat(4000, 1)
-    new_weights, new_biases = variance_masks(weights, biases, variance, generator(0),
-                                             amount=None)
+    new_weights, new_biases = variance_masks(weights, biases, variance, generator(0), amount=None)
     frequency = (~live_units(new_weights, new_biases)).double().mean(0)
-    torch.testing.assert_close(frequency, torch.tensor([1, 2 / 3, 1 / 3, 0], dtype=torch.double),
-                               atol=0.03, rtol=0)
+    torch.testing.assert_close(
+        frequency, torch.tensor([1, 2 / 3, 1 / 3, 0], dtype=torch.double), atol=0.03, rtol=0
+    )
 
 
 def test_variance_high_end_mirrors_the_low_end():
     weights, biases = full_masks(n=1)
-    new_weights, new_biases = variance_masks(weights, biases, VARIANCE, generator(0),
-                                             amount=0.25, prune_end="high")
+    new_weights, new_biases = variance_masks(
+        weights, biases, VARIANCE, generator(0), amount=0.25, prune_end="high"
+    )
     assert pruned_units(new_weights, new_biases) == [[0, 3]]
 
 
@@ -81,9 +83,25 @@ def test_variance_never_removes_the_last_live_unit():
     weights, biases = full_masks(n=1)
     weights, biases = prune_units(weights, biases, torch.tensor([[True, True, False, False]]))
     for seed in range(20):
-        new_weights, new_biases = variance_masks(weights, biases, VARIANCE, generator(seed),
-                                                 amount=None)
+        new_weights, new_biases = variance_masks(
+            weights, biases, VARIANCE, generator(seed), amount=None
+        )
         assert live_units(new_weights, new_biases).sum() >= 1
+
+
+def test_variance_reference_mode_never_removes_the_last_live_unit():
+    # One input per unit, equal spreads: each unit dies with probability 1/4 per round, so
+    # over 200 individuals x 6 rounds whole layers would die without the rule.
+    weights, biases = full_masks(n=200, inputs=1, units=2)
+    for round_ in range(6):
+        variance = torch.ones(200, 2)
+        draws = generator(round_)
+        new_weights, new_biases = variance_masks(
+            weights, biases, variance, draws, amount=None, prune_end="high", per_weight=True
+        )
+        assert bool(live_units(new_weights, new_biases).any(1).all())
+        assert bool((new_weights <= weights).all() and (new_biases <= biases).all())
+        weights, biases = new_weights, new_biases
 
 
 def test_variance_ignores_units_already_pruned():
@@ -97,8 +115,9 @@ def test_variance_ignores_units_already_pruned():
 def test_variance_reference_mode_draws_per_weight_and_prunes_about_half():
     weights, biases = full_masks(n=50, inputs=40, units=30)
     variance = torch.rand(50, 30, generator=generator(5))
-    new_weights, _ = variance_masks(weights, biases, variance, generator(0), amount=None,
-                                    prune_end="high", per_weight=True)
+    new_weights, _ = variance_masks(
+        weights, biases, variance, generator(0), amount=None, prune_end="high", per_weight=True
+    )
     assert 0.4 < (~new_weights).double().mean().item() < 0.6
     partly = (~new_weights).any(1) & new_weights.any(1)  # units with some weights left
     assert bool(partly.any())
@@ -106,8 +125,9 @@ def test_variance_reference_mode_draws_per_weight_and_prunes_about_half():
 
 def test_variance_equal_spread_is_a_coin_toss():
     weights, biases = full_masks(n=4000, units=3)
-    new_weights, new_biases = variance_masks(weights, biases, torch.ones(4000, 3), generator(0),
-                                             amount=None)
+    new_weights, new_biases = variance_masks(
+        weights, biases, torch.ones(4000, 3), generator(0), amount=None
+    )
     frequency = (~live_units(new_weights, new_biases)).double().mean().item()
     # p = 0.5 per unit, except that when all 3 are drawn (1/8) one is spared: 0.5 - 1/24
     assert abs(frequency - (0.5 - 1 / 24)) < 0.02
@@ -120,10 +140,10 @@ def cases(*rows):
 
 def test_conjunctive_intersects_quiet_units_until_the_next_case_would_empty_it():
     activations = cases(
-        [0.00, 0.05, 0.08, 1.0],   # quiet: 0 1 2
-        [0.00, 0.01, 0.90, 1.0],   # quiet: 0 1   -> {0, 1}
-        [0.50, 0.60, 0.00, 1.0],   # quiet: 2     -> would empty: stop at {0, 1}
-        [0.00, 0.90, 0.90, 1.0],   # quiet: 0     -> not applied: stopped
+        [0.00, 0.05, 0.08, 1.0],  # quiet: 0 1 2
+        [0.00, 0.01, 0.90, 1.0],  # quiet: 0 1   -> {0, 1}
+        [0.50, 0.60, 0.00, 1.0],  # quiet: 2     -> would empty: stop at {0, 1}
+        [0.00, 0.90, 0.90, 1.0],  # quiet: 0     -> not applied: stopped
     )
     weights, biases = full_masks(n=1)
     new_weights, new_biases = conjunctive_masks(weights, biases, activations, threshold=0.1)
@@ -166,10 +186,16 @@ def test_masks_only_ever_lose_entries(operator):
         if operator == "random":
             new = random_masks(weights, biases, 0.3, generator(round_number))
         elif operator == "variance":
-            new = variance_masks(weights, biases, torch.rand(6, 5, generator=generator()),
-                                 generator(round_number), amount=0.4)
+            new = variance_masks(
+                weights,
+                biases,
+                torch.rand(6, 5, generator=generator()),
+                generator(round_number),
+                amount=0.4,
+            )
         else:
-            new = conjunctive_masks(weights, biases,
-                                    torch.rand(6, 10, 5, generator=generator(round_number)))
+            new = conjunctive_masks(
+                weights, biases, torch.rand(6, 10, 5, generator=generator(round_number))
+            )
         assert not bool((new[0] & ~weights).any()) and not bool((new[1] & ~biases).any())
         weights, biases = new
