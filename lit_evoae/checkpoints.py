@@ -29,10 +29,11 @@ def read_checkpoint(path: str | Path, map_location: Any = "cpu") -> dict[str, An
     try:
         checkpoint = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as error:  # zip/pickle/EOF errors of a damaged or non-torch file
-        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        detail = (str(error).strip().splitlines() or [""])[0]
+        reason = f"{type(error).__name__}: {detail[:100]}{'…' if len(detail) > 100 else ''}"
         raise DataError(f"checkpoint {path} cannot be read: it is truncated, damaged or not a "
-                        f"safe PyTorch checkpoint ({reason}). Resume from another "
-                        "checkpoint, e.g. last.ckpt, or an earlier one") from error  # fmt: skip
+                        f"safe PyTorch checkpoint ({reason}); use another checkpoint, e.g. "
+                        "last.ckpt or an earlier one") from error  # fmt: skip
     if not isinstance(checkpoint, dict) or SYSTEM_KEY not in checkpoint:
         raise DataError(f"checkpoint {path} was not written by lit_evoae (it has no "
                         f"'{SYSTEM_KEY}' entry)")  # fmt: skip

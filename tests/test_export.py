@@ -66,5 +66,4 @@ def test_export_of_a_foreign_file_is_a_one_line_error(tmp_path, monkeypatch, cap
     with pytest.raises(SystemExit) as exited:
         main()
     assert exited.value.code == 2
-    assert f"{tmp_path / 'junk.ckpt'} is not a readable lit_evoae checkpoint" in \
-        capsys.readouterr().err
+    assert f"checkpoint {tmp_path / 'junk.ckpt'} cannot be read" in capsys.readouterr().err
