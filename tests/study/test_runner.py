@@ -20,11 +20,19 @@ ROOT = Path(__file__).resolve().parents[2]
 def make_study(folder: Path, base: dict, **grid_overrides) -> Path:
     base["data"]["init_args"]["data_dir"] = str(folder / "data")
     (folder / "base.yaml").write_text(yaml.safe_dump(base))
-    study = {"name": "tiny", "base": ["base.yaml"], "trials": 2,
-             "grid": {"pruning": [str(ROOT / "callbacks" / "none.yaml"),
-                                  str(ROOT / "callbacks" / "random_fixed.yaml")],
-                      **grid_overrides},
-             "overrides": {"pruning.probability": 1.0}}
+    study = {
+        "name": "tiny",
+        "base": ["base.yaml"],
+        "trials": 2,
+        "grid": {
+            "pruning": [
+                str(ROOT / "callbacks" / "none.yaml"),
+                str(ROOT / "callbacks" / "random_fixed.yaml"),
+            ],
+            **grid_overrides,
+        },
+        "overrides": {"pruning.probability": 1.0},
+    }
     (folder / "study.yaml").write_text(yaml.safe_dump(study, sort_keys=False))
     return folder / "study.yaml"
 
@@ -54,9 +62,12 @@ def test_every_run_writes_its_folder_and_result(finished_study):
         assert (result["model/sparsity"] > 0) == (variant == "random_fixed")
     run = out / "random_fixed" / "trial_001"
     assert {"config.yaml", "metrics.csv", "log.txt", "best_autoencoder.pt"} <= {
-        p.name for p in run.iterdir()}
-    assert yaml.safe_load((run / "config.yaml").read_text())["seed_everything"] == \
-        found[("random_fixed", 1)]["seed"]
+        p.name for p in run.iterdir()
+    }
+    assert (
+        yaml.safe_load((run / "config.yaml").read_text())["seed_everything"]
+        == found[("random_fixed", 1)]["seed"]
+    )
     assert len(json.loads((out / "study.json").read_text())["runs"]) == 4
 
 
@@ -72,9 +83,21 @@ def test_an_interrupted_study_resumes_without_redoing_work(tmp_path, tiny_coevol
     study = make_study(tmp_path, tiny_coevolution)
     out = tmp_path / "runs"
     process = subprocess.Popen(
-        [sys.executable, "-m", "lit_evoae.study.cli", "run", "--study", str(study),
-         "--out", str(out), "--workers", "1"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        [
+            sys.executable,
+            "-m",
+            "lit_evoae.study.cli",
+            "run",
+            "--study",
+            str(study),
+            "--out",
+            str(out),
+            "--workers",
+            "1",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )
     deadline = time.monotonic() + 120
     while not list(out.glob("*/trial_*/result.json")) and time.monotonic() < deadline:
@@ -91,8 +114,19 @@ def test_an_interrupted_study_resumes_without_redoing_work(tmp_path, tiny_coevol
 def test_a_failing_run_is_reported_and_left_unfinished(tmp_path, capsys, tiny_coevolution):
     study = make_study(tmp_path, tiny_coevolution, size={"broken": {"data.init_args.dim": -1}})
     with pytest.raises(SystemExit) as exited:
-        main(["run", "--study", str(study), "--out", str(tmp_path / "runs"), "--workers", "2",
-              "--trials", "1"])
+        main(
+            [
+                "run",
+                "--study",
+                str(study),
+                "--out",
+                str(tmp_path / "runs"),
+                "--workers",
+                "2",
+                "--trials",
+                "1",
+            ]
+        )
     assert exited.value.code == 1
     err = capsys.readouterr().err
     assert "none__broken trial 0 failed; see" in err and "log.txt" in err
@@ -104,3 +138,22 @@ def test_a_missing_study_file_is_a_one_line_error(tmp_path, capsys):
         main(["run", "--study", str(tmp_path / "nope.yaml"), "--out", str(tmp_path / "runs")])
     assert exited.value.code == 2
     assert "lit-evoae-study: error: study file" in capsys.readouterr().err
+
+
+def test_runs_can_log_to_wandb_grouped_by_variant(tmp_path, tiny_coevolution, monkeypatch):
+    from test_wandb import run_records
+
+    from lit_evoae.study.runner import run_one
+    from lit_evoae.study.spec import load_study
+
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    tiny_coevolution["trainer"]["max_epochs"] = 1
+    run = load_study(make_study(tmp_path, tiny_coevolution)).runs()[2]  # random_fixed, trial 0
+    out = tmp_path / "runs"
+    result = run_one(run, out, wandb_project="tiny")
+    assert result["epochs"] == 1  # the CSV log the result is read from is still there
+    (offline,) = (run.folder(out) / "wandb").glob("offline-run-*")
+    (described,) = [r.run for r in run_records(offline) if r.WhichOneof("record_type") == "run"]
+    assert (described.project, described.run_group) == ("tiny", "random_fixed")
+    assert described.display_name == "random_fixed/trial_000"
+    assert list(described.tags) == ["pruning=random_fixed"]
