@@ -81,10 +81,16 @@ class Preemption(pl.Callback):
     def on_train_batch_finished(
         self, trainer: pl.Trainer, system: pl.LightningModule, batch_idx: int
     ) -> None:
-        if self.received is None or batch_idx + 1 >= trainer.num_training_batches:
+        if batch_idx + 1 >= trainer.num_training_batches:
             # Lightning resumes a checkpoint of an epoch's last batch as a finished epoch and
             # skips that epoch's validation; wait for the next epoch's first batch instead.
             return
+        received = self.received is not None
+        if trainer.world_size > 1:  # all ranks must save together: stop if any got it
+            received = trainer.strategy.reduce_boolean_decision(received, all=False)
+        if not received:
+            return
+        self.received = self.received or "a signal to another rank"
         for logger in trainer.loggers:
             logger.save()  # what was logged so far goes to disk with the checkpoint
         path = trainer._checkpoint_connector.hpc_save_path(trainer.default_root_dir)

@@ -109,12 +109,13 @@ class Pruning(pl.Callback):
         population = system.pruning_target()
         chance = self.schedule(trainer.current_epoch, trainer.max_epochs, self.probability,
                                population.population_size)  # fmt: skip
-        drawn = torch.rand(len(rows), generator=self.generator) < chance
+        generator = self._generator_of_this_rank(trainer)
+        drawn = torch.rand(len(rows), generator=generator) < chance
         chosen = rows[drawn.to(rows.device)]
         before = population.sparsity()[chosen]
         loss_before = self._probe_loss(population, chosen)
         if len(chosen):
-            self._prune(population, chosen)
+            self._prune(population, chosen, generator)
             system.masks_changed(chosen)
         if self.moments is not None:
             self.moments.reset_(rows)
@@ -140,11 +141,20 @@ class Pruning(pl.Callback):
         with evaluating(population):
             return (population(probe, chosen) - probe).abs().mean(dim=(1, 2))
 
-    def _prune(self, population, chosen: Tensor) -> None:
-        statistics = self._statistics(population, chosen)
+    def _generator_of_this_rank(self, trainer: pl.Trainer) -> torch.Generator:
+        """Under DDP each rank prunes its own cells. Every rank keeps the same `generator`
+        (so the checkpoint, saved by rank 0, resumes on any number of ranks) and draws from
+        a stream forked from it by rank, so that ranks' draws are not copies of each other."""
+        if trainer.world_size == 1:
+            return self.generator
+        seed = int(torch.randint(2**62, (1,), generator=self.generator))
+        return torch.Generator().manual_seed(seed + trainer.global_rank)
+
+    def _prune(self, population, chosen: Tensor, generator: torch.Generator) -> None:
+        statistics = self._statistics(population, chosen, generator)
         for linear, statistic in zip(population.linears(), statistics, strict=True):
             weight_mask, bias_mask = self.operator.masks(
-                linear.weight_mask[chosen], linear.bias_mask[chosen], statistic, self.generator
+                linear.weight_mask[chosen], linear.bias_mask[chosen], statistic, generator
             )
             if self.regrow:  # zero once, keep the masks open
                 linear.weight[chosen] = linear.weight[chosen] * weight_mask
@@ -153,12 +163,12 @@ class Pruning(pl.Callback):
                 linear.weight_mask[chosen] = weight_mask
                 linear.bias_mask[chosen] = bias_mask
 
-    def _statistics(self, population, chosen: Tensor) -> list[Tensor | None]:
+    def _statistics(self, population, chosen: Tensor, generator) -> list[Tensor | None]:
         layers = len(list(population.linears()))
         if self.operator.needs == "variance":
             return [self.moments.variance(layer)[chosen] for layer in range(layers)]
         if self.operator.needs == "cases":
-            picks = torch.randperm(len(self._validation), generator=self.generator)
+            picks = torch.randperm(len(self._validation), generator=generator)
             cases = self._validation[picks[: self.operator.cases]]
             cases = cases.to(population.encoders[0].weight.device)
             with evaluating(population):

@@ -55,16 +55,20 @@ class StackedAdam(nn.Module):
         self,
         population: StackedAutoencoder,
         learning_rates: Tensor,
-        active: int | None = None,
+        active: int | slice | None = None,
         masked: bool = True,
     ) -> None:
-        """One Adam step for every individual (or only individual `active`), each with its own
-        rate from `learning_rates` (population,). Parameters without a gradient are skipped.
+        """One Adam step for every individual (or only individual `active`, or the contiguous
+        block `active` of a rank), each with its own rate from `learning_rates` (population,).
+        Parameters without a gradient are skipped.
 
         `masked=False` skips masking the gradients: only correct when no stepped individual
         has a pruned entry (the caller knows; it saves a pass over every tensor).
         """
-        rows = slice(None) if active is None else slice(active, active + 1)
+        if isinstance(active, slice):
+            rows = active
+        else:
+            rows = slice(None) if active is None else slice(active, active + 1)
         groups = []
         for number, (parameter, mask) in enumerate(_parameters_and_masks(population)):
             if parameter.grad is not None:

@@ -12,6 +12,7 @@ In `sequential` order a generation makes one pass over the training data per
 cell, visiting cells one at a time in a shuffled order.
 """
 
+import contextlib
 import importlib
 from functools import partial
 from typing import Any
@@ -121,6 +122,8 @@ class CoevolutionaryAutoencoder(AutoencoderSystem):
 
     # ----------------------------------------------------------------- generation
     def setup(self, stage: str) -> None:
+        if stage == "fit" and self._world_size() > 1:
+            self._prepare_sharding()
         if stage == "fit" and self.sequential:
             data = self.trainer.datamodule
             if not isinstance(data, TensorDataModule):
@@ -134,6 +137,60 @@ class CoevolutionaryAutoencoder(AutoencoderSystem):
         data = self._trainer.datamodule if self._trainer is not None else None
         if stage == "fit" and isinstance(data, TensorDataModule):
             data.train_passes = 1  # the data module may be reused with another system
+
+    # ----------------------------------------------------------------- sharding (DDP)
+    def _world_size(self) -> int:
+        return self.trainer.world_size if self._trainer is not None else 1
+
+    def _block(self) -> slice | None:
+        """This rank's contiguous block of cells under DDP; None on a single process."""
+        world = self._world_size()
+        if world == 1:
+            return None
+        size = self.population_size // world
+        return slice(self.global_rank * size, (self.global_rank + 1) * size)
+
+    def _prepare_sharding(self) -> None:
+        world = self._world_size()
+        if self.sequential:
+            raise ConfigError(
+                "strategy.update_order='sequential' visits cells one after another, which "
+                f"cannot be split over {world} processes; use 'synchronous' with DDP"
+            )
+        if self.population_size % world:
+            raise ConfigError(
+                f"{self.population_size} cells cannot be split evenly over {world} processes; "
+                "use a number of devices x nodes that divides the topology's size"
+            )
+        # Every rank trains on the whole training set (its cells' generation), so the
+        # training loader must not be split by a DistributedSampler; and buffers (masks,
+        # Adam moments) differ between ranks until shared, so DDP must not broadcast them.
+        self.trainer._accelerator_connector.use_distributed_sampler = False
+        ddp_kwargs = getattr(self.trainer.strategy, "_ddp_kwargs", None)
+        if ddp_kwargs is not None:
+            ddp_kwargs["broadcast_buffers"] = False
+
+    def _no_gradient_sync(self):
+        wrapper = self.trainer.model
+        return wrapper.no_sync() if hasattr(wrapper, "no_sync") else contextlib.nullcontext()
+
+    @torch.no_grad()
+    def _share_block(self, *names: str) -> dict[str, Tensor]:
+        """Give every rank every other rank's block of each tensor of the named stacked
+        submodules (population first); returns the full tensors by state_dict key."""
+        block = self._block()
+        shared = {}
+        if block is None:
+            return shared
+        for prefix in names:
+            module = getattr(self, prefix)
+            for name, tensor in module.state_dict(keep_vars=True).items():
+                part = tensor.data[block]
+                wire = part.to(torch.uint8) if part.dtype == torch.bool else part
+                gathered = self.trainer.strategy.all_gather(wire.contiguous())
+                tensor.data.copy_(gathered.reshape(-1, *part.shape[1:]).to(part.dtype))
+                shared[f"{prefix}.{name}"] = tensor.data
+        return shared
 
     def _steps_per_cell(self) -> int:
         steps = self.trainer.num_training_batches // self.population_size
@@ -152,9 +209,9 @@ class CoevolutionaryAutoencoder(AutoencoderSystem):
     def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor | None:
         inputs = batch[0]
         if not self.sequential:
-            if batch_idx == 0:
+            if batch_idx == 0:  # every rank selects for all cells: the same draws everywhere
                 self._select(inputs, torch.arange(self.population_size, device=self.device))
-            losses = self._train(inputs, active=None)
+            losses = self._train(inputs, active=self._block())
         else:
             if batch_idx == 0:
                 self.order.copy_(torch.randperm(self.population_size, generator=self.generator))
@@ -171,7 +228,9 @@ class CoevolutionaryAutoencoder(AutoencoderSystem):
         last_batch = batch_idx + 1 == self.trainer.num_training_batches
         if not self.sequential:
             if last_batch:
-                self._replace(torch.arange(self.population_size, device=self.device))
+                block = self._block() or slice(0, self.population_size)
+                self._replace(torch.arange(block.start, block.stop, device=self.device))
+                self._share_block("centers", "center_adam")
                 self._end_generation()
             return
         steps = self._steps_per_cell()
@@ -192,9 +251,13 @@ class CoevolutionaryAutoencoder(AutoencoderSystem):
         self.selection_loss[cells] = fitness
         self._trainees_pruned = self.trainees.pruned()
 
-    def _train(self, inputs: Tensor, active: int | None) -> Tensor:
-        """One optimiser step of every trainee (or of trainee `active`); per-trainee losses."""
-        index = None if active is None else torch.tensor([active], device=self.device)
+    def _train(self, inputs: Tensor, active: int | slice | None) -> Tensor:
+        """One optimiser step of every trainee (or of trainee `active`, or of this rank's
+        block `active`); per-trainee losses."""
+        if isinstance(active, slice):
+            index = torch.arange(active.start, active.stop, device=self.device)
+        else:
+            index = None if active is None else torch.tensor([active], device=self.device)
         if self.strategy.cell_evaluation == "lipi_simple":
             losses = _l1(self.trainees(inputs, index), inputs)
         else:
@@ -205,7 +268,8 @@ class CoevolutionaryAutoencoder(AutoencoderSystem):
             losses.sum().backward()
             update()
         else:
-            self.manual_backward(losses.sum())
+            with self._no_gradient_sync():  # ranks train disjoint cells: nothing to average
+                self.manual_backward(losses.sum())
             self.optimizers().step(closure=update)
         self.trainees.zero_grad(set_to_none=True)
         return losses.detach()
@@ -300,6 +364,10 @@ class CoevolutionaryAutoencoder(AutoencoderSystem):
     # ----------------------------------------------------------------- checkpoints
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         super().on_save_checkpoint(checkpoint)
+        # Under DDP each rank trained only its block of trainees: a mid-generation
+        # checkpoint (pre-emption) needs them all. Every rank runs this hook.
+        for key, full in self._share_block("trainees", "trainee_adam").items():
+            checkpoint["state_dict"][key] = full.clone()
         checkpoint["evolution_generator"] = self.generator.get_state()
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
