@@ -140,8 +140,9 @@ class LitEvoAECLI(LightningCLI):
         checkpoint = trainer.checkpoint_callback
         best = checkpoint is not None and bool(checkpoint.best_model_path)
         trainer.test(self.model, datamodule=self.datamodule, ckpt_path="best" if best else None)
-        if trainer.log_dir is not None and trainer.is_global_zero:  # None under fast_dev_run
-            save_autoencoder(self.model.autoencoder(), Path(trainer.log_dir) / BEST_AUTOENCODER)
+        log_dir = trainer.log_dir  # a collective under DDP: every rank asks
+        if log_dir is not None and trainer.is_global_zero:  # None under fast_dev_run
+            save_autoencoder(self.model.autoencoder(), Path(log_dir) / BEST_AUTOENCODER)
 
 
 def _uses_wandb(config) -> bool:

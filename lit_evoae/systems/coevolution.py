@@ -14,6 +14,7 @@ cell, visiting cells one at a time in a shuffled order.
 
 import contextlib
 import importlib
+import inspect
 from functools import partial
 from typing import Any
 
@@ -168,7 +169,13 @@ class CoevolutionaryAutoencoder(AutoencoderSystem):
         self.trainer._accelerator_connector.use_distributed_sampler = False
         ddp_kwargs = getattr(self.trainer.strategy, "_ddp_kwargs", None)
         if ddp_kwargs is not None:
-            ddp_kwargs["broadcast_buffers"] = False
+            parameters = inspect.signature(torch.nn.parallel.DistributedDataParallel).parameters
+            option = (
+                "forward_sync_buffers"
+                if "forward_sync_buffers" in parameters
+                else "broadcast_buffers"
+            )
+            ddp_kwargs[option] = False
 
     def _no_gradient_sync(self):
         wrapper = self.trainer.model

@@ -155,3 +155,39 @@ def test_sequential_order_cannot_be_sharded(tmp_path):
     # The rank's ConfigError comes back wrapped by torch.multiprocessing, message included.
     with pytest.raises(Exception, match="cannot be split over 2 processes"):
         trainer.fit(make_system("sequential"), datamodule=make_data(tmp_path))
+
+
+def cli_fit(folder: Path, config: dict, prefix: list[str], environment=None) -> Path:
+    """`lit-evoae fit` of `config` in `folder` (after `prefix`, e.g. srun); its last.ckpt."""
+    import subprocess
+    import sys
+
+    import yaml
+
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "config.yaml").write_text(yaml.safe_dump(config))
+    command = [*prefix, sys.executable, "-m", "lit_evoae.cli", "fit", "--config", "config.yaml",
+               "--trainer.logger.init_args.save_dir", str(folder)]  # fmt: skip
+    done = subprocess.run(command, cwd=folder, capture_output=True, text=True, timeout=300,
+                          env=environment)  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    (folder / "output.txt").write_text(done.stdout + done.stderr)
+    (last,) = folder.glob("lightning_logs/version_0/checkpoints/last.ckpt")
+    return last
+
+
+def test_srun_two_tasks_shard_the_population_on_a_real_slurm(local_slurm, tmp_path,
+                                                             tiny_coevolution):  # fmt: skip
+    tiny_coevolution["data"]["init_args"]["data_dir"] = str(tmp_path / "data")
+    tiny_coevolution["trainer"].update({"max_epochs": 3, "devices": 2, "strategy": "ddp"})
+    srun = ["srun", "--ntasks=2", "--ntasks-per-node=2"]
+    sharded = cli_fit(tmp_path / "srun", tiny_coevolution, srun, local_slurm.environment())
+    output = (tmp_path / "srun" / "output.txt").read_text()
+    assert "GLOBAL_RANK: 0, MEMBER: 1/2" in output and "GLOBAL_RANK: 1, MEMBER: 2/2" in output
+    tiny_coevolution["trainer"].update({"devices": 1, "strategy": "auto"})
+    single = cli_fit(tmp_path / "single", tiny_coevolution, [])
+    two, one = (torch.load(path, weights_only=True)["state_dict"] for path in (sharded, single))
+    centers = [key for key in one if key.startswith("centers.")]
+    assert centers and all(two[key].shape == one[key].shape for key in centers)
+    for key in centers:
+        assert torch.allclose(two[key].float(), one[key].float(), atol=1e-5), key
