@@ -10,6 +10,7 @@ from typing import Literal
 import torch
 from torch import Tensor
 
+from lit_evoae.components import build, describe
 from lit_evoae.errors import ConfigError
 from lit_evoae.validation import PositiveInt, check
 
@@ -18,6 +19,8 @@ class Topology(ABC):
     """Base: `size` cells and a (size, neighbourhood_size) table of cell indices."""
 
     size: int
+    #: Independent trials in the population (see `Trials`): consecutive equal blocks of cells.
+    trials: int = 1
 
     @abstractmethod
     def neighbourhoods(self) -> Tensor:
@@ -91,3 +94,22 @@ class Torus(Topology):
         rows = (row.unsqueeze(1) + shifts[:, 0]) % self.rows
         columns = (column.unsqueeze(1) + shifts[:, 1]) % self.columns
         return rows * self.columns + columns
+
+
+class Trials(Topology):
+    """`trials` independent copies of `topology` in one population, trained as one batched
+    program: trial t owns cells t*n .. t*n+n-1 and its neighbourhoods never leave them, so
+    the trials never mix. This keeps a wide device busy with many trials of one variant.
+    """
+
+    def __init__(self, topology: Topology | None = None, trials: PositiveInt = 4) -> None:
+        self.topology = build(topology, Topology) if topology is not None else Ring()
+        self.trials = check("topology.trials", trials, PositiveInt)
+        self.size = self.topology.size * self.trials
+
+    def describe(self) -> dict:
+        return {"topology": describe(self.topology), "trials": self.trials}
+
+    def neighbourhoods(self) -> Tensor:
+        one = self.topology.neighbourhoods()
+        return torch.cat([one + trial * self.topology.size for trial in range(self.trials)])

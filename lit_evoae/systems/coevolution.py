@@ -13,7 +13,6 @@ cell, visiting cells one at a time in a shuffled order.
 """
 
 import contextlib
-import importlib
 import inspect
 from functools import partial
 from typing import Any
@@ -22,6 +21,7 @@ import torch
 from pytorch_lightning.utilities import rank_zero_warn
 from torch import Tensor
 
+from lit_evoae.components import build, describe
 from lit_evoae.data.base import TensorDataModule
 from lit_evoae.errors import ConfigError
 from lit_evoae.metrics import PopulationL1
@@ -79,14 +79,14 @@ class CoevolutionaryAutoencoder(AutoencoderSystem):
             if evolution_seed is None
             else check("evolution_seed", evolution_seed, NonNegativeInt)
         )
-        self.topology = _build(topology, Topology) if topology is not None else Ring()
+        self.topology = build(topology, Topology) if topology is not None else Ring()
         self.strategy = (
-            _build(strategy, CoevolutionStrategy) if strategy is not None else CoevolutionStrategy()
+            build(strategy, CoevolutionStrategy) if strategy is not None else CoevolutionStrategy()
         )
         # Plain values only: checkpoints must load with torch.load(weights_only=True).
         self.save_hyperparameters(ignore=["topology", "strategy"])
-        self.hparams["topology"] = _describe(self.topology)
-        self.hparams["strategy"] = _describe(self.strategy)
+        self.hparams["topology"] = describe(self.topology)
+        self.hparams["strategy"] = describe(self.strategy)
 
         size = self.topology.size
         sizes = layer_sizes(input_dim, hidden_sizes, latent_dim)
@@ -350,6 +350,9 @@ class CoevolutionaryAutoencoder(AutoencoderSystem):
         self.center_l1.copy_(per_cell)
         self.log("val/l1", per_cell[best], prog_bar=True)
         self.log("val/l1_median", per_cell.median())
+        if self.topology.trials > 1:  # independent trials: each one's best cell
+            for trial, best_l1 in enumerate(per_cell.view(self.topology.trials, -1).amin(1)):
+                self.log(f"val/l1/trial_{trial:02d}", best_l1)
         self.log_model_size()
 
     def best_individual(self) -> tuple[StackedAutoencoder, int]:
@@ -385,21 +388,3 @@ class CoevolutionaryAutoencoder(AutoencoderSystem):
 def _l1(reconstructions: Tensor, inputs: Tensor) -> Tensor:
     """Mean L1 per individual: (n, batch, features) against (batch, features) -> (n,)."""
     return (reconstructions - inputs).abs().mean(dim=(1, 2))
-
-
-def _describe(component: Any) -> dict[str, Any]:
-    """A component as a plain class_path/init_args dict, the form LightningCLI reads back."""
-    cls = type(component)
-    return {"class_path": f"{cls.__module__}.{cls.__qualname__}", "init_args": component.describe()}
-
-
-def _build(component: Any, base: type) -> Any:
-    """Accept an instance or the dict `_describe` wrote (load_from_checkpoint passes dicts)."""
-    if isinstance(component, base):
-        return component
-    if isinstance(component, dict) and "class_path" in component:
-        module, _, name = component["class_path"].rpartition(".")
-        cls = getattr(importlib.import_module(module), name)
-        if isinstance(cls, type) and issubclass(cls, base):
-            return cls(**component.get("init_args", {}))
-    raise ConfigError(f"expected a {base.__name__} or its class_path/init_args, got {component!r}")

@@ -199,3 +199,15 @@ def test_invalid_arguments_name_the_field():
         make_system(evolution_seed=-1)
     with pytest.raises(ConfigError, match="Topology"):
         make_system(topology={"class_path": "builtins.dict"})
+
+
+def test_batched_trials_report_each_trials_best(tiny_data, quiet_trainer):
+    from lit_evoae.population.topology import Trials
+
+    system = make_system(topology=Trials(Ring(size=3, radius=1), trials=2))
+    trainer = fit(system, tiny_data, quiet_trainer, 2)
+    per_cell = system.val_l1.compute()
+    for trial in range(2):
+        logged = trainer.callback_metrics[f"val/l1/trial_{trial:02d}"]
+        assert torch.isclose(logged, per_cell[trial * 3 : trial * 3 + 3].min())
+    assert trainer.callback_metrics["val/l1"] == per_cell.min()
