@@ -13,12 +13,13 @@ class PopulationL1(Metric):
     def __init__(self, population_size: int) -> None:
         super().__init__()
         self.add_state("total", torch.zeros(population_size, dtype=torch.float64), "sum")
-        self.add_state("count", torch.zeros((), dtype=torch.float64), "sum")
+        self.add_state("count", torch.zeros(population_size, dtype=torch.float64), "sum")
 
-    def update(self, reconstructions: Tensor, targets: Tensor) -> None:
-        """`reconstructions` (population, batch, features) of `targets` (batch, features)."""
-        self.total += (reconstructions - targets).abs().sum(dim=(1, 2)).double()
-        self.count += targets.numel()
+    def update(self, reconstructions: Tensor, targets: Tensor, rows: slice = slice(None)) -> None:
+        """`reconstructions` (n, batch, features) of `targets` (batch, features) by individuals
+        `rows` (all by default; under DDP a rank's block, summed with the others' on compute)."""
+        self.total[rows] += (reconstructions - targets).abs().sum(dim=(1, 2)).double()
+        self.count[rows] += targets.numel()
 
     def compute(self) -> Tensor:
         return (self.total / self.count).float()

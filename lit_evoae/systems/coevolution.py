@@ -306,8 +306,9 @@ class CoevolutionaryAutoencoder(AutoencoderSystem):
     def _recover(self, diverged: Tensor) -> None:
         """Copy into each diverged cell the center of lowest validation L1 in its
         neighbourhood (itself, before any validation): weights, masks, moments and rate."""
-        self.log("gen/diverged", float(len(diverged)), on_step=False, on_epoch=True,
-                 reduce_fx="sum")  # fmt: skip
+        if self._trainer is not None:
+            self.log("gen/diverged", float(len(diverged)), on_step=False, on_epoch=True,
+                     reduce_fx="sum", sync_dist=True)  # fmt: skip
         if len(diverged) == 0:
             return
         members = self.plan.neighbourhoods.to(self.device)[diverged]
@@ -341,7 +342,12 @@ class CoevolutionaryAutoencoder(AutoencoderSystem):
 
     def validation_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
         inputs = batch[0]
-        self.val_l1.update(self.centers(inputs), inputs)
+        block = self._block()
+        if block is None:
+            self.val_l1.update(self.centers(inputs), inputs)
+        else:  # each rank scores its own cells; the metric sums the ranks' rows on compute
+            cells = torch.arange(block.start, block.stop, device=self.device)
+            self.val_l1.update(self.centers(inputs, cells), inputs, block)
 
     def on_validation_epoch_end(self) -> None:
         per_cell = self.val_l1.compute()
