@@ -32,8 +32,12 @@ def batched_generation(device: str, generations: int) -> float:
 
     torch.manual_seed(0)
     system = CoevolutionaryAutoencoder(D, lr=1e-5).to(device)
-    cells = torch.arange(N, device=device)
-    data = batches(device)
+    return time_generations(system, batches(device), generations, device)
+
+
+def time_generations(system, data: list[torch.Tensor], generations: int, device: str) -> float:
+    """Seconds per synchronous generation of `system` over the batches `data`."""
+    cells = torch.arange(system.population_size, device=device)
     start = time.perf_counter()
     for _ in range(generations):
         system._select(data[0], cells)

@@ -25,6 +25,7 @@ from pathlib import Path
 import pytorch_lightning as pl
 import torch
 import yaml
+from population import time_generations
 
 D, BATCH, STEPS, CELLS = 1000, 5, 100, 10
 HERE = Path(__file__).resolve().parent
@@ -38,24 +39,9 @@ def trials_rate(trials: int, device: str, generations: int) -> float:
     torch.manual_seed(0)
     topology = Trials(Ring(size=CELLS, radius=1), trials=trials)
     system = CoevolutionaryAutoencoder(D, lr=1e-5, topology=topology).to(device)
-    cells = torch.arange(topology.size, device=device)
-    data = (torch.rand(STEPS * BATCH, D) < 0.5).float().to(device).split(BATCH)
-    system._select(data[0], cells)  # warm-up: allocations, kernels
-    system._train(data[0], active=None)
-    _sync(device)
-    start = time.perf_counter()
-    for _ in range(generations):
-        system._select(data[0], cells)
-        for inputs in data:
-            system._train(inputs, active=None)
-        system._replace(cells)
-    _sync(device)
-    return trials * generations / (time.perf_counter() - start)
-
-
-def _sync(device: str) -> None:
-    if device.startswith("cuda"):
-        torch.cuda.synchronize()
+    data = list((torch.rand(STEPS * BATCH, D) < 0.5).float().to(device).split(BATCH))
+    time_generations(system, data[:1], 1, device)  # warm-up: allocations, kernels
+    return trials / time_generations(system, data, generations, device)
 
 
 class GenerationClock(pl.Callback):
