@@ -183,9 +183,9 @@ def test_side_passes_do_not_pollute_the_variance_statistics(data):
     seen = []
     original = pruning._prune
 
-    def spy(population, chosen):
+    def spy(population, chosen, generator):
         seen.append([count[chosen].tolist() for count in pruning.moments.count])
-        original(population, chosen)
+        original(population, chosen, generator)
 
     pruning._prune = spy
     trained.fit(system, datamodule=data)
