@@ -26,6 +26,9 @@ from pytorch_lightning.utilities import rank_zero_info, rank_zero_warn
 
 from lit_evoae.errors import UserError
 
+#: Under DDP, batches between the ranks' agreements on whether a signal arrived.
+DISTRIBUTED_CHECK_EVERY = 10
+
 SignalName = Literal["SIGUSR1", "SIGUSR2", "SIGTERM", "SIGINT"]
 
 
@@ -86,7 +89,11 @@ class Preemption(pl.Callback):
             # skips that epoch's validation; wait for the next epoch's first batch instead.
             return
         received = self.received is not None
-        if trainer.world_size > 1:  # all ranks must save together: stop if any got it
+        if trainer.world_size > 1:
+            # All ranks must save at the same batch: they agree (stop if any rank got the
+            # signal) every DISTRIBUTED_CHECK_EVERY batches, a collective too costly for each.
+            if batch_idx % DISTRIBUTED_CHECK_EVERY:
+                return
             received = trainer.strategy.reduce_boolean_decision(received, all=False)
         if not received:
             return

@@ -191,3 +191,40 @@ def test_srun_two_tasks_shard_the_population_on_a_real_slurm(local_slurm, tmp_pa
     assert centers and all(two[key].shape == one[key].shape for key in centers)
     for key in centers:
         assert torch.allclose(two[key].float(), one[key].float(), atol=1e-5), key
+
+
+class SignalOnRank(pl.Callback):
+    """Sends SIGUSR1 to one rank's process at (epoch, batch)."""
+
+    def __init__(self, rank: int, epoch: int, batch: int) -> None:
+        self.rank, self.epoch, self.batch = rank, epoch, batch
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+        if (trainer.global_rank, trainer.current_epoch, batch_idx) == (self.rank, self.epoch,
+                                                                        self.batch):  # fmt: skip
+            import os
+            import signal
+
+            os.kill(os.getpid(), signal.SIGUSR1)
+
+
+def test_a_signal_to_one_rank_stops_all_and_the_checkpoint_resumes(sharded, tmp_path):
+    from lit_evoae.callbacks import Preemption
+
+    _, uninterrupted = sharded
+    pl.seed_everything(3)
+    trainer = pl.Trainer(
+        accelerator="cpu", devices=2, strategy="ddp_spawn", max_epochs=3, logger=False,
+        enable_progress_bar=False, enable_model_summary=False, default_root_dir=tmp_path,
+        callbacks=[Preemption(), SignalOnRank(rank=1, epoch=1, batch=2)],
+    )  # fmt: skip
+    # Rank 1's signal is agreed on at the next check (epoch 2, batch 0): both ranks stop.
+    with pytest.raises(Exception, match="stopped by"):
+        trainer.fit(make_system(), datamodule=make_data(tmp_path))
+    checkpoint = tmp_path / "hpc_ckpt_1.ckpt"
+    saved = torch.load(checkpoint, weights_only=True)
+    assert saved["epoch"] == 2  # mid-generation: trainees of both ranks were gathered
+    resumed = fit(tmp_path / "resumed", devices=1, epochs=3, ckpt_path=checkpoint, record=False)
+    for key, value in resumed.centers.state_dict().items():
+        assert torch.allclose(value.float(), uninterrupted.centers.state_dict()[key].float(),
+                              atol=1e-5), key  # fmt: skip
