@@ -189,6 +189,17 @@ def main() -> None:
             raise
         print(f"lit-evoae: error: {cause}", file=sys.stderr)
         sys.exit(2)
+    finally:
+        _leave_process_group()
+
+
+def _leave_process_group() -> None:
+    """End a DDP run's process group before the interpreter exits: Lightning keeps it open,
+    and a rank that exits with gloo's threads still running can abort ("terminate called")."""
+    import torch.distributed
+
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        torch.distributed.destroy_process_group()
 
 
 def user_error_behind(error: BaseException) -> UserError | None:
