@@ -120,10 +120,12 @@ class Pruning(pl.Callback):
         if self.moments is not None:
             self.moments.reset_(rows)
         after = population.sparsity()
-        system.log(
-            "prune/events", float(len(chosen)), on_step=False, on_epoch=True, reduce_fx="sum"
-        )
-        system.log("prune/sparsity", after[rows].mean(), on_step=False, on_epoch=True)
+        # Under DDP every rank logs these two for its own cells: summed / averaged over ranks
+        # (the other keys are logged only where something was pruned, so cannot be synced).
+        system.log("prune/events", float(len(chosen)), on_step=False, on_epoch=True,
+                   reduce_fx="sum", sync_dist=True)  # fmt: skip
+        system.log("prune/sparsity", after[rows].mean(), on_step=False, on_epoch=True,
+                   sync_dist=True)  # fmt: skip
         for row in rows.tolist():  # one key per individual: bounded by the population size
             system.log(f"prune/sparsity/cell_{row:02d}", after[row], on_step=False, on_epoch=True)
         if len(chosen):

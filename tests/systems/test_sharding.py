@@ -228,3 +228,16 @@ def test_a_signal_to_one_rank_stops_all_and_the_checkpoint_resumes(sharded, tmp_
     for key, value in resumed.centers.state_dict().items():
         assert torch.allclose(value.float(), uninterrupted.centers.state_dict()[key].float(),
                               atol=1e-5), key  # fmt: skip
+
+
+def test_pruning_counts_the_cells_of_every_rank(tmp_path):
+    from lit_evoae.callbacks import Pruning
+    from lit_evoae.pruning.methods import RandomPruning
+
+    trainer = pl.Trainer(
+        accelerator="cpu", devices=2, strategy="ddp_spawn", max_epochs=1, logger=False,
+        enable_progress_bar=False, enable_model_summary=False, default_root_dir=tmp_path,
+        callbacks=[Pruning(RandomPruning(amount=0.2), probability=1.0)],
+    )  # fmt: skip
+    trainer.fit(make_system(), datamodule=make_data(tmp_path))
+    assert trainer.callback_metrics["prune/events"].item() == CELLS  # 3 per rank, summed
