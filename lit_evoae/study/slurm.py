@@ -106,12 +106,13 @@ def submit_study(
     scripts, commands, job_ids = [], [], []
     throttle = f"%{parallel}" if parallel else ""
     size = max_array_size() if pending else DEFAULT_MAX_ARRAY_SIZE
+    text = template.read_text()
     for number, (offset, array) in enumerate(array_chunks(pending, size)):
         values = {"job_name": study.name, "array": array + throttle, "offset": offset,
                   "cpus_per_task": cpus_per_task, "time": time_limit, "logs": folder / "logs",
                   "workdir": Path.cwd(), "python": sys.executable, "plan": plan}  # fmt: skip
         script = folder / f"array_{number:03d}.sbatch"
-        script.write_text(render(template.read_text(), values))
+        script.write_text(render(text, values))
         command = ["sbatch", "--parsable", *shlex.split(sbatch_options), str(script)]
         scripts.append(script)
         commands.append(command)
