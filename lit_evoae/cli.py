@@ -13,7 +13,7 @@ from pytorch_lightning.loggers import CSVLogger
 from pytorch_lightning.plugins.io import CheckpointIO
 
 import lit_evoae.data  # noqa: F401  (registers the data modules for short class names)
-import lit_evoae.pruning.methods  # noqa: F401  (pruning operators by short class name)
+import lit_evoae.pruning.operators  # noqa: F401  (pruning operators by short class name)
 import lit_evoae.pruning.schedules  # noqa: F401  (schedules by short class name)
 import lit_evoae.systems  # noqa: F401  (registers the systems for short class names)
 from lit_evoae.callbacks import Preemption, Pruning

@@ -10,7 +10,7 @@ from lit_evoae.cli import main
 from lit_evoae.data import BinaryClusteringDataModule
 from lit_evoae.export import compact, parameter_count
 from lit_evoae.nets import Autoencoder, layer_sizes
-from lit_evoae.pruning.methods import VariancePruning
+from lit_evoae.pruning.operators import VariancePruning
 from lit_evoae.pruning.schedules import Fixed
 from lit_evoae.systems import CoevolutionaryAutoencoder
 
@@ -41,7 +41,7 @@ def test_compact_of_an_unpruned_network_is_the_same_network():
 def test_export_round_trip_from_a_pruned_checkpoint(tmp_path, monkeypatch, capsys):
     data = BinaryClusteringDataModule(num_clusters=3, dim=20, examples_per_cluster=20,
                                       batch_size=10, data_dir=tmp_path / "data")
-    system = CoevolutionaryAutoencoder(20, (8,), 3, lr=0.01, evolution_seed=0)
+    system = CoevolutionaryAutoencoder(20, (8,), 3, lr=0.01, seeds=[0])
     trainer = pl.Trainer(max_epochs=3, accelerator="cpu", logger=False,
                          enable_checkpointing=False, enable_progress_bar=False,
                          enable_model_summary=False,

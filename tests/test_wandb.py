@@ -21,7 +21,7 @@ from lit_evoae.callbacks.wandb_media import STRIP_HEIGHT, reconstruction_picture
 from lit_evoae.cli import build_cli
 from lit_evoae.errors import ConfigError
 from lit_evoae.population.topology import Ring
-from lit_evoae.pruning.methods import RandomPruning
+from lit_evoae.pruning.operators import RandomPruning
 from lit_evoae.systems import CanonicalAutoencoder, CoevolutionaryAutoencoder
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -132,7 +132,7 @@ def test_media_show_reconstructions_and_pruned_units_every_epoch(
 ):
     monkeypatch.setenv("WANDB_MODE", "offline")
     system = CoevolutionaryAutoencoder(24, (8,), 3, lr=0.01, topology=Ring(size=4),
-                                       evolution_seed=1)  # fmt: skip
+                                       seeds=[1])  # fmt: skip
     pruning = Pruning(RandomPruning(amount=0.3), probability=1.0, seed=0)
     logger = WandbLogger(project="lit_evoae_test", save_dir=str(tmp_path))
     media = WandbMedia(every_n_epochs=1, examples=8)
@@ -147,7 +147,8 @@ def test_media_show_reconstructions_and_pruned_units_every_epoch(
         # 8 examples (from two validation batches of 5), each input above its reconstruction
         assert (picture.mode, picture.size) == ("L", (24, 2 * 8 * STRIP_HEIGHT))
     rows = [row for row in history(run) if "masks/encoders.0/bins" in row]
-    assert [row["trainer/global_step"] for row in rows] == [8, trainer.global_step]  # 8 batches
+    # logged at each generation's end: global_step counts generations
+    assert [row["trainer/global_step"] for row in rows] == [1, trainer.global_step]
     assert rows[-1]["val/reconstructions/_type"] == "image-file"
     for layer, units in (("encoders.0", 8), ("encoders.2", 3), ("decoders.0", 8),
                          ("decoders.2", 24)):  # fmt: skip
@@ -226,8 +227,8 @@ def test_every_run_of_the_pruning_sweep_parses(monkeypatch):
         seen.add((operator and operator["class_path"], parsed["seed_everything"]))
     assert {operator for operator, _ in seen} == {
         None,
-        "lit_evoae.pruning.methods.RandomPruning",
-        "lit_evoae.pruning.methods.VariancePruning",
-        "lit_evoae.pruning.methods.ConjunctivePruning",
+        "lit_evoae.pruning.operators.RandomPruning",
+        "lit_evoae.pruning.operators.VariancePruning",
+        "lit_evoae.pruning.operators.ConjunctivePruning",
     }
     assert len(seen) == 20  # every (fragment, seed) pair reached the parsed config

@@ -1,13 +1,12 @@
-"""Pre-emption: on SLURM's warning signal (or SIGTERM), checkpoint at the next batch boundary.
+"""Pre-emption: on SLURM's warning signal (or SIGTERM), checkpoint at the next generation boundary.
 
 Lightning's own SLURM handler saves its checkpoint inside the signal handler, which may
-fall in the middle of an optimiser step or a generation's replacement; resuming from such
-a file is not exact. This callback only notes the signal, and saves once the batch in
-flight has finished all its work (`on_train_batch_finished`, after the system's own
-bookkeeping; after an epoch's last batch it waits for the next epoch's first): weights,
-masks, optimiser moments, learning rates, callback states, every generator and the data
-loader's place in the epoch. It then requeues the job under SLURM (as Lightning would)
-and stops the run with `Preempted`.
+fall in the middle of a generation; resuming from such a file is not exact. This callback
+only notes the signal. The generation in flight finishes (training, replacement,
+mutation, validation and its logging); before the next one starts, the callback saves
+weights, masks, optimiser moments, learning rates, callback states and every generator,
+requeues the job under SLURM (as Lightning would) and stops the run with `Preempted`.
+A signal during the last generation lets the run finish.
 
 The file is `hpc_ckpt_N.ckpt` in `trainer.default_root_dir`, the name Lightning resumes
 from by itself when a requeued SLURM job starts; elsewhere resume with `--ckpt_path`.
@@ -24,10 +23,8 @@ import pytorch_lightning as pl
 from pytorch_lightning.plugins.environments import SLURMEnvironment
 from pytorch_lightning.utilities import rank_zero_info, rank_zero_warn
 
+from lit_evoae import compat
 from lit_evoae.errors import UserError
-
-#: Under DDP, batches between the ranks' agreements on whether a signal arrived.
-DISTRIBUTED_CHECK_EVERY = 10
 
 SignalName = Literal["SIGUSR1", "SIGUSR2", "SIGTERM", "SIGINT"]
 
@@ -44,7 +41,7 @@ class Preempted(UserError):
 
 
 class Preemption(pl.Callback):
-    """Checkpoint and stop at the next batch boundary after one of `signals` arrives.
+    """Checkpoint and stop at the next generation boundary after one of `signals` arrives.
 
     Args:
         signals: the signals that mean "save and stop"; SLURM sends SIGUSR1 when the job
@@ -56,6 +53,7 @@ class Preemption(pl.Callback):
         self.signals = list(signals) if signals is not None else ["SIGUSR1", "SIGTERM"]
         self.requeue = requeue
         self.received: str | None = None
+        self.saved: str | None = None  # the checkpoint taken after the signal
         self._previous: dict[int, object] = {}
 
     def _note(self, signum: int, _frame) -> None:
@@ -65,7 +63,7 @@ class Preemption(pl.Callback):
         # After Lightning registered its handlers, so these replace them for the training.
         if threading.current_thread() is not threading.main_thread():
             return  # signal handlers can only be set from the main thread
-        self.received = None
+        self.received = self.saved = None
         for name in self.signals:
             number = getattr(signal, name)
             self._previous[number] = signal.signal(number, self._note)
@@ -81,30 +79,28 @@ class Preemption(pl.Callback):
             signal.signal(number, handler)
         self._previous = {}
 
-    def on_train_batch_finished(
-        self, trainer: pl.Trainer, system: pl.LightningModule, batch_idx: int
-    ) -> None:
-        if batch_idx + 1 >= trainer.num_training_batches:
-            # Lightning resumes a checkpoint of an epoch's last batch as a finished epoch and
-            # skips that epoch's validation; wait for the next epoch's first batch instead.
-            return
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        # The generation is over (validation too): the state to resume from. Lightning logs
+        # the generation's training metrics after this hook, so stopping waits for the next
+        # generation's start.
         received = self.received is not None
-        if trainer.world_size > 1:
-            # All ranks must save at the same batch: they agree (stop if any rank got the
-            # signal) every DISTRIBUTED_CHECK_EVERY batches, a collective too costly for each.
-            if batch_idx % DISTRIBUTED_CHECK_EVERY:
-                return
+        if trainer.world_size > 1:  # all ranks stop at the same generation: stop if any got it
             received = trainer.strategy.reduce_boolean_decision(received, all=False)
-        if not received:
+        last = trainer.max_epochs is not None and trainer.current_epoch + 1 >= trainer.max_epochs
+        if not received or last:
             return
         self.received = self.received or "a signal to another rank"
+        self.saved = compat.hpc_save_path(trainer, trainer.default_root_dir)
+        trainer.save_checkpoint(self.saved)
+        rank_zero_info(f"{self.received}: checkpoint saved to {self.saved}")
+
+    def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if self.saved is None:
+            return
         for logger in trainer.loggers:
-            logger.save()  # what was logged so far goes to disk with the checkpoint
-        path = trainer._checkpoint_connector.hpc_save_path(trainer.default_root_dir)
-        trainer.save_checkpoint(path)
-        rank_zero_info(f"{self.received}: checkpoint saved to {path}")
+            logger.save()  # the finished generation's metrics go to disk with the checkpoint
         requeued = self.requeue and trainer.is_global_zero and _requeue_slurm_job()
-        raise Preempted(self.received, path, requeued)
+        raise Preempted(self.received, self.saved, requeued)
 
 
 def _requeue_slurm_job() -> bool:

@@ -1,9 +1,10 @@
 """The Pruning callback: a schedule decides who is pruned, an operator decides what.
 
-It acts between generations through the systems' `on_pairs_trained` protocol: after an
-individual's generation of training (for a population, before the trained pair replaces
-its cell's center). The CLI always registers it under `pruning.*`; with no operator it
-does nothing (the no-pruning control).
+It is a `PopulationCallback`: the systems call `on_pairs_trained` after an individual's
+generation of training (for a population, before the trained pair replaces its cell's
+center). The CLI always registers it under `pruning.*`; with no operator it does nothing
+(the no-pruning control). Each trial of a batched population draws from a generator of its
+own, seeded from the trial's seed, so a trial prunes as it would alone.
 """
 
 from contextlib import contextmanager
@@ -15,9 +16,9 @@ from torch import Tensor
 
 from lit_evoae.errors import ConfigError
 from lit_evoae.pruning.activations import ActivationMoments, layer_activations
-from lit_evoae.pruning.methods import PruningOperator
+from lit_evoae.pruning.operators import PruningOperator
 from lit_evoae.pruning.schedules import Fixed, Schedule
-from lit_evoae.systems.base import AutoencoderSystem
+from lit_evoae.systems.base import AutoencoderSystem, PopulationCallback
 from lit_evoae.validation import ClosedUnitInterval, NonNegativeInt, check
 
 
@@ -36,7 +37,7 @@ def evaluating(module: torch.nn.Module):
 PROBE_SIZE = 100
 
 
-class Pruning(pl.Callback):
+class Pruning(PopulationCallback):
     """Prune each just-trained individual with probability schedule(generation, ...).
 
     Args:
@@ -46,7 +47,8 @@ class Pruning(pl.Callback):
         probability: the schedule's base probability P.
         regrow: the reference behaviour: pruned weights are zeroed once but not masked, so
             training can regrow them. False keeps them at zero for good.
-        seed: seed of the pruning draws; None derives it from the run's seed.
+        seed: seed of the pruning draws (trial t of a batched population: seed + t); None
+            derives each trial's from its seed (the system's `seeds`) plus one.
     """
 
     def __init__(
@@ -61,15 +63,11 @@ class Pruning(pl.Callback):
         self.schedule = schedule if schedule is not None else Fixed()
         self.probability = check("pruning.probability", probability, ClosedUnitInterval)
         self.regrow = bool(regrow)
-        seed = (
-            (torch.initial_seed() + 1)
-            if seed is None
-            else check("pruning.seed", seed, NonNegativeInt)
-        )
-        self.generator = torch.Generator().manual_seed(seed % 2**63)
+        self.seed = None if seed is None else check("pruning.seed", seed, NonNegativeInt)
+        self.generators: list[torch.Generator] = []  # one per trial, made at setup
         self.moments: ActivationMoments | None = None
         self._validation = torch.empty(0)  # validation inputs: conjunctive's cases, the probe
-        self._pending_moments: dict | None = None  # from a checkpoint, until the hooks exist
+        self._pending_generators: list | None = None  # from a checkpoint, until setup
 
     # ------------------------------------------------------------------ lifecycle
     def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
@@ -78,14 +76,27 @@ class Pruning(pl.Callback):
         if not isinstance(pl_module, AutoencoderSystem):
             raise ConfigError("pruning needs a lit_evoae system (CanonicalAutoencoder or "
                               "CoevolutionaryAutoencoder)")  # fmt: skip
-        if self.operator.needs == "variance" and self.moments is None:
-            self.moments = ActivationMoments(pl_module.pruning_target()).attach()
+        seeds = pl_module.seeds
+        if self.seed is not None:
+            seeds = [self.seed - 1 + trial for trial in range(len(seeds))]
+        self.generators = [torch.Generator().manual_seed((seed + 1) % 2**63) for seed in seeds]
+        if self._pending_generators is not None:
+            for generator, state in zip(self.generators, self._pending_generators, strict=True):
+                generator.set_state(state)
+            self._pending_generators = None
         self._validation = self._validation_inputs(trainer)
         if self.operator.needs == "cases" and len(self._validation) < self.operator.cases:
             raise ConfigError(
                 f"pruning.operator.cases={self.operator.cases} is more than the "
                 f"{len(self._validation)} validation examples; lower it"
             )
+
+    def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        # After the system's setup (which sizes the trained-pair slots) and the device move.
+        if self.operator is not None and self.operator.needs == "variance":
+            if self.moments is not None:
+                self.moments.detach()
+            self.moments = ActivationMoments(pl_module.pruning_target()).attach()
 
     def teardown(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
         if self.moments is not None:
@@ -101,38 +112,43 @@ class Pruning(pl.Callback):
 
     # ------------------------------------------------------------------ the work
     @torch.no_grad()
-    def on_pairs_trained(
-        self, trainer: pl.Trainer, system: AutoencoderSystem, rows: Tensor
-    ) -> None:
+    def on_pairs_trained(self, trainer: pl.Trainer, system, cells: Tensor) -> None:
         if self.operator is None:
             return
         population = system.pruning_target()
+        rows = torch.arange(len(cells), device=cells.device)  # row i: cell cells[i]
         chance = self.schedule(trainer.current_epoch, trainer.max_epochs, self.probability,
-                               population.population_size)  # fmt: skip
-        generator = self._generator_of_this_rank(trainer)
-        drawn = torch.rand(len(rows), generator=generator) < chance
-        chosen = rows[drawn.to(rows.device)]
-        before = population.sparsity()[chosen]
-        loss_before = self._probe_loss(population, chosen)
-        if len(chosen):
-            self._prune(population, chosen, generator)
-            system.masks_changed(chosen)
+                               system.cells_per_trial)  # fmt: skip
+        before = population.sparsity()
+        picked = []
+        for trial, positions in system.by_trial(cells):
+            generator = self._generator_of_this_rank(trainer, trial)
+            drawn = torch.rand(len(positions), generator=generator) < chance
+            chosen = positions[drawn].to(rows.device)
+            loss_before = self._probe_loss(population, chosen)
+            if len(chosen):
+                self._prune(population, chosen, generator)
+                system.masks_changed(chosen)
+                picked.append((chosen, loss_before))
         if self.moments is not None:
             self.moments.reset_(rows)
         after = population.sparsity()
         # Under DDP every rank logs these two for its own cells: summed / averaged over ranks
         # (the other keys are logged only where something was pruned, so cannot be synced).
+        chosen = torch.cat([c for c, _ in picked]) if picked else rows[:0]
         system.log("prune/events", float(len(chosen)), on_step=False, on_epoch=True,
                    reduce_fx="sum", sync_dist=True)  # fmt: skip
         system.log("prune/sparsity", after[rows].mean(), on_step=False, on_epoch=True,
                    sync_dist=True)  # fmt: skip
-        for row in rows.tolist():  # one key per individual: bounded by the population size
-            system.log(f"prune/sparsity/cell_{row:02d}", after[row], on_step=False, on_epoch=True)
+        for row, cell in enumerate(cells.tolist()):  # one key per cell: bounded by the population
+            system.log(f"prune/sparsity/cell_{cell:02d}", after[row], on_step=False, on_epoch=True)
         if len(chosen):
-            removed = (after[chosen] - before).mean()
+            removed = (after[chosen] - before[chosen]).mean()
             system.log("prune/removed_fraction", removed, on_step=False, on_epoch=True)
-            if loss_before is not None:
-                change = (self._probe_loss(population, chosen) - loss_before).mean()
+            changes = [self._probe_loss(population, c) - loss for c, loss in picked
+                       if loss is not None]  # fmt: skip
+            if changes:
+                change = torch.cat(changes).mean()
                 system.log("prune/loss_change", change, on_step=False, on_epoch=True)
 
     def _probe_loss(self, population, chosen: Tensor) -> Tensor | None:
@@ -143,13 +159,14 @@ class Pruning(pl.Callback):
         with evaluating(population):
             return (population(probe, chosen) - probe).abs().mean(dim=(1, 2))
 
-    def _generator_of_this_rank(self, trainer: pl.Trainer) -> torch.Generator:
-        """Under DDP each rank prunes its own cells. Every rank keeps the same `generator`
+    def _generator_of_this_rank(self, trainer: pl.Trainer, trial: int) -> torch.Generator:
+        """Under DDP each rank prunes its own cells. Every rank keeps the same generators
         (so the checkpoint, saved by rank 0, resumes on any number of ranks) and draws from
-        a stream forked from it by rank, so that ranks' draws are not copies of each other."""
+        a stream forked from the trial's by rank, so that ranks' draws are not copies."""
+        generator = self.generators[trial]
         if trainer.world_size == 1:
-            return self.generator
-        seed = int(torch.randint(2**62, (1,), generator=self.generator))
+            return generator
+        seed = int(torch.randint(2**62, (1,), generator=generator))
         return torch.Generator().manual_seed(seed + trainer.global_rank)
 
     def _prune(self, population, chosen: Tensor, generator: torch.Generator) -> None:
@@ -178,17 +195,14 @@ class Pruning(pl.Callback):
         return [None] * layers
 
     # ------------------------------------------------------------------ checkpoint
+    # Checkpoints fall between generations, where the activation statistics are empty.
     def state_dict(self) -> dict[str, Any]:
-        state: dict[str, Any] = {"generator": self.generator.get_state()}
-        if self.moments is not None:
-            state["moments"] = self.moments.state_dict()
-        return state
+        return {"generators": [generator.get_state() for generator in self.generators]}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        self.generator.set_state(state_dict["generator"])
-        self._pending_moments = state_dict.get("moments")
+        self._pending_generators = state_dict["generators"]
+        if self.generators:  # already set up: restore now
+            for generator, state in zip(self.generators, self._pending_generators, strict=True):
+                generator.set_state(state)
+            self._pending_generators = None
 
-    def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        if self._pending_moments is not None and self.moments is not None:
-            self.moments.load_state_dict(self._pending_moments)
-            self._pending_moments = None

@@ -4,19 +4,33 @@ torch.optim has no per-slice learning rate, and coevolution moves an individual'
 optimiser state with its weights when a neighbour is selected. The moments are
 therefore buffers shaped like the population's tensors (population first), so
 `copy_individuals_` moves them and checkpoints hold them.
+
+One `step_` updates the whole population. Two kernels give the same arithmetic, and
+`benchmarks/adam.py` times them and two more candidates side by side:
+- on CPU, torch's fused Adam kernel once per individual (one pass over each tensor);
+  measured fastest there, about 4x the broadcast path and 2x a compiled one, because a
+  CPU step is bound by memory traffic, not by the per-individual call;
+- elsewhere (CUDA), plain tensor ops over the stacked tensors with the per-individual
+  rates and bias corrections broadcast along the population dimension: a fixed number
+  of kernel launches however large the population.
 """
+
+from typing import Literal
 
 import torch
 from torch import Tensor, nn
 
+from lit_evoae import compat
 from lit_evoae.population.stacked import StackedAutoencoder
 
-#: torch's fused Adam kernel (CPU since torch 2.4); private, so a plain fallback stays.
-FUSED = hasattr(torch, "_fused_adam_")
+#: persistent: every individual keeps its moments and step count (Adam as usual);
+#: reset_every_step: a fresh Adam at every step, as the reference implementation creates
+#: one per training step (each update is Adam's first: about lr * sign(gradient)).
+OptimizerState = Literal["persistent", "reset_every_step"]
 
 
 class StackedAdam(nn.Module):
-    """Adam (Kingma & Ba, torch.optim.Adam's arithmetic) without weight decay or amsgrad.
+    """Adam (torch.optim.Adam's arithmetic) without weight decay or amsgrad.
 
     Pruned entries stay pruned: gradients are masked before the update, and
     `apply_masks_` zeroes the moments of newly pruned entries, so the update of a
@@ -28,22 +42,35 @@ class StackedAdam(nn.Module):
         population: StackedAutoencoder,
         betas: tuple[float, float] = (0.9, 0.999),
         eps: float = 1e-8,
+        state: OptimizerState = "persistent",
     ) -> None:
         super().__init__()
         self.betas = betas
         self.eps = eps
+        self.reset_every_step = state == "reset_every_step"
+        self._moment_count = 0
         for number, (parameter, _) in enumerate(_parameters_and_masks(population)):
+            self._moment_count += 1
             self.register_buffer(f"exp_avg_{number}", torch.zeros_like(parameter.data))
             self.register_buffer(f"exp_avg_sq_{number}", torch.zeros_like(parameter.data))
         self.register_buffer("steps", torch.zeros(population.population_size, dtype=torch.long))
         self._row_views: dict[tuple, tuple[Tensor, ...]] = {}
 
+    def moments(self) -> list[tuple[Tensor, Tensor]]:
+        """(first, second) moment buffers, in the order of the population's parameters."""
+        return [
+            (getattr(self, f"exp_avg_{number}"), getattr(self, f"exp_avg_sq_{number}"))
+            for number in range(self._moment_count)
+        ]
+
     @torch.no_grad()
     def apply_masks_(self, population: StackedAutoencoder) -> None:
         """Zero both moments wherever `population` is pruned."""
-        for number, (_, mask) in enumerate(_parameters_and_masks(population)):
-            getattr(self, f"exp_avg_{number}").masked_fill_(~mask, 0)
-            getattr(self, f"exp_avg_sq_{number}").masked_fill_(~mask, 0)
+        for (_, mask), (exp_avg, exp_avg_sq) in zip(
+            _parameters_and_masks(population), self.moments(), strict=True
+        ):
+            exp_avg.mul_(mask)
+            exp_avg_sq.mul_(mask)
 
     def reset_(self, index: Tensor | slice = slice(None)) -> None:
         """Forget the moments and step counts of individuals `index`."""
@@ -52,41 +79,35 @@ class StackedAdam(nn.Module):
 
     @torch.no_grad()
     def step_(
-        self,
-        population: StackedAutoencoder,
-        learning_rates: Tensor,
-        active: int | slice | None = None,
-        masked: bool = True,
+        self, population: StackedAutoencoder, learning_rates: Tensor, masked: bool = True
     ) -> None:
-        """One Adam step for every individual (or only individual `active`, or the contiguous
-        block `active` of a rank), each with its own rate from `learning_rates` (population,).
-        Parameters without a gradient are skipped.
+        """One Adam step of every individual of `population`, each with its own rate from
+        `learning_rates` (population,). Parameters without a gradient are skipped.
 
-        `masked=False` skips masking the gradients: only correct when no stepped individual
-        has a pruned entry (the caller knows; it saves a pass over every tensor).
+        `masked=False` skips masking the gradients: only correct when no individual has a
+        pruned entry (the caller knows; it saves a pass over every tensor).
         """
-        if isinstance(active, slice):
-            rows = active
-        else:
-            rows = slice(None) if active is None else slice(active, active + 1)
+        if self.reset_every_step:
+            self.reset_()
+        self.steps += 1
         groups = []
-        for number, (parameter, mask) in enumerate(_parameters_and_masks(population)):
+        for (parameter, mask), (exp_avg, exp_avg_sq) in zip(
+            _parameters_and_masks(population), self.moments(), strict=True
+        ):
             if parameter.grad is not None:
-                grad = parameter.grad[rows]
                 if masked:
-                    grad.masked_fill_(~mask[rows], 0)
-                exp_avg = getattr(self, f"exp_avg_{number}")[rows]
-                exp_avg_sq = getattr(self, f"exp_avg_sq_{number}")[rows]
-                groups.append((parameter.data[rows], grad, exp_avg, exp_avg_sq))
-        self.steps[rows] += 1
-        if FUSED:
-            self._fused_step(groups, self.steps[rows], learning_rates[rows])
+                    parameter.grad.mul_(mask)
+                groups.append((parameter.data, parameter.grad, exp_avg, exp_avg_sq))
+        if not groups:
+            return
+        if compat.fused_adam_ is not None and groups[0][0].device.type == "cpu":
+            self._fused_step(groups, learning_rates)
         else:
-            self._elementwise_step(groups, self.steps[rows], learning_rates[rows])
+            self._broadcast_step(groups, learning_rates)
 
-    def _fused_step(self, groups: list, steps: Tensor, learning_rates: Tensor) -> None:
-        """torch's fused Adam kernel (what `Adam(fused=True)` runs), once per individual."""
-        steps = steps.to(groups[0][0].dtype).unbind(0)
+    def _fused_step(self, groups: list, learning_rates: Tensor) -> None:
+        """torch's fused Adam kernel, once per individual, on per-individual views."""
+        steps = self.steps.to(groups[0][0].dtype).unbind(0)
         parameters, grads, exp_avgs, exp_avg_sqs = zip(*groups, strict=True)
         parameters, exp_avgs, exp_avg_sqs = (
             [self._rows(tensor) for tensor in column]
@@ -94,7 +115,7 @@ class StackedAdam(nn.Module):
         )
         grads = [grad.unbind(0) for grad in grads]  # new tensors every step
         for row, rate in enumerate(learning_rates.tolist()):
-            torch._fused_adam_(
+            compat.fused_adam_(
                 [views[row] for views in parameters],
                 [views[row] for views in grads],
                 [views[row] for views in exp_avgs],
@@ -118,27 +139,29 @@ class StackedAdam(nn.Module):
         self._row_views.clear()
         return super()._apply(fn, *args, **kwargs)
 
-    def _elementwise_step(self, groups: list, steps: Tensor, learning_rates: Tensor) -> None:
-        """The same update in plain tensor ops, for torch builds without the fused kernel."""
+    def _broadcast_step(self, groups: list, learning_rates: Tensor) -> None:
+        """The same update for all individuals at once, rates broadcast along the population."""
         beta1, beta2 = self.betas
-        steps = steps.double()
+        steps = self.steps.double()
+        # Per individual: lr / (1 - beta1^t) and sqrt(1 - beta2^t), as torch.optim.Adam has them.
         step_size = (learning_rates.double() / (1 - beta1**steps)).float()
         correction2_sqrt = (1 - beta2**steps).sqrt().float()
         for parameter, grad, exp_avg, exp_avg_sq in groups:
+            shape = (-1,) + (1,) * (grad.dim() - 1)
             exp_avg.lerp_(grad, 1 - beta1)
             exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
-            shape = (-1,) + (1,) * (grad.dim() - 1)
             # p -= step_size * m / (sqrt(v) / c2 + eps), torch.optim.Adam's order of operations
             denom = exp_avg_sq.sqrt().div_(correction2_sqrt.view(shape)).add_(self.eps)
-            parameter.addcdiv_(exp_avg, denom.div_(step_size.view(shape)), value=-1)
+            parameter.addcmul_(torch.div(exp_avg, denom, out=denom), -step_size.view(shape))
 
 
 class PopulationStep(torch.optim.Optimizer):
-    """The population's update presented to Lightning as an optimiser.
+    """A generation presented to Lightning as one optimiser step.
 
-    Lightning counts optimiser steps into `global_step`, which drives checkpointing,
-    logging intervals and `max_steps`; the update itself (a `StackedAdam.step_` with
-    per-individual rates) is passed in as the closure, so this class holds no state.
+    Lightning counts optimiser steps into `global_step`, which `ModelCheckpoint` needs
+    to move on (it skips a save at a global step it has already saved), and which
+    logging intervals and `max_steps` read. The systems run a whole generation inside
+    one training step and call `step` once with it, so `global_step` counts generations.
     """
 
     def __init__(self, parameters) -> None:

@@ -48,6 +48,14 @@ class StackedLinear(nn.Module):
         nn.init.uniform_(self.weight, -bound, bound)
         nn.init.uniform_(self.bias, -bound, bound)
 
+    @torch.no_grad()
+    def reset_rows_(self, rows: slice, generator: torch.Generator) -> None:
+        """Draw individuals `rows` anew as `reset_parameters` does, from `generator`."""
+        bound = 1.0 / math.sqrt(self.in_features)
+        for tensor in (self.weight, self.bias):
+            drawn = torch.rand(tensor[rows].shape, generator=generator) * (2 * bound) - bound
+            tensor[rows] = drawn.to(tensor.device)
+
     def forward(self, inputs: Tensor, index: Tensor | None = None) -> Tensor:
         """(population, batch, in_features) -> (population, batch, out_features).
 
@@ -150,6 +158,11 @@ class StackedAutoencoder(nn.Module):
     def apply_masks_(self) -> None:
         for linear in self.linears():
             linear.apply_masks_()
+
+    def reset_rows_(self, rows: slice, generator: torch.Generator) -> None:
+        """Draw individuals `rows` anew from `generator`, layer by layer, encoder first."""
+        for linear in self.linears():
+            linear.reset_rows_(rows, generator)
 
     @torch.no_grad()
     def pruned(self, index: Tensor | slice = slice(None)) -> bool:

@@ -55,15 +55,20 @@ class PairingPlan:
         )
 
     def losses(self, population: StackedAutoencoder, inputs: Tensor) -> Tensor:
-        """Mean L1 of every needed pairing on `inputs` (batch, features): (cells, k, k) with
-        [c, a, b] the loss of encoder n[c, a] with decoder n[c, b]."""
+        """Mean L1 of every needed pairing: (cells, k, k) with [c, a, b] the loss of encoder
+        n[c, a] with decoder n[c, b]. `inputs` is one batch (batch, features) for all cells,
+        or (cells, batch, features), cell c's batch in row c (an encoder is scored on its own
+        cell's batch: the cells of a neighbourhood, one trial's, share one)."""
         partners = self.partners.to(inputs.device)
-        latents = population.encode(inputs)  # (size, batch, latent)
         size, width = partners.shape
-        batch = inputs.shape[0]
+        if inputs.dim() == 2:
+            inputs = inputs.expand(size, *inputs.shape)
+        latents = population.encode(inputs)  # (size, batch, latent)
+        batch = inputs.shape[1]
         paired = latents[partners].reshape(size, width * batch, -1)
         reconstructions = population.decode(paired).reshape(size, width, batch, -1)
-        per_pairing = (reconstructions - inputs).abs().mean(dim=(2, 3))  # (decoder, partner)
+        targets = inputs[partners]  # each encoder's own batch
+        per_pairing = (reconstructions - targets).abs().mean(dim=(2, 3))  # (decoder, partner)
         neighbourhoods = self.neighbourhoods.to(inputs.device)
         decoders = neighbourhoods.unsqueeze(1).expand(-1, neighbourhoods.shape[1], -1)
         return per_pairing[decoders, self.lookup.to(inputs.device)]

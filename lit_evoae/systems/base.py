@@ -1,14 +1,30 @@
-"""What every system shares: the test of its best individual and the model-size metrics."""
+"""What every system shares: the generation's frame in Lightning, the callback contract, the
+test of its best individual and the model-size metrics."""
 
 from abc import ABC, abstractmethod
-from typing import Any
 
 import pytorch_lightning as pl
+import torch
 from torch import Tensor
-from torchmetrics import MeanAbsoluteError, MeanMetric
+from torchmetrics import MeanAbsoluteError
 
 from lit_evoae.checkpoints import SYSTEM_KEY
+from lit_evoae.data.base import TensorDataModule
+from lit_evoae.errors import ConfigError
+from lit_evoae.population.optim import PopulationStep
 from lit_evoae.population.stacked import StackedAutoencoder
+
+
+class PopulationCallback(pl.Callback):
+    """A Lightning callback that the systems also call inside a generation, between its
+    training and its replacement (pruning is one). Subclass it, override `on_pairs_trained`.
+    """
+
+    def on_pairs_trained(self, trainer: pl.Trainer, system: "AutoencoderSystem",
+                         cells: Tensor) -> None:  # fmt: skip
+        """Row i of `system.pruning_target()` holds the pair just trained for cell `cells[i]`
+        (a canonical run: row 0, cell 0). Masks changed here must be reported with
+        `system.masks_changed(rows)`; the pairs then replace their cells' centers."""
 
 
 class AutoencoderSystem(pl.LightningModule, ABC):
@@ -16,24 +32,23 @@ class AutoencoderSystem(pl.LightningModule, ABC):
     `forward` reconstructs with that individual. Metric names are shared so that every later
     tool can rely on them.
 
-    Pruning plugs in through one protocol for both regimes: after individuals finish a
-    generation's training and before anything else uses them, the system calls
-    `on_pairs_trained(trainer, system, rows)` on every callback that defines it; the callback
-    edits the masks of `pruning_target()` and reports with `masks_changed(rows)`.
-
-    A batch's work ends in the subclass's `finish_train_batch` (selection, pruning,
-    replacement), which Lightning would run after its callbacks' `on_train_batch_end`; so
-    callbacks that need the finished state (a pre-emption checkpoint) define
-    `on_train_batch_finished(trainer, system, batch_idx)`, called after it.
+    One Lightning training step is one whole generation: the training loader hands over the
+    whole training split once per epoch (see `TensorDataModule`) and the system walks its
+    minibatches itself. Callbacks that act inside the generation (pruning) implement
+    `PopulationCallback.on_pairs_trained`, which the system calls after training and
+    before anything else uses the trained individuals.
     """
+
+    #: Cells of one trial (the population schedule's n); a canonical run is one cell.
+    cells_per_trial: int = 1
 
     def __init__(self) -> None:
         super().__init__()
+        self.automatic_optimization = False
         self.test_l1 = MeanAbsoluteError()
-        # The epoch's running mean is part of the checkpoint (persistent), so a run resumed
-        # mid-epoch logs the same train/loss as one that was never interrupted.
-        self.train_loss = MeanMetric()
-        self.train_loss.persistent(True)
+        self.batch_size: int | None = None
+        #: One seed per trial: its batch order and its pruning draws derive from it.
+        self.seeds: list[int] = [torch.initial_seed()]
 
     @abstractmethod
     def best_individual(self) -> tuple[StackedAutoencoder, int]:
@@ -47,30 +62,48 @@ class AutoencoderSystem(pl.LightningModule, ABC):
     def masks_changed(self, rows: Tensor) -> None:
         """Zero the weights and optimiser moments that the masks of `rows` now exclude."""
 
+    def setup(self, stage: str) -> None:
+        if stage == "fit":
+            data = self.trainer.datamodule
+            if not isinstance(data, TensorDataModule):
+                raise ConfigError(
+                    f"{type(self).__name__} trains a whole generation per step and needs a "
+                    "lit_evoae data module (BinaryClusteringDataModule, ImageDataModule); got "
+                    f"{type(data).__name__}"
+                )
+            self.batch_size = data.batch_size
+
+    def trial_of(self, cells: Tensor) -> Tensor:
+        """The trial each of `cells` belongs to (cells are numbered trial by trial)."""
+        return cells // self.cells_per_trial
+
+    def by_trial(self, cells: Tensor) -> list[tuple[int, Tensor]]:
+        """(trial, positions in `cells` of that trial's cells) for every trial present."""
+        trials = self.trial_of(cells.cpu())
+        return [(int(t), (trials == t).nonzero().squeeze(1)) for t in trials.unique()]
+
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         # Which system wrote it, so `lit-evoae export` can rebuild it from the file alone.
         checkpoint[SYSTEM_KEY] = f"{type(self).__module__}.{type(self).__qualname__}"
 
-    def notify_pairs_trained(self, rows: Tensor) -> None:
-        self._notify_callbacks("on_pairs_trained", rows)
+    def notify_pairs_trained(self, cells: Tensor) -> None:
+        trainer = self._trainer
+        for callback in trainer.callbacks if trainer is not None else []:
+            if isinstance(callback, PopulationCallback):
+                callback.on_pairs_trained(trainer, self, cells)
 
-    def finish_train_batch(self, batch_idx: int) -> None:
-        """The system's own end of a training batch (its generation bookkeeping)."""
+    def count_generation(self) -> None:
+        """Tell Lightning a step was made, so `global_step` counts generations (ModelCheckpoint
+        saves only at a global step it has not saved at)."""
+        if self._trainer is not None:
+            self.optimizers().step(closure=lambda: None)
 
-    def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
-        self.finish_train_batch(batch_idx)
-        self._notify_callbacks("on_train_batch_finished", batch_idx)
-
-    def _notify_callbacks(self, name: str, *arguments: Any) -> None:
-        callbacks = self.trainer.callbacks if self._trainer is not None else []
-        for callback in callbacks:
-            hook = getattr(callback, name, None)
-            if callable(hook):
-                hook(self.trainer, self, *arguments)
+    def configure_optimizers(self) -> PopulationStep:
+        return PopulationStep([p for p in self.parameters() if p.requires_grad])
 
     def log_train_loss(self, loss: Tensor) -> None:
-        self.train_loss.update(loss.detach())
-        self.log("train/loss", self.train_loss, on_step=False, on_epoch=True, prog_bar=True)
+        if self._trainer is not None:
+            self.log("train/loss", loss, on_step=False, on_epoch=True, prog_bar=True)
 
     def test_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
         inputs = batch[0]

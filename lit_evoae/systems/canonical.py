@@ -1,19 +1,20 @@
 """Canonical training: one autoencoder trained by gradient descent (the paper's baseline).
 
-It is a population of one on the same stacked path that coevolution uses, so
-pruning callbacks, checkpoints and export treat both regimes alike.
+It is a population of one on the same stacked path, training pass and batched Adam that
+coevolution uses, so pruning callbacks, checkpoints and export treat both regimes alike.
 """
 
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 from torchmetrics import MeanAbsoluteError
 
 from lit_evoae.errors import ConfigError, Diverged
 from lit_evoae.nets import Autoencoder, layer_sizes
+from lit_evoae.population.optim import OptimizerState, StackedAdam
 from lit_evoae.population.stacked import StackedAutoencoder
+from lit_evoae.population.training import reconstruction_l1, shuffled_orders, train_pass
 from lit_evoae.systems.base import AutoencoderSystem
 from lit_evoae.validation import (
     Beta,
@@ -26,7 +27,7 @@ from lit_evoae.validation import (
 
 
 class CanonicalAutoencoder(AutoencoderSystem):
-    """Adam(lr, betas) with StepLR; mean L1 reconstruction loss.
+    """Adam(lr, betas) with a step decay of the rate (StepLR's); mean L1 reconstruction loss.
 
     Args:
         input_dim: width of an input vector (the CLI links it from the data module).
@@ -34,8 +35,11 @@ class CanonicalAutoencoder(AutoencoderSystem):
         latent_dim: code width (10 in the paper, 2 for the "small" network).
         lr: Adam's learning rate.
         betas: Adam's moment coefficients.
-        lr_step_epochs: StepLR period; None means max(1, max_epochs // 4), the paper's.
-        lr_gamma: StepLR decay factor.
+        lr_step_epochs: the rate is multiplied by lr_gamma every this many epochs; None means
+            max(1, max_epochs // 4), the paper's.
+        lr_gamma: the decay factor.
+        optimizer_state: persistent (Adam as usual) or reset_every_step (a fresh Adam at
+            every step, as the reference creates one per step).
     """
 
     def __init__(
@@ -47,6 +51,7 @@ class CanonicalAutoencoder(AutoencoderSystem):
         betas: tuple[Beta, Beta] = (0.5, 0.999),
         lr_step_epochs: PositiveInt | None = None,
         lr_gamma: ClosedUnitInterval = 0.1,
+        optimizer_state: OptimizerState = "persistent",
     ) -> None:
         super().__init__()
         # Rebind to checked plain values: save_hyperparameters reads these locals.
@@ -58,10 +63,13 @@ class CanonicalAutoencoder(AutoencoderSystem):
         if lr_step_epochs is not None:
             lr_step_epochs = check("lr_step_epochs", lr_step_epochs, PositiveInt)
         lr_gamma = check("lr_gamma", lr_gamma, ClosedUnitInterval)
+        if optimizer_state not in OptimizerState.__args__:
+            raise ConfigError(f"optimizer_state={optimizer_state!r} is invalid: choose one of "
+                              f"{', '.join(OptimizerState.__args__)}")  # fmt: skip
         self.save_hyperparameters()
         self.population = StackedAutoencoder(1, *layer_sizes(input_dim, hidden_sizes, latent_dim))
+        self.adam = StackedAdam(self.population, betas, state=optimizer_state)
         self.lr = lr
-        self.betas = betas
         self.lr_step_epochs = lr_step_epochs
         self.lr_gamma = lr_gamma
         self.val_l1 = MeanAbsoluteError()
@@ -74,15 +82,31 @@ class CanonicalAutoencoder(AutoencoderSystem):
         """The trained network as a plain `nn.Module` (a copy)."""
         return self.population.individual(0)
 
-    def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
-        inputs = batch[0]
-        loss = F.l1_loss(self(inputs), inputs)
-        if not torch.isfinite(loss):
-            self._stop_diverged(float(loss.detach()), batch_idx)
-        self.log_train_loss(loss)
-        return loss
+    def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
+        """One epoch: a pass over the training set, then population callbacks (pruning)."""
+        data = batch[0]
+        epoch = self.current_epoch
+        orders = shuffled_orders(self.seeds, epoch, 0, len(data), data.device)
+        rate = torch.tensor([self.learning_rate(epoch)], dtype=torch.float64, device=self.device)
 
-    def _stop_diverged(self, loss: float, batch_idx: int) -> None:
+        def losses_of(step: int, inputs: Tensor) -> Tensor:
+            return reconstruction_l1(self.population(inputs), inputs)
+
+        losses = train_pass(self.population, self.adam, rate, data, orders, self.batch_size,
+                            losses_of, masked=self.population.pruned())  # fmt: skip
+        finite = torch.isfinite(losses).all(1)
+        if not bool(finite.all()):
+            step = int((~finite).nonzero()[0])
+            self._stop_diverged(float(losses[step, 0]), step)
+        self.notify_pairs_trained(torch.zeros(1, dtype=torch.long, device=self.device))
+        self.log_train_loss(losses.mean())
+        self.log("lr", rate[0].float(), on_step=False, on_epoch=True)
+        self.count_generation()
+
+    def learning_rate(self, epoch: int) -> float:
+        return self.lr * self.lr_gamma ** (epoch // self._lr_step_epochs())
+
+    def _stop_diverged(self, loss: float, step: int) -> None:
         """Save the broken state for inspection and stop with what to do next."""
         checkpoint = self.trainer.checkpoint_callback
         folder = Path((checkpoint and checkpoint.dirpath) or self.trainer.default_root_dir)
@@ -90,22 +114,11 @@ class CanonicalAutoencoder(AutoencoderSystem):
         self.trainer.save_checkpoint(path)
         good = (checkpoint and (checkpoint.last_model_path or checkpoint.best_model_path)) or None
         raise Diverged(
-            f"training diverged at epoch {self.current_epoch}, batch {batch_idx}: the loss is "
+            f"training diverged at epoch {self.current_epoch}, batch {step}: the loss is "
             f"{loss}. The state at that point is saved to {path} for inspection; the last good "
             f"checkpoint is {good or 'not written yet'}. Try a lower model.init_args.lr "
             f"(now {self.lr})."
         )
-
-    def on_before_optimizer_step(self, optimizer: torch.optim.Optimizer) -> None:
-        # Pruned weights get no gradient, so Adam (whose moments there are zero) leaves them 0.
-        if self.population.pruned():
-            for linear in self.population.linears():
-                linear.weight.grad.mul_(linear.weight_mask)
-                linear.bias.grad.mul_(linear.bias_mask)
-
-    def finish_train_batch(self, batch_idx: int) -> None:
-        if batch_idx + 1 == self.trainer.num_training_batches:  # the epoch's training is done
-            self.notify_pairs_trained(torch.zeros(1, dtype=torch.long, device=self.device))
 
     def validation_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
         inputs = batch[0]
@@ -121,32 +134,14 @@ class CanonicalAutoencoder(AutoencoderSystem):
     def pruning_target(self) -> StackedAutoencoder:
         return self.population
 
-    @torch.no_grad()
     def masks_changed(self, rows: Tensor) -> None:
         self.population.apply_masks_()
-        if self._trainer is None:
-            return
-        for optimizer in self.trainer.optimizers:
-            for linear in self.population.linears():
-                for parameter, mask in (
-                    (linear.weight, linear.weight_mask),
-                    (linear.bias, linear.bias_mask),
-                ):
-                    for moment in optimizer.state.get(parameter, {}).values():
-                        if moment.shape == parameter.shape:
-                            moment.mul_(mask)
-
-    def configure_optimizers(self):
-        optimizer = torch.optim.Adam(self.population.parameters(), lr=self.lr, betas=self.betas)
-        scheduler = torch.optim.lr_scheduler.StepLR(
-            optimizer, step_size=self._lr_step_epochs(), gamma=self.lr_gamma
-        )
-        return {"optimizer": optimizer, "lr_scheduler": scheduler}
+        self.adam.apply_masks_(self.population)
 
     def _lr_step_epochs(self) -> int:
         if self.lr_step_epochs is not None:
             return self.lr_step_epochs
-        max_epochs = self.trainer.max_epochs
+        max_epochs = self.trainer.max_epochs if self._trainer is not None else None
         if max_epochs is None or max_epochs < 1:
             raise ConfigError(
                 "model.lr_step_epochs must be set when trainer.max_epochs is unbounded "

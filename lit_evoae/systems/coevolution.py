@@ -1,20 +1,12 @@
 """Coevolutionary training: a population of encoder/decoder cells on a spatial topology.
 
-One Lightning epoch is one generation. At its first batch every cell scores the
-pairings of its neighbourhood's centers, selects a pair by tournament and copies
-it (weights, masks, optimiser moments) into its *trainee* slot; the trainees
-train on the epoch's batches with the cell's own learning rate; after the last
-batch, callbacks that define `on_pairs_trained` (pruning) see the trained pairs,
-the pairs replace the centers and the learning rates mutate. Validation then
-scores every center and the best cell's error is `val/l1`.
-
-In `sequential` order a generation makes one pass over the training data per
-cell, visiting cells one at a time in a shuffled order.
+One Lightning epoch is one generation, and its one training step runs the generation
+whole (`generation`): for each group of cells the update order gives, select, train over
+one pass of the data, let population callbacks (pruning) see the trained pairs, replace;
+then mutate the learning rates. Lightning's validation follows and scores every center;
+the best cell's error is `val/l1`.
 """
 
-import contextlib
-import inspect
-from functools import partial
 from typing import Any
 
 import torch
@@ -22,23 +14,20 @@ from pytorch_lightning.utilities import rank_zero_warn
 from torch import Tensor
 
 from lit_evoae.components import build, describe
-from lit_evoae.data.base import TensorDataModule
 from lit_evoae.errors import ConfigError
 from lit_evoae.metrics import PopulationL1
 from lit_evoae.nets import Autoencoder, layer_sizes
-from lit_evoae.population.optim import PopulationStep, StackedAdam
+from lit_evoae.population.optim import OptimizerState, StackedAdam
+from lit_evoae.population.orders import UPDATE_ORDERS
 from lit_evoae.population.stacked import StackedAutoencoder, copy_individuals_
 from lit_evoae.population.strategy import CoevolutionStrategy, PairingPlan
 from lit_evoae.population.topology import Ring, Topology
+from lit_evoae.population.training import reconstruction_l1, shuffled_orders, train_pass
 from lit_evoae.systems.base import AutoencoderSystem
-from lit_evoae.validation import (
-    Beta,
-    NonNegativeInt,
-    PositiveFloat,
-    PositiveInt,
-    check,
-    check_each,
-)
+from lit_evoae.systems.sharding import Sharding
+from lit_evoae.validation import Beta, NonNegativeInt, PositiveFloat, PositiveInt, check, check_each
+
+TRAINEES = ("trainees", "trainee_adam")
 
 
 class CoevolutionaryAutoencoder(AutoencoderSystem):
@@ -51,9 +40,12 @@ class CoevolutionaryAutoencoder(AutoencoderSystem):
         topology: the grid; None means `Ring(size=10, radius=1)`, the paper's.
         strategy: selection, mutation and update order; None means the defaults.
         lr: every cell's initial learning rate.
-        betas: Adam's moment coefficients (each individual keeps its own moments).
-        evolution_seed: seed of selection, pairing and mutation draws; None uses the run's
-            seed (seed_everything).
+        betas: Adam's moment coefficients.
+        optimizer_state: persistent: every individual keeps its Adam moments (they move with
+            it when selected); reset_every_step: a fresh Adam at every step, as the reference.
+        seeds: one per trial (see `Trials`): trial t's initial weights, batch order,
+            selection, mutation and pruning draws come from seeds[t] alone. None: the run's
+            seed (seed_everything) plus t.
     """
 
     def __init__(
@@ -65,53 +57,50 @@ class CoevolutionaryAutoencoder(AutoencoderSystem):
         strategy: CoevolutionStrategy | None = None,
         lr: PositiveFloat = 1e-5,
         betas: tuple[Beta, Beta] = (0.5, 0.999),
-        evolution_seed: NonNegativeInt | None = None,
+        optimizer_state: OptimizerState = "persistent",
+        seeds: list[NonNegativeInt] | None = None,
     ) -> None:
         super().__init__()
-        self.automatic_optimization = False
-        input_dim = check("input_dim", input_dim, PositiveInt)
-        hidden_sizes = check_each("hidden_sizes", hidden_sizes, PositiveInt)
-        latent_dim = check("latent_dim", latent_dim, PositiveInt)
+        sizes = layer_sizes(check("input_dim", input_dim, PositiveInt),
+                            check_each("hidden_sizes", hidden_sizes, PositiveInt),
+                            check("latent_dim", latent_dim, PositiveInt))  # fmt: skip
         lr = check("lr", lr, PositiveFloat)
         betas = check_each("betas", betas, Beta)
-        evolution_seed = (
-            torch.initial_seed()
-            if evolution_seed is None
-            else check("evolution_seed", evolution_seed, NonNegativeInt)
-        )
+        if optimizer_state not in OptimizerState.__args__:
+            raise ConfigError(f"optimizer_state={optimizer_state!r} is invalid: choose one of "
+                              f"{', '.join(OptimizerState.__args__)}")  # fmt: skip
         self.topology = build(topology, Topology) if topology is not None else Ring()
         self.strategy = (
             build(strategy, CoevolutionStrategy) if strategy is not None else CoevolutionStrategy()
         )
+        self.seeds = _trial_seeds(seeds, self.topology.trials)
         # Plain values only: checkpoints must load with torch.load(weights_only=True).
-        self.save_hyperparameters(ignore=["topology", "strategy"])
-        self.hparams["topology"] = describe(self.topology)
-        self.hparams["strategy"] = describe(self.strategy)
+        self.save_hyperparameters(ignore=["topology", "strategy", "seeds"])
+        self.hparams.update(topology=describe(self.topology), strategy=describe(self.strategy),
+                            seeds=self.seeds)  # fmt: skip
 
         size = self.topology.size
-        sizes = layer_sizes(input_dim, hidden_sizes, latent_dim)
+        self.cells_per_trial = size // self.topology.trials
+        self.generators = [torch.Generator().manual_seed(seed) for seed in self.seeds]
         self.centers = StackedAutoencoder(size, *sizes).requires_grad_(False)
-        self.center_adam = StackedAdam(self.centers, betas)
-        self.trainees = StackedAutoencoder(size, *sizes)
-        self.trainee_adam = StackedAdam(self.trainees, betas)
+        for trial, generator in enumerate(self.generators):  # a trial's weights from its seed
+            self.centers.reset_rows_(self._trial_rows(trial), generator)
+        self.center_adam = StackedAdam(self.centers, betas, state=optimizer_state)
+        self._make_trainees(size)
         self.register_buffer("learning_rates", torch.full((size,), lr, dtype=torch.float64))
         self.register_buffer("selection_loss", torch.zeros(size))
-        self.register_buffer("order", torch.arange(size))  # sequential visiting order
         self.register_buffer("best_index", torch.tensor(0))
         # Each center's last validation L1: a diverged cell takes its neighbourhood's best.
         self.register_buffer("center_l1", torch.full((size,), float("inf")))
         self.plan = PairingPlan(self.topology.neighbourhoods())
-        self._trainees_pruned = True  # whether gradients need masking; set at each selection
-        self.generator = torch.Generator().manual_seed(evolution_seed)
+        self.update_order = UPDATE_ORDERS[self.strategy.update_order]
+        self.sharding = Sharding(size)
         self.val_l1 = PopulationL1(size)
+        self.register_state_dict_post_hook(_without_trainees)
 
     @property
     def population_size(self) -> int:
         return self.topology.size
-
-    @property
-    def sequential(self) -> bool:
-        return self.strategy.update_order == "sequential"
 
     def forward(self, inputs: Tensor) -> Tensor:
         """Reconstruct a (batch, features) tensor with the best cell's center."""
@@ -121,187 +110,124 @@ class CoevolutionaryAutoencoder(AutoencoderSystem):
         """The best cell's center as a plain `nn.Module` (a copy)."""
         return self.centers.individual(int(self.best_index))
 
-    # ----------------------------------------------------------------- generation
     def setup(self, stage: str) -> None:
-        if stage == "fit" and self._world_size() > 1:
-            self._prepare_sharding()
-        if stage == "fit" and self.sequential:
-            data = self.trainer.datamodule
-            if not isinstance(data, TensorDataModule):
-                raise ConfigError(
-                    "strategy.update_order='sequential' needs a lit_evoae data module "
-                    "(it trains one cell per pass over the data); use 'synchronous' otherwise"
-                )
-            data.train_passes = self.population_size
+        super().setup(stage)
+        if stage in ("fit", "validate"):
+            sequential = stage == "fit" and self.update_order.name == "sequential"
+            self.sharding = Sharding.prepare(self.trainer, self.population_size, sequential)
+        if stage == "fit":  # trainee slots: as many as the cells this rank trains together
+            spare = [torch.Generator() for _ in self.generators]  # the run's draws stay untouched
+            group = self.update_order.groups(self.cells_per_trial, spare)[0]
+            self._make_trainees(len(self.sharding.own(group)))
 
-    def teardown(self, stage: str) -> None:
-        data = self._trainer.datamodule if self._trainer is not None else None
-        if stage == "fit" and isinstance(data, TensorDataModule):
-            data.train_passes = 1  # the data module may be reused with another system
+    # ----------------------------------------------------------------- the generation
+    def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
+        self.log_train_loss(self.generation(batch[0], self.current_epoch))
+        self._log_generation()
+        self.count_generation()
 
-    # ----------------------------------------------------------------- sharding (DDP)
-    def _world_size(self) -> int:
-        return self.trainer.world_size if self._trainer is not None else 1
-
-    def _block(self) -> slice | None:
-        """This rank's contiguous block of cells under DDP; None on a single process."""
-        world = self._world_size()
-        if world == 1:
-            return None
-        size = self.population_size // world
-        return slice(self.global_rank * size, (self.global_rank + 1) * size)
-
-    def _prepare_sharding(self) -> None:
-        world = self._world_size()
-        if self.sequential:
-            raise ConfigError(
-                "strategy.update_order='sequential' visits cells one after another, which "
-                f"cannot be split over {world} processes; use 'synchronous' with DDP"
-            )
-        if self.population_size % world:
-            raise ConfigError(
-                f"{self.population_size} cells cannot be split evenly over {world} processes; "
-                "use a number of devices x nodes that divides the topology's size"
-            )
-        # Every rank trains on the whole training set (its cells' generation), so the
-        # training loader must not be split by a DistributedSampler; and buffers (masks,
-        # Adam moments) differ between ranks until shared, so DDP must not broadcast them.
-        self.trainer._accelerator_connector.use_distributed_sampler = False
-        ddp_kwargs = getattr(self.trainer.strategy, "_ddp_kwargs", None)
-        if ddp_kwargs is not None:
-            parameters = inspect.signature(torch.nn.parallel.DistributedDataParallel).parameters
-            option = (
-                "forward_sync_buffers"
-                if "forward_sync_buffers" in parameters
-                else "broadcast_buffers"
-            )
-            ddp_kwargs[option] = False
-
-    def _no_gradient_sync(self):
-        wrapper = self.trainer.model
-        return wrapper.no_sync() if hasattr(wrapper, "no_sync") else contextlib.nullcontext()
+    def generation(self, data: Tensor, generation: int) -> Tensor:
+        """One generation over the training set `data` (examples, features); returns the
+        mean training loss. Validation (Lightning's loop) follows."""
+        losses = []
+        groups = self.update_order.groups(self.cells_per_trial, self.generators)
+        for number, cells in enumerate(groups):
+            orders = shuffled_orders(self.seeds, generation, number, len(data), data.device)
+            self.select(cells, first_batches=data[orders[:, : self.batch_size]])
+            cells = self.sharding.own(cells)
+            losses.append(self.train_pairs(cells, data, orders).mean())
+            self.notify_pairs_trained(cells)
+            self.replace(cells)
+        if self._trainer is not None:
+            self.sharding.share_(self.trainer.strategy, self.centers, self.center_adam)
+        self.mutate()
+        return torch.stack(losses).mean()
 
     @torch.no_grad()
-    def _share_block(self, *names: str) -> dict[str, Tensor]:
-        """Give every rank every other rank's block of each tensor of the named stacked
-        submodules (population first); returns the full tensors by state_dict key."""
-        block = self._block()
-        shared = {}
-        if block is None:
-            return shared
-        for prefix in names:
-            module = getattr(self, prefix)
-            for name, tensor in module.state_dict(keep_vars=True).items():
-                part = tensor.data[block]
-                wire = part.to(torch.uint8) if part.dtype == torch.bool else part
-                gathered = self.trainer.strategy.all_gather(wire.contiguous())
-                tensor.data.copy_(gathered.reshape(-1, *part.shape[1:]).to(part.dtype))
-                shared[f"{prefix}.{name}"] = tensor.data
-        return shared
-
-    def _steps_per_cell(self) -> int:
-        steps = self.trainer.num_training_batches // self.population_size
-        if steps < 1:
-            raise ConfigError(
-                f"sequential order needs at least {self.population_size} training batches per "
-                f"generation (one per cell); got {self.trainer.num_training_batches}"
-            )
-        return steps
-
-    def _active_cell(self, batch_idx: int) -> int | None:
-        """The cell trained at this batch in sequential order (None past the last cell)."""
-        position = batch_idx // self._steps_per_cell()
-        return int(self.order[position]) if position < self.population_size else None
-
-    def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor | None:
-        inputs = batch[0]
-        if not self.sequential:
-            if batch_idx == 0:  # every rank selects for all cells: the same draws everywhere
-                self._select(inputs, torch.arange(self.population_size, device=self.device))
-            losses = self._train(inputs, active=self._block())
-        else:
-            if batch_idx == 0:
-                self.order.copy_(torch.randperm(self.population_size, generator=self.generator))
-            cell = self._active_cell(batch_idx)
-            if cell is None:
-                return None
-            if batch_idx % self._steps_per_cell() == 0:
-                self._select(inputs, torch.tensor([cell], device=self.device))
-            losses = self._train(inputs, active=cell)
-        self.log_train_loss(losses.mean())
-        return losses.mean()
-
-    def finish_train_batch(self, batch_idx: int) -> None:
-        last_batch = batch_idx + 1 == self.trainer.num_training_batches
-        if not self.sequential:
-            if last_batch:
-                block = self._block() or slice(0, self.population_size)
-                self._replace(torch.arange(block.start, block.stop, device=self.device))
-                self._share_block("centers", "center_adam")
-                self._end_generation()
-            return
-        steps = self._steps_per_cell()
-        cell = self._active_cell(batch_idx)
-        if cell is not None and (batch_idx + 1) % steps == 0:
-            self._replace(torch.tensor([cell], device=self.device))
-            if batch_idx + 1 == steps * self.population_size:
-                self._end_generation()
-
-    @torch.no_grad()
-    def _select(self, inputs: Tensor, cells: Tensor) -> None:
-        """Tournament in each of `cells`' neighbourhoods; copy the winners into the trainees."""
-        losses = self.plan.losses(self.centers, inputs)[cells]
-        winners, fitness = self.strategy.select(losses, self.generator)
-        chosen = self.plan.neighbourhoods.to(self.device)[cells, winners.to(self.device)]
-        copy_individuals_(self.trainees, self.centers, cells, chosen)
-        copy_individuals_(self.trainee_adam, self.center_adam, cells, chosen)
-        self.selection_loss[cells] = fitness
+    def select(self, cells: Tensor, first_batches: Tensor) -> None:
+        """Tournament in each of `cells`' neighbourhoods, scored on each trial's batch in
+        `first_batches` (trials, batch, features); this rank's winners go to the trainees."""
+        all_cells = torch.arange(self.population_size)
+        inputs = first_batches[self.trial_of(all_cells).to(first_batches.device)]
+        losses = self.plan.losses(self.centers, inputs)[cells.to(self.device)]
+        winners = torch.empty(len(cells), dtype=torch.long)
+        for trial, positions in self.by_trial(cells):
+            won, fitness = self.strategy.select(losses[positions], self.generators[trial])
+            winners[positions] = won.cpu()
+            self.selection_loss[cells[positions]] = fitness
+        chosen = self.plan.neighbourhoods[cells, winners]
+        mine = self.sharding.own(cells)
+        chosen = chosen[torch.isin(cells, mine)].to(self.device)
+        slots = torch.arange(len(mine), device=self.device)
+        copy_individuals_(self.trainees, self.centers, slots, chosen)
+        copy_individuals_(self.trainee_adam, self.center_adam, slots, chosen)
         self._trainees_pruned = self.trainees.pruned()
 
-    def _train(self, inputs: Tensor, active: int | slice | None) -> Tensor:
-        """One optimiser step of every trainee (or of trainee `active`, or of this rank's
-        block `active`); per-trainee losses."""
-        if isinstance(active, slice):
-            index = torch.arange(active.start, active.stop, device=self.device)
-        else:
-            index = None if active is None else torch.tensor([active], device=self.device)
+    def train_pairs(self, cells: Tensor, data: Tensor, orders: Tensor) -> Tensor:
+        """One pass over `data` of the trainees (slot i: cell cells[i]), each in its trial's
+        order from `orders` (trials, examples); the losses of every step (steps, cells)."""
         if self.strategy.cell_evaluation == "lipi_simple":
-            losses = _l1(self.trainees(inputs, index), inputs)
+            def losses_of(step: int, inputs: Tensor) -> Tensor:
+                return reconstruction_l1(self.trainees(inputs), inputs)
         else:
-            losses = self._epoch_node_losses(inputs, index)
-        adam, masked = self.trainee_adam, self._trainees_pruned
-        update = partial(adam.step_, self.trainees, self.learning_rates, active, masked)
-        if self._trainer is None:  # used outside Lightning (benchmarks, notebooks)
-            losses.sum().backward()
-            update()
-        else:
-            with self._no_gradient_sync():  # ranks train disjoint cells: nothing to average
-                self.manual_backward(losses.sum())
-            self.optimizers().step(closure=update)
-        self.trainees.zero_grad(set_to_none=True)
-        return losses.detach()
+            losses_of = self._epoch_node_losses(cells, len(data))
+        trials = self.trial_of(cells).to(orders.device)
+        rates = self.learning_rates[cells.to(self.device)]
+        with Sharding.no_gradient_sync(self._trainer):
+            return train_pass(self.trainees, self.trainee_adam, rates, data, orders[trials],
+                              self.batch_size, losses_of, masked=self._trainees_pruned)  # fmt: skip
 
-    def _epoch_node_losses(self, inputs: Tensor, index: Tensor | None) -> Tensor:
-        """Trainee encoders against random neighbour decoders, and trainee decoders against
-        random neighbour encoders (the centers are fixed partners)."""
-        cells = torch.arange(self.population_size) if index is None else index.cpu()
-        neighbourhoods = self.plan.neighbourhoods[cells]
-        picks = torch.randint(neighbourhoods.shape[1], (len(cells), 2), generator=self.generator)
-        decoders = neighbourhoods.gather(1, picks[:, :1]).squeeze(1).to(self.device)
-        encoders = neighbourhoods.gather(1, picks[:, 1:]).squeeze(1).to(self.device)
-        encoder_side = self.centers.decode(self.trainees.encode(inputs, index), decoders)
-        decoder_side = self.trainees.decode(self.centers.encode(inputs, encoders), index)
-        return (_l1(encoder_side, inputs) + _l1(decoder_side, inputs)) / 2
+    def _epoch_node_losses(self, cells: Tensor, examples: int):
+        """Trainee encoders against random neighbour decoders and trainee decoders against
+        random neighbour encoders (centers as fixed partners), drawn per step and trial."""
+        steps = -(-examples // self.batch_size)
+        picks = torch.empty(steps, len(cells), 2, dtype=torch.long)
+        for trial, positions in self.by_trial(cells):
+            width = self.plan.neighbourhoods.shape[1]
+            picks[:, positions] = torch.randint(width, (steps, len(positions), 2),
+                                                generator=self.generators[trial])  # fmt: skip
+        partners = self.plan.neighbourhoods[cells].unsqueeze(0).expand(steps, -1, -1)
+        partners = partners.gather(2, picks).to(self.device)  # (steps, cells, 2)
 
-    def _replace(self, cells: Tensor) -> None:
-        """Let pruning see the trained pairs, then make them the cells' centers; a pair that
-        diverged (a non-finite weight) is dropped and its cell takes its neighbourhood's best."""
-        self.notify_pairs_trained(cells)
-        healthy = self.trainees.finite()[cells]
+        def losses_of(step: int, inputs: Tensor) -> Tensor:
+            decoders, encoders = partners[step, :, 0], partners[step, :, 1]
+            encoder_side = self.centers.decode(self.trainees.encode(inputs), decoders)
+            decoder_side = self.trainees.decode(self.centers.encode(inputs, encoders))
+            return (reconstruction_l1(encoder_side, inputs)
+                    + reconstruction_l1(decoder_side, inputs)) / 2  # fmt: skip
+
+        return losses_of
+
+    @torch.no_grad()
+    def replace(self, cells: Tensor) -> None:
+        """The trained pairs become their cells' centers; a pair that diverged (a non-finite
+        weight) is dropped and its cell takes its neighbourhood's best."""
+        slots = torch.arange(len(cells), device=self.device)
+        cells = cells.to(self.device)
+        healthy = self.trainees.finite()[: len(cells)]
         self._recover(cells[~healthy])
-        cells = cells[healthy]
-        copy_individuals_(self.centers, self.trainees, cells, cells)
-        copy_individuals_(self.center_adam, self.trainee_adam, cells, cells)
+        copy_individuals_(self.centers, self.trainees, cells[healthy], slots[healthy])
+        copy_individuals_(self.center_adam, self.trainee_adam, cells[healthy], slots[healthy])
+
+    def mutate(self) -> None:
+        """Every cell's learning rate takes a Gaussian step, drawn from its trial's generator."""
+        for trial, generator in enumerate(self.generators):
+            rows = self._trial_rows(trial)
+            self.learning_rates[rows] = self.strategy.mutate(self.learning_rates[rows], generator)
+
+    # ----------------------------------------------------------------- helpers
+    def _trial_rows(self, trial: int) -> slice:
+        return slice(trial * self.cells_per_trial, (trial + 1) * self.cells_per_trial)
+
+    def _make_trainees(self, count: int) -> None:
+        """Scratch slots for the pairs a group trains; not part of checkpoints, which fall
+        between generations."""
+        device = self.centers.encoders[0].weight.device
+        self.trainees = StackedAutoencoder(count, self.centers.encoder_sizes,
+                                           self.centers.decoder_sizes).to(device)  # fmt: skip
+        self.trainee_adam = StackedAdam(self.trainees, self.center_adam.betas,
+                                        state=self.hparams.optimizer_state).to(device)  # fmt: skip
+        self._trainees_pruned = True
 
     def _recover(self, diverged: Tensor) -> None:
         """Copy into each diverged cell the center of lowest validation L1 in its
@@ -320,18 +246,11 @@ class CoevolutionaryAutoencoder(AutoencoderSystem):
                        "(non-finite weights); each took its neighbourhood's best center "
                        f"(cells {sources.tolist()}) with its learning rate")  # fmt: skip
 
-    def _end_generation(self) -> None:
+    def _log_generation(self) -> None:
         loss = self.selection_loss
-        log = {
-            "gen/best_loss": loss.min(),
-            "gen/median_loss": loss.median(),
-            "gen/worst_loss": loss.max(),
-        }
-        self.log_dict(log, on_step=False, on_epoch=True)
-        self.learning_rates.copy_(self.strategy.mutate(self.learning_rates, self.generator))
-        rates = {
-            f"lr/cell_{cell:02d}": rate for cell, rate in enumerate(self.learning_rates.tolist())
-        }
+        self.log_dict({"gen/best_loss": loss.min(), "gen/median_loss": loss.median(),
+                       "gen/worst_loss": loss.max()}, on_step=False, on_epoch=True)  # fmt: skip
+        rates = {f"lr/cell_{cell:02d}": rate for cell, rate in enumerate(self.learning_rates)}
         self.log_dict(rates, on_step=False, on_epoch=True)
 
     # ----------------------------------------------------------------- evaluation
@@ -342,10 +261,10 @@ class CoevolutionaryAutoencoder(AutoencoderSystem):
 
     def validation_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
         inputs = batch[0]
-        block = self._block()
-        if block is None:
+        if self.sharding.world == 1:
             self.val_l1.update(self.centers(inputs), inputs)
         else:  # each rank scores its own cells; the metric sums the ranks' rows on compute
+            block = self.sharding.block
             cells = torch.arange(block.start, block.stop, device=self.device)
             self.val_l1.update(self.centers(inputs, cells), inputs, block)
 
@@ -373,24 +292,40 @@ class CoevolutionaryAutoencoder(AutoencoderSystem):
         self.trainee_adam.apply_masks_(self.trainees)
         self._trainees_pruned = True
 
-    def configure_optimizers(self) -> PopulationStep:
-        """The population's batched Adam, wrapped so that Lightning counts its steps."""
-        return PopulationStep(self.trainees.parameters())
-
     # ----------------------------------------------------------------- checkpoints
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         super().on_save_checkpoint(checkpoint)
-        # Under DDP each rank trained only its block of trainees: a mid-generation
-        # checkpoint (pre-emption) needs them all. Every rank runs this hook.
-        for key, full in self._share_block("trainees", "trainee_adam").items():
-            checkpoint["state_dict"][key] = full.clone()
-        checkpoint["evolution_generator"] = self.generator.get_state()
+        checkpoint["evolution_generators"] = [g.get_state() for g in self.generators]
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        if "evolution_generator" in checkpoint:
-            self.generator.set_state(checkpoint["evolution_generator"])
+        for generator, saved in zip(self.generators, checkpoint["evolution_generators"],
+                                    strict=True):  # fmt: skip
+            generator.set_state(saved)
+
+    def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):
+        """The trainee slots are this process's own (see `_without_trainees`): keep them."""
+        state = dict(state_dict)
+        state.update(_trainee_state(self))
+        return super().load_state_dict(state, strict=strict, assign=assign)
 
 
-def _l1(reconstructions: Tensor, inputs: Tensor) -> Tensor:
-    """Mean L1 per individual: (n, batch, features) against (batch, features) -> (n,)."""
-    return (reconstructions - inputs).abs().mean(dim=(1, 2))
+def _trainee_state(system: "CoevolutionaryAutoencoder") -> dict[str, Tensor]:
+    return {f"{name}.{key}": value for name in TRAINEES
+            for key, value in getattr(system, name).state_dict(keep_vars=True).items()}  # fmt: skip
+
+
+def _without_trainees(module, state_dict: dict, prefix: str, local_metadata) -> None:
+    """The trainee slots are scratch space within a generation, sized by the ranks and the
+    update order: they are not part of the state (checkpoints fall between generations)."""
+    for key in [key for key in state_dict if key.startswith(tuple(f"{prefix}{n}." for n in TRAINEES))]:
+        del state_dict[key]
+
+
+def _trial_seeds(seeds: list[int] | None, trials: int) -> list[int]:
+    if seeds is None:
+        return [(torch.initial_seed() + trial) % 2**63 for trial in range(trials)]
+    seeds = list(check_each("seeds", seeds, NonNegativeInt))
+    if len(seeds) != trials:
+        raise ConfigError(f"seeds has {len(seeds)} entries but the topology holds {trials} "
+                          "trial(s): give one seed per trial, or null")  # fmt: skip
+    return seeds

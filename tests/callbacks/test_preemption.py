@@ -1,4 +1,5 @@
-"""Pre-emption: a signal mid-epoch saves a checkpoint; resuming it ends bit-identical."""
+"""Pre-emption: a signal mid-generation finishes that generation, then saves and stops;
+resuming the checkpoint ends bit-identical."""
 
 import csv
 import os
@@ -15,17 +16,30 @@ import yaml
 
 from lit_evoae.callbacks import Preempted
 from lit_evoae.cli import build_cli
+from lit_evoae.systems.base import PopulationCallback
 
 
-class SignalAt(pl.Callback):
-    """Sends `name` to this process when training reaches (epoch, batch)."""
+class SignalAt(PopulationCallback):
+    """Sends `name` to this process in generation `epoch`: at its `call`-th trained group of
+    pairs (in sequential order a later group still has to train), or as validation starts."""
 
-    def __init__(self, epoch: int, batch: int, name: str = "SIGUSR1") -> None:
-        self.epoch, self.batch, self.name = epoch, batch, name
+    def __init__(self, epoch: int, at: str = "pairs_trained", call: int = 1,
+                 name: str = "SIGUSR1") -> None:  # fmt: skip
+        self.epoch, self.at, self.call, self.name = epoch, at, call, name
+        self.calls = 0
 
-    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
-        if (trainer.current_epoch, batch_idx) == (self.epoch, self.batch):
-            os.kill(os.getpid(), getattr(signal, self.name))
+    def _send(self, trainer, at: str) -> None:
+        if trainer.current_epoch == self.epoch and at == self.at:
+            self.calls += 1
+            if self.calls == self.call:
+                os.kill(os.getpid(), getattr(signal, self.name))
+
+    def on_pairs_trained(self, trainer, system, cells) -> None:
+        self._send(trainer, "pairs_trained")
+
+    def on_validation_start(self, trainer, pl_module) -> None:
+        if trainer.state.fn == "fit":
+            self._send(trainer, "validation")
 
 
 def write_config(folder: Path, config: dict, epochs: int) -> Path:
@@ -69,19 +83,19 @@ REGIMES = {
 }
 
 
-# (regime, batch the signal arrives in, (epoch, batches served) of the checkpoint): a signal
-# in an epoch's last batch (6 per epoch) is kept until the next epoch's first batch is done.
+# (regime, where in generation 1 the signal arrives, at which call): the checkpoint is
+# always taken before generation 2 starts.
 CASES = [
-    ("coevolution_synchronous", 2, (1, 3)),
-    ("coevolution_synchronous", 5, (2, 1)),
-    ("coevolution_sequential", 2, (1, 3)),
-    ("canonical", 2, (1, 3)),
+    ("coevolution_synchronous", "pairs_trained", 1),
+    ("coevolution_synchronous", "validation", 1),
+    ("coevolution_sequential", "pairs_trained", 2),  # 2 of the 4 cells still to train
+    ("canonical", "pairs_trained", 1),
 ]
 
 
-@pytest.mark.parametrize(("regime", "batch", "saved_at"), CASES)
-def test_a_run_signalled_mid_epoch_resumes_bit_identically(regime, batch, saved_at, tmp_path,
-                                                           tiny_coevolution):  # fmt: skip
+@pytest.mark.parametrize(("regime", "at", "call"), CASES)
+def test_a_run_signalled_mid_generation_resumes_bit_identically(regime, at, call, tmp_path,
+                                                                tiny_coevolution):  # fmt: skip
     config = tiny_coevolution
     if REGIMES[regime] is None:
         config["model"] = {
@@ -90,20 +104,20 @@ def test_a_run_signalled_mid_epoch_resumes_bit_identically(regime, batch, saved_
         }
     else:
         config["model"]["init_args"].update(REGIMES[regime])
-    config["pruning"] = {"operator": {"class_path": "lit_evoae.pruning.methods.VariancePruning"},
+    config["pruning"] = {"operator": {"class_path": "lit_evoae.pruning.operators.VariancePruning"},
                          "probability": 0.5}  # fmt: skip
     straight = fit(write_config(tmp_path / "straight", config, epochs=3))
 
     interrupted = write_config(tmp_path / "interrupted", config, epochs=3)
     signal_at = {"class_path": "test_preemption.SignalAt",
-                 "init_args": {"epoch": 1, "batch": batch}}  # fmt: skip
+                 "init_args": {"epoch": 1, "at": at, "call": call}}  # fmt: skip
     with pytest.raises(Preempted) as stopped:
         fit(interrupted, "--trainer.callbacks", yaml.safe_dump([signal_at]))
     checkpoint = interrupted.parent / "hpc_ckpt_1.ckpt"
     assert stopped.value.path == str(checkpoint) and "SIGUSR1" in str(stopped.value)
     saved = torch.load(checkpoint, weights_only=True)
-    served = saved["loops"]["fit_loop"]["state_dict"]["combined_loader"]
-    assert (saved["epoch"], served) == (saved_at[0], [{"batches_served": saved_at[1]}])
+    assert saved["epoch"] == 1  # taken when generation 1 (validation included) was over
+    assert [int(row["epoch"]) for row in metric_rows(interrupted.parent) if row["val/l1"]] == [0, 1]
 
     resumed = fit(interrupted, "--ckpt_path", str(checkpoint))
     expected, got = state(straight.model), state(resumed.model)
@@ -111,6 +125,14 @@ def test_a_run_signalled_mid_epoch_resumes_bit_identically(regime, batch, saved_
     different = [key for key in expected if not torch.equal(expected[key], got[key])]
     assert different == []
     assert metric_rows(interrupted.parent) == metric_rows(tmp_path / "straight")
+
+
+def test_a_signal_in_the_last_generation_lets_the_run_finish(tmp_path, tiny_coevolution):
+    config = write_config(tmp_path / "run", tiny_coevolution, epochs=2)
+    signal_at = {"class_path": "test_preemption.SignalAt", "init_args": {"epoch": 1}}
+    fit(config, "--trainer.callbacks", yaml.safe_dump([signal_at]))  # no Preempted
+    assert [int(row["epoch"]) for row in metric_rows(config.parent) if row["val/l1"]] == [0, 1]
+    assert not list(config.parent.glob("hpc_ckpt_*.ckpt"))
 
 
 def test_an_external_sigterm_saves_and_the_resumed_run_completes(tmp_path, tiny_coevolution):

@@ -11,7 +11,7 @@ from lit_evoae.cli import build_cli
 from lit_evoae.data import BinaryClusteringDataModule
 from lit_evoae.errors import ConfigError
 from lit_evoae.population.topology import Ring
-from lit_evoae.pruning.methods import ConjunctivePruning, RandomPruning, VariancePruning
+from lit_evoae.pruning.operators import ConjunctivePruning, RandomPruning, VariancePruning
 from lit_evoae.pruning.schedules import Fixed, PruneAfter
 from lit_evoae.systems import CanonicalAutoencoder, CoevolutionaryAutoencoder
 
@@ -33,7 +33,7 @@ def trainer(epochs, *callbacks):
 
 def coevolution(size=4):
     return CoevolutionaryAutoencoder(20, (8,), 3, lr=0.01, topology=Ring(size=size),
-                                     evolution_seed=1)
+                                     seeds=[1])
 
 
 @pytest.mark.parametrize("fragment", FRAGMENTS, ids=[f.stem for f in FRAGMENTS])
@@ -86,11 +86,11 @@ def test_masks_persist_through_training_and_a_checkpoint_round_trip(data, tmp_pa
     pruned = model.population.sparsity()[0].item()
     assert 0.35 < pruned < 0.45
     first.save_checkpoint(tmp_path / "pruned.ckpt")
-    # more training without pruning: 6 batches per epoch x 4 epochs = 24 optimiser steps
+    # more training without pruning: 4 more epochs of 6 minibatches each
     resumed = CanonicalAutoencoder.load_from_checkpoint(tmp_path / "pruned.ckpt")
     later = trainer(5)
     later.fit(resumed, datamodule=data, ckpt_path=tmp_path / "pruned.ckpt")
-    assert later.global_step >= 20
+    assert later.global_step == 5 and int(resumed.adam.steps[0]) == 5 * 6
     after = [linear.weight_mask for linear in resumed.population.linears()]
     assert all(torch.equal(a, b) for a, b in zip(masks, after, strict=True))
     assert masked_entries_are_zero(resumed.population)
@@ -159,7 +159,7 @@ def test_bad_arguments_name_the_field(make, named):
 
 @pytest.mark.parametrize(("override", "named"), [
     (["--pruning.probability", "1.5"], "probability"),
-    (["--pruning.operator", "lit_evoae.pruning.methods.Nope"], "Nope"),
+    (["--pruning.operator", "lit_evoae.pruning.operators.Nope"], "Nope"),
     (["--pruning.operator", "RandomPruning", "--pruning.operator.init_args.amount", "1"],
      "amount"),
     (["--pruning.schedule", "Sometimes"], "Sometimes"),

@@ -63,9 +63,12 @@ def test_data_module_serves_float_splits_in_batches(tiny_data):
     assert tiny_data.input_dim == 24
     assert {split: len(data) for split, data in tiny_data.splits.items()} == {
         "train": 40, "val": 40, "test": 40}
-    inputs, labels = next(iter(tiny_data.train_dataloader()))
-    assert inputs.shape == (5, 24) and inputs.dtype == torch.float32
-    assert labels.shape == (5,)
+    # training: the whole split as one item per epoch (the systems make the minibatches)
+    (inputs, labels), = list(tiny_data.train_dataloader())
+    assert inputs.shape == (40, 24) and inputs.dtype == torch.float32
+    assert labels.shape == (40,)
+    inputs, labels = next(iter(tiny_data.val_dataloader()))
+    assert inputs.shape == (5, 24) and labels.shape == (5,)
 
 
 def test_data_module_reuses_its_cache(tiny_data, monkeypatch):

@@ -47,7 +47,7 @@ def test_reads_torchvision_files_as_unit_vectors(tmp_path, tiny_images, dataset,
     # Train and validation partition the training images.
     seen = torch.cat([module.splits["train"].tensors[0], module.splits["val"].tensors[0]])
     assert sorted(seen.sum(1).tolist()) == sorted((train.flatten(1).float() / 255).sum(1).tolist())
-    inputs, _ = next(iter(module.train_dataloader()))
+    inputs, _ = next(iter(module.val_dataloader()))
     assert inputs.shape == (4, 784)
 
 

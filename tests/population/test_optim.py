@@ -1,8 +1,8 @@
 import pytest
 import torch
 
+from lit_evoae import compat
 from lit_evoae.nets import layer_sizes
-from lit_evoae.population import optim
 from lit_evoae.population.optim import StackedAdam
 from lit_evoae.population.stacked import StackedAutoencoder
 
@@ -14,12 +14,13 @@ def loss_of(output, inputs):
     return (output - inputs).abs().mean()
 
 
-@pytest.fixture(params=["fused", "elementwise"])
+@pytest.fixture(params=["fused", "broadcast"])
 def kernel(request, monkeypatch):
-    """Run each test with torch's fused kernel and with the plain fallback."""
-    if request.param == "fused" and not optim.FUSED:
+    """Run each test with torch's fused kernel (CPU) and with the broadcast path (elsewhere)."""
+    if request.param == "fused" and compat.fused_adam_ is None:
         pytest.skip("this torch has no fused Adam kernel")
-    monkeypatch.setattr(optim, "FUSED", request.param == "fused")
+    if request.param == "broadcast":
+        monkeypatch.setattr(compat, "fused_adam_", None)
     return request.param
 
 
@@ -48,17 +49,32 @@ def test_matches_torch_adam_step_for_step(population_size, kernel):
             torch.testing.assert_close(mine, theirs, atol=1e-6, rtol=0)
 
 
-def test_active_step_leaves_other_individuals_untouched(kernel):
+@pytest.mark.parametrize("population_size", [1, 3])
+def test_reset_every_step_matches_a_fresh_torch_adam_at_every_step(population_size, kernel):
+    """The reference implementation creates torch.optim.Adam anew at every training step."""
     torch.manual_seed(1)
-    population = StackedAutoencoder(3, *SIZES)
-    adam = StackedAdam(population)
-    before = population.encoders[0].weight.detach().clone()
-    population(torch.rand(4, 16)).sum().backward()
-    adam.step_(population, torch.full((3,), 0.1), active=1)
-    after = population.encoders[0].weight
-    assert torch.equal(after[0], before[0]) and torch.equal(after[2], before[2])
-    assert not torch.equal(after[1], before[1])
-    assert adam.steps.tolist() == [0, 1, 0]
+    population = StackedAutoencoder(population_size, *SIZES)
+    references = [population.individual(index) for index in range(population_size)]
+    rates = torch.tensor([1e-2, 3e-3, 5e-2][:population_size], dtype=torch.float64)
+    adam = StackedAdam(population, betas=BETAS, state="reset_every_step")
+    for _ in range(20):
+        inputs = torch.rand(5, 16)
+        population.zero_grad()
+        outputs = population(inputs)
+        sum(loss_of(outputs[i], inputs) for i in range(population_size)).backward()
+        # The same gradients for both (a sign-like update amplifies any forward rounding).
+        for index, reference in enumerate(references):
+            for mine, theirs in zip(population.linears(), reference.linears(), strict=True):
+                theirs.weight.grad = mine.weight.grad[index].T.clone()
+                theirs.bias.grad = mine.bias.grad[index].clone()
+        adam.step_(population, rates)
+        for reference, rate in zip(references, rates.tolist(), strict=True):
+            torch.optim.Adam(reference.parameters(), lr=rate, betas=BETAS).step()
+    assert adam.steps.tolist() == [1] * population_size
+    for index, reference in enumerate(references):
+        for mine, theirs in zip(population.individual(index).parameters(),
+                                reference.parameters(), strict=True):
+            torch.testing.assert_close(mine, theirs, atol=1e-6, rtol=0)
 
 
 def test_masked_entries_stay_zero_with_zero_moments(kernel):

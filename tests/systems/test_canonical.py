@@ -57,20 +57,21 @@ def test_masked_weights_stay_zero_through_training(tiny_data, quiet_trainer):
 def test_step_lr_period_is_a_quarter_of_the_epochs(max_epochs, step_size, quiet_trainer):
     model = make_model()
     model.trainer = quiet_trainer(max_epochs=max_epochs)
-    config = model.configure_optimizers()
-    assert config["lr_scheduler"].step_size == step_size
-    assert config["lr_scheduler"].gamma == 0.1
-    assert config["optimizer"].defaults["betas"] == (0.5, 0.999)
+    assert model.learning_rate(step_size - 1) == pytest.approx(1e-2)
+    assert model.learning_rate(step_size) == pytest.approx(1e-3)
+    assert model.learning_rate(2 * step_size) == pytest.approx(1e-4)
+    assert model.adam.betas == (0.5, 0.999)
 
 
 def test_explicit_step_period_and_unbounded_epochs(quiet_trainer):
     model = make_model(lr_step_epochs=7)
     model.trainer = quiet_trainer(max_epochs=-1)
-    assert model.configure_optimizers()["lr_scheduler"].step_size == 7
+    assert model.learning_rate(6) == pytest.approx(1e-2)
+    assert model.learning_rate(7) == pytest.approx(1e-3)
     model = make_model()
     model.trainer = quiet_trainer(max_epochs=-1)
     with pytest.raises(ConfigError, match="lr_step_epochs"):
-        model.configure_optimizers()
+        model.learning_rate(0)
 
 
 @pytest.mark.parametrize(

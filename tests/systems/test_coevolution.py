@@ -6,6 +6,7 @@ from lit_evoae.errors import ConfigError
 from lit_evoae.population.strategy import CoevolutionStrategy
 from lit_evoae.population.topology import Ring, Torus
 from lit_evoae.systems import CoevolutionaryAutoencoder
+from lit_evoae.systems.base import PopulationCallback
 
 SIZE = 5
 
@@ -13,11 +14,11 @@ SIZE = 5
 def make_system(update_order="synchronous", cell_evaluation="lipi_simple", **overrides):
     strategy = CoevolutionStrategy(update_order=update_order, cell_evaluation=cell_evaluation)
     arguments = dict(input_dim=24, hidden_sizes=(8,), latent_dim=3, lr=1e-2,
-                     topology=Ring(size=SIZE, radius=1), strategy=strategy, evolution_seed=7)
+                     topology=Ring(size=SIZE, radius=1), strategy=strategy, seeds=[7])
     return CoevolutionaryAutoencoder(**{**arguments, **overrides})
 
 
-class StampingHook(pl.Callback):
+class StampingHook(PopulationCallback):
     """Marks each trained pair and records, at every call, which centers carry this
     generation's marks (i.e. were already replaced)."""
 
@@ -29,10 +30,9 @@ class StampingHook(pl.Callback):
         stamp = system.trainees.decoders[-2].bias
         replaced = [c for c in range(system.population_size)
                     if system.centers.decoders[-2].bias[c, 0].item() == 1000 + generation]
-        self.calls.append((generation, cells.tolist(), replaced,
-                           list(system.order.tolist())))
+        self.calls.append((generation, cells.tolist(), replaced))
         with torch.no_grad():
-            stamp[cells, 0] = 1000 + generation
+            stamp[: len(cells), 0] = 1000 + generation
 
 
 def fit(system, data, trainer_factory, epochs, callbacks=()):
@@ -44,10 +44,10 @@ def fit(system, data, trainer_factory, epochs, callbacks=()):
 def test_synchronous_trains_every_cell_once_then_replaces_all(tiny_data, quiet_trainer):
     hook = StampingHook()
     fit(make_system(), tiny_data, quiet_trainer, 3, [hook])
-    assert [(generation, cells) for generation, cells, _, _ in hook.calls] == [
+    assert [(generation, cells) for generation, cells, _ in hook.calls] == [
         (g, list(range(SIZE))) for g in range(3)]
     # at the hook no center holds this generation's pairs yet: all replace together
-    assert all(replaced == [] for _, _, replaced, _ in hook.calls)
+    assert all(replaced == [] for _, _, replaced in hook.calls)
 
 
 def test_sequential_visits_cells_one_by_one_in_a_shuffled_order(tiny_data, quiet_trainer):
@@ -55,32 +55,37 @@ def test_sequential_visits_cells_one_by_one_in_a_shuffled_order(tiny_data, quiet
     system = make_system("sequential")
     fit(system, tiny_data, quiet_trainer, 2, [hook])
     assert len(hook.calls) == 2 * SIZE
+    orders = []
     for generation in range(2):
         calls = [call for call in hook.calls if call[0] == generation]
-        order = calls[0][3]
+        assert all(len(cells) == 1 for _, cells, _ in calls)
+        order = [cells[0] for _, cells, _ in calls]
         assert sorted(order) == list(range(SIZE))
-        assert [cells for _, cells, _, _ in calls] == [[cell] for cell in order]
-        for position, (_, _, replaced, _) in enumerate(calls):
+        for position, (_, _, replaced) in enumerate(calls):
             # cells visited earlier this generation already hold their new centers
             assert sorted(replaced) == sorted(order[:position])
-    orders = {tuple(calls[3]) for calls in hook.calls}
-    assert len(orders) == 2  # reshuffled between generations
+        orders.append(order)
+    assert orders[0] != orders[1]  # reshuffled between generations
 
 
-def test_sequential_trains_each_cell_one_pass_over_the_data(tiny_data, quiet_trainer):
-    system = make_system("sequential")
-    trainer = fit(system, tiny_data, quiet_trainer, 1)
-    assert trainer.num_training_batches == SIZE * 8  # 40 examples / batch 5, once per cell
+@pytest.mark.parametrize("order", ["synchronous", "sequential"])
+def test_one_lightning_step_is_one_generation_of_passes_over_the_data(tiny_data, quiet_trainer,
+                                                                      order):
+    system = make_system(order)
+    trainer = fit(system, tiny_data, quiet_trainer, 2)
+    assert trainer.num_training_batches == 1
+    assert trainer.global_step == 2  # one step per generation
+    # 40 examples / batch 5: every cell (each its own pass in sequential order) took 8 steps
+    # per generation, on top of what the centers it was selected from had taken
     steps = system.center_adam.steps
-    assert bool((steps >= 8).all())
-    assert tiny_data.train_passes == 1  # handed back for the next system
+    assert bool((steps >= 16).all()) and bool((steps % 8 == 0).all())
 
 
 def test_pruning_done_by_a_hook_is_carried_into_the_centers(tiny_data, quiet_trainer):
-    class PruneFirstInput(pl.Callback):
+    class PruneFirstInput(PopulationCallback):
         def on_pairs_trained(self, trainer, system, cells):
             layer = system.trainees.encoders[0]
-            layer.weight_mask[cells, 0, :] = False
+            layer.weight_mask[: len(cells), 0, :] = False
             layer.apply_masks_()
             system.trainee_adam.apply_masks_(system.trainees)
 
@@ -176,27 +181,26 @@ def test_checkpoint_loads_with_weights_only_and_rebuilds_the_system(tiny_data, q
     torch.testing.assert_close(restored(inputs), system(inputs))
 
 
-def test_sequential_needs_one_batch_per_cell(tiny_data, quiet_trainer):
-    trainer = quiet_trainer(max_epochs=1, limit_train_batches=3)
-    with pytest.raises(ConfigError, match="at least 5 training batches"):
-        trainer.fit(make_system("sequential"), datamodule=tiny_data)
-
-
-def test_sequential_refuses_a_foreign_data_module(quiet_trainer):
+@pytest.mark.parametrize("order", ["synchronous", "sequential"])
+def test_refuses_a_foreign_data_module(quiet_trainer, order):
     class Foreign(pl.LightningDataModule):
         def train_dataloader(self):
             return torch.utils.data.DataLoader(
                 torch.utils.data.TensorDataset(torch.rand(10, 24), torch.zeros(10)))
 
-    with pytest.raises(ConfigError, match="sequential"):
-        quiet_trainer(max_epochs=1).fit(make_system("sequential"), datamodule=Foreign())
+    with pytest.raises(ConfigError, match="lit_evoae data module"):
+        quiet_trainer(max_epochs=1).fit(make_system(order), datamodule=Foreign())
 
 
 def test_invalid_arguments_name_the_field():
     with pytest.raises(ConfigError, match="radius 2"):
         make_system(topology=Ring(size=4, radius=2))
-    with pytest.raises(ConfigError, match="evolution_seed"):
-        make_system(evolution_seed=-1)
+    with pytest.raises(ConfigError, match="seeds"):
+        make_system(seeds=[-1])
+    with pytest.raises(ConfigError, match="one seed per trial"):
+        make_system(seeds=[1, 2])
+    with pytest.raises(ConfigError, match="optimizer_state"):
+        make_system(optimizer_state="sometimes")
     with pytest.raises(ConfigError, match="Topology"):
         make_system(topology={"class_path": "builtins.dict"})
 
@@ -204,7 +208,7 @@ def test_invalid_arguments_name_the_field():
 def test_batched_trials_report_each_trials_best(tiny_data, quiet_trainer):
     from lit_evoae.population.topology import Trials
 
-    system = make_system(topology=Trials(Ring(size=3, radius=1), trials=2))
+    system = make_system(topology=Trials(Ring(size=3, radius=1), trials=2), seeds=[7, 8])
     trainer = fit(system, tiny_data, quiet_trainer, 2)
     per_cell = system.val_l1.compute()
     for trial in range(2):

@@ -7,9 +7,10 @@ from test_coevolution import SIZE, make_system
 
 from lit_evoae.errors import Diverged
 from lit_evoae.systems import CanonicalAutoencoder
+from lit_evoae.systems.base import PopulationCallback
 
 
-class PoisonTrainee(pl.Callback):
+class PoisonTrainee(PopulationCallback):
     """At generation 1, NaN into cell 2's trained pair, just before it would replace the center;
     records the centers and their validation L1 as they were then."""
 
@@ -17,8 +18,9 @@ class PoisonTrainee(pl.Callback):
         if trainer.current_epoch == 1 and 2 in cells.tolist():
             self.centers = {k: v.clone() for k, v in system.centers.state_dict().items()}
             self.center_l1 = system.center_l1.clone()
+            slot = cells.tolist().index(2)
             with torch.no_grad():
-                system.trainees.encoders[0].weight[2, 0, 0] = float("nan")
+                system.trainees.encoders[0].weight[slot, 0, 0] = float("nan")
 
 
 @pytest.mark.parametrize("update_order", ["synchronous", "sequential"])
@@ -37,10 +39,20 @@ def test_a_diverged_cell_takes_its_neighbourhoods_best(update_order, tiny_data, 
 
 
 class PoisonWeights(pl.Callback):
-    def on_train_batch_start(self, trainer, system, batch, batch_idx):
-        if (trainer.current_epoch, batch_idx) == (1, 1):
-            with torch.no_grad():
-                system.population.encoders[0].weight.fill_(float("nan"))
+    """NaN weights from the second minibatch of epoch 1 on (a forward pre-hook)."""
+
+    def on_train_epoch_start(self, trainer, system):
+        if trainer.current_epoch != 1:
+            return
+        calls = []
+
+        def poison(module, args):
+            calls.append(1)
+            if len(calls) == 2:
+                with torch.no_grad():
+                    module.weight.fill_(float("nan"))
+
+        system.population.encoders[0].register_forward_pre_hook(poison)
 
 
 def test_a_diverged_canonical_run_stops_with_a_saved_state(tiny_data, tmp_path):

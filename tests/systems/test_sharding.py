@@ -14,6 +14,7 @@ from lit_evoae.data import BinaryClusteringDataModule
 from lit_evoae.population.strategy import CoevolutionStrategy
 from lit_evoae.population.topology import Ring
 from lit_evoae.systems import CoevolutionaryAutoencoder
+from lit_evoae.systems.base import PopulationCallback
 
 pytestmark = pytest.mark.skipif(not torch.distributed.is_available(),
                                 reason="torch was built without torch.distributed")  # fmt: skip
@@ -30,7 +31,7 @@ def digest(module: torch.nn.Module) -> str:
     ).hexdigest()
 
 
-class Recorder(pl.Callback):
+class Recorder(PopulationCallback):
     """Writes, per rank, which cells each generation trained and what each rank then held."""
 
     def __init__(self, folder: Path) -> None:
@@ -62,7 +63,7 @@ def make_data(folder: Path) -> BinaryClusteringDataModule:
 
 def make_system(update_order: str = "synchronous") -> CoevolutionaryAutoencoder:
     return CoevolutionaryAutoencoder(
-        input_dim=20, hidden_sizes=(8,), latent_dim=3, lr=1e-2, evolution_seed=5,
+        input_dim=20, hidden_sizes=(8,), latent_dim=3, lr=1e-2, seeds=[5],
         topology=Ring(size=CELLS, radius=1),
         strategy=CoevolutionStrategy(update_order=update_order),
     )  # fmt: skip
@@ -193,15 +194,14 @@ def test_srun_two_tasks_shard_the_population_on_a_real_slurm(local_slurm, tmp_pa
         assert torch.allclose(two[key].float(), one[key].float(), atol=1e-5), key
 
 
-class SignalOnRank(pl.Callback):
-    """Sends SIGUSR1 to one rank's process at (epoch, batch)."""
+class SignalOnRank(PopulationCallback):
+    """Sends SIGUSR1 to one rank's process in generation `epoch`, after its training."""
 
-    def __init__(self, rank: int, epoch: int, batch: int) -> None:
-        self.rank, self.epoch, self.batch = rank, epoch, batch
+    def __init__(self, rank: int, epoch: int) -> None:
+        self.rank, self.epoch = rank, epoch
 
-    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
-        if (trainer.global_rank, trainer.current_epoch, batch_idx) == (self.rank, self.epoch,
-                                                                        self.batch):  # fmt: skip
+    def on_pairs_trained(self, trainer, system, cells) -> None:
+        if (trainer.global_rank, trainer.current_epoch) == (self.rank, self.epoch):
             import os
             import signal
 
@@ -216,14 +216,14 @@ def test_a_signal_to_one_rank_stops_all_and_the_checkpoint_resumes(sharded, tmp_
     trainer = pl.Trainer(
         accelerator="cpu", devices=2, strategy="ddp_spawn", max_epochs=3, logger=False,
         enable_progress_bar=False, enable_model_summary=False, default_root_dir=tmp_path,
-        callbacks=[Preemption(), SignalOnRank(rank=1, epoch=1, batch=2)],
+        callbacks=[Preemption(), SignalOnRank(rank=1, epoch=1)],
     )  # fmt: skip
-    # Rank 1's signal is agreed on at the next check (epoch 2, batch 0): both ranks stop.
+    # Rank 1's signal is agreed on at the end of generation 1: both ranks stop there.
     with pytest.raises(Exception, match="stopped by"):
         trainer.fit(make_system(), datamodule=make_data(tmp_path))
     checkpoint = tmp_path / "hpc_ckpt_1.ckpt"
     saved = torch.load(checkpoint, weights_only=True)
-    assert saved["epoch"] == 2  # mid-generation: trainees of both ranks were gathered
+    assert saved["epoch"] == 1  # generation 1 finished on both ranks
     resumed = fit(tmp_path / "resumed", devices=1, epochs=3, ckpt_path=checkpoint, record=False)
     for key, value in resumed.centers.state_dict().items():
         assert torch.allclose(value.float(), uninterrupted.centers.state_dict()[key].float(),
@@ -232,7 +232,7 @@ def test_a_signal_to_one_rank_stops_all_and_the_checkpoint_resumes(sharded, tmp_
 
 def test_pruning_counts_the_cells_of_every_rank(tmp_path):
     from lit_evoae.callbacks import Pruning
-    from lit_evoae.pruning.methods import RandomPruning
+    from lit_evoae.pruning.operators import RandomPruning
 
     trainer = pl.Trainer(
         accelerator="cpu", devices=2, strategy="ddp_spawn", max_epochs=1, logger=False,

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from lit_evoae.pruning.operators import (
+from lit_evoae.pruning.masks import (
     conjunctive_masks,
     live_units,
     prune_units,

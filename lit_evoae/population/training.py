@@ -1,0 +1,67 @@
+"""One pass over the training data for a stacked population, run inside one Lightning step.
+
+A generation of the paper's setting is hundreds of minibatches of five examples: at that
+size Lightning's per-batch machinery (hooks, logging, closures) costs as much as the
+arithmetic. The systems therefore take the whole training split once per generation and
+walk its minibatches here: forward, backward and one batched optimiser step per minibatch.
+"""
+
+from collections.abc import Callable, Sequence
+
+import torch
+from torch import Tensor
+
+from lit_evoae.population.optim import StackedAdam
+from lit_evoae.population.stacked import StackedAutoencoder
+
+
+def shuffled_orders(
+    seeds: Sequence[int], generation: int, pass_index: int, length: int, device=None
+) -> Tensor:
+    """(trials, length): each trial's shuffle of the training set for one pass.
+
+    Drawn from (the trial's seed, generation, pass) alone, so a resumed run replays the same
+    order, and a trial trained beside others draws what it would draw alone.
+    """
+    orders = []
+    for seed in seeds:
+        mixed = ((seed * 1_000_003 + generation) * 10_007 + pass_index) % 2**63
+        generator = torch.Generator().manual_seed(mixed)
+        orders.append(torch.randperm(length, generator=generator))
+    return torch.stack(orders).to(device)
+
+
+def reconstruction_l1(reconstructions: Tensor, inputs: Tensor) -> Tensor:
+    """Mean L1 per individual: (n, batch, features) against (n or 1, batch, features) -> (n,)."""
+    return (reconstructions - inputs).abs().mean(dim=(1, 2))
+
+
+def train_pass(
+    population: StackedAutoencoder,
+    adam: StackedAdam,
+    learning_rates: Tensor,
+    data: Tensor,
+    orders: Tensor,
+    batch_size: int,
+    losses_of: Callable[[int, Tensor], Tensor],
+    masked: bool = True,
+) -> Tensor:
+    """Train every individual of `population` over `data` (examples, features) once, in
+    minibatches of `batch_size`; individual i takes the examples in the order `orders[i]`.
+
+    `losses_of(step, inputs)` gives the individuals' losses (n,) on `inputs`
+    (n, batch, features). Returns the losses of every step, (steps, n).
+    """
+    losses = []
+    for step, start in enumerate(range(0, orders.shape[1], batch_size)):
+        inputs = data[orders[:, start : start + batch_size]]
+        step_losses = losses_of(step, inputs)
+        step_losses.sum().backward()
+        adam.step_(population, learning_rates, masked)
+        population.zero_grad(set_to_none=True)
+        losses.append(step_losses.detach())
+    return torch.stack(losses)
+
+
+def steps_per_pass(examples: int, batch_size: int) -> int:
+    return -(-examples // batch_size)

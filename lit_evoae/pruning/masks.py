@@ -1,0 +1,160 @@
+"""Pruning operators: pure functions from a layer's masks (and statistics) to new masks.
+
+Every function takes one stacked layer of n individuals: `weight_mask` (n, in, out)
+and `bias_mask` (n, out), True where a parameter is alive, and returns new masks.
+Masks only ever lose entries. A *unit* is an output of the layer; pruning a unit
+removes its incoming weights (column j of `weight_mask`) and its bias. Operators
+that prune units never remove a layer's last live unit.
+"""
+
+from typing import Literal
+
+import torch
+from torch import Tensor
+
+Masks = tuple[Tensor, Tensor]
+
+
+def live_units(weight_mask: Tensor, bias_mask: Tensor) -> Tensor:
+    """(n, out): units with at least one live incoming parameter."""
+    return weight_mask.any(1) | bias_mask
+
+
+def prune_units(weight_mask: Tensor, bias_mask: Tensor, units: Tensor) -> Masks:
+    """Remove the incoming weights and bias of `units` (n, out)."""
+    return weight_mask & ~units.unsqueeze(1), bias_mask & ~units
+
+
+def random_masks(
+    weight_mask: Tensor, bias_mask: Tensor, amount: float, generator: torch.Generator
+) -> Masks:
+    """Prune floor(amount x live) of the live entries of the weight tensor, and likewise of
+    the bias, uniformly at random, for each individual separately."""
+    return (
+        _prune_random_entries(weight_mask, amount, generator),
+        _prune_random_entries(bias_mask, amount, generator),
+    )
+
+
+def _prune_random_entries(mask: Tensor, amount: float, generator: torch.Generator) -> Tensor:
+    flat = mask.flatten(1)
+    to_prune = _floor_share(flat.sum(1), amount)  # (n,)
+    scores = torch.rand(flat.shape, generator=generator, device=generator.device).to(flat.device)
+    scores = scores.masked_fill(~flat, 2.0)  # dead entries sort last
+    ranks = scores.argsort(1).argsort(1)
+    chosen = ranks < to_prune.unsqueeze(1)
+    return (flat & ~chosen).view_as(mask)
+
+
+def _floor_share(count: Tensor, amount: float) -> Tensor:
+    """floor(amount x count) for amount in [0, 1), per row: computed in double (a long tensor
+    times a float is float32, where e.g. 1 - 1e-8 is 1.0) and at most count - 1, which it is
+    exactly for amount < 1 but which rounding could still exceed: never all of them."""
+    return torch.minimum((count.double() * amount).floor().long(), (count - 1).clamp(min=0))
+
+
+def variance_masks(
+    weight_mask: Tensor,
+    bias_mask: Tensor,
+    variance: Tensor,
+    generator: torch.Generator,
+    amount: float | None = 0.1,
+    prune_end: Literal["low", "high"] = "low",
+    per_weight: bool = False,
+) -> Masks:
+    """Prune units by the spread of their activations over the epoch.
+
+    Scores become probabilities linearly over the live units of each individual:
+    with `prune_end="low"` the unit of least variance gets prune probability 1 and the
+    unit of most variance 0, p_j = (max - v_j) / (max - min) (mirrored for "high");
+    if all live units have the same variance, every p_j is 0.5. Each live unit is then
+    pruned with probability p_j. `amount` bounds the count: at most floor(amount x live
+    units) are pruned, those with the highest p_j among the ones drawn (None: no bound).
+
+    `per_weight=True, amount=None, prune_end="high"` reproduces the reference: a keep/prune
+    draw for every incoming weight and bias with its unit's probability, pruning the
+    high-variance end, about half the weights per application.
+    """
+    live = live_units(weight_mask, bias_mask)
+    probability = _spread_probability(variance, live, prune_end)
+    draws = torch.rand(weight_mask.shape, generator=generator, device=generator.device)
+    draws = draws.to(weight_mask.device)
+    if per_weight:
+        bias_draws = torch.rand(bias_mask.shape, generator=generator, device=generator.device)
+        weights = weight_mask & ~(draws < probability.unsqueeze(1))
+        bias = bias_mask & ~(bias_draws.to(bias_mask.device) < probability)
+        # Draws can kill every unit of a layer; then the unit least likely to go is spared.
+        died = live & ~live_units(weights, bias)
+        spared = died & ~_spare_last_unit(died, live, probability)
+        weights = torch.where(spared.unsqueeze(1), weight_mask, weights)
+        return weights, torch.where(spared, bias_mask, bias)
+    chosen = (draws[:, 0, :] < probability) & live
+    if amount is not None:
+        chosen = _at_most(chosen, probability, _floor_share(live.sum(1), amount))
+    chosen = _spare_last_unit(chosen, live, probability)
+    return prune_units(weight_mask, bias_mask, chosen)
+
+
+def _spread_probability(variance: Tensor, live: Tensor, prune_end: str) -> Tensor:
+    if prune_end not in ("low", "high"):
+        raise ValueError(f"prune_end={prune_end!r} is invalid: use 'low' or 'high'")
+    inf = torch.tensor(float("inf"), device=variance.device)
+    low = torch.where(live, variance, inf).amin(1, keepdim=True)
+    high = torch.where(live, variance, -inf).amax(1, keepdim=True)
+    span = high - low
+    scaled = (variance - low) / _nonzero(span)
+    probability = 1 - scaled if prune_end == "low" else scaled
+    probability = torch.where(span > 0, probability, torch.full_like(probability, 0.5))
+    return torch.where(live, probability.clamp(0, 1), torch.zeros_like(probability))
+
+
+def _nonzero(span: Tensor) -> Tensor:
+    """`span` where positive, else 1: a divisor for min-max scaling. (Clamping to the smallest
+    normal float instead would scale a subnormal but nonzero spread wrongly, to about 0.)"""
+    return torch.where(span > 0, span, torch.ones_like(span))
+
+
+def _at_most(chosen: Tensor, priority: Tensor, limit: Tensor) -> Tensor:
+    """Keep, per row, only the `limit` chosen entries of highest priority."""
+    ranked = torch.where(chosen, priority, torch.full_like(priority, -1.0))
+    order = ranked.argsort(1, descending=True).argsort(1)
+    return chosen & (order < limit.unsqueeze(1))
+
+
+def _spare_last_unit(chosen: Tensor, live: Tensor, priority: Tensor) -> Tensor:
+    """Where `chosen` would remove every live unit, keep the one of lowest priority."""
+    emptied = (live & ~chosen).sum(1) == 0
+    keep = torch.where(live, priority, torch.full_like(priority, float("inf"))).argmin(1)
+    spared = torch.zeros_like(chosen)
+    spared[torch.arange(len(keep), device=keep.device), keep] = True
+    return chosen & ~(spared & emptied.unsqueeze(1))
+
+
+def conjunctive_masks(
+    weight_mask: Tensor, bias_mask: Tensor, case_activations: Tensor, threshold: float = 0.1
+) -> Masks:
+    """Prune the units that are quiet in case after case ("lexicase"-style).
+
+    `case_activations` (n, cases, out) are the layer's activations on held-out cases.
+    Per case, activations are min-max normalised over the live units; units below
+    `threshold` are marked. Starting from the first case's marks, marks are intersected
+    case after case; at the first case that would leave no unit marked, the
+    intersection stops (for that individual). The units still marked are pruned.
+    """
+    live = live_units(weight_mask, bias_mask)
+    inf = torch.tensor(float("inf"), device=case_activations.device)
+    low = torch.where(live.unsqueeze(1), case_activations, inf).amin(2, keepdim=True)
+    high = torch.where(live.unsqueeze(1), case_activations, -inf).amax(2, keepdim=True)
+    span = _nonzero(high - low)  # no spread: every live unit normalises to 0, i.e. quiet
+    quiet = ((case_activations - low) / span < threshold) & live.unsqueeze(1)
+    if quiet.shape[1] == 0:
+        return weight_mask, bias_mask
+    marked = quiet[:, 0]
+    going = torch.ones_like(live[:, :1])  # (n, 1): still intersecting
+    for case in range(1, quiet.shape[1]):
+        narrowed = marked & quiet[:, case]
+        going = going & narrowed.any(1, keepdim=True)
+        marked = torch.where(going, narrowed, marked)
+    loudness = case_activations.mean(1)  # the last unit left standing is the loudest
+    chosen = _spare_last_unit(marked, live, -loudness)
+    return prune_units(weight_mask, bias_mask, chosen)

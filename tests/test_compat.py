@@ -1,0 +1,36 @@
+"""Every private torch or Lightning call lit_evoae makes still exists (see lit_evoae/compat.py).
+
+These fail loudly, naming the call, when an upgrade removes one."""
+
+import inspect
+
+import pytorch_lightning as pl
+import torch
+
+from lit_evoae import compat
+
+
+def test_torch_still_has_its_fused_adam_kernel():
+    assert compat.fused_adam_ is not None, "torch._fused_adam_ is gone: StackedAdam falls back"
+    assert callable(compat.fused_adam_)
+
+
+def test_lightning_still_has_the_attributes_lit_evoae_sets(tmp_path):
+    trainer = pl.Trainer(accelerator="cpu", logger=False, enable_checkpointing=False,
+                         enable_progress_bar=False, default_root_dir=tmp_path)  # fmt: skip
+    connector = trainer._accelerator_connector
+    assert hasattr(connector, "use_distributed_sampler"), "use_distributed_sampler is gone"
+    compat.keep_whole_training_set_per_rank(trainer)
+    assert trainer._accelerator_connector.use_distributed_sampler is False
+    path = compat.hpc_save_path(trainer, str(tmp_path))
+    assert path.endswith("hpc_ckpt_1.ckpt"), "Trainer._checkpoint_connector.hpc_save_path changed"
+
+
+def test_lightning_ddp_strategy_still_keeps_its_wrapper_options():
+    from pytorch_lightning.strategies import DDPStrategy
+
+    strategy = DDPStrategy(find_unused_parameters=False)
+    options = compat.ddp_options(strategy)
+    assert options == {"find_unused_parameters": False}, "DDPStrategy._ddp_kwargs is gone"
+    assert "broadcast_buffers" in inspect.signature(
+        torch.nn.parallel.DistributedDataParallel).parameters
