@@ -34,16 +34,19 @@ class TensorDataModule(pl.LightningDataModule):
 
     input_dim: int
 
-    def __init__(self, batch_size: PositiveInt, num_workers: NonNegativeInt) -> None:
+    def __init__(self, batch_size: PositiveInt, num_workers: NonNegativeInt,
+                 eval_batch_size: PositiveInt = 100) -> None:  # fmt: skip
         super().__init__()
         self.batch_size = check("batch_size", batch_size, PositiveInt)
         self.num_workers = check("num_workers", num_workers, NonNegativeInt)
+        # Scoring does not depend on batching: larger batches spare Lightning's per-batch work.
+        self.eval_batch_size = check("eval_batch_size", eval_batch_size, PositiveInt)
         self.splits: dict[str, TensorDataset] = {}
 
     def _loader(self, split: str) -> DataLoader:
         return DataLoader(
             self.splits[split],
-            batch_size=self.batch_size,
+            batch_size=self.eval_batch_size,
             num_workers=self.num_workers,
             persistent_workers=self.num_workers > 0,
         )

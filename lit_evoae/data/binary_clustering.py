@@ -67,8 +67,9 @@ class BinaryClusteringDataModule(TensorDataModule):
         batch_size: PositiveInt = 5,
         data_dir: str | Path = "data",
         num_workers: NonNegativeInt = 0,
+        eval_batch_size: PositiveInt = 100,
     ) -> None:
-        super().__init__(batch_size, num_workers)
+        super().__init__(batch_size, num_workers, eval_batch_size)
         self.spec = BinaryClusteringSpec(
             num_clusters=check("num_clusters", num_clusters, PositiveInt),
             dim=check("dim", dim, PositiveInt),

@@ -33,8 +33,9 @@ class ImageDataModule(TensorDataModule):
         seed: NonNegativeInt = 0,
         batch_size: PositiveInt = 64,
         num_workers: NonNegativeInt = 0,
+        eval_batch_size: PositiveInt = 100,
     ) -> None:
-        super().__init__(batch_size, num_workers)
+        super().__init__(batch_size, num_workers, eval_batch_size)
         if dataset not in DATASETS:
             raise ConfigError(f"dataset={dataset!r} is invalid: choose one of {sorted(DATASETS)}")
         self.dataset = dataset

@@ -54,7 +54,7 @@ class StackedAdam(nn.Module):
             self.register_buffer(f"exp_avg_{number}", torch.zeros_like(parameter.data))
             self.register_buffer(f"exp_avg_sq_{number}", torch.zeros_like(parameter.data))
         self.register_buffer("steps", torch.zeros(population.population_size, dtype=torch.long))
-        self._row_views: dict[tuple, tuple[Tensor, ...]] = {}
+        self._bound: tuple | None = None  # see _bind
 
     def moments(self) -> list[tuple[Tensor, Tensor]]:
         """(first, second) moment buffers, in the order of the population's parameters."""
@@ -82,7 +82,8 @@ class StackedAdam(nn.Module):
         self, population: StackedAutoencoder, learning_rates: Tensor, masked: bool = True
     ) -> None:
         """One Adam step of every individual of `population`, each with its own rate from
-        `learning_rates` (population,). Parameters without a gradient are skipped.
+        `learning_rates` (population,); the step consumes the gradients (sets them to None).
+        Parameters without a gradient are skipped.
 
         `masked=False` skips masking the gradients: only correct when no individual has a
         pruned entry (the caller knows; it saves a pass over every tensor).
@@ -90,53 +91,62 @@ class StackedAdam(nn.Module):
         if self.reset_every_step:
             self.reset_()
         self.steps += 1
-        groups = []
-        for (parameter, mask), (exp_avg, exp_avg_sq) in zip(
-            _parameters_and_masks(population), self.moments(), strict=True
-        ):
-            if parameter.grad is not None:
+        groups, rows = self._bind(population)
+        stepped = []
+        for parameter, mask, exp_avg, exp_avg_sq in groups:
+            grad = parameter.grad
+            if grad is not None:
                 if masked:
-                    parameter.grad.mul_(mask)
-                groups.append((parameter.data, parameter.grad, exp_avg, exp_avg_sq))
-        if not groups:
+                    grad.mul_(mask)
+                stepped.append((parameter, grad, exp_avg, exp_avg_sq))
+                parameter.grad = None
+        if not stepped:
             return
-        if compat.fused_adam_ is not None and groups[0][0].device.type == "cpu":
-            self._fused_step(groups, learning_rates)
+        if compat.fused_adam_ is not None and stepped[0][1].device.type == "cpu":
+            self._fused_step(stepped, rows, learning_rates)
         else:
-            self._broadcast_step(groups, learning_rates)
+            self._broadcast_step(stepped, learning_rates)
 
-    def _fused_step(self, groups: list, learning_rates: Tensor) -> None:
+    def _bind(self, population: StackedAutoencoder) -> tuple[list, list]:
+        """(parameter, mask, moment, moment) of every tensor, and per individual the views of
+        its parameters and moments, built once per population and storage (a step is too
+        short to walk the module tree each time)."""
+        first = next(population.parameters())
+        key = (id(population), first.data_ptr(), self.exp_avg_0.data_ptr())
+        if self._bound is None or self._bound[0] != key:
+            pairs = zip(_parameters_and_masks(population), self.moments(), strict=True)
+            groups = [(*tensors, *moments) for tensors, moments in pairs]
+            columns = list(zip(*groups, strict=True))  # parameters, masks, moments, moments
+            rows = [
+                tuple([tensor.data[row] for tensor in column] for column in columns)
+                for row in range(population.population_size)
+            ]
+            self._bound = (key, groups, rows)
+        return self._bound[1], self._bound[2]
+
+    def _fused_step(self, stepped: list, rows: list, learning_rates: Tensor) -> None:
         """torch's fused Adam kernel, once per individual, on per-individual views."""
-        steps = self.steps.to(groups[0][0].dtype).unbind(0)
-        parameters, grads, exp_avgs, exp_avg_sqs = zip(*groups, strict=True)
-        parameters, exp_avgs, exp_avg_sqs = (
-            [self._rows(tensor) for tensor in column]
-            for column in (parameters, exp_avgs, exp_avg_sqs)
-        )
-        grads = [grad.unbind(0) for grad in grads]  # new tensors every step
+        steps = self.steps.to(stepped[0][0].dtype).unbind(0)
+        everything = len(stepped) == len(rows[0][0])
+        grads = [grad.unbind(0) for _, grad, _, _ in stepped]  # new tensors every step
         for row, rate in enumerate(learning_rates.tolist()):
+            if everything:
+                parameters, _, exp_avgs, exp_avg_sqs = rows[row]
+            else:  # some parameter had no gradient
+                parameters, exp_avgs, exp_avg_sqs = (
+                    [tensor.data[row] for tensor in column]
+                    for column in zip(*[(p, m, v) for p, _, m, v in stepped], strict=True)
+                )
             compat.fused_adam_(
-                [views[row] for views in parameters],
-                [views[row] for views in grads],
-                [views[row] for views in exp_avgs],
-                [views[row] for views in exp_avg_sqs],
-                [],
+                parameters, [views[row] for views in grads], exp_avgs, exp_avg_sqs, [],
                 [steps[row]] * len(parameters),
                 lr=rate, beta1=self.betas[0], beta2=self.betas[1], weight_decay=0.0,
                 eps=self.eps, amsgrad=False, maximize=False,
             )  # fmt: skip
 
-    def _rows(self, tensor: Tensor) -> tuple[Tensor, ...]:
-        """Per-individual views of a weight or moment tensor, built once: their storage
-        persists between steps (every write to it is in place). Not for gradients."""
-        key = (tensor.data_ptr(), tensor.shape, tensor.stride())
-        if key not in self._row_views:
-            self._row_views[key] = tensor.unbind(0)
-        return self._row_views[key]
-
     def _apply(self, fn, *args, **kwargs):
         # Moving to another device or dtype makes new storage; forget the old views.
-        self._row_views.clear()
+        self._bound = None
         return super()._apply(fn, *args, **kwargs)
 
     def _broadcast_step(self, groups: list, learning_rates: Tensor) -> None:

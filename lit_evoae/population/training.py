@@ -57,8 +57,7 @@ def train_pass(
         inputs = data[orders[:, start : start + batch_size]]
         step_losses = losses_of(step, inputs)
         step_losses.sum().backward()
-        adam.step_(population, learning_rates, masked)
-        population.zero_grad(set_to_none=True)
+        adam.step_(population, learning_rates, masked)  # consumes the gradients
         losses.append(step_losses.detach())
     return torch.stack(losses)
 

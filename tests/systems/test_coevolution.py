@@ -215,3 +215,33 @@ def test_batched_trials_report_each_trials_best(tiny_data, quiet_trainer):
         logged = trainer.callback_metrics[f"val/l1/trial_{trial:02d}"]
         assert torch.isclose(logged, per_cell[trial * 3 : trial * 3 + 3].min())
     assert trainer.callback_metrics["val/l1"] == per_cell.min()
+
+
+@pytest.mark.parametrize(("order", "evaluation"), [("synchronous", "lipi_simple"),
+                                                   ("sequential", "lipi_simple"),
+                                                   ("sequential", "epoch_node")])
+def test_a_trial_batched_with_others_runs_as_it_runs_alone(tiny_data, quiet_trainer, order,
+                                                           evaluation):
+    """Trials(…, 3) with seeds [4, 5, 6]: trial 1 draws exactly what a lone run seeded 5 draws
+    (weights, batch order, selection, mutation, pruning), so the two agree."""
+    from lit_evoae.callbacks import Pruning
+    from lit_evoae.population.topology import Trials
+    from lit_evoae.pruning.operators import RandomPruning
+
+    def run(topology, seeds):
+        system = make_system(order, evaluation, topology=topology, seeds=seeds)
+        pruning = Pruning(RandomPruning(0.2), probability=0.5)
+        fit(system, tiny_data, quiet_trainer, 3, [pruning])
+        return system
+
+    ring = Ring(size=SIZE, radius=1)
+    packed = run(Trials(ring, trials=3), [4, 5, 6])
+    alone = run(ring, [5])
+    trial = slice(SIZE, 2 * SIZE)
+    for key, value in alone.centers.state_dict().items():
+        torch.testing.assert_close(packed.centers.state_dict()[key][trial], value, atol=1e-5,
+                                   rtol=0, msg=key)
+    assert torch.equal(packed.learning_rates[trial], alone.learning_rates)
+    assert packed.centers.sparsity()[trial].max() > 0  # pruning happened, the same way
+    assert not torch.equal(packed.centers.encoders[0].weight[:SIZE],
+                           packed.centers.encoders[0].weight[trial])  # other trials differ
