@@ -128,7 +128,8 @@ def main() -> None:
     print(f"threads: {torch.get_num_threads()}  (cpu cores: {os.cpu_count()})", flush=True)
     if not options.skip_fit:
         for order in ORDERS:
-            count = options.generations if order == "synchronous" else options.sequential_generations
+            count = (options.generations if order == "synchronous"
+                     else options.sequential_generations)  # fmt: skip
             wall = fit_seconds_per_generation(order, count)
             arithmetic = arithmetic_seconds_per_generation(order, 1, count)
             print(f"overhead ratio {order}: {wall / arithmetic:.2f}  (fit {wall:.3f} s/generation,"

@@ -35,6 +35,7 @@ __all__ = [
     "PositiveFloat",
     "PositiveInt",
     "check",
+    "check_choice",
     "check_each",
     "restricted_number_type",
 ]
@@ -54,3 +55,11 @@ def check(name: str, value: Any, kind: type) -> Any:
 def check_each(name: str, values: Sequence[Any], kind: type) -> tuple:
     """`check` applied to every element, naming the failing one as `name[i]`."""
     return tuple(check(f"{name}[{index}]", value, kind) for index, value in enumerate(values))
+
+
+def check_choice(name: str, value: Any, choices: Any) -> Any:
+    """`value` if it is one of the `Literal` type `choices`, else raise naming `name`."""
+    allowed = choices.__args__
+    if value not in allowed:
+        raise ConfigError(f"{name}={value!r} is invalid: choose one of {', '.join(allowed)}")
+    return value

@@ -17,7 +17,14 @@ from lit_evoae.population.selection import (
     tournament,
 )
 from lit_evoae.population.stacked import StackedAutoencoder
-from lit_evoae.validation import NonNegativeFloat, PositiveFloat, PositiveInt, check, check_each
+from lit_evoae.validation import (
+    NonNegativeFloat,
+    PositiveFloat,
+    PositiveInt,
+    check,
+    check_choice,
+    check_each,
+)
 
 CellEvaluation = Literal["lipi_simple", "epoch_node"]
 UpdateOrder = Literal["synchronous", "sequential"]
@@ -100,9 +107,9 @@ class CoevolutionStrategy:
         cell_evaluation: CellEvaluation = "lipi_simple",
         update_order: UpdateOrder = "synchronous",
     ) -> None:
-        _check_choice("strategy.solution_concept", solution_concept, SolutionConcept)
-        _check_choice("strategy.cell_evaluation", cell_evaluation, CellEvaluation)
-        _check_choice("strategy.update_order", update_order, UpdateOrder)
+        check_choice("strategy.solution_concept", solution_concept, SolutionConcept)
+        check_choice("strategy.cell_evaluation", cell_evaluation, CellEvaluation)
+        check_choice("strategy.update_order", update_order, UpdateOrder)
         self.solution_concept = solution_concept
         self.tournament_size = check("strategy.tournament_size", tournament_size, PositiveInt)
         self.lr_mutation_sigma = check(
@@ -137,8 +144,3 @@ class CoevolutionStrategy:
             "update_order": self.update_order,
         }
 
-
-def _check_choice(name: str, value: str, choices) -> None:
-    allowed = choices.__args__
-    if value not in allowed:
-        raise ConfigError(f"{name}={value!r} is invalid: choose one of {', '.join(allowed)}")

@@ -12,7 +12,7 @@ from torch import Tensor
 
 from lit_evoae.components import build, describe
 from lit_evoae.errors import ConfigError
-from lit_evoae.validation import PositiveInt, check
+from lit_evoae.validation import NonNegativeInt, PositiveInt, check, check_each
 
 
 class Topology(ABC):
@@ -29,6 +29,10 @@ class Topology(ABC):
     @abstractmethod
     def describe(self) -> dict:
         """Constructor arguments, as plain values (for checkpoints' hyperparameters)."""
+
+    def neighbourhood_size(self) -> int:
+        """Cells in one neighbourhood, the cell itself included."""
+        return self.neighbourhoods().shape[1]
 
 
 class Ring(Topology):
@@ -110,6 +114,20 @@ class Trials(Topology):
     def describe(self) -> dict:
         return {"topology": describe(self.topology), "trials": self.trials}
 
+    def neighbourhood_size(self) -> int:
+        return self.topology.neighbourhood_size()
+
     def neighbourhoods(self) -> Tensor:
         one = self.topology.neighbourhoods()
         return torch.cat([one + trial * self.topology.size for trial in range(self.trials)])
+
+
+def trial_seeds(seeds: list[int] | None, trials: int) -> list[int]:
+    """One seed per trial: `seeds` checked, or the run's seed (seed_everything) plus t."""
+    if seeds is None:
+        return [(torch.initial_seed() + trial) % 2**63 for trial in range(trials)]
+    seeds = list(check_each("seeds", seeds, NonNegativeInt))
+    if len(seeds) != trials:
+        raise ConfigError(f"seeds has {len(seeds)} entries but the topology holds {trials} "
+                          "trial(s): give one seed per trial, or null")  # fmt: skip
+    return seeds

@@ -22,6 +22,7 @@ from lit_evoae.validation import (
     PositiveFloat,
     PositiveInt,
     check,
+    check_choice,
     check_each,
 )
 
@@ -63,9 +64,7 @@ class CanonicalAutoencoder(AutoencoderSystem):
         if lr_step_epochs is not None:
             lr_step_epochs = check("lr_step_epochs", lr_step_epochs, PositiveInt)
         lr_gamma = check("lr_gamma", lr_gamma, ClosedUnitInterval)
-        if optimizer_state not in OptimizerState.__args__:
-            raise ConfigError(f"optimizer_state={optimizer_state!r} is invalid: choose one of "
-                              f"{', '.join(OptimizerState.__args__)}")  # fmt: skip
+        check_choice("optimizer_state", optimizer_state, OptimizerState)
         self.save_hyperparameters()
         self.population = StackedAutoencoder(1, *layer_sizes(input_dim, hidden_sizes, latent_dim))
         self.adam = StackedAdam(self.population, betas, state=optimizer_state)

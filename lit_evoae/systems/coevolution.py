@@ -14,20 +14,29 @@ from pytorch_lightning.utilities import rank_zero_warn
 from torch import Tensor
 
 from lit_evoae.components import build, describe
-from lit_evoae.errors import ConfigError
 from lit_evoae.metrics import PopulationL1
 from lit_evoae.nets import Autoencoder, layer_sizes
+from lit_evoae.population import evaluation
+from lit_evoae.population.divergence import heal_
+from lit_evoae.population.memory import check_population_fits
 from lit_evoae.population.optim import OptimizerState, StackedAdam
 from lit_evoae.population.orders import UPDATE_ORDERS
 from lit_evoae.population.stacked import StackedAutoencoder, copy_individuals_
 from lit_evoae.population.strategy import CoevolutionStrategy, PairingPlan
-from lit_evoae.population.topology import Ring, Topology
-from lit_evoae.population.training import reconstruction_l1, shuffled_orders, train_pass
+from lit_evoae.population.topology import Ring, Topology, trial_seeds
+from lit_evoae.population.training import shuffled_orders, steps_per_pass, train_pass
 from lit_evoae.systems.base import AutoencoderSystem
+from lit_evoae.systems.scratch import leave_out_scratch, with_own_scratch
 from lit_evoae.systems.sharding import Sharding
-from lit_evoae.validation import Beta, NonNegativeInt, PositiveFloat, PositiveInt, check, check_each
-
-TRAINEES = ("trainees", "trainee_adam")
+from lit_evoae.validation import (
+    Beta,
+    NonNegativeInt,
+    PositiveFloat,
+    PositiveInt,
+    check,
+    check_choice,
+    check_each,
+)
 
 
 class CoevolutionaryAutoencoder(AutoencoderSystem):
@@ -43,9 +52,8 @@ class CoevolutionaryAutoencoder(AutoencoderSystem):
         betas: Adam's moment coefficients.
         optimizer_state: persistent: every individual keeps its Adam moments (they move with
             it when selected); reset_every_step: a fresh Adam at every step, as the reference.
-        seeds: one per trial (see `Trials`): trial t's initial weights, batch order,
-            selection, mutation and pruning draws come from seeds[t] alone. None: the run's
-            seed (seed_everything) plus t.
+        seeds: one per trial (see `Trials`): trial t's weights, batch order, selection,
+            mutation and pruning draws come from seeds[t] alone; None: seed_everything's + t.
     """
 
     def __init__(
@@ -66,14 +74,13 @@ class CoevolutionaryAutoencoder(AutoencoderSystem):
                             check("latent_dim", latent_dim, PositiveInt))  # fmt: skip
         lr = check("lr", lr, PositiveFloat)
         betas = check_each("betas", betas, Beta)
-        if optimizer_state not in OptimizerState.__args__:
-            raise ConfigError(f"optimizer_state={optimizer_state!r} is invalid: choose one of "
-                              f"{', '.join(OptimizerState.__args__)}")  # fmt: skip
+        check_choice("optimizer_state", optimizer_state, OptimizerState)
         self.topology = build(topology, Topology) if topology is not None else Ring()
         self.strategy = (
             build(strategy, CoevolutionStrategy) if strategy is not None else CoevolutionStrategy()
         )
-        self.seeds = _trial_seeds(seeds, self.topology.trials)
+        check_population_fits(self.topology, self.topology.size, sizes, torch.device("cpu"))
+        self.seeds = trial_seeds(seeds, self.topology.trials)
         # Plain values only: checkpoints must load with torch.load(weights_only=True).
         self.save_hyperparameters(ignore=["topology", "strategy", "seeds"])
         self.hparams.update(topology=describe(self.topology), strategy=describe(self.strategy),
@@ -96,7 +103,7 @@ class CoevolutionaryAutoencoder(AutoencoderSystem):
         self.update_order = UPDATE_ORDERS[self.strategy.update_order]
         self.sharding = Sharding(size)
         self.val_l1 = PopulationL1(size)
-        self.register_state_dict_post_hook(_without_trainees)
+        leave_out_scratch(self)
 
     @property
     def population_size(self) -> int:
@@ -117,8 +124,11 @@ class CoevolutionaryAutoencoder(AutoencoderSystem):
             self.sharding = Sharding.prepare(self.trainer, self.population_size, sequential)
         if stage == "fit":  # trainee slots: as many as the cells this rank trains together
             spare = [torch.Generator() for _ in self.generators]  # the run's draws stay untouched
-            group = self.update_order.groups(self.cells_per_trial, spare)[0]
-            self._make_trainees(len(self.sharding.own(group)))
+            slots = len(self.sharding.own(self.update_order.groups(self.cells_per_trial, spare)[0]))
+            sizes = (self.centers.encoder_sizes, self.centers.decoder_sizes)
+            check_population_fits(self.topology, slots, sizes, self.trainer.strategy.root_device,
+                                  self.batch_size)  # fmt: skip
+            self._make_trainees(slots)
 
     # ----------------------------------------------------------------- the generation
     def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
@@ -167,36 +177,24 @@ class CoevolutionaryAutoencoder(AutoencoderSystem):
         """One pass over `data` of the trainees (slot i: cell cells[i]), each in its trial's
         order from `orders` (trials, examples); the losses of every step (steps, cells)."""
         if self.strategy.cell_evaluation == "lipi_simple":
-            def losses_of(step: int, inputs: Tensor) -> Tensor:
-                return reconstruction_l1(self.trainees(inputs), inputs)
+            losses_of = evaluation.paired(self.trainees)
         else:
-            losses_of = self._epoch_node_losses(cells, len(data))
+            partners = self._draw_partners(cells, steps_per_pass(len(data), self.batch_size))
+            losses_of = evaluation.cooperative(self.trainees, self.centers, partners)
         trials = self.trial_of(cells).to(orders.device)
         rates = self.learning_rates[cells.to(self.device)]
         with Sharding.no_gradient_sync(self._trainer):
             return train_pass(self.trainees, self.trainee_adam, rates, data, orders[trials],
                               self.batch_size, losses_of, masked=self._trainees_pruned)  # fmt: skip
 
-    def _epoch_node_losses(self, cells: Tensor, examples: int):
-        """Trainee encoders against random neighbour decoders and trainee decoders against
-        random neighbour encoders (centers as fixed partners), drawn per step and trial."""
-        steps = -(-examples // self.batch_size)
+    def _draw_partners(self, cells: Tensor, steps: int) -> Tensor:
+        """epoch_node's partner cells (steps, cells, 2): decoder, encoder; drawn per trial."""
+        neighbourhoods = self.plan.neighbourhoods[cells]
         picks = torch.empty(steps, len(cells), 2, dtype=torch.long)
         for trial, positions in self.by_trial(cells):
-            width = self.plan.neighbourhoods.shape[1]
-            picks[:, positions] = torch.randint(width, (steps, len(positions), 2),
+            picks[:, positions] = torch.randint(neighbourhoods.shape[1], (steps, len(positions), 2),
                                                 generator=self.generators[trial])  # fmt: skip
-        partners = self.plan.neighbourhoods[cells].unsqueeze(0).expand(steps, -1, -1)
-        partners = partners.gather(2, picks).to(self.device)  # (steps, cells, 2)
-
-        def losses_of(step: int, inputs: Tensor) -> Tensor:
-            decoders, encoders = partners[step, :, 0], partners[step, :, 1]
-            encoder_side = self.centers.decode(self.trainees.encode(inputs), decoders)
-            decoder_side = self.trainees.decode(self.centers.encode(inputs, encoders))
-            return (reconstruction_l1(encoder_side, inputs)
-                    + reconstruction_l1(decoder_side, inputs)) / 2  # fmt: skip
-
-        return losses_of
+        return neighbourhoods.expand(steps, -1, -1).gather(2, picks).to(self.device)
 
     @torch.no_grad()
     def replace(self, cells: Tensor) -> None:
@@ -230,21 +228,15 @@ class CoevolutionaryAutoencoder(AutoencoderSystem):
         self._trainees_pruned = True
 
     def _recover(self, diverged: Tensor) -> None:
-        """Copy into each diverged cell the center of lowest validation L1 in its
-        neighbourhood (itself, before any validation): weights, masks, moments and rate."""
+        """Diverged cells take their neighbourhood's best center (see `heal_`)."""
         if self._trainer is not None:
             self.log("gen/diverged", float(len(diverged)), on_step=False, on_epoch=True,
                      reduce_fx="sum", sync_dist=True)  # fmt: skip
-        if len(diverged) == 0:
-            return
-        members = self.plan.neighbourhoods.to(self.device)[diverged]
-        sources = members.gather(1, self.center_l1[members].argmin(1, keepdim=True)).squeeze(1)
-        copy_individuals_(self.centers, self.centers, diverged, sources)
-        copy_individuals_(self.center_adam, self.center_adam, diverged, sources)
-        self.learning_rates[diverged] = self.learning_rates[sources]
-        rank_zero_warn(f"generation {self.current_epoch}: cells {diverged.tolist()} diverged "
-                       "(non-finite weights); each took its neighbourhood's best center "
-                       f"(cells {sources.tolist()}) with its learning rate")  # fmt: skip
+        if len(diverged):
+            sources = heal_(self, diverged)
+            rank_zero_warn(f"generation {self.current_epoch}: cells {diverged.tolist()} diverged "
+                           "(non-finite weights); each took its neighbourhood's best center "
+                           f"(cells {sources.tolist()}) with its learning rate")  # fmt: skip
 
     def _log_generation(self) -> None:
         loss = self.selection_loss
@@ -255,9 +247,7 @@ class CoevolutionaryAutoencoder(AutoencoderSystem):
 
     # ----------------------------------------------------------------- evaluation
     def on_validation_epoch_start(self) -> None:
-        # Reset here, not after compute: state made under validate()'s inference mode could
-        # not be updated by a later validation that runs under no_grad.
-        self.val_l1.reset()
+        self.val_l1.reset()  # here: state made under validate()'s inference mode is frozen
 
     def validation_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
         inputs = batch[0]
@@ -303,29 +293,6 @@ class CoevolutionaryAutoencoder(AutoencoderSystem):
             generator.set_state(saved)
 
     def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):
-        """The trainee slots are this process's own (see `_without_trainees`): keep them."""
-        state = dict(state_dict)
-        state.update(_trainee_state(self))
-        return super().load_state_dict(state, strict=strict, assign=assign)
+        """The trainee slots are this process's own (see `systems/scratch.py`): keep them."""
+        return super().load_state_dict(with_own_scratch(self, state_dict), strict, assign)
 
-
-def _trainee_state(system: "CoevolutionaryAutoencoder") -> dict[str, Tensor]:
-    return {f"{name}.{key}": value for name in TRAINEES
-            for key, value in getattr(system, name).state_dict(keep_vars=True).items()}  # fmt: skip
-
-
-def _without_trainees(module, state_dict: dict, prefix: str, local_metadata) -> None:
-    """The trainee slots are scratch space within a generation, sized by the ranks and the
-    update order: they are not part of the state (checkpoints fall between generations)."""
-    for key in [key for key in state_dict if key.startswith(tuple(f"{prefix}{n}." for n in TRAINEES))]:
-        del state_dict[key]
-
-
-def _trial_seeds(seeds: list[int] | None, trials: int) -> list[int]:
-    if seeds is None:
-        return [(torch.initial_seed() + trial) % 2**63 for trial in range(trials)]
-    seeds = list(check_each("seeds", seeds, NonNegativeInt))
-    if len(seeds) != trials:
-        raise ConfigError(f"seeds has {len(seeds)} entries but the topology holds {trials} "
-                          "trial(s): give one seed per trial, or null")  # fmt: skip
-    return seeds

@@ -48,8 +48,8 @@ class Sharding:
         options = compat.ddp_options(trainer.strategy)
         if options is not None:
             parameters = inspect.signature(torch.nn.parallel.DistributedDataParallel).parameters
-            key = "forward_sync_buffers" if "forward_sync_buffers" in parameters else "broadcast_buffers"
-            options[key] = False
+            sync = "forward_sync_buffers"
+            options[sync if sync in parameters else "broadcast_buffers"] = False
         return cls(size, world, trainer.global_rank)
 
     def own(self, cells: Tensor) -> Tensor:

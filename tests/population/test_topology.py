@@ -1,8 +1,8 @@
 import pytest
 import torch
 
-from lit_evoae.errors import ConfigError
 from lit_evoae.components import build, describe
+from lit_evoae.errors import ConfigError
 from lit_evoae.population.topology import Ring, Topology, Torus, Trials
 
 

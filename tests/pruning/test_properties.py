@@ -18,8 +18,8 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from lit_evoae.errors import ConfigError
-from lit_evoae.pruning.operators import ConjunctivePruning, RandomPruning, VariancePruning
 from lit_evoae.pruning.masks import live_units, prune_units
+from lit_evoae.pruning.operators import ConjunctivePruning, RandomPruning, VariancePruning
 from lit_evoae.pruning.schedules import (
     Decrease,
     Exponential,

@@ -245,3 +245,12 @@ def test_a_trial_batched_with_others_runs_as_it_runs_alone(tiny_data, quiet_trai
     assert packed.centers.sparsity()[trial].max() > 0  # pruning happened, the same way
     assert not torch.equal(packed.centers.encoders[0].weight[:SIZE],
                            packed.centers.encoders[0].weight[trial])  # other trials differ
+
+
+def test_a_population_too_large_for_memory_is_one_clear_error():
+    from lit_evoae.population.topology import Trials
+
+    huge = Trials(Ring(size=10, radius=1), trials=10**7)
+    with pytest.raises(ConfigError, match=r"a population of 100000000 cells needs about [0-9.]+ "
+                                          r"GiB, but cpu has [0-9.]+ GiB free"):
+        CoevolutionaryAutoencoder(input_dim=1000, topology=huge)
