@@ -1,8 +1,8 @@
 """One generation of the paper's coevolution setting: batched population vs a loop of modules.
 
 Setting: N=10 cells on a ring (radius 1), D=1000, batch 5, 200 training steps.
-  batched: CoevolutionaryAutoencoder's synchronous path (one scoring call, stacked
-           forward/backward, StackedAdam) as the Lightning module runs it;
+  batched: CoevolutionaryAutoencoder.generation in synchronous order (one scoring call,
+           stacked forward/backward, StackedAdam), as the Lightning step runs it;
   loop:    N plain nn.Module autoencoders, each with torch.optim.Adam, scored pair by pair
            and stepped one after another: the same arithmetic, one individual at a time.
 Each path runs in its own process so the peak resident memory is its own.
@@ -32,18 +32,15 @@ def batched_generation(device: str, generations: int) -> float:
 
     torch.manual_seed(0)
     system = CoevolutionaryAutoencoder(D, lr=1e-5).to(device)
-    return time_generations(system, batches(device), generations, device)
+    return time_generations(system, torch.cat(batches(device)), generations, device)
 
 
-def time_generations(system, data: list[torch.Tensor], generations: int, device: str) -> float:
-    """Seconds per synchronous generation of `system` over the batches `data`."""
-    cells = torch.arange(system.population_size, device=device)
+def time_generations(system, data: torch.Tensor, generations: int, device: str) -> float:
+    """Seconds per generation of `system` over the training set `data` (examples, D)."""
+    system.batch_size = BATCH
     start = time.perf_counter()
-    for _ in range(generations):
-        system._select(data[0], cells)
-        for inputs in data:
-            system._train(inputs, active=None)
-        system._replace(cells)
+    for generation in range(generations):
+        system.generation(data, generation)
     _sync(device)
     return (time.perf_counter() - start) / generations
 
@@ -85,8 +82,9 @@ def _sync(device: str) -> None:
         torch.cuda.synchronize()
 
 
-def _measure(path: str, device: str, generations: int) -> tuple[float, float, float]:
+def _measure(path: str, device: str, generations: int, threads: int) -> tuple:
     run = batched_generation if path == "batched" else loop_generation
+    torch.set_num_threads(threads)
     run(device, 1)  # warm-up (allocator, kernels)
     seconds = run(device, generations)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -94,23 +92,26 @@ def _measure(path: str, device: str, generations: int) -> tuple[float, float, fl
     return seconds, peak_mb, gpu_mb
 
 
-def measure(path: str, device: str, generations: int) -> tuple[float, float, float]:
+def measure(path: str, device: str, generations: int, threads: int) -> tuple:
     """Run one path in a fresh process (its own peak memory); its errors surface here."""
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
-        return pool.submit(_measure, path, device, generations).result()
+        return pool.submit(_measure, path, device, generations, threads).result()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--generations", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
+    torch.set_num_threads(args.threads)
     print(
         f"N={N} D={D} batch={BATCH} steps/generation={STEPS} device={args.device} "
         f"threads={torch.get_num_threads()}"
     )
-    results = {path: measure(path, args.device, args.generations) for path in ("batched", "loop")}
+    results = {path: measure(path, args.device, args.generations, args.threads)
+               for path in ("batched", "loop")}  # fmt: skip
     for path, (seconds, peak_mb, gpu_mb) in results.items():
         gpu = f"  peak GPU {gpu_mb:8.1f} MiB" if gpu_mb else ""
         print(f"{path:8s} {seconds:8.3f} s/generation  peak RSS {peak_mb:8.1f} MiB{gpu}")

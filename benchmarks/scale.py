@@ -39,8 +39,9 @@ def trials_rate(trials: int, device: str, generations: int) -> float:
     torch.manual_seed(0)
     topology = Trials(Ring(size=CELLS, radius=1), trials=trials)
     system = CoevolutionaryAutoencoder(D, lr=1e-5, topology=topology).to(device)
-    data = list((torch.rand(STEPS * BATCH, D) < 0.5).float().to(device).split(BATCH))
-    time_generations(system, data[:1], 1, device)  # warm-up: allocations, kernels
+    system._make_trainees(system.population_size)
+    data = (torch.rand(STEPS * BATCH, D) < 0.5).float().to(device)
+    time_generations(system, data[:BATCH], 1, device)  # warm-up: allocations, kernels
     return trials / time_generations(system, data, generations, device)
 
 
@@ -50,17 +51,17 @@ class GenerationClock(pl.Callback):
     def __init__(self, out: str) -> None:
         self.out = out
 
-    def setup(self, trainer, system, stage) -> None:
+    def on_fit_start(self, trainer, system) -> None:
         self.starts, self.shared = [], 0.0
-        share = system._share_block
+        share = system.sharding.share_
 
-        def timed(*names):
+        def timed(*arguments):
             start = time.perf_counter()
-            result = share(*names)
+            result = share(*arguments)
             self.shared += time.perf_counter() - start
             return result
 
-        system._share_block = timed
+        system.sharding.share_ = timed
 
     def on_train_epoch_start(self, trainer, system) -> None:
         self.starts.append(time.perf_counter())

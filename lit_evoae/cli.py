@@ -98,6 +98,8 @@ class LitEvoAECLI(LightningCLI):
                 "checkpoint.filename": "epoch={epoch:04d}-val_l1={val/l1:.5f}",
                 "checkpoint.auto_insert_metric_name": False,
                 "trainer.logger": lazy_instance(CSVLogger, save_dir="."),
+                # One training step is one generation: log every one of them.
+                "trainer.log_every_n_steps": 1,
             }
         )
 
@@ -121,7 +123,8 @@ class LitEvoAECLI(LightningCLI):
         super()._parse_ckpt_path()
 
     def before_instantiate_classes(self) -> None:
-        if _uses_wandb(self.config[self.subcommand]) and not _wandb_configured():
+        config = self.config[self.subcommand] if self.subcommand else self.config
+        if _uses_wandb(config) and not _wandb_configured():
             # Without credentials wandb would stop the run to ask for a key; log offline.
             os.environ["WANDB_MODE"] = "offline"
             self.wandb_offline = True
@@ -159,8 +162,9 @@ def _wandb_configured() -> bool:
     return netrc.is_file() and "api.wandb.ai" in netrc.read_text(errors="ignore")
 
 
-def build_cli(args: list[str] | None = None) -> LitEvoAECLI:
-    """Parse `args` (default: sys.argv) and run the chosen subcommand; returns the CLI object."""
+def build_cli(args: list[str] | None = None, run: bool = True) -> LitEvoAECLI:
+    """Parse `args` (default: sys.argv) and run the chosen subcommand (with `run=False`, `args`
+    has no subcommand and only instantiates the classes); returns the CLI object."""
     return LitEvoAECLI(
         pl.LightningModule,
         pl.LightningDataModule,
@@ -171,6 +175,7 @@ def build_cli(args: list[str] | None = None) -> LitEvoAECLI:
         save_config_kwargs={"overwrite": True},
         parser_kwargs={"description": DESCRIPTION},
         args=args,
+        run=run,
     )
 
 

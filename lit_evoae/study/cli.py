@@ -12,7 +12,7 @@ from lit_evoae.errors import UserError
 def main(args: list[str] | None = None) -> None:
     parser = _parser()
     options = parser.parse_args(args)
-    for name in ("workers", "trials", "cpus_per_task", "parallel"):
+    for name in ("workers", "trials", "cpus_per_task", "parallel", "pack"):
         if getattr(options, name, None) is not None and getattr(options, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be a positive integer")
     if getattr(options, "index", 0) < 0:
@@ -41,6 +41,9 @@ def _parser() -> argparse.ArgumentParser:
     run = study_command("run", "run the study's unfinished runs on this machine")
     run.add_argument("--workers", type=int, default=max(1, (os.cpu_count() or 2) // 2),
                      help="runs at a time (default: half the cores)")  # fmt: skip
+    run.add_argument("--pack", type=int, default=1, metavar="N",
+                     help="train up to N trials of a coevolution variant as one batched process "
+                          "(the same seeds per trial as alone; default 1: each alone)")  # fmt: skip
     slurm = study_command("slurm", "submit the study's unfinished runs as a SLURM job array")
     slurm.add_argument("--cpus-per-task", type=int, default=2, help="CPUs per run (default 2)")
     slurm.add_argument("--time", default="04:00:00", help="time limit per run (default 04:00:00)")
@@ -78,7 +81,8 @@ def _run(options) -> None:
     from lit_evoae.study.runner import run_study
 
     study, project = _load(options)
-    outcome = run_study(study, options.out, options.workers, options.trials, project)
+    outcome = run_study(study, options.out, options.workers, options.trials, project,
+                        options.pack)  # fmt: skip
     print(f"{len(outcome.finished)} runs finished, {len(outcome.skipped)} already done, "
           f"{len(outcome.failed)} failed; results in {options.out}")  # fmt: skip
     for _, message in outcome.failed:

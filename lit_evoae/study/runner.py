@@ -43,11 +43,15 @@ def is_finished(run: Run, out: Path) -> bool:
 
 
 def run_study(study: Study, out: Path, workers: int, trials: int | None = None,
-              wandb_project: str | None = None) -> Outcome:  # fmt: skip
+              wandb_project: str | None = None, pack: int = 1) -> Outcome:  # fmt: skip
     """Run every unfinished run of `study` under `out` with `workers` processes at a time.
 
-    With `wandb_project`, each run also logs to Weights & Biases, grouped by variant.
+    With `wandb_project`, each run also logs to Weights & Biases, grouped by variant. With
+    `pack` > 1, up to `pack` trials of a coevolution variant train as one batched process.
     """
+    if pack > 1 and wandb_project is not None:
+        raise ConfigError("--pack and --wandb cannot be combined yet: a pack is one process "
+                          "for several trials; without --pack each trial logs to W&B")  # fmt: skip
     runs = study.runs(trials)
     write_plan(study, runs, out, wandb_project=wandb_project)
     outcome = Outcome(skipped=[run for run in runs if is_finished(run, out)])
@@ -57,16 +61,63 @@ def run_study(study: Study, out: Path, workers: int, trials: int | None = None,
         ThreadPoolExecutor(max_workers=workers) as pool,
         tqdm(total=len(runs), initial=len(outcome.skipped), desc=study.name, unit="run") as bar,
     ):
-        futures = {pool.submit(run_one, run, out, threads, wandb_project): run for run in pending}
+        futures = {pool.submit(run_group, group, out, threads, wandb_project): group
+                   for group in packs(pending, pack)}  # fmt: skip
         for future in as_completed(futures):
-            run = futures[future]
+            group = futures[future]
             try:
                 future.result()
-                outcome.finished.append(run)
+                outcome.finished.extend(group)
             except RunFailed as error:
-                outcome.failed.append((run, str(error)))
-            bar.update()
+                outcome.failed.extend((run, str(error)) for run in group)
+            bar.update(len(group))
     return outcome
+
+
+def packs(runs: list[Run], size: int) -> list[list[Run]]:
+    """`runs` in groups of up to `size` consecutive trials of one variant."""
+    groups: list[list[Run]] = []
+    for run in runs:
+        if groups and len(groups[-1]) < size and groups[-1][0].variant == run.variant:
+            groups[-1].append(run)
+        else:
+            groups.append([run])
+    return groups
+
+
+def run_group(runs: list[Run], out: Path, threads: int, wandb_project: str | None) -> None:
+    """One run alone, or a pack of trials as one process (its trials alone if not packable)."""
+    if len(runs) > 1 and run_pack_process(runs, out, threads):
+        return
+    for run in runs:
+        run_one(run, out, threads, wandb_project)
+
+
+def run_pack_process(runs: list[Run], out: Path, threads: int) -> bool:
+    """Train `runs` as one batched process (lit_evoae.study.pack); False if the variant is
+    not a coevolution, whose trials then run alone."""
+    from lit_evoae.study.pack import NOT_PACKABLE
+
+    folder = out / runs[0].variant / f"pack_{runs[0].trial:03d}-{runs[-1].trial:03d}"
+    if folder.exists():
+        shutil.rmtree(folder)  # an interrupted pack starts over
+    folder.mkdir(parents=True)
+    logging = folder / "logging.yaml"
+    atomic_write_text(logging, yaml.safe_dump(logging_config(runs[0], folder, None)))
+    spec = {"runs": [run.to_plan() for run in runs], "out": str(out), "folder": str(folder),
+            "logging": str(logging)}  # fmt: skip
+    atomic_write_text(folder / "pack.json", json.dumps(spec, indent=1))
+    environment = {**os.environ, "OMP_NUM_THREADS": str(threads)}
+    command = [sys.executable, "-m", "lit_evoae.study.pack", str(folder / "pack.json")]
+    with (folder / "log.txt").open("a") as log:
+        status = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, env=environment)
+    if status.returncode == NOT_PACKABLE:
+        return False
+    if status.returncode != 0:
+        trials = f"{runs[0].trial}-{runs[-1].trial}"
+        log = folder / "log.txt"
+        raise RunFailed(f"{runs[0].variant} trials {trials} (packed) failed; see {log}")
+    return True
 
 
 @dataclass(frozen=True)
