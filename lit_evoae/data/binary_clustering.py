@@ -67,7 +67,7 @@ class BinaryClusteringDataModule(TensorDataModule):
         batch_size: PositiveInt = 5,
         data_dir: str | Path = "data",
         num_workers: NonNegativeInt = 0,
-        eval_batch_size: PositiveInt = 100,
+        eval_batch_size: PositiveInt = 250,
     ) -> None:
         super().__init__(batch_size, num_workers, eval_batch_size)
         self.spec = BinaryClusteringSpec(

@@ -33,7 +33,7 @@ class ImageDataModule(TensorDataModule):
         seed: NonNegativeInt = 0,
         batch_size: PositiveInt = 64,
         num_workers: NonNegativeInt = 0,
-        eval_batch_size: PositiveInt = 100,
+        eval_batch_size: PositiveInt = 250,
     ) -> None:
         super().__init__(batch_size, num_workers, eval_batch_size)
         if dataset not in DATASETS:

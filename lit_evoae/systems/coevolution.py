@@ -242,7 +242,8 @@ class CoevolutionaryAutoencoder(AutoencoderSystem):
         loss = self.selection_loss
         self.log_dict({"gen/best_loss": loss.min(), "gen/median_loss": loss.median(),
                        "gen/worst_loss": loss.max()}, on_step=False, on_epoch=True)  # fmt: skip
-        rates = {f"lr/cell_{cell:02d}": rate for cell, rate in enumerate(self.learning_rates)}
+        rates = self.learning_rates.tolist()
+        rates = {f"lr/cell_{cell:02d}": rate for cell, rate in enumerate(rates)}
         self.log_dict(rates, on_step=False, on_epoch=True)
 
     # ----------------------------------------------------------------- evaluation

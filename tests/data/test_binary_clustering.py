@@ -67,7 +67,7 @@ def test_data_module_serves_float_splits_in_batches(tiny_data):
     (inputs, labels), = list(tiny_data.train_dataloader())
     assert inputs.shape == (40, 24) and inputs.dtype == torch.float32
     assert labels.shape == (40,)
-    inputs, labels = next(iter(tiny_data.val_dataloader()))  # eval_batch_size 100 > 40
+    inputs, labels = next(iter(tiny_data.val_dataloader()))  # eval_batch_size 250 > 40
     assert inputs.shape == (40, 24) and labels.shape == (40,)
 
 
