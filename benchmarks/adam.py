@@ -2,10 +2,11 @@
 
 Setting: a population of N autoencoders D->30->10->30->D (the paper's network), one
 gradient per individual, per-individual learning rates and step counts.
-  broadcast: StackedAdam.step_: plain tensor ops on the stacked tensors, the rates and
-             bias corrections broadcast along the population dimension (what ships);
-  fused:     torch's fused Adam kernel (torch._fused_adam_, private) called once per
-             individual on per-individual views (the previous implementation);
+  broadcast: StackedAdam's broadcast kernel: plain tensor ops on the stacked tensors, the
+             rates and bias corrections broadcast along the population dimension (what
+             ships for CUDA);
+  fused:     StackedAdam's CPU kernel: torch's fused Adam kernel (torch._fused_adam_,
+             private) called once per individual on per-individual views (what ships for CPU);
   foreach:   torch._foreach_* over per-individual views, per-tensor scalar lists;
   compiled:  the broadcast step under torch.compile (only with --compile: minutes to build).
 
@@ -33,30 +34,30 @@ def setup(population_size: int, device: str):
     return population, rates
 
 
+def _stepped(population, adam):
+    """What StackedAdam.step_ hands its kernels: (parameter, gradient, moment, moment)."""
+    groups, rows = adam._bind(population)
+    return [(p.data, p.grad, m, v) for p, _, m, v in groups], rows
+
+
 def broadcast(population, rates):
     adam = StackedAdam(population, BETAS).to(rates.device)
-    return lambda: adam.step_(population, rates, masked=True)
+    stepped, _ = _stepped(population, adam)
+
+    def step():
+        adam.steps += 1
+        adam._broadcast_step(stepped, rates)
+
+    return step
 
 
 def fused(population, rates):
     adam = StackedAdam(population, BETAS).to(rates.device)
-    params = [p.data.unbind(0) for p in population.parameters()]
-    grads = [p.grad.unbind(0) for p in population.parameters()]
-    moments = adam.moments()
-    exp_avgs = [m.unbind(0) for m, _ in moments]
-    exp_avg_sqs = [v.unbind(0) for _, v in moments]
-    rate_list = rates.tolist()
+    stepped, rows = _stepped(population, adam)
 
     def step():
         adam.steps += 1
-        steps = adam.steps.float().unbind(0)
-        for row, rate in enumerate(rate_list):
-            torch._fused_adam_(
-                [p[row] for p in params], [g[row] for g in grads],
-                [m[row] for m in exp_avgs], [v[row] for v in exp_avg_sqs], [],
-                [steps[row]] * len(params), lr=rate, beta1=BETAS[0], beta2=BETAS[1],
-                weight_decay=0.0, eps=EPS, amsgrad=False, maximize=False,
-            )  # fmt: skip
+        adam._fused_step(stepped, rows, rates)
 
     return step
 

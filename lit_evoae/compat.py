@@ -1,7 +1,10 @@
 """Every private torch or Lightning call lit_evoae makes, in one place.
 
 Each of these has no public twin that does the same job. `tests/test_compat.py`
-fails loudly, naming the call, when a torch or Lightning upgrade removes one.
+fails loudly, naming the call, when a torch or Lightning upgrade removes one; it also
+checks the private methods lit_evoae's subclasses override (`LightningCLI._parse_ckpt_path`
+in cli.py, CSVLogger's `ExperimentWriter._check_log_dir_exists` and `_experiment` in
+loggers.py, `nn.Module._apply` in population/optim.py).
 """
 
 import torch
@@ -26,3 +29,9 @@ def ddp_options(strategy) -> dict | None:
     """The keyword arguments Lightning's DDP strategy passes to DistributedDataParallel
     (mutable until the model is wrapped); None for other strategies."""
     return getattr(strategy, "_ddp_kwargs", None)
+
+
+def attached_trainer(module):
+    """The Trainer `module` (a LightningModule) is attached to, or None: `module.trainer`
+    raises when there is none, and the systems also run without one (benchmarks)."""
+    return module._trainer

@@ -34,3 +34,19 @@ def test_lightning_ddp_strategy_still_keeps_its_wrapper_options():
     assert options == {"find_unused_parameters": False}, "DDPStrategy._ddp_kwargs is gone"
     assert "broadcast_buffers" in inspect.signature(
         torch.nn.parallel.DistributedDataParallel).parameters
+
+
+def test_lightning_still_has_what_lit_evoae_subclasses_override(tmp_path):
+    from pytorch_lightning.cli import LightningCLI
+    from pytorch_lightning.loggers.csv_logs import ExperimentWriter
+
+    from lit_evoae.systems import CanonicalAutoencoder
+
+    assert callable(getattr(LightningCLI, "_parse_ckpt_path", None)), "_parse_ckpt_path is gone"
+    assert callable(getattr(ExperimentWriter, "_check_log_dir_exists", None))
+    assert callable(getattr(torch.nn.Module, "_apply", None))
+    model = CanonicalAutoencoder(input_dim=4, hidden_sizes=(3,), latent_dim=2)
+    assert compat.attached_trainer(model) is None
+    trainer = pl.Trainer(accelerator="cpu", logger=False, default_root_dir=tmp_path)
+    model.trainer = trainer
+    assert compat.attached_trainer(model) is trainer, "LightningModule._trainer is gone"

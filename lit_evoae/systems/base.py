@@ -8,6 +8,7 @@ import torch
 from torch import Tensor
 from torchmetrics import MeanAbsoluteError
 
+from lit_evoae import compat
 from lit_evoae.checkpoints import SYSTEM_KEY
 from lit_evoae.data.base import TensorDataModule
 from lit_evoae.errors import ConfigError
@@ -87,7 +88,7 @@ class AutoencoderSystem(pl.LightningModule, ABC):
         checkpoint[SYSTEM_KEY] = f"{type(self).__module__}.{type(self).__qualname__}"
 
     def notify_pairs_trained(self, cells: Tensor) -> None:
-        trainer = self._trainer
+        trainer = compat.attached_trainer(self)
         for callback in trainer.callbacks if trainer is not None else []:
             if isinstance(callback, PopulationCallback):
                 callback.on_pairs_trained(trainer, self, cells)
@@ -95,14 +96,14 @@ class AutoencoderSystem(pl.LightningModule, ABC):
     def count_generation(self) -> None:
         """Tell Lightning a step was made, so `global_step` counts generations (ModelCheckpoint
         saves only at a global step it has not saved at)."""
-        if self._trainer is not None:
+        if compat.attached_trainer(self) is not None:
             self.optimizers().step(closure=lambda: None)
 
     def configure_optimizers(self) -> PopulationStep:
         return PopulationStep([p for p in self.parameters() if p.requires_grad])
 
     def log_train_loss(self, loss: Tensor) -> None:
-        if self._trainer is not None:
+        if compat.attached_trainer(self) is not None:
             self.log("train/loss", loss, on_step=False, on_epoch=True, prog_bar=True)
 
     def test_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:

@@ -10,6 +10,7 @@ import torch
 from torch import Tensor
 from torchmetrics import MeanAbsoluteError
 
+from lit_evoae import compat
 from lit_evoae.errors import ConfigError, Diverged
 from lit_evoae.nets import Autoencoder, layer_sizes
 from lit_evoae.population.optim import OptimizerState, StackedAdam
@@ -140,7 +141,7 @@ class CanonicalAutoencoder(AutoencoderSystem):
     def _lr_step_epochs(self) -> int:
         if self.lr_step_epochs is not None:
             return self.lr_step_epochs
-        max_epochs = self.trainer.max_epochs if self._trainer is not None else None
+        max_epochs = self.trainer.max_epochs if compat.attached_trainer(self) is not None else None
         if max_epochs is None or max_epochs < 1:
             raise ConfigError(
                 "model.lr_step_epochs must be set when trainer.max_epochs is unbounded "

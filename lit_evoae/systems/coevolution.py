@@ -13,6 +13,7 @@ import torch
 from pytorch_lightning.utilities import rank_zero_warn
 from torch import Tensor
 
+from lit_evoae import compat
 from lit_evoae.components import build, describe
 from lit_evoae.metrics import PopulationL1
 from lit_evoae.nets import Autoencoder, layer_sizes
@@ -148,8 +149,7 @@ class CoevolutionaryAutoencoder(AutoencoderSystem):
             losses.append(self.train_pairs(cells, data, orders).mean())
             self.notify_pairs_trained(cells)
             self.replace(cells)
-        if self._trainer is not None:
-            self.sharding.share_(self.trainer.strategy, self.centers, self.center_adam)
+        self.sharding.share_(compat.attached_trainer(self), self.centers, self.center_adam)
         self.mutate()
         return torch.stack(losses).mean()
 
@@ -183,7 +183,7 @@ class CoevolutionaryAutoencoder(AutoencoderSystem):
             losses_of = evaluation.cooperative(self.trainees, self.centers, partners)
         trials = self.trial_of(cells).to(orders.device)
         rates = self.learning_rates[cells.to(self.device)]
-        with Sharding.no_gradient_sync(self._trainer):
+        with Sharding.no_gradient_sync(compat.attached_trainer(self)):
             return train_pass(self.trainees, self.trainee_adam, rates, data, orders[trials],
                               self.batch_size, losses_of, masked=self._trainees_pruned)  # fmt: skip
 
@@ -229,7 +229,7 @@ class CoevolutionaryAutoencoder(AutoencoderSystem):
 
     def _recover(self, diverged: Tensor) -> None:
         """Diverged cells take their neighbourhood's best center (see `heal_`)."""
-        if self._trainer is not None:
+        if compat.attached_trainer(self) is not None:
             self.log("gen/diverged", float(len(diverged)), on_step=False, on_epoch=True,
                      reduce_fx="sum", sync_dist=True)  # fmt: skip
         if len(diverged):

@@ -65,14 +65,14 @@ class Sharding:
         return wrapper.no_sync() if hasattr(wrapper, "no_sync") else contextlib.nullcontext()
 
     @torch.no_grad()
-    def share_(self, strategy, *modules: nn.Module) -> None:
+    def share_(self, trainer: pl.Trainer | None, *modules: nn.Module) -> None:
         """Give every rank every other rank's block of each tensor of `modules` (stacked:
-        population first)."""
+        population first), through `trainer`'s strategy."""
         if self.world == 1:
             return
         for module in modules:
             for tensor in module.state_dict(keep_vars=True).values():
                 part = tensor.data[self.block]
                 wire = part.to(torch.uint8) if part.dtype == torch.bool else part
-                gathered = strategy.all_gather(wire.contiguous())
+                gathered = trainer.strategy.all_gather(wire.contiguous())
                 tensor.data.copy_(gathered.reshape(-1, *part.shape[1:]).to(part.dtype))

@@ -158,6 +158,15 @@ def test_sequential_order_cannot_be_sharded(tmp_path):
         trainer.fit(make_system("sequential"), datamodule=make_data(tmp_path))
 
 
+def test_cells_that_do_not_split_evenly_over_the_ranks_are_refused(tmp_path):
+    trainer = pl.Trainer(accelerator="cpu", devices=2, strategy="ddp_spawn", max_epochs=1,
+                         logger=False, enable_progress_bar=False, default_root_dir=tmp_path)
+    system = CoevolutionaryAutoencoder(input_dim=20, hidden_sizes=(8,), latent_dim=3,
+                                       topology=Ring(size=5, radius=1))  # fmt: skip
+    with pytest.raises(Exception, match="5 cells cannot be split evenly over 2 processes"):
+        trainer.fit(system, datamodule=make_data(tmp_path))
+
+
 def cli_fit(folder: Path, config: dict, prefix: list[str], environment=None) -> Path:
     """`lit-evoae fit` of `config` in `folder` (after `prefix`, e.g. srun); its last.ckpt."""
     import subprocess
