@@ -7,7 +7,6 @@ center). The CLI always registers it under `pruning.*`; with no operator it does
 own, seeded from the trial's seed, so a trial prunes as it would alone.
 """
 
-from contextlib import contextmanager
 from typing import Any
 
 import pytorch_lightning as pl
@@ -15,23 +14,12 @@ import torch
 from torch import Tensor
 
 from lit_evoae.errors import ConfigError
+from lit_evoae.metrics import evaluating
 from lit_evoae.pruning.activations import ActivationMoments, layer_activations
 from lit_evoae.pruning.operators import PruningOperator
 from lit_evoae.pruning.schedules import Fixed, Schedule
 from lit_evoae.systems.base import AutoencoderSystem, PopulationCallback
 from lit_evoae.validation import ClosedUnitInterval, NonNegativeInt, check
-
-
-@contextmanager
-def evaluating(module: torch.nn.Module):
-    """Eval mode for a side pass, so activation statistics do not record it."""
-    was_training = module.training
-    module.eval()
-    try:
-        yield module
-    finally:
-        module.train(was_training)
-
 
 #: Validation examples on which `prune/loss_change` is measured.
 PROBE_SIZE = 100
@@ -171,16 +159,20 @@ class Pruning(PopulationCallback):
 
     def _prune(self, population, chosen: Tensor, generator: torch.Generator) -> None:
         statistics = self._statistics(population, chosen, generator)
+        zeroed = torch.zeros(len(chosen), device=chosen.device)
         for linear, statistic in zip(population.linears(), statistics, strict=True):
             weight_mask, bias_mask = self.operator.masks(
                 linear.weight_mask[chosen], linear.bias_mask[chosen], statistic, generator
             )
+            zeroed += ((linear.weight[chosen] != 0) & ~weight_mask).flatten(1).sum(1)
+            zeroed += ((linear.bias[chosen] != 0) & ~bias_mask).sum(1)
             if self.regrow:  # zero once, keep the masks open
                 linear.weight[chosen] = linear.weight[chosen] * weight_mask
                 linear.bias[chosen] = linear.bias[chosen] * bias_mask
             else:
                 linear.weight_mask[chosen] = weight_mask
                 linear.bias_mask[chosen] = bias_mask
+        population.zeroed_at_last_prune[chosen] = zeroed  # moves with the individual
 
     def _statistics(self, population, chosen: Tensor, generator) -> list[Tensor | None]:
         layers = len(list(population.linears()))

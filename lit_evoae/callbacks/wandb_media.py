@@ -14,7 +14,7 @@ from pytorch_lightning.loggers import WandbLogger
 from pytorch_lightning.trainer.states import TrainerFn
 from torch import Tensor
 
-from lit_evoae.callbacks.pruning import evaluating
+from lit_evoae.metrics import evaluating
 from lit_evoae.population.stacked import StackedAutoencoder, StackedLinear
 from lit_evoae.systems.base import AutoencoderSystem
 from lit_evoae.validation import PositiveInt, check

@@ -129,10 +129,17 @@ class StackedAutoencoder(nn.Module):
         self.decoder_sizes = list(decoder_sizes)
         self.encoders = StackedMLP(population_size, encoder_sizes, nn.ReLU)
         self.decoders = StackedMLP(population_size, decoder_sizes, nn.Sigmoid)
+        # Parameters the most recent pruning of each individual's lineage zeroed (the
+        # reference's count, which the paper's capacity uses when pruned weights regrow).
+        self.register_buffer("zeroed_at_last_prune", torch.zeros(population_size))
 
     @property
     def population_size(self) -> int:
         return next(self.linears()).population_size
+
+    def capacity_at_last_prune(self) -> Tensor:
+        """Per individual, the fraction of parameters the last pruning left: (population,)."""
+        return 1 - self.zeroed_at_last_prune / self.parameters_per_individual()
 
     def linears(self) -> Iterator[StackedLinear]:
         yield from self.encoders.linears()

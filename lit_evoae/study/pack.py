@@ -23,6 +23,7 @@ import torch
 
 from lit_evoae.io import atomic_write_text
 from lit_evoae.nets import save_autoencoder
+from lit_evoae.study.runner import final_values
 from lit_evoae.study.spec import Run
 
 NOT_PACKABLE = 3
@@ -102,7 +103,8 @@ def _write_trial(run: Run, trial: int, trials: int, out: Path, rows: list[dict],
     result = {"variant": run.variant, "trial": run.trial, "seed": run.seed, "seconds": seconds,
               "choices": dict(run.choices), "test/l1": test_l1, "model/sparsity": sparsity,
               "model/params": float(params), "val/l1_best": min(v for _, v in validated),
-              "epochs": 1 + validated[-1][0], "packed_with": trials}  # fmt: skip
+              "epochs": 1 + validated[-1][0], "packed_with": trials,
+              **final_values(rows, trial if trials > 1 else None)}  # fmt: skip
     atomic_write_text(folder / "result.json", json.dumps(result, indent=1))
 
 

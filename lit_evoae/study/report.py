@@ -6,6 +6,8 @@ against random pruning with the same schedule (`random_<schedule>`): two-sided
 Mann-Whitney U tests, Holm-corrected within each family (all tests against one
 baseline in one group), with the rank-biserial correlation as effect size
 (r = 2U/(n1 n2) - 1; r > 0: the variant's L1 tends to be higher, i.e. worse).
+`median_train_l1_mean` is the paper's metric: the mean over cells of each final center's
+L1 on the training set.
 """
 
 import csv
@@ -92,6 +94,7 @@ def summarise(results: list[dict]) -> dict[str, list[dict]]:
                 "variant": name, "n": len(values), "median_test_l1": median(values),
                 "iqr_test_l1": float(quartiles[1] - quartiles[0]),
                 "median_sparsity": median(r["model/sparsity"] for r in variants[name]),
+                "median_train_l1_mean": _median_of(variants[name], "final/train_l1_mean"),
             })  # fmt: skip
         for baseline_of, label in ((lambda n: NO_PRUNING, "none"), (random_baseline, "random")):
             tests = [(row, baseline_of(row["variant"])) for row in rows]
@@ -106,7 +109,8 @@ def summarise(results: list[dict]) -> dict[str, list[dict]]:
     return tables
 
 
-COLUMNS = ["variant", "n", "median_test_l1", "iqr_test_l1", "median_sparsity",
+COLUMNS = ["variant", "n", "median_test_l1", "iqr_test_l1", "median_train_l1_mean",
+           "median_sparsity",
            "p_vs_none_holm", "effect_vs_none", "p_vs_random_holm", "effect_vs_random"]  # fmt: skip
 
 
@@ -119,6 +123,12 @@ def markdown(tables: dict[str, list[dict]]) -> str:
             lines.append("| " + " | ".join(_cell(row.get(column)) for column in COLUMNS) + " |")
         lines.append("")
     return "\n".join(lines)
+
+
+def _median_of(runs: list[dict], key: str) -> float | None:
+    """The median of `key` over runs that logged it (runs of older versions did not)."""
+    values = [run[key] for run in runs if run.get(key) is not None]
+    return median(values) if values else None
 
 
 def _cell(value) -> str:

@@ -223,4 +223,19 @@ def final_metrics(folder: Path) -> dict:
         "model/params": float(last["model/params"]),
         "val/l1_best": min(validated) if validated else None,
         "epochs": 1 + max(int(row["epoch"]) for row in rows if row.get("train/loss")),
+        **final_values(rows),
     }
+
+
+def final_values(rows: list[dict], trial: int | None = None) -> dict[str, float]:
+    """The paper's metric and its companions (final/*, logged when training ends); with
+    `trial`, that trial's values of a packed run, under the same names."""
+    suffix = "" if trial is None else f"/trial_{trial:02d}"
+    names = ("train_l1_mean", "test_l1_mean", "train_l1_best", "capacity",
+             "capacity_at_last_prune")  # fmt: skip
+    values = {}
+    for row in rows:
+        for name in names:
+            if row.get(f"final/{name}{suffix}"):
+                values[f"final/{name}"] = float(row[f"final/{name}{suffix}"])
+    return values

@@ -12,6 +12,7 @@ from lit_evoae import compat
 from lit_evoae.checkpoints import SYSTEM_KEY
 from lit_evoae.data.base import TensorDataModule
 from lit_evoae.errors import ConfigError
+from lit_evoae.metrics import split_l1
 from lit_evoae.population.optim import PopulationStep
 from lit_evoae.population.stacked import StackedAutoencoder
 
@@ -113,6 +114,41 @@ class AutoencoderSystem(pl.LightningModule, ABC):
 
     def on_test_epoch_end(self) -> None:
         self.log_model_size()
+
+    def on_fit_end(self) -> None:
+        """The paper's metric: every final center scored on the training and test splits."""
+        trainer = compat.attached_trainer(self)
+        final = self.final_metrics(trainer.datamodule)
+        metrics = {key: float(value) for key, value in final.items()}
+        trainer.callback_metrics.update({key: torch.tensor(v) for key, v in metrics.items()})
+        for logger in trainer.loggers:
+            logger.log_metrics(metrics, step=trainer.global_step)
+            logger.save()
+
+    def final_metrics(self, data: TensorDataModule) -> dict[str, Tensor]:
+        """final/train_l1_mean (the paper's number: the mean over cells of each center's
+        training L1), final/test_l1_mean, final/train_l1_best, final/capacity (mean fraction
+        of nonzero parameters) and final/capacity_at_last_prune (the fraction the last
+        pruning of each lineage left, the paper's capacity when pruned weights regrow);
+        per trial when there are several, per cell otherwise."""
+        population, _ = self.best_individual()
+        splits = {name: data.splits[name].tensors[0] for name in ("train", "test")}
+        train, test = (split_l1(population, inputs, data.eval_batch_size)
+                       for inputs in splits.values())  # fmt: skip
+        per_cell = {"train_l1_mean": train, "test_l1_mean": test, "train_l1_best": train,
+                    "capacity": 1 - population.sparsity(),
+                    "capacity_at_last_prune": population.capacity_at_last_prune()}  # fmt: skip
+        trials = len(self.seeds)
+        metrics = {}
+        for name, values in per_cell.items():
+            by_trial = values.view(trials, -1)
+            reduced = by_trial.amin(1) if name == "train_l1_best" else by_trial.mean(1)
+            metrics[f"final/{name}"] = values.min() if name == "train_l1_best" else values.mean()
+            if trials > 1:
+                metrics.update({f"final/{name}/trial_{t:02d}": v for t, v in enumerate(reduced)})
+        if trials == 1:
+            metrics.update({f"final/train_l1/cell_{c:02d}": v for c, v in enumerate(train)})
+        return metrics
 
     def log_model_size(self) -> None:
         population, index = self.best_individual()

@@ -254,3 +254,30 @@ def test_a_population_too_large_for_memory_is_one_clear_error():
     with pytest.raises(ConfigError, match=r"a population of 100000000 cells needs about [0-9.]+ "
                                           r"GiB, but cpu has [0-9.]+ GiB free"):
         CoevolutionaryAutoencoder(input_dim=1000, topology=huge)
+
+
+def test_the_papers_metric_is_logged_when_training_ends(tiny_data, quiet_trainer):
+    """final/train_l1_mean: every final center's L1 on the training split, averaged."""
+    from lit_evoae.callbacks import Pruning
+    from lit_evoae.population.topology import Trials
+    from lit_evoae.pruning.operators import RandomPruning
+
+    system = make_system(topology=Trials(Ring(size=SIZE, radius=1), trials=2), seeds=[1, 2])
+    pruning = Pruning(RandomPruning(0.3), probability=1.0, regrow=True)
+    trainer = fit(system, tiny_data, quiet_trainer, 2, [pruning])
+    metrics = trainer.callback_metrics
+    train = tiny_data.splits["train"].tensors[0]
+    with torch.no_grad():
+        per_cell = (system.centers(train) - train).abs().mean(dim=(1, 2))
+    assert metrics["final/train_l1_mean"].item() == pytest.approx(per_cell.mean().item(), abs=1e-6)
+    assert metrics["final/train_l1_best"].item() == pytest.approx(per_cell.min().item(), abs=1e-6)
+    for trial in range(2):
+        cells = per_cell[trial * SIZE : (trial + 1) * SIZE]
+        logged = metrics[f"final/train_l1_mean/trial_{trial:02d}"].item()
+        assert logged == pytest.approx(cells.mean().item(), abs=1e-6)
+    assert 0 < metrics["final/test_l1_mean"].item() < 1
+    # regrow: pruned weights grow back, so the capacity the last pruning left is lower. Each
+    # tensor lost floor(30%) of its entries: 139 of 475 parameters (fewer if some were zero).
+    assert 1 - 139 / 475 - 1e-6 <= metrics["final/capacity_at_last_prune"].item() < 0.76
+    nonzero = 1 - system.centers.sparsity()
+    assert metrics["final/capacity"].item() == pytest.approx(nonzero.mean().item(), abs=1e-6)
