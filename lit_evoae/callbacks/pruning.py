@@ -73,10 +73,12 @@ class Pruning(PopulationCallback):
                 generator.set_state(state)
             self._pending_generators = None
         self._validation = self._validation_inputs(trainer)
-        if self.operator.needs == "cases" and len(self._validation) < self.operator.cases:
+        too_few = len(self._validation) < getattr(self.operator, "cases", 0)
+        if self.operator.needs == "cases" and too_few and not self.operator.with_replacement:
             raise ConfigError(
                 f"pruning.operator.cases={self.operator.cases} is more than the "
-                f"{len(self._validation)} validation examples; lower it"
+                f"{len(self._validation)} validation examples; lower it, or draw them "
+                "with replacement (pruning.operator.init_args.with_replacement: true)"
             )
 
     def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
@@ -106,7 +108,7 @@ class Pruning(PopulationCallback):
         population = system.pruning_target()
         rows = torch.arange(len(cells), device=cells.device)  # row i: cell cells[i]
         chance = self.schedule(trainer.current_epoch, trainer.max_epochs, self.probability,
-                               system.cells_per_trial)  # fmt: skip
+                               system.neighbourhood_size)  # fmt: skip
         before = population.sparsity()
         picked = []
         for trial, positions in system.by_trial(cells):
@@ -179,11 +181,15 @@ class Pruning(PopulationCallback):
         if self.operator.needs == "variance":
             return [self.moments.variance(layer)[chosen] for layer in range(layers)]
         if self.operator.needs == "cases":
-            picks = torch.randperm(len(self._validation), generator=generator)
-            cases = self._validation[picks[: self.operator.cases]]
-            cases = cases.to(population.encoders[0].weight.device)
+            operator, count = self.operator, len(self._validation)
+            if operator.with_replacement:
+                picks = torch.randint(count, (operator.cases,), generator=generator)
+            else:
+                picks = torch.randperm(count, generator=generator)[: operator.cases]
+            cases = self._validation[picks].to(population.encoders[0].weight.device)
             with evaluating(population):
-                return layer_activations(population, cases, chosen)
+                logits = operator.output_scores == "logits"
+                return layer_activations(population, cases, chosen, output_logits=logits)
         return [None] * layers
 
     # ------------------------------------------------------------------ checkpoint

@@ -104,14 +104,20 @@ def _linear_activation_pairs(
 
 @torch.no_grad()
 def layer_activations(
-    population: StackedAutoencoder, inputs: Tensor, rows: Tensor | None = None
+    population: StackedAutoencoder, inputs: Tensor, rows: Tensor | None = None,
+    output_logits: bool = False,
 ) -> list[Tensor]:
     """Every layer's activations of individuals `rows` on `inputs` (cases, features):
-    one (n, cases, units) tensor per linear layer, encoder first."""
+    one (n, cases, units) tensor per linear layer, encoder first. `output_logits`: the
+    output layer's values before its activation (the reference scored the logits)."""
     recorded: list[Tensor] = []
+    pairs = _linear_activation_pairs(population)
+    modules = [activation for _, activation in pairs]
+    if output_logits:
+        modules[-1] = pairs[-1][0]  # the output layer's linear: its logits
     handles = [
-        activation.register_forward_hook(lambda module, args, output: recorded.append(output))
-        for _, activation in _linear_activation_pairs(population)
+        module.register_forward_hook(lambda module, args, output: recorded.append(output))
+        for module in modules
     ]
     try:
         population(inputs, rows)

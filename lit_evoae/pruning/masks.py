@@ -131,15 +131,23 @@ def _spare_last_unit(chosen: Tensor, live: Tensor, priority: Tensor) -> Tensor:
 
 
 def conjunctive_masks(
-    weight_mask: Tensor, bias_mask: Tensor, case_activations: Tensor, threshold: float = 0.1
+    weight_mask: Tensor,
+    bias_mask: Tensor,
+    case_activations: Tensor,
+    threshold: float = 0.1,
+    stop: Literal["before_empty", "at_one"] = "before_empty",
 ) -> Masks:
     """Prune the units that are quiet in case after case ("lexicase"-style).
 
     `case_activations` (n, cases, out) are the layer's activations on held-out cases.
     Per case, activations are min-max normalised over the live units; units below
     `threshold` are marked. Starting from the first case's marks, marks are intersected
-    case after case; at the first case that would leave no unit marked, the
-    intersection stops (for that individual). The units still marked are pruned.
+    case after case, for each individual until:
+    - `before_empty`: the next case would leave no unit marked (that case is skipped and
+      the intersection stops);
+    - `at_one`: at most one unit is marked (the reference implementation's rule: it
+      intersects while more than one unit is marked, so it may end with one or none).
+    The units still marked are pruned.
     """
     live = live_units(weight_mask, bias_mask)
     inf = torch.tensor(float("inf"), device=case_activations.device)
@@ -153,7 +161,10 @@ def conjunctive_masks(
     going = torch.ones_like(live[:, :1])  # (n, 1): still intersecting
     for case in range(1, quiet.shape[1]):
         narrowed = marked & quiet[:, case]
-        going = going & narrowed.any(1, keepdim=True)
+        if stop == "at_one":
+            going = marked.sum(1, keepdim=True) > 1
+        else:
+            going = going & narrowed.any(1, keepdim=True)
         marked = torch.where(going, narrowed, marked)
     loudness = case_activations.mean(1)  # the last unit left standing is the loudest
     chosen = _spare_last_unit(marked, live, -loudness)

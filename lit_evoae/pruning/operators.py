@@ -20,7 +20,7 @@ from lit_evoae.pruning.masks import (
 )
 from lit_evoae.validation import HalfOpenUnitInterval as Amount
 from lit_evoae.validation import OpenUnitInterval as Threshold
-from lit_evoae.validation import PositiveInt, check
+from lit_evoae.validation import PositiveInt, check, check_choice
 
 
 class PruningOperator(ABC):
@@ -74,13 +74,30 @@ class VariancePruning(PruningOperator):
 
 
 class ConjunctivePruning(PruningOperator):
-    """Prune units that stay quiet across `cases` validation examples (see `conjunctive_masks`)."""
+    """Prune units that stay quiet across `cases` validation examples (see `conjunctive_masks`).
+
+    `stop`, `output_scores` and `with_replacement` choose between this project's defaults
+    and the reference implementation's computation (`at_one`, `logits`, `true`): it
+    intersects marks while more than one unit is marked, scores the output layer on its
+    logits (hidden layers after their ReLU, as here), and draws its cases with replacement.
+    """
 
     needs = "cases"
 
-    def __init__(self, threshold: Threshold = 0.1, cases: PositiveInt = 100) -> None:
+    def __init__(
+        self,
+        threshold: Threshold = 0.1,
+        cases: PositiveInt = 100,
+        stop: Literal["before_empty", "at_one"] = "before_empty",
+        output_scores: Literal["activation", "logits"] = "activation",
+        with_replacement: bool = False,
+    ) -> None:
         self.threshold = check("operator.threshold", threshold, Threshold)
         self.cases = check("operator.cases", cases, PositiveInt)
+        self.stop = check_choice("operator.stop", stop, Literal["before_empty", "at_one"])
+        self.output_scores = check_choice("operator.output_scores", output_scores,
+                                          Literal["activation", "logits"])  # fmt: skip
+        self.with_replacement = bool(with_replacement)
 
     def masks(self, weight_mask, bias_mask, statistic, generator):
-        return conjunctive_masks(weight_mask, bias_mask, statistic, self.threshold)
+        return conjunctive_masks(weight_mask, bias_mask, statistic, self.threshold, self.stop)

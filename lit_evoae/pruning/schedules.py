@@ -61,7 +61,8 @@ class Decrease(Schedule):
 
 
 class Population(Schedule):
-    """P * t / (T * n): rises linearly, divided among the n individuals of the population."""
+    """P * t / (T * n): rises linearly, divided among the n individuals a cell sees (its
+    neighbourhood, 2r + 1 = 3 on the paper's ring, as the reference computes it)."""
 
     def value(self, progress, generation, max_generations, probability, population_size):
         return probability * progress / max(1, population_size)

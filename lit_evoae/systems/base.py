@@ -41,8 +41,11 @@ class AutoencoderSystem(pl.LightningModule, ABC):
     before anything else uses the trained individuals.
     """
 
-    #: Cells of one trial (the population schedule's n); a canonical run is one cell.
+    #: Cells of one trial; a canonical run is one cell.
     cells_per_trial: int = 1
+    #: Individuals a cell sees, itself included (the population schedule's n, as the
+    #: reference computes it); a canonical run sees itself alone.
+    neighbourhood_size: int = 1
 
     def __init__(self) -> None:
         super().__init__()

@@ -77,9 +77,8 @@ class CoevolutionaryAutoencoder(AutoencoderSystem):
         betas = check_each("betas", betas, Beta)
         check_choice("optimizer_state", optimizer_state, OptimizerState)
         self.topology = build(topology, Topology) if topology is not None else Ring()
-        self.strategy = (
-            build(strategy, CoevolutionStrategy) if strategy is not None else CoevolutionStrategy()
-        )
+        strategy = CoevolutionStrategy() if strategy is None else strategy
+        self.strategy = build(strategy, CoevolutionStrategy)
         check_population_fits(self.topology, self.topology.size, sizes, torch.device("cpu"))
         self.seeds = trial_seeds(seeds, self.topology.trials)
         # Plain values only: checkpoints must load with torch.load(weights_only=True).
@@ -89,6 +88,7 @@ class CoevolutionaryAutoencoder(AutoencoderSystem):
 
         size = self.topology.size
         self.cells_per_trial = size // self.topology.trials
+        self.neighbourhood_size = self.topology.neighbourhood_size()
         self.generators = [torch.Generator().manual_seed(seed) for seed in self.seeds]
         self.centers = StackedAutoencoder(size, *sizes).requires_grad_(False)
         for trial, generator in enumerate(self.generators):  # a trial's weights from its seed

@@ -75,3 +75,17 @@ def test_reset_and_state_round_trip():
     assert moments.count[2][0] == 0 and moments.count[2][1] == 5
     moments.load_state_dict(state)
     assert moments.count[2][0] == 5
+
+
+def test_layer_activations_can_take_the_output_layers_logits():
+    from lit_evoae.population.stacked import StackedAutoencoder
+    from lit_evoae.pruning.activations import layer_activations
+
+    torch.manual_seed(0)
+    population = StackedAutoencoder(2, [6, 4, 2], [2, 4, 6])
+    inputs = torch.rand(5, 6)
+    after = layer_activations(population, inputs)
+    logits = layer_activations(population, inputs, output_logits=True)
+    assert all(torch.equal(a, b) for a, b in zip(after[:-1], logits[:-1], strict=True))
+    torch.testing.assert_close(torch.sigmoid(logits[-1]), after[-1])
+    assert bool((logits[-1] < 0).any())  # not squashed into (0, 1)

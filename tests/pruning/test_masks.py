@@ -199,3 +199,21 @@ def test_masks_only_ever_lose_entries(operator):
             )
         assert not bool((new[0] & ~weights).any()) and not bool((new[1] & ~biases).any())
         weights, biases = new
+
+
+def test_conjunctive_at_one_intersects_while_several_are_marked_and_may_end_with_none():
+    """The reference's rule: intersect while more than one unit is marked."""
+    activations = cases(
+        [0.00, 0.05, 0.08, 1.0],  # quiet: 0 1 2
+        [0.00, 0.01, 0.90, 1.0],  # quiet: 0 1   -> {0, 1}: two marked, go on
+        [0.50, 0.60, 0.00, 1.0],  # quiet: 2     -> {}: nothing is pruned
+    )
+    weights, biases = full_masks(n=1)
+    assert pruned_units(*conjunctive_masks(weights, biases, activations, 0.1, "at_one")) == []
+    stops_at_one = cases(
+        [0.00, 0.05, 0.08, 1.0],  # quiet: 0 1 2
+        [0.00, 0.90, 0.90, 1.0],  # quiet: 0     -> {0}: one marked, stop
+        [0.90, 0.00, 0.90, 1.0],  # quiet: 1     -> not applied
+    )
+    assert pruned_units(*conjunctive_masks(weights, biases, stops_at_one, 0.1, "at_one")) == [
+        [0, 0]]
