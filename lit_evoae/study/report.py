@@ -21,6 +21,7 @@ from scipy.stats import mannwhitneyu
 
 from lit_evoae.errors import DataError
 from lit_evoae.io import atomic_write_text
+from lit_evoae.study.claims import claims_from_plan, verdicts
 
 COMPARED_AXIS = "pruning"
 NO_PRUNING = "none"
@@ -137,13 +138,34 @@ def _cell(value) -> str:
     return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
+CLAIM_COLUMNS = ["claim", "metric", "n_left", "n_right", "median_left", "median_right",
+                 "p_holm", "effect", "verdict", "reason"]  # fmt: skip
+
+
+def claim_markdown(rows: list[dict]) -> str:
+    lines = ["## Claims", "", "| " + " | ".join(CLAIM_COLUMNS) + " |",
+             "|" + "---|" * len(CLAIM_COLUMNS)]  # fmt: skip
+    lines += ["| " + " | ".join(_cell(row.get(c)) for c in CLAIM_COLUMNS) + " |" for row in rows]
+    return "\n".join(lines + [""])
+
+
 def write_report(out: Path) -> Path:
-    """Tables (report.md, report.csv) and plots (*.png) into `out/report/`."""
+    """Tables (report.md, report.csv), the claims' verdicts (claims.csv) and plots (*.png)
+    into `out/report/`."""
     results = load_results(out)
     tables = summarise(results)
     folder = out / "report"
     folder.mkdir(exist_ok=True)
-    atomic_write_text(folder / "report.md", markdown(tables))
+    plan_file = out / "study.json"
+    records = json.loads(plan_file.read_text()).get("claims", []) if plan_file.is_file() else []
+    claims = verdicts(claims_from_plan(records), results, compare, holm)
+    text = markdown(tables) + ("\n" + claim_markdown(claims) if claims else "")
+    atomic_write_text(folder / "report.md", text)
+    if claims:
+        with (folder / "claims.csv").open("w", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=CLAIM_COLUMNS)
+            writer.writeheader()
+            writer.writerows(claims)
     with (folder / "report.csv").open("w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=["group", *COLUMNS])
         writer.writeheader()

@@ -136,6 +136,7 @@ def write_plan(study: Study, runs: list[Run], out: Path, path: Path | None = Non
     path = path or out / PLAN
     path.parent.mkdir(parents=True, exist_ok=True)
     plan = {"name": study.name, "out": str(out.resolve()), "wandb_project": wandb_project,
+            "claims": [claim.to_plan() for claim in study.claims],
             "runs": [run.to_plan() for run in runs]}  # fmt: skip
     atomic_write_text(path, json.dumps(plan, indent=1))
 

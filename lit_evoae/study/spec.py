@@ -9,12 +9,14 @@
         k10_d1000: {data.init_args.num_clusters: 10}
         k50_d1000: {data.init_args.num_clusters: 50}   # ...whose values are dotted overrides
     overrides: {trainer.max_epochs: 400}   # applied to every run
+    claims: [k50_d1000 < k10_d1000]        # verdicts in the report (see study/claims.py)
 
 An entry given as a path is a config fragment, named by its file stem. Every run's
 seed is derived from (variant, trial) alone, so adding variants or trials never
 changes the seeds of the others.
 """
 
+import dataclasses
 import hashlib
 import itertools
 import json
@@ -25,6 +27,7 @@ from typing import Any
 import yaml
 
 from lit_evoae.errors import ConfigError
+from lit_evoae.study.claims import parse_claims
 
 
 @dataclass(frozen=True)
@@ -78,6 +81,7 @@ class Study:
     axes: tuple[tuple[str, tuple[Choice, ...]], ...]
     trials: int
     overrides: tuple[tuple[str, Any], ...] = ()
+    claims: tuple = ()  # of study.claims.Claim
 
     def axis_names(self) -> list[str]:
         return [axis for axis, _ in self.axes]
@@ -113,10 +117,10 @@ def load_study(path: str | Path) -> Study:
         raise ConfigError(f"study file {path}: {error.strerror}") from error
     if not isinstance(raw, dict):
         raise ConfigError(f"study file {path}: expected a mapping with base, grid and trials")
-    unknown = set(raw) - {"name", "base", "grid", "trials", "overrides"}
+    unknown = set(raw) - {"name", "base", "grid", "trials", "overrides", "claims"}
     if unknown:
         raise ConfigError(f"study file {path}: unknown keys {sorted(unknown)}; allowed: "
-                          "name, base, grid, trials, overrides")  # fmt: skip
+                          "name, base, grid, trials, overrides, claims")  # fmt: skip
     here = path.parent
     base = tuple(_existing(here / entry, path, "base") for entry in _as_list(raw.get("base", [])))
     trials = raw.get("trials", 1)
@@ -127,7 +131,10 @@ def load_study(path: str | Path) -> Study:
         for axis, entries in (raw.get("grid") or {}).items()
     )
     overrides = _overrides(raw.get("overrides") or {}, path, "overrides")
-    return Study(raw.get("name", path.stem), base, axes, trials, overrides)
+    study = Study(raw.get("name", path.stem), base, axes, trials, overrides)
+    variants = [name for name, _ in study.variants()]
+    claims = parse_claims(raw.get("claims"), variants, f"study file {path}")
+    return dataclasses.replace(study, claims=claims)
 
 
 def _choices(entries: Any, here: Path, path: Path, axis: str) -> tuple[Choice, ...]:

@@ -1,0 +1,88 @@
+"""Claims in study files, and the verdicts the report gives them."""
+
+import json
+
+import pytest
+import yaml
+
+from lit_evoae.errors import ConfigError
+from lit_evoae.study.claims import Claim, parse_claims, verdicts
+from lit_evoae.study.cli import main
+from lit_evoae.study.report import compare, holm
+from lit_evoae.study.spec import load_study
+
+VARIANTS = ["none", "random_exponential"]
+
+
+def results(values: dict[str, list[float]], metric: str = "final/train_l1_mean") -> list[dict]:
+    return [{"variant": variant, "trial": trial, metric: value}
+            for variant, series in values.items() for trial, value in enumerate(series)]
+
+
+def test_claims_read_as_a_relation_between_variants_on_a_metric():
+    claims = parse_claims(["random_exponential < none",
+                           {"claim": "none > random_exponential", "metric": "test/l1"}],
+                          VARIANTS, "study.yaml")  # fmt: skip
+    assert claims == (Claim("random_exponential", "<", "none", "final/train_l1_mean"),
+                      Claim("none", ">", "random_exponential", "test/l1"))
+
+
+@pytest.mark.parametrize(("entry", "message"), [
+    ("random_exponential < nothing", r"claim 'random_exponential < nothing' names unknown "
+                                     r"variant\(s\) \['nothing'\]; the study's variants are"),
+    ({"claim": "none < random_exponential", "metric": "speed"}, "unknown metric 'speed'"),
+    ("none is better", "must read 'VARIANT < VARIANT'"),
+])
+def test_a_bad_claim_is_one_error_naming_it_and_the_file(entry, message):
+    with pytest.raises(ConfigError, match=message) as raised:
+        parse_claims([entry], VARIANTS, "study file s.yaml")
+    assert str(raised.value).startswith("study file s.yaml: claim")
+
+
+def test_verdicts_hold_fail_or_are_inconclusive_with_the_reason():
+    low, high = [0.10, 0.11, 0.12, 0.13, 0.14, 0.15], [0.20, 0.21, 0.22, 0.23, 0.24, 0.25]
+    claims = (Claim("random_exponential", "<", "none"), Claim("none", "<", "random_exponential"))
+    rows = verdicts(claims, results({"random_exponential": low, "none": high}), compare, holm)
+    assert [row["verdict"] for row in rows] == ["holds", "fails"]
+    assert rows[0]["p_holm"] < 0.05 and rows[0]["effect"] == -1.0  # every left value lower
+    mixed = results({"random_exponential": low, "none": [v + 0.005 for v in low]})
+    (row,) = verdicts(claims[:1], mixed, compare, holm)
+    assert (row["verdict"], row["reason"]) == ("inconclusive", "the difference is not significant")
+
+
+def test_a_single_trial_cannot_settle_a_claim():
+    (row,) = verdicts((Claim("random_exponential", "<", "none"),),
+                      results({"random_exponential": [0.1], "none": [0.3]}), compare, holm)
+    assert row["verdict"] == "inconclusive" and row["reason"].startswith("too few trials")
+
+
+def test_the_study_file_states_claims_and_the_report_judges_them(tmp_path):
+    study = {"name": "s", "trials": 4, "grid": {"pruning": {"none": {}, "random_exponential": {}}},
+             "claims": ["random_exponential < none"]}
+    (tmp_path / "s.yaml").write_text(yaml.safe_dump(study))
+    loaded = load_study(tmp_path / "s.yaml")
+    assert loaded.claims == (Claim("random_exponential", "<", "none"),)
+    from lit_evoae.study.runner import write_plan
+
+    out = tmp_path / "out"
+    write_plan(loaded, loaded.runs(), out)
+    for run in loaded.runs():
+        folder = run.folder(out)
+        folder.mkdir(parents=True)
+        value = 0.1 + 0.01 * run.trial + (0.2 if run.variant == "none" else 0.0)
+        (folder / "result.json").write_text(json.dumps(
+            {"variant": run.variant, "trial": run.trial, "seed": run.seed, "test/l1": value,
+             "final/train_l1_mean": value, "model/sparsity": 0.0}))
+    main(["report", str(out)])
+    report = (out / "report" / "report.md").read_text()
+    assert "## Claims" in report and "random_exponential < none" in report
+    # 4 against 4 trials, every one lower: the exact two-sided p is 2/70 = 0.029
+    assert "| holds | significant, in the claimed direction |" in report
+    assert (out / "report" / "claims.csv").is_file()
+
+
+def test_an_unknown_variant_in_a_study_files_claims_is_refused(tmp_path):
+    study = {"name": "s", "grid": {"pruning": {"none": {}}}, "claims": ["other < none"]}
+    (tmp_path / "s.yaml").write_text(yaml.safe_dump(study))
+    with pytest.raises(ConfigError, match=r"s.yaml: claim 'other < none' names unknown"):
+        load_study(tmp_path / "s.yaml")
