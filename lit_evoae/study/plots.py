@@ -12,9 +12,13 @@ from lit_evoae.study.report import by_group  # noqa: E402
 
 
 def plot_all(results: list[dict], folder: Path) -> list[Path]:
-    return [plot_boxes(results, folder / "test_l1_boxplot.png"),
-            plot_l1_vs_sparsity(results, folder / "test_l1_vs_sparsity.png"),
-            plot_curves(results, folder / "val_l1_curves.png")]  # fmt: skip
+    paths = [plot_boxes(results, folder / "test_l1_boxplot.png"),
+             plot_l1_vs_sparsity(results, folder / "test_l1_vs_sparsity.png"),
+             plot_curves(results, folder / "val_l1_curves.png")]  # fmt: skip
+    if all(r.get("final/train_l1_mean") is not None for r in results):
+        paths.append(plot_boxes(results, folder / "train_l1_mean_boxplot.png",
+                                "final/train_l1_mean", "mean over cells of training L1"))
+    return paths
 
 
 def _panels(results: list[dict]):
@@ -25,15 +29,18 @@ def _panels(results: list[dict]):
     return figure, [(axis, group, variants) for axis, (group, variants) in panels]
 
 
-def plot_boxes(results: list[dict], path: Path) -> Path:
-    """Final test L1 by pruning variant, one panel per group."""
+def plot_boxes(results: list[dict], path: Path, metric: str = "test/l1",
+               label: str = "final test L1") -> Path:  # fmt: skip
+    """`metric` (default: the best cell's final test L1) by pruning variant, one panel per
+    group, with n under each box."""
     figure, panels = _panels(results)
     for axis, group, variants in panels:
         names = sorted(variants)
-        axis.boxplot([[r["test/l1"] for r in variants[name]] for name in names])
-        axis.set_xticks(range(1, len(names) + 1), names, rotation=30, ha="right")
+        axis.boxplot([[r[metric] for r in variants[name]] for name in names])
+        ticks = [f"{name}\nn={len(variants[name])}" for name in names]
+        axis.set_xticks(range(1, len(names) + 1), ticks, rotation=30, ha="right")
         axis.set_title(group)
-        axis.set_ylabel("final test L1")
+        axis.set_ylabel(label)
     return _save(figure, path)
 
 
