@@ -68,10 +68,7 @@ class Pruning(PopulationCallback):
         if self.seed is not None:
             seeds = [self.seed - 1 + trial for trial in range(len(seeds))]
         self.generators = [torch.Generator().manual_seed((seed + 1) % 2**63) for seed in seeds]
-        if self._pending_generators is not None:
-            for generator, state in zip(self.generators, self._pending_generators, strict=True):
-                generator.set_state(state)
-            self._pending_generators = None
+        self._restore_generators()
         self._validation = self._validation_inputs(trainer)
         too_few = len(self._validation) < getattr(self.operator, "cases", 0)
         if self.operator.needs == "cases" and too_few and not self.operator.with_replacement:
@@ -200,7 +197,13 @@ class Pruning(PopulationCallback):
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         self._pending_generators = state_dict["generators"]
         if self.generators:  # already set up: restore now
-            for generator, state in zip(self.generators, self._pending_generators, strict=True):
-                generator.set_state(state)
-            self._pending_generators = None
+            self._restore_generators()
+
+    def _restore_generators(self) -> None:
+        """Give the per-trial generators the states a checkpoint held (if one did)."""
+        if self._pending_generators is None:
+            return
+        for generator, state in zip(self.generators, self._pending_generators, strict=True):
+            generator.set_state(state)
+        self._pending_generators = None
 
