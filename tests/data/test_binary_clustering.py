@@ -51,6 +51,23 @@ def test_splits_share_centroids_but_not_noise():
     assert not any(tuple(row.tolist()) in rows for row in tensors["val_examples"])
 
 
+def test_centroid_density_sets_the_share_of_set_bits():
+    dense = generate(BinaryClusteringSpec(**{**SPEC.__dict__, "centroid_density": 0.75}))
+    bits = dense["centroids"].double()
+    sigma = math.sqrt(0.75 * 0.25 / bits.numel())
+    assert abs(bits.mean().item() - 0.75) < 5 * sigma
+    # the default keeps the original uniform draw, so cached studies keep their data
+    default = generate(SPEC)["centroids"].double()
+    assert abs(default.mean().item() - 0.5) < 5 * math.sqrt(0.25 / default.numel())
+    expected = torch.randint(0, 2, (5, 400), generator=torch.Generator().manual_seed(11))
+    assert torch.equal(generate(SPEC)["centroids"], expected.to(torch.uint8))
+
+
+def test_centroid_density_gets_its_own_cache_file():
+    dense = BinaryClusteringSpec(**{**SPEC.__dict__, "centroid_density": 0.75})
+    assert dense.cache_name() != SPEC.cache_name()
+
+
 @pytest.mark.parametrize(("p", "expected_rate"), [(0.0, 0.0), (1.0, 1.0)])
 def test_extreme_flip_probabilities(p, expected_rate):
     tensors = generate(BinaryClusteringSpec(**{**SPEC.__dict__, "flip_probability": p}))
@@ -81,7 +98,8 @@ def test_data_module_reuses_its_cache(tiny_data, monkeypatch):
 @pytest.mark.parametrize(
     ("field", "value"),
     [("num_clusters", 0), ("dim", -3), ("examples_per_cluster", 0),
-     ("flip_probability", 1.2), ("flip_probability", -0.1), ("seed", -1), ("batch_size", 0)],
+     ("flip_probability", 1.2), ("flip_probability", -0.1), ("seed", -1), ("batch_size", 0),
+     ("centroid_density", 1.5)],
 )
 def test_out_of_range_arguments_name_the_field(field, value, tmp_path):
     from lit_evoae.data import BinaryClusteringDataModule
