@@ -91,7 +91,7 @@ def verdicts(claims: tuple[Claim, ...], results: list[dict], compare, holm) -> l
         p_value, effect = compare(left, right) if testable else (1.0, None)
         row["effect"] = effect
         p_values.append(p_value)
-        floors.append(_smallest_p(len(left), len(right)))
+        floors.append(smallest_p(len(left), len(right)))
         rows.append(row)
     adjusted, adjusted_floors = holm(p_values), holm(floors)
     for row, claim, p_value, floor in zip(rows, claims, adjusted, adjusted_floors, strict=True):
@@ -115,7 +115,7 @@ def _values(results: list[dict], variant: str, metric: str) -> list[float]:
     return [r[metric] for r in results if r["variant"] == variant and r.get(metric) is not None]
 
 
-def _smallest_p(n_left: int, n_right: int) -> float:
+def smallest_p(n_left: int, n_right: int) -> float:
     """The smallest two-sided exact Mann-Whitney p-value samples of these sizes can give."""
     if n_left == 0 or n_right == 0:
         return 1.0

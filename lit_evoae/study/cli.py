@@ -2,7 +2,6 @@
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -36,11 +35,17 @@ def _parser() -> argparse.ArgumentParser:
         command.add_argument("--wandb", nargs="?", const="", metavar="PROJECT",
                              help="also log every run to Weights & Biases, grouped by variant "
                                   "(project: PROJECT, default the study's name)")  # fmt: skip
+        command.add_argument("--set", action="append", metavar="KEY=VALUE", default=[],
+                             help="override a config key in every run, e.g. --set "
+                                  "trainer.max_epochs=20 (repeatable; in study.json)")  # fmt: skip
+        command.add_argument("--only", action="append", metavar="PATTERN", default=[],
+                             help="run only the variants matching PATTERN (shell-style, e.g. "
+                                  "'random_*'; repeatable)")  # fmt: skip
         return command
 
     run = study_command("run", "run the study's unfinished runs on this machine")
-    run.add_argument("--workers", type=int, default=max(1, (os.cpu_count() or 2) // 2),
-                     help="runs at a time (default: half the cores)")  # fmt: skip
+    run.add_argument("--workers", type=int, default=None,
+                     help="runs at a time (default: half the usable cores)")  # fmt: skip
     run.add_argument("--pack", type=int, default=1, metavar="N",
                      help="train up to N trials of a coevolution variant as one batched process "
                           "(the same seeds per trial as alone; default 1: each alone)")  # fmt: skip
@@ -72,7 +77,7 @@ def _parser() -> argparse.ArgumentParser:
 def _load(options):
     from lit_evoae.study.spec import load_study
 
-    study = load_study(options.study)
+    study = load_study(options.study).narrowed(options.only, options.set)
     project = None if options.wandb is None else (options.wandb or study.name)
     return study, project
 

@@ -21,7 +21,7 @@ from scipy.stats import mannwhitneyu
 
 from lit_evoae.errors import DataError
 from lit_evoae.io import atomic_write_text
-from lit_evoae.study.claims import claims_from_plan, verdicts
+from lit_evoae.study.claims import ALPHA, claims_from_plan, smallest_p, verdicts
 
 COMPARED_AXIS = "pruning"
 NO_PRUNING = "none"
@@ -115,10 +115,29 @@ COLUMNS = ["variant", "n", "median_test_l1", "iqr_test_l1", "median_train_l1_mea
            "p_vs_none_holm", "effect_vs_none", "p_vs_random_holm", "effect_vs_random"]  # fmt: skip
 
 
+def small_n_warning(rows: list[dict]) -> str | None:
+    """A warning when a group's trials are too few for any test against its baselines to
+    reach p < 0.05, whatever the data: p = 1 there means "untestable", not "no difference"."""
+    sizes = {row["variant"]: row["n"] for row in rows}
+    tested = [(row["n"], sizes[base]) for row in rows
+              for base in (NO_PRUNING, random_baseline(row["variant"]))
+              if base in sizes and base != row["variant"]]  # fmt: skip
+    untestable = [pair for pair in tested if smallest_p(*pair) >= ALPHA]
+    if not untestable:
+        return None
+    n = min(min(pair) for pair in untestable)
+    return (f"**Warning:** n = {n} trials per variant is too few for the Mann-Whitney test to "
+            f"reach p < {ALPHA} whatever the results (the smallest possible p is "
+            f"{max(smallest_p(*pair) for pair in untestable):.3g}); run at least 4 trials per "
+            "variant (--trials 4) before reading the p-values.")
+
+
 def markdown(tables: dict[str, list[dict]]) -> str:
     lines = ["# Study report", "", __doc__.split("\n\n", 1)[1].strip(), ""]
     for group, rows in tables.items():
-        lines += [f"## {group}", "", "| " + " | ".join(COLUMNS) + " |",
+        warning = small_n_warning(rows)
+        lines += [f"## {group}", "", *([warning, ""] if warning else []),
+                  "| " + " | ".join(COLUMNS) + " |",
                   "|" + "---|" * len(COLUMNS)]  # fmt: skip
         for row in rows:
             lines.append("| " + " | ".join(_cell(row.get(column)) for column in COLUMNS) + " |")

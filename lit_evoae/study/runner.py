@@ -42,7 +42,7 @@ def is_finished(run: Run, out: Path) -> bool:
     return (run.folder(out) / RESULT).is_file()
 
 
-def run_study(study: Study, out: Path, workers: int, trials: int | None = None,
+def run_study(study: Study, out: Path, workers: int | None, trials: int | None = None,
               wandb_project: str | None = None, pack: int = 1) -> Outcome:  # fmt: skip
     """Run every unfinished run of `study` under `out` with `workers` processes at a time.
 
@@ -56,7 +56,8 @@ def run_study(study: Study, out: Path, workers: int, trials: int | None = None,
     write_plan(study, runs, out, wandb_project=wandb_project)
     outcome = Outcome(skipped=[run for run in runs if is_finished(run, out)])
     pending = [run for run in runs if not is_finished(run, out)]
-    threads = max(1, (os.cpu_count() or 1) // workers)
+    workers = workers or max(1, usable_cores() // 2)
+    threads = max(1, usable_cores() // workers)
     with (
         ThreadPoolExecutor(max_workers=workers) as pool,
         tqdm(total=len(runs), initial=len(outcome.skipped), desc=study.name, unit="run") as bar,
@@ -83,6 +84,14 @@ def packs(runs: list[Run], size: int) -> list[list[Run]]:
         else:
             groups.append([run])
     return groups
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (`taskset`, a SLURM allocation), not the machine's."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on every OS
+        return os.cpu_count() or 1
 
 
 def run_group(runs: list[Run], out: Path, threads: int, wandb_project: str | None) -> None:
@@ -137,6 +146,7 @@ def write_plan(study: Study, runs: list[Run], out: Path, path: Path | None = Non
     path.parent.mkdir(parents=True, exist_ok=True)
     plan = {"name": study.name, "out": str(out.resolve()), "wandb_project": wandb_project,
             "claims": [claim.to_plan() for claim in study.claims],
+            "set": [list(item) for item in study.sets], "only": list(study.only),
             "runs": [run.to_plan() for run in runs]}  # fmt: skip
     atomic_write_text(path, json.dumps(plan, indent=1))
 

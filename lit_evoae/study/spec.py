@@ -17,6 +17,7 @@ changes the seeds of the others.
 """
 
 import dataclasses
+import fnmatch
 import hashlib
 import itertools
 import json
@@ -82,24 +83,63 @@ class Study:
     trials: int
     overrides: tuple[tuple[str, Any], ...] = ()
     claims: tuple = ()  # of study.claims.Claim
+    only: tuple[str, ...] = ()  # shell-style patterns of the variants to run; () runs all
+    sets: tuple[tuple[str, Any], ...] = ()  # the command line's overrides: applied last
 
     def axis_names(self) -> list[str]:
         return [axis for axis, _ in self.axes]
 
     def variants(self) -> list[tuple[str, tuple[Choice, ...]]]:
         combos = itertools.product(*(choices for _, choices in self.axes))
-        return [("__".join(choice.name for choice in combo) or "base", combo) for combo in combos]
+        named = [("__".join(choice.name for choice in combo) or "base", combo) for combo in combos]
+        if not self.only:
+            return named
+        return [(name, combo) for name, combo in named
+                if any(fnmatch.fnmatchcase(name, pattern) for pattern in self.only)]  # fmt: skip
+
+    def narrowed(self, only: list[str] | None = None, sets: list[str] | None = None) -> "Study":
+        """This study narrowed by the command line's `--only` patterns and `--set key=value`s.
+
+        The overrides come last, so they win over the study file's and the grid's; the seeds stay those of
+        (variant, trial), so a narrowed study's runs are runs of the whole one.
+        """
+        study = self
+        if sets:
+            study = dataclasses.replace(study, sets=study.sets + parse_sets(sets))
+        if only:
+            every = [name for name, _ in study.variants()]
+            study = dataclasses.replace(study, only=tuple(only))
+            if not study.variants():
+                raise ConfigError(f"--only {' '.join(only)} matches no variant of study "
+                                  f"{study.name}; its variants: {', '.join(every)}")  # fmt: skip
+        return study
 
     def runs(self, trials: int | None = None) -> list[Run]:
         runs = []
         for variant, combo in self.variants():
             configs = self.base + tuple(c.config for c in combo if c.config is not None)
-            overrides = self.overrides + tuple(o for c in combo for o in c.overrides)
+            overrides = self.overrides + tuple(o for c in combo for o in c.overrides) + self.sets
             choices = tuple(zip(self.axis_names(), (c.name for c in combo), strict=True))
             for trial in range(trials or self.trials):
                 seed = derive_seed(variant, trial)
                 runs.append(Run(variant, trial, seed, configs, overrides, choices))
         return runs
+
+
+def parse_sets(sets: list[str]) -> tuple[tuple[str, Any], ...]:
+    """`key=value` pairs; the value is read as YAML (numbers, booleans, lists, strings)."""
+    pairs = []
+    for item in sets:
+        key, separator, value = item.partition("=")
+        if not separator or not key.strip():
+            raise ConfigError(f"--set {item!r}: write it as a dotted key, '=' and a value, "
+                              "e.g. --set trainer.max_epochs=20")  # fmt: skip
+        try:
+            parsed = yaml.safe_load(value)
+        except yaml.YAMLError:
+            parsed = value
+        pairs.append((key.strip().removeprefix("--"), value if parsed is None else parsed))
+    return tuple(pairs)
 
 
 def derive_seed(variant: str, trial: int) -> int:

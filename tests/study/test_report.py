@@ -88,3 +88,14 @@ def test_report_command_writes_tables_and_plots(study, capsys):
 def test_report_on_an_empty_folder_says_so(tmp_path):
     with pytest.raises(DataError, match="no finished runs"):
         load_results(tmp_path)
+
+
+def test_report_warns_when_n_is_too_small_for_any_significance(study, capsys):
+    main(["report", str(study)])  # n = 4 per variant: p < 0.05 is reachable
+    assert "too few" not in capsys.readouterr().out
+    for folder in study.glob("*/trial_00[1-3]"):  # keep one trial per variant
+        (folder / "result.json").unlink()
+    main(["report", str(study)])
+    printed = capsys.readouterr().out
+    assert printed.count("n = 1 trials per variant is too few") == 2  # once per group
+    assert "the smallest possible p is 1" in printed

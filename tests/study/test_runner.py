@@ -212,3 +212,17 @@ def test_a_canonical_variant_asked_to_pack_runs_its_trials_alone(tmp_path,
           "--pack", "2", "--trials", "2"])
     found = results(tmp_path / "runs")
     assert len(found) == 4 and all("packed_with" not in result for result in found.values())
+
+
+def test_set_and_only_are_recorded_in_study_json(tmp_path, tiny_coevolution, monkeypatch):
+    import lit_evoae.study.runner as runner
+
+    monkeypatch.setattr(runner, "run_group", lambda *args, **kwargs: None)  # plan only
+    study = make_study(tmp_path, tiny_coevolution)
+    main(["run", "--study", str(study), "--out", str(tmp_path / "runs"), "--trials", "1",
+          "--only", "random*", "--set", "trainer.max_epochs=3"])
+    plan = json.loads((tmp_path / "runs" / "study.json").read_text())
+    assert plan["only"] == ["random*"]
+    assert plan["set"] == [["trainer.max_epochs", 3]]
+    assert {run["variant"] for run in plan["runs"]} == {"random_fixed"}
+    assert all(["trainer.max_epochs", 3] == run["overrides"][-1] for run in plan["runs"])

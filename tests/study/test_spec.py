@@ -84,3 +84,30 @@ def test_string_overrides_pass_unquoted_and_others_as_yaml(tmp_path):
         "--model.init_args.hidden_sizes", "[8, 4]",
         "--trainer.enable_progress_bar", "false",
         "--seed_everything", "1"]
+
+
+def test_set_overrides_every_run_last_and_keeps_the_seeds(study_file):
+    whole = load_study(study_file)
+    narrowed = whole.narrowed(sets=["trainer.max_epochs=7", "model.init_args.hidden_sizes=[8, 4]",
+                                    "--data.init_args.data_dir=cache"])
+    for run, original in zip(narrowed.runs(), whole.runs(), strict=True):
+        assert run.seed == original.seed
+        arguments = run.arguments()
+        assert arguments[-8:-2] == ["--trainer.max_epochs", "7", "--model.init_args.hidden_sizes",
+                                    "[8, 4]", "--data.init_args.data_dir", "cache"]
+
+
+def test_only_selects_variants_by_pattern_and_names_them_when_none_match(study_file):
+    study = load_study(study_file)
+    assert {run.variant for run in study.narrowed(only=["a__*"]).runs()} == {"a__large",
+                                                                            "a__small"}
+    assert {run.variant for run in study.narrowed(only=["*small", "b__large"]).runs()} == {
+        "a__small", "b__small", "b__large"}
+    with pytest.raises(ConfigError, match=r"--only c\* matches no variant .*a__small"):
+        study.narrowed(only=["c*"])
+
+
+@pytest.mark.parametrize("item", ["trainer.max_epochs", "=3"])
+def test_a_set_without_key_or_equals_is_a_clear_error(study_file, item):
+    with pytest.raises(ConfigError, match="--set .*dotted key, '=' and a value"):
+        load_study(study_file).narrowed(sets=[item])
