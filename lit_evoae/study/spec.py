@@ -100,8 +100,8 @@ class Study:
     def narrowed(self, only: list[str] | None = None, sets: list[str] | None = None) -> "Study":
         """This study narrowed by the command line's `--only` patterns and `--set key=value`s.
 
-        The overrides come last, so they win over the study file's and the grid's; the seeds stay those of
-        (variant, trial), so a narrowed study's runs are runs of the whole one.
+        The overrides come last, so they win over the study file's and the grid's; the seeds
+        stay those of (variant, trial), so a narrowed study's runs are runs of the whole one.
         """
         study = self
         if sets:
