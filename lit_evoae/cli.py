@@ -1,5 +1,6 @@
 """The `lit-evoae` command: LightningCLI over lit_evoae's systems and data modules."""
 
+import errno
 import os
 import sys
 from pathlib import Path
@@ -7,6 +8,7 @@ from pathlib import Path
 import pytorch_lightning as pl
 import yaml
 from jsonargparse import lazy_instance
+from lightning_fabric.utilities.exceptions import MisconfigurationException
 from pytorch_lightning.callbacks import ModelCheckpoint
 from pytorch_lightning.cli import LightningArgumentParser, LightningCLI, SaveConfigCallback
 from pytorch_lightning.loggers import CSVLogger
@@ -189,10 +191,10 @@ def main() -> None:
         else:
             build_cli()
     except Exception as error:
-        cause = user_error_behind(error)
-        if cause is None:
+        message = one_line_error(error)
+        if message is None:
             raise
-        print(f"lit-evoae: error: {cause}", file=sys.stderr)
+        print(f"lit-evoae: error: {message}", file=sys.stderr)
         sys.exit(2)
     finally:
         _leave_process_group()
@@ -205,6 +207,25 @@ def _leave_process_group() -> None:
 
     if torch.distributed.is_available() and torch.distributed.is_initialized():
         torch.distributed.destroy_process_group()
+
+
+#: OS errors that mean "this place cannot be written", not a bug: reported in one line.
+_UNWRITABLE = {errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT}
+
+
+def one_line_error(error: BaseException) -> str | None:
+    """The one-line message for an error the user can fix (a bad value, a Trainer argument
+    Lightning refuses, an output folder that cannot be written); None for a bug."""
+    cause = user_error_behind(error)
+    if cause is not None:
+        return str(cause)
+    if isinstance(error, MisconfigurationException):  # the Trainer's own argument checks
+        return f"trainer: {str(error).strip().splitlines()[0]}"
+    if isinstance(error, OSError) and error.errno in _UNWRITABLE:
+        where = error.filename or "the output folder"
+        return (f"cannot write {where}: {error.strerror}; choose a writable folder with "
+                "--trainer.default_root_dir")  # fmt: skip
+    return None
 
 
 def user_error_behind(error: BaseException) -> UserError | None:

@@ -153,6 +153,39 @@ def test_topology_that_does_not_fit_is_a_one_line_error(tmp_path, capsys, monkey
     assert "lit-evoae: error: topology: a ring of size 4 cannot hold a neighbourhood" in err
 
 
+def test_a_trainer_argument_lightning_refuses_is_a_one_line_error(tiny_config, capsys,
+                                                                 monkeypatch):
+    err = console_error(monkeypatch, capsys, "fit", "--config", str(tiny_config),
+                        "--trainer.max_epochs", "-3")
+    assert "lit-evoae: error: trainer: `max_epochs` must be a non-negative integer" in err
+
+
+@pytest.mark.parametrize(("code", "reason"), [(13, "Permission denied"),
+                                              (28, "No space left on device")])
+def test_an_unwritable_output_folder_is_a_one_line_error(tiny_config, capsys, monkeypatch,
+                                                         code, reason):
+    import lit_evoae.cli
+
+    def refuse(*args, **kwargs):  # root ignores permissions: make the write itself fail
+        raise OSError(code, reason, "out/config.yaml")
+
+    monkeypatch.setattr(lit_evoae.cli, "atomic_write_text", refuse)
+    err = console_error(monkeypatch, capsys, "fit", "--config", str(tiny_config))
+    assert f"lit-evoae: error: cannot write out/config.yaml: {reason}" in err
+
+
+def test_other_errors_keep_their_traceback(tiny_config, monkeypatch):
+    import lit_evoae.cli
+
+    def broken(*args, **kwargs):
+        raise KeyError("a bug")
+
+    monkeypatch.setattr(lit_evoae.cli, "atomic_write_text", broken)
+    monkeypatch.setattr(sys, "argv", ["lit-evoae", "fit", "--config", str(tiny_config)])
+    with pytest.raises(KeyError):
+        main()
+
+
 def run_command(*args):
     return subprocess.run(["lit-evoae", *args], capture_output=True, text=True, cwd=ROOT)
 
