@@ -3,13 +3,14 @@
 import errno
 import os
 import sys
+import time
 from pathlib import Path
 
 import pytorch_lightning as pl
 import yaml
 from jsonargparse import lazy_instance
 from lightning_fabric.utilities.exceptions import MisconfigurationException
-from pytorch_lightning.callbacks import ModelCheckpoint
+from pytorch_lightning.callbacks import ModelCheckpoint, ProgressBar
 from pytorch_lightning.cli import LightningArgumentParser, LightningCLI, SaveConfigCallback
 from pytorch_lightning.loggers import CSVLogger
 from pytorch_lightning.plugins.io import CheckpointIO
@@ -19,11 +20,13 @@ import lit_evoae.pruning.operators  # noqa: F401  (pruning operators by short cl
 import lit_evoae.pruning.schedules  # noqa: F401  (schedules by short class name)
 import lit_evoae.systems  # noqa: F401  (registers the systems for short class names)
 from lit_evoae.callbacks import Preemption, Pruning
+from lit_evoae.callbacks.progress import GenerationLines
 from lit_evoae.callbacks.wandb_media import wandb_loggers
 from lit_evoae.checkpoints import AtomicCheckpointIO, read_checkpoint
 from lit_evoae.errors import UserError
 from lit_evoae.io import atomic_write_text
 from lit_evoae.nets import save_autoencoder
+from lit_evoae.quiet import silence_notices
 
 BEST_AUTOENCODER = "best_autoencoder.pt"
 DESCRIPTION = (
@@ -109,10 +112,17 @@ class LitEvoAECLI(LightningCLI):
         # Atomic checkpoint files and a clear error for a damaged one, unless the user
         # configured a CheckpointIO of their own.
         config = self.config_init[self.subcommand] if self.subcommand else self.config_init
-        configured = config["trainer"].get("plugins") or []
-        configured = configured if isinstance(configured, list) else [configured]
+        configured = _as_list(config["trainer"].get("plugins"))
         if not any(isinstance(plugin, CheckpointIO) for plugin in configured):
             kwargs["plugins"] = [*configured, AtomicCheckpointIO()]
+        # In a log file a redrawn bar is hundreds of lines: print a line now and then instead.
+        callbacks = _as_list(config["trainer"].get("callbacks"))
+        wants_progress = config["trainer"].get("enable_progress_bar") is not False
+        if wants_progress and not sys.stdout.isatty() and not any(
+            isinstance(callback, ProgressBar) for callback in callbacks
+        ):
+            kwargs["callbacks"] = [*callbacks, GenerationLines()]
+        self._started = time.perf_counter()
         return super().instantiate_trainer(**kwargs)
 
     def _parse_ckpt_path(self) -> None:
@@ -136,7 +146,30 @@ class LitEvoAECLI(LightningCLI):
             run_folder = Path(self.trainer.logger.experiment.dir).parent.resolve()
             print(f"W&B: no API key configured, so this run was logged offline to {run_folder}."
                   f" Upload it with: wandb sync {run_folder}")  # fmt: skip
+        final = {key: float(value) for key, value in self.trainer.callback_metrics.items()
+                 if key.startswith("final/")}  # fmt: skip
         self._test_best()
+        self._close(final)
+
+    def after_test(self) -> None:
+        self._close({})
+
+    def _close(self, final: dict[str, float]) -> None:
+        """One closing line: where the run is and what it reached."""
+        trainer = self.trainer
+        if trainer.interrupted or not trainer.is_global_zero:
+            return
+        checkpoint = trainer.checkpoint_callback
+        best = getattr(checkpoint, "best_model_score", None)
+        test = trainer.callback_metrics.get("test/l1")
+        folder = trainer.log_dir
+        parts = [f"{self.subcommand} done in {time.perf_counter() - self._started:.1f} s"]
+        parts += [f"run folder {folder}"] if folder else []
+        parts += [f"best val/l1 {float(best):.4f}"] if best is not None else []
+        parts += [f"test/l1 {float(test):.4f}"] if test is not None else []
+        for key in ("final/train_l1_mean", "final/train_l1_best"):
+            parts += [f"{key} {final[key]:.4f}"] if key in final else []
+        print("lit-evoae: " + " · ".join(parts), flush=True)
 
     def _test_best(self) -> None:
         trainer = self.trainer
@@ -148,6 +181,10 @@ class LitEvoAECLI(LightningCLI):
         log_dir = trainer.log_dir  # a collective under DDP: every rank asks
         if log_dir is not None and trainer.is_global_zero:  # None under fast_dev_run
             save_autoencoder(self.model.autoencoder(), Path(log_dir) / BEST_AUTOENCODER)
+
+
+def _as_list(value) -> list:
+    return [] if value is None else value if isinstance(value, list) else [value]
 
 
 def _uses_wandb(config) -> bool:
@@ -167,6 +204,7 @@ def _wandb_configured() -> bool:
 def build_cli(args: list[str] | None = None, run: bool = True) -> LitEvoAECLI:
     """Parse `args` (default: sys.argv) and run the chosen subcommand (with `run=False`, `args`
     has no subcommand and only instantiates the classes); returns the CLI object."""
+    silence_notices()
     return LitEvoAECLI(
         pl.LightningModule,
         pl.LightningDataModule,

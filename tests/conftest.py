@@ -1,11 +1,13 @@
 """Shared fixtures: tiny problems that the tests make themselves (nothing is downloaded)."""
 
 import copy
+import logging
 
 import pytest
 import pytorch_lightning as pl
 
 from lit_evoae.data import BinaryClusteringDataModule
+from lit_evoae.quiet import RANK_ZERO_LOGGERS
 
 
 @pytest.fixture
@@ -78,3 +80,23 @@ def local_slurm(tmp_path_factory):
     cluster.start()
     yield cluster
     cluster.stop()
+
+
+class Recorder(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+@pytest.fixture
+def lightning_messages():
+    """What Lightning's rank-zero loggers pass on (they do not propagate to caplog)."""
+    recorder = Recorder()
+    for name in RANK_ZERO_LOGGERS:
+        logging.getLogger(name).addHandler(recorder)
+    yield recorder.messages
+    for name in RANK_ZERO_LOGGERS:
+        logging.getLogger(name).removeHandler(recorder)

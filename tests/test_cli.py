@@ -67,6 +67,30 @@ def test_fit_then_test_from_the_checkpoint(tiny_config, tmp_path):
     assert read_metrics(tmp_path / "lightning_logs" / "version_1" / "metrics.csv")[0]["test/l1"]
 
 
+def test_fit_and_test_are_quiet_and_close_with_one_summary_line(tiny_config, tmp_path, capsys,
+                                                                recwarn, lightning_messages):
+    config = yaml.safe_load(tiny_config.read_text())
+    del config["trainer"]["enable_progress_bar"]  # the default: a progress display
+    tiny_config.write_text(yaml.safe_dump(config))
+    build_cli(["fit", "--config", str(tiny_config)])
+    printed = capsys.readouterr().out
+    # stdout is not a terminal here: progress comes as lines, not as a redrawn bar
+    assert "\r" not in printed
+    assert "generation 4/4 · val/l1 0." in printed
+    closing = printed.strip().splitlines()[-1]
+    assert closing.startswith("lit-evoae: fit done in ")
+    assert "run folder lightning_logs/version_0" in closing.replace("./", "")
+    assert "· best val/l1 0." in closing and "· test/l1 0." in closing
+    assert "· final/train_l1_mean 0." in closing
+    checkpoint = tmp_path / "lightning_logs" / "version_0" / "checkpoints" / "last.ckpt"
+    build_cli(["test", "--config", str(tiny_config), "--ckpt_path", str(checkpoint)])
+    closing = capsys.readouterr().out.strip().splitlines()[-1]
+    assert closing.startswith("lit-evoae: test done in ") and "· test/l1 0." in closing
+    assert not any("dirpath has changed" in str(warning.message) for warning in recwarn)
+    assert any("GPU available" in message for message in lightning_messages)  # it listens
+    assert not any("💡 Tip" in message for message in lightning_messages)
+
+
 def test_coevolution_fit_tests_and_saves_the_best_individual(tmp_path, monkeypatch):
     import torch
 

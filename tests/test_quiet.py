@@ -1,0 +1,19 @@
+import logging
+import warnings
+
+from lit_evoae.quiet import RANK_ZERO_LOGGERS, silence_notices
+
+
+def test_only_the_named_notices_are_silenced(lightning_messages):
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        silence_notices()
+        warnings.warn("`isinstance(treespec, LeafSpec)` is deprecated, use …",
+                      DeprecationWarning, stacklevel=1)
+        warnings.warn("The dirpath has changed from 'a' to 'b', therefore …", stacklevel=1)
+        warnings.warn("a real problem", UserWarning, stacklevel=1)
+    assert [str(w.message) for w in seen] == ["a real problem"]
+    for name in RANK_ZERO_LOGGERS:
+        logging.getLogger(name).info("💡 Tip: try our cloud product")
+        logging.getLogger(name).info("GPU available: False")
+    assert lightning_messages == ["GPU available: False"] * len(RANK_ZERO_LOGGERS)
