@@ -157,12 +157,12 @@ class LitEvoAECLI(LightningCLI):
     def _close(self, final: dict[str, float]) -> None:
         """One closing line: where the run is and what it reached."""
         trainer = self.trainer
+        folder = trainer.log_dir  # a collective under DDP: every rank asks
         if trainer.interrupted or not trainer.is_global_zero:
             return
         checkpoint = trainer.checkpoint_callback
         best = getattr(checkpoint, "best_model_score", None)
         test = trainer.callback_metrics.get("test/l1")
-        folder = trainer.log_dir
         parts = [f"{self.subcommand} done in {time.perf_counter() - self._started:.1f} s"]
         parts += [f"run folder {folder}"] if folder else []
         parts += [f"best val/l1 {float(best):.4f}"] if best is not None else []
