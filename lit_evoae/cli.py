@@ -8,11 +8,9 @@ from pathlib import Path
 
 import pytorch_lightning as pl
 import yaml
-from jsonargparse import lazy_instance
 from lightning_fabric.utilities.exceptions import MisconfigurationException
 from pytorch_lightning.callbacks import ModelCheckpoint, ProgressBar
 from pytorch_lightning.cli import LightningArgumentParser, LightningCLI, SaveConfigCallback
-from pytorch_lightning.loggers import CSVLogger
 from pytorch_lightning.plugins.io import CheckpointIO
 
 import lit_evoae.data  # noqa: F401  (registers the data modules for short class names)
@@ -36,31 +34,39 @@ DESCRIPTION = (
 )
 
 
-class _AtomicSaving:
-    """A parser whose `save` writes the config file atomically; all else is the parser's."""
-
-    def __init__(self, parser: LightningArgumentParser) -> None:
-        self._parser = parser
-
-    def save(self, config, path: str, skip_none: bool = True, **_ignored) -> None:
-        atomic_write_text(path, self._parser.dump(config, skip_none=skip_none))
-
-    def __getattr__(self, name: str):
-        return getattr(self._parser, name)
+def run_folder(trainer: pl.Trainer) -> str:
+    """The folder a run keeps its files in: where Lightning puts its `checkpoints/`
+    (`<save_dir>/<name>/<version>` of the first logger: `lightning_logs/version_N` for CSV,
+    `<project>/<run id>` for W&B). config.yaml and best_autoencoder.pt go beside them, so
+    every run, W&B ones included, has a folder of its own. A collective under DDP."""
+    if not trainer.loggers:
+        folder = trainer.default_root_dir
+    else:
+        logger = trainer.loggers[0]
+        version = logger.version
+        version = version if isinstance(version, str) else f"version_{version}"
+        save_dir = logger.save_dir or trainer.default_root_dir
+        folder = os.path.join(save_dir, str(logger.name), version)
+    return trainer.strategy.broadcast(os.path.normpath(folder))
 
 
 class SaveConfig(SaveConfigCallback):
-    """Saves config.yaml atomically (a kill leaves the old file or the new one, never half
-    of one), and records the whole resolved config in W&B under `cli`, so runs can be told
-    apart by any key (the pruning operator, the seed, the trainer), not only by the model's
-    and data's hyperparameters that Lightning logs itself."""
+    """Saves config.yaml into the run folder (see `run_folder`), atomically (a kill leaves
+    the old file or the new one, never half of one), and records the whole resolved config
+    in W&B under `cli`, so runs can be told apart by any key (the pruning operator, the
+    seed, the trainer), not only by the hyperparameters Lightning logs itself."""
 
     def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
-        parser, self.parser = self.parser, _AtomicSaving(self.parser)
-        try:
-            super().setup(trainer, pl_module, stage)
-        finally:
-            self.parser = parser
+        if self.already_saved:
+            return
+        folder = Path(run_folder(trainer))
+        if trainer.is_global_zero:
+            folder.mkdir(parents=True, exist_ok=True)
+            text = self.parser.dump(self.config, skip_none=False)
+            atomic_write_text(folder / self.config_filename, text)
+            self.save_config(trainer, pl_module, stage)
+            self.already_saved = True
+        self.already_saved = trainer.strategy.broadcast(self.already_saved)
 
     def save_config(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
         loggers = wandb_loggers(trainer)
@@ -102,7 +108,9 @@ class LitEvoAECLI(LightningCLI):
                 "checkpoint.save_last": True,
                 "checkpoint.filename": "epoch={epoch:04d}-val_l1={val/l1:.5f}",
                 "checkpoint.auto_insert_metric_name": False,
-                "trainer.logger": lazy_instance(CSVLogger, save_dir="."),
+                # save_dir "." is the run's root: --trainer.default_root_dir moves it.
+                "trainer.logger": {"class_path": "pytorch_lightning.loggers.CSVLogger",
+                                   "init_args": {"save_dir": "."}},
                 # One training step is one generation: log every one of them.
                 "trainer.log_every_n_steps": 1,
             }
@@ -136,6 +144,7 @@ class LitEvoAECLI(LightningCLI):
 
     def before_instantiate_classes(self) -> None:
         config = self.config[self.subcommand] if self.subcommand else self.config
+        _place_loggers_under_root(config)
         if _uses_wandb(config) and not _wandb_configured():
             # Without credentials wandb would stop the run to ask for a key; log offline.
             os.environ["WANDB_MODE"] = "offline"
@@ -157,7 +166,7 @@ class LitEvoAECLI(LightningCLI):
     def _close(self, final: dict[str, float]) -> None:
         """One closing line: where the run is and what it reached."""
         trainer = self.trainer
-        folder = trainer.log_dir  # a collective under DDP: every rank asks
+        folder = run_folder(trainer)
         if trainer.interrupted or not trainer.is_global_zero:
             return
         checkpoint = trainer.checkpoint_callback
@@ -178,13 +187,26 @@ class LitEvoAECLI(LightningCLI):
         checkpoint = trainer.checkpoint_callback
         best = checkpoint is not None and bool(checkpoint.best_model_path)
         trainer.test(self.model, datamodule=self.datamodule, ckpt_path="best" if best else None)
-        log_dir = trainer.log_dir  # a collective under DDP: every rank asks
-        if log_dir is not None and trainer.is_global_zero:  # None under fast_dev_run
-            save_autoencoder(self.model.autoencoder(), Path(log_dir) / BEST_AUTOENCODER)
+        folder = run_folder(trainer)
+        if trainer.is_global_zero and not trainer.fast_dev_run:
+            save_autoencoder(self.model.autoencoder(), Path(folder) / BEST_AUTOENCODER)
 
 
 def _as_list(value) -> list:
     return [] if value is None else value if isinstance(value, list) else [value]
+
+
+def _place_loggers_under_root(config) -> None:
+    """Loggers' relative `save_dir`s are taken under `trainer.default_root_dir`, so that one
+    flag moves a run's logs, checkpoints, config.yaml and best_autoencoder.pt together."""
+    root = config["trainer"].get("default_root_dir")
+    if not root:
+        return
+    for logger in _as_list(config["trainer"].get("logger")):
+        init_args = getattr(logger, "init_args", None)
+        save_dir = None if init_args is None else init_args.get("save_dir")
+        if isinstance(save_dir, str) and not os.path.isabs(save_dir) and "://" not in save_dir:
+            init_args["save_dir"] = os.path.normpath(os.path.join(root, save_dir))
 
 
 def _uses_wandb(config) -> bool:

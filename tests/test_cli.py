@@ -91,6 +91,37 @@ def test_fit_and_test_are_quiet_and_close_with_one_summary_line(tiny_config, tmp
     assert not any("💡 Tip" in message for message in lightning_messages)
 
 
+def test_default_root_dir_holds_every_output_of_the_run(tiny_config, tmp_path):
+    build_cli(["fit", "--config", str(tiny_config), "--trainer.default_root_dir", "D",
+               "--trainer.logger", "CSVLogger", "--trainer.logger.save_dir", "."])
+    run = tmp_path / "D" / "lightning_logs" / "version_0"
+    for name in ("metrics.csv", "config.yaml", "best_autoencoder.pt", "checkpoints/last.ckpt"):
+        assert (run / name).is_file(), name
+    assert not (tmp_path / "lightning_logs").exists()
+    assert not (tmp_path / "config.yaml").exists()
+
+
+def test_wandb_runs_keep_their_files_in_folders_of_their_own(tiny_config, tmp_path,
+                                                              monkeypatch):
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    wandb = ["--config", str(ROOT / "configs" / "logging" / "wandb.yaml"),
+             "--trainer.max_epochs", "1", "--trainer.default_root_dir", "out"]
+    for _ in range(2):
+        build_cli(["fit", "--config", str(tiny_config), *wandb])
+        import wandb as wandb_module
+
+        wandb_module.finish()  # each CLI run is a process of its own; here, end the run
+    wandb_module.teardown()  # and stop wandb's service, which later subprocesses would join
+    runs = sorted(path for path in (tmp_path / "out" / "lit_evoae").iterdir())
+    assert len(runs) == 2  # one folder per run id: the second run overwrote nothing
+    for run in runs:
+        assert {"config.yaml", "best_autoencoder.pt", "checkpoints"} <= {
+            path.name for path in run.iterdir()}
+    assert not {"config.yaml", "best_autoencoder.pt"} & {p.name for p in tmp_path.iterdir()}
+    assert not (tmp_path / "out" / "config.yaml").exists()
+
+
 def test_coevolution_fit_tests_and_saves_the_best_individual(tmp_path, monkeypatch):
     import torch
 
