@@ -14,7 +14,7 @@ from typing import Any
 import torch
 from pytorch_lightning.plugins.io import TorchCheckpointIO
 
-from lit_evoae.errors import DataError
+from lit_evoae.errors import ConfigError, DataError
 from lit_evoae.io import atomic_save
 
 #: The entry every lit_evoae checkpoint carries (see AutoencoderSystem.on_save_checkpoint).
@@ -53,3 +53,65 @@ class AtomicCheckpointIO(TorchCheckpointIO):
         if "://" in str(path) or weights_only is False:
             return super().load_checkpoint(path, map_location, weights_only)
         return read_checkpoint(path, map_location if map_location is not None else "cpu")
+
+
+#: Hyperparameters that fix the networks' shapes: a checkpoint and a config must agree.
+SHAPE_KEYS = ("hidden_sizes", "latent_dim", "topology")
+USE_ITS_CONFIG = "use the config it was trained with (config.yaml in its run folder)"
+
+
+def refuse_mismatch(path: str | Path, checkpoint: dict[str, Any], model, data) -> None:
+    """A ConfigError when `checkpoint` cannot be what the config (`model`, `data`: its
+    parsed `model` and `data` sections) describes: another system class, other network
+    sizes or another data width. Lightning would otherwise let the checkpoint's
+    hyperparameters replace the config's without a word."""
+    saved = checkpoint.get("hyper_parameters") or {}
+    saved_class = str(saved.get("_class_path", ""))
+    wanted_class = str(_get(model, "class_path") or "")
+    if saved_class and wanted_class and _short(saved_class) != _short(wanted_class):
+        raise ConfigError(f"checkpoint {path} holds a {_short(saved_class)}, but the config's "
+                          f"model.class_path is {_short(wanted_class)}; {USE_ITS_CONFIG}")
+    wanted = _get(model, "init_args") or {}
+    saved_data = checkpoint.get("datamodule_hyper_parameters") or {}
+    differences = [
+        f"{key} {_describe(saved[key])} (config: {_describe(_get(wanted, key))})"
+        for key in SHAPE_KEYS
+        if key in saved and _get(wanted, key) is not None
+        and _plain(saved[key]) != _plain(_get(wanted, key))
+    ]  # fmt: skip
+    wanted_dim = _get(_get(data, "init_args") or {}, "dim")
+    if "dim" in saved_data and wanted_dim is not None and saved_data["dim"] != wanted_dim:
+        differences.append(f"data dim {saved_data['dim']} (config: {wanted_dim})")
+    if differences:
+        raise ConfigError(f"checkpoint {path} was trained with {'; '.join(differences)}: its "
+                          f"networks cannot be loaded into this config; {USE_ITS_CONFIG}")
+
+
+def _short(class_path: str) -> str:
+    return class_path.rsplit(".", 1)[-1]
+
+
+def _describe(value) -> str:
+    """`Ring(size=10, radius=1)` for a class_path/init_args pair; the plain value otherwise."""
+    value = _plain(value)
+    if isinstance(value, dict) and "class_path" in value:
+        arguments = ", ".join(f"{k}={v}" for k, v in (value.get("init_args") or {}).items())
+        return f"{_short(value['class_path'])}({arguments})"
+    return str(value)
+
+
+def _get(section, key: str):
+    if section is None:
+        return None
+    return section.get(key) if hasattr(section, "get") else getattr(section, key, None)
+
+
+def _plain(value):
+    """Namespaces and tuples as dicts and lists, so a parsed config compares with a checkpoint."""
+    if hasattr(value, "as_dict"):
+        value = value.as_dict()
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items() if item is not None}
+    if isinstance(value, (list, tuple)):
+        return [_plain(item) for item in value]
+    return value

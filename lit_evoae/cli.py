@@ -20,7 +20,7 @@ import lit_evoae.systems  # noqa: F401  (registers the systems for short class n
 from lit_evoae.callbacks import Preemption, Pruning
 from lit_evoae.callbacks.progress import GenerationLines
 from lit_evoae.callbacks.wandb_media import wandb_loggers
-from lit_evoae.checkpoints import AtomicCheckpointIO, read_checkpoint
+from lit_evoae.checkpoints import AtomicCheckpointIO, read_checkpoint, refuse_mismatch
 from lit_evoae.errors import UserError
 from lit_evoae.io import atomic_write_text
 from lit_evoae.nets import save_autoencoder
@@ -130,7 +130,6 @@ class LitEvoAECLI(LightningCLI):
             isinstance(callback, ProgressBar) for callback in callbacks
         ):
             kwargs["callbacks"] = [*callbacks, GenerationLines()]
-        self._started = time.perf_counter()
         return super().instantiate_trainer(**kwargs)
 
     def _parse_ckpt_path(self) -> None:
@@ -139,10 +138,13 @@ class LitEvoAECLI(LightningCLI):
         subcommand = self.config.get("subcommand")
         ckpt_path = self.config[subcommand].get("ckpt_path") if subcommand else None
         if ckpt_path and ckpt_path not in ("best", "last", "hpc") and "://" not in ckpt_path:
-            read_checkpoint(ckpt_path)
+            section = self.config[subcommand]
+            refuse_mismatch(ckpt_path, read_checkpoint(ckpt_path), section.get("model"),
+                            section.get("data"))  # fmt: skip
         super()._parse_ckpt_path()
 
     def before_instantiate_classes(self) -> None:
+        self._started = time.perf_counter()
         config = self.config[self.subcommand] if self.subcommand else self.config
         _place_loggers_under_root(config)
         if _uses_wandb(config) and not _wandb_configured():

@@ -241,6 +241,30 @@ def test_other_errors_keep_their_traceback(tiny_config, monkeypatch):
         main()
 
 
+@pytest.mark.parametrize(("override", "message"), [
+    (["--config", "coevolution.yaml"],
+     "holds a CanonicalAutoencoder, but the config's model.class_path is "
+     "CoevolutionaryAutoencoder"),
+    (["--model.init_args.latent_dim", "4"], r"was trained with latent_dim 3 \(config: 4\)"),
+    (["--model.init_args.hidden_sizes", "[6]"], r"hidden_sizes \[8\] \(config: \[6\]\)"),
+    (["--data.init_args.dim", "30"], r"data dim 20 \(config: 30\)"),
+])
+@pytest.mark.parametrize("command", ["test", "fit"])
+def test_a_checkpoint_that_is_not_the_configs_model_is_refused(tiny_config, tmp_path, capsys,
+                                                               monkeypatch, override, message,
+                                                               command):
+    import re
+
+    build_cli(["fit", "--config", str(tiny_config), "--trainer.max_epochs", "1"])
+    checkpoint = tmp_path / "lightning_logs" / "version_0" / "checkpoints" / "last.ckpt"
+    (tmp_path / "coevolution.yaml").write_text(yaml.safe_dump(COEVOLUTION))
+    err = console_error(monkeypatch, capsys, command, "--config", str(tiny_config), *override,
+                        "--ckpt_path", str(checkpoint))
+    assert re.search(message, err), err
+    assert "use the config it was trained with (config.yaml in its run folder)" in err
+    assert not (tmp_path / "lightning_logs" / "version_1").exists()  # refused before starting
+
+
 def run_command(*args):
     return subprocess.run(["lit-evoae", *args], capture_output=True, text=True, cwd=ROOT)
 
