@@ -23,8 +23,15 @@ from lit_evoae.callbacks.wandb_media import wandb_loggers
 from lit_evoae.checkpoints import AtomicCheckpointIO, read_checkpoint, refuse_mismatch
 from lit_evoae.errors import UserError
 from lit_evoae.io import atomic_write_text
+from lit_evoae.loggers import ResumableCSVLogger
 from lit_evoae.nets import save_autoencoder
 from lit_evoae.quiet import silence_notices
+from lit_evoae.runs import (
+    folder_of_checkpoint,
+    latest_preemption_checkpoint,
+    pin_logger_to,
+    run_folder,
+)
 
 BEST_AUTOENCODER = "best_autoencoder.pt"
 DESCRIPTION = (
@@ -34,22 +41,6 @@ DESCRIPTION = (
 )
 
 
-def run_folder(trainer: pl.Trainer) -> str:
-    """The folder a run keeps its files in: where Lightning puts its `checkpoints/`
-    (`<save_dir>/<name>/<version>` of the first logger: `lightning_logs/version_N` for CSV,
-    `<project>/<run id>` for W&B). config.yaml and best_autoencoder.pt go beside them, so
-    every run, W&B ones included, has a folder of its own. A collective under DDP."""
-    if not trainer.loggers:
-        folder = trainer.default_root_dir
-    else:
-        logger = trainer.loggers[0]
-        version = logger.version
-        version = version if isinstance(version, str) else f"version_{version}"
-        save_dir = logger.save_dir or trainer.default_root_dir
-        folder = os.path.join(save_dir, str(logger.name), version)
-    return trainer.strategy.broadcast(os.path.normpath(folder))
-
-
 class SaveConfig(SaveConfigCallback):
     """Saves config.yaml into the run folder (see `run_folder`), atomically (a kill leaves
     the old file or the new one, never half of one), and records the whole resolved config
@@ -57,7 +48,7 @@ class SaveConfig(SaveConfigCallback):
     seed, the trainer), not only by the hyperparameters Lightning logs itself."""
 
     def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
-        if self.already_saved:
+        if self.already_saved or stage != "fit":  # test/validate: keep the training config
             return
         folder = Path(run_folder(trainer))
         if trainer.is_global_zero:
@@ -145,12 +136,38 @@ class LitEvoAECLI(LightningCLI):
 
     def before_instantiate_classes(self) -> None:
         self._started = time.perf_counter()
+        self._resume_epoch = None
         config = self.config[self.subcommand] if self.subcommand else self.config
         _place_loggers_under_root(config)
+        if self.subcommand:
+            self._resume_in_own_folder(config)
         if _uses_wandb(config) and not _wandb_configured():
             # Without credentials wandb would stop the run to ask for a key; log offline.
             os.environ["WANDB_MODE"] = "offline"
             self.wandb_offline = True
+
+    def _resume_in_own_folder(self, config) -> None:
+        """A run resumed from its checkpoint (or a requeued SLURM job from its pre-emption
+        checkpoint) logs on in its own run folder, not a new version_N."""
+        loggers = _as_list(config["trainer"].get("logger"))
+        ckpt_path = config.get("ckpt_path")
+        if ckpt_path is None and self.subcommand == "fit" and _requeued_slurm_job():
+            found = latest_preemption_checkpoint([folder for logger in loggers[:1]
+                                                  for folder in _version_folders(logger)])
+            if found is not None:
+                config["ckpt_path"] = ckpt_path = str(found)
+        if not ckpt_path or not Path(ckpt_path).is_file():
+            return
+        run = folder_of_checkpoint(ckpt_path)
+        if loggers and pin_logger_to(loggers[0], run) and self.subcommand == "fit":
+            self._resume_epoch = read_checkpoint(ckpt_path).get("epoch")
+
+    def before_fit(self) -> None:
+        if self._resume_epoch is None or not self.trainer.is_global_zero:
+            return
+        for logger in self.trainer.loggers:  # epochs after the checkpoint are logged again
+            if isinstance(logger, ResumableCSVLogger):
+                logger.forget_after_epoch(self._resume_epoch)
 
     def after_fit(self) -> None:
         if self.wandb_offline and self.trainer.is_global_zero:
@@ -196,6 +213,19 @@ class LitEvoAECLI(LightningCLI):
 
 def _as_list(value) -> list:
     return [] if value is None else value if isinstance(value, list) else [value]
+
+
+def _requeued_slurm_job() -> bool:
+    """A SLURM job that was requeued (after pre-emption) rather than started anew."""
+    return int(os.environ.get("SLURM_RESTART_COUNT", "0") or 0) > 0
+
+
+def _version_folders(logger) -> list[Path]:
+    """The run folders a parsed logger config writes into (`<save_dir>/<name>/*`)."""
+    init_args = getattr(logger, "init_args", None) or {}
+    name = init_args.get("name", "lightning_logs") if hasattr(init_args, "get") else None
+    base = Path(init_args.get("save_dir") or ".", name if name is not None else "lightning_logs")
+    return [path for path in base.glob("*") if path.is_dir()] if base.is_dir() else []
 
 
 def _place_loggers_under_root(config) -> None:

@@ -6,10 +6,13 @@ so lose every metric logged before the pre-emption; this one appends to the file
 """
 
 import csv
+import os
 
 from lightning_fabric.loggers.logger import rank_zero_experiment
 from pytorch_lightning.loggers import CSVLogger
 from pytorch_lightning.loggers.csv_logs import ExperimentWriter
+
+from lit_evoae.io import replacing
 
 
 class _AppendingWriter(ExperimentWriter):
@@ -22,6 +25,25 @@ class _AppendingWriter(ExperimentWriter):
 
 class ResumableCSVLogger(CSVLogger):
     """CSVLogger (same arguments) whose metrics.csv is appended to, never replaced."""
+
+    def forget_after_epoch(self, epoch: int) -> None:
+        """Drop the rows of epochs after `epoch`, the last one a checkpoint holds: the run
+        resumed from it logs them again (a run pre-empted, resumed, then killed before its
+        next checkpoint). Test rows and rows without an epoch (final metrics) stay."""
+        path = os.path.join(self.log_dir, ExperimentWriter.NAME_METRICS_FILE)
+        if not os.path.isfile(path):
+            return
+        with open(path, newline="") as handle:
+            reader = csv.DictReader(handle)
+            fields, rows = reader.fieldnames or [], list(reader)
+        kept = [row for row in rows if not row.get("epoch") or float(row["epoch"]) <= epoch
+                or any(value and key.startswith("test/") for key, value in row.items())]
+        if len(kept) == len(rows):
+            return
+        with replacing(path) as temporary, open(temporary, "w", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=fields)
+            writer.writeheader()
+            writer.writerows(kept)
 
     @property
     @rank_zero_experiment

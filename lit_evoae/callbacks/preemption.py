@@ -8,8 +8,9 @@ weights, masks, optimiser moments, learning rates, callback states and every gen
 requeues the job under SLURM (as Lightning would) and stops the run with `Preempted`.
 A signal during the last generation lets the run finish.
 
-The file is `hpc_ckpt_N.ckpt` in `trainer.default_root_dir`, the name Lightning resumes
-from by itself when a requeued SLURM job starts; elsewhere resume with `--ckpt_path`.
+The file is `hpc_ckpt_N.ckpt` in the run folder (see `lit_evoae.runs`); a requeued SLURM
+job resumes from the newest one by itself, in the same run folder; elsewhere resume with
+`--ckpt_path`.
 """
 
 import os
@@ -25,6 +26,7 @@ from pytorch_lightning.utilities import rank_zero_info, rank_zero_warn
 
 from lit_evoae import compat
 from lit_evoae.errors import UserError
+from lit_evoae.runs import run_folder
 
 SignalName = Literal["SIGUSR1", "SIGUSR2", "SIGTERM", "SIGINT"]
 
@@ -90,7 +92,7 @@ class Preemption(pl.Callback):
         if not received or last:
             return
         self.received = self.received or "a signal to another rank"
-        self.saved = compat.hpc_save_path(trainer, trainer.default_root_dir)
+        self.saved = compat.hpc_save_path(trainer, run_folder(trainer))
         trainer.save_checkpoint(self.saved)
         rank_zero_info(f"{self.received}: checkpoint saved to {self.saved}")
 

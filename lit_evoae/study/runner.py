@@ -24,11 +24,11 @@ from tqdm import tqdm
 
 from lit_evoae.errors import ConfigError
 from lit_evoae.io import atomic_write_text
+from lit_evoae.runs import latest_preemption_checkpoint
 from lit_evoae.study.spec import Run, Study
 
 RESULT = "result.json"
 PLAN = "study.json"
-HPC_CHECKPOINTS = "hpc_ckpt_*.ckpt"
 
 
 @dataclass
@@ -167,7 +167,7 @@ class RunFailed(Exception):
 
 def run_one(run: Run, out: Path, threads: int = 1, wandb_project: str | None = None) -> dict:
     folder = run.folder(out)
-    resume = latest_preemption_checkpoint(folder)
+    resume = latest_preemption_checkpoint([folder])
     if folder.exists() and resume is None:
         shutil.rmtree(folder)  # an interrupted attempt with nothing to resume from: start over
     folder.mkdir(parents=True, exist_ok=True)
@@ -192,12 +192,6 @@ def run_one(run: Run, out: Path, threads: int = 1, wandb_project: str | None = N
               "choices": dict(run.choices), **final_metrics(folder)}  # fmt: skip
     atomic_write_text(folder / RESULT, json.dumps(result, indent=1))
     return result
-
-
-def latest_preemption_checkpoint(folder: Path) -> Path | None:
-    """The newest hpc_ckpt_N.ckpt a pre-empted attempt left in `folder`, if any."""
-    found = sorted(folder.glob(HPC_CHECKPOINTS), key=lambda p: int(p.stem.rsplit("_", 1)[1]))
-    return found[-1] if found else None
 
 
 def logging_config(run: Run, folder: Path, wandb_project: str | None) -> dict:

@@ -167,3 +167,56 @@ def test_an_external_sigterm_saves_and_the_resumed_run_completes(tmp_path, tiny_
     assert done.returncode == 0, done.stdout + done.stderr
     validated = [int(r["epoch"]) for r in metric_rows(tmp_path / "run") if r["val/l1"]]
     assert validated == list(range(epochs))  # every epoch once: none lost, none repeated
+
+
+def versioned_config(folder: Path, config: dict, epochs: int) -> Path:
+    """A config as users write them: CSV logs in <folder>/lightning_logs/version_N."""
+    config = {**config, "trainer": {**config["trainer"], "max_epochs": epochs,
+                                    "enable_progress_bar": False}}  # fmt: skip
+    config["data"]["init_args"]["data_dir"] = str(folder / "data")
+    config["trainer"]["logger"] = {"class_path": "pytorch_lightning.loggers.CSVLogger",
+                                   "init_args": {"save_dir": str(folder)}}  # fmt: skip
+    path = folder / "config.yaml.in"
+    folder.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def validated_epochs(run: Path) -> list[int]:
+    return [int(row["epoch"]) for row in metric_rows(run) if row["val/l1"]]
+
+
+def test_preempt_resume_kill_resume_stays_in_one_run_folder_with_every_epoch_once(
+        tmp_path, tiny_coevolution, monkeypatch):  # fmt: skip
+    config = versioned_config(tmp_path, tiny_coevolution, epochs=4)
+    run = tmp_path / "lightning_logs" / "version_0"
+    signal_at = {"class_path": "test_preemption.SignalAt", "init_args": {"epoch": 1}}
+    with pytest.raises(Preempted) as stopped:
+        build_cli(["fit", "--config", str(config), "--test_after_fit", "false",
+                   "--trainer.callbacks", yaml.safe_dump([signal_at])])  # fmt: skip
+    checkpoint = run / "hpc_ckpt_1.ckpt"  # inside the run folder, not the working folder
+    assert stopped.value.path == str(checkpoint) and checkpoint.is_file()
+    assert not list(tmp_path.glob("hpc_ckpt_*"))
+    # resumed, it runs to the end but is "killed" before another checkpoint is kept: the
+    # next attempt resumes from the same pre-emption checkpoint and logs epochs 2, 3 again
+    for _ in range(2):
+        build_cli(["fit", "--config", str(config), "--test_after_fit", "false",
+                   "--ckpt_path", str(checkpoint)])  # fmt: skip
+    assert sorted(path.name for path in run.parent.iterdir()) == ["version_0"]
+    assert validated_epochs(run) == [0, 1, 2, 3]  # every epoch once
+
+
+def test_a_requeued_slurm_job_resumes_its_run_in_its_own_folder(tmp_path, tiny_coevolution,
+                                                                monkeypatch):  # fmt: skip
+    config = versioned_config(tmp_path, tiny_coevolution, epochs=4)
+    signal_at = {"class_path": "test_preemption.SignalAt", "init_args": {"epoch": 1}}
+    with pytest.raises(Preempted):
+        build_cli(["fit", "--config", str(config), "--test_after_fit", "false",
+                   "--preemption.requeue", "false",
+                   "--trainer.callbacks", yaml.safe_dump([signal_at])])  # fmt: skip
+    monkeypatch.setenv("SLURM_RESTART_COUNT", "1")  # what SLURM sets in a requeued job
+    resumed = build_cli(["fit", "--config", str(config), "--test_after_fit", "false"])
+    assert resumed.trainer.ckpt_path == str(tmp_path / "lightning_logs" / "version_0" /
+                                            "hpc_ckpt_1.ckpt")  # fmt: skip
+    assert sorted(p.name for p in (tmp_path / "lightning_logs").iterdir()) == ["version_0"]
+    assert validated_epochs(tmp_path / "lightning_logs" / "version_0") == [0, 1, 2, 3]

@@ -1,0 +1,33 @@
+"""Run folders: a resumed run and a test of a checkpoint stay in the checkpoint's folder."""
+
+import csv
+import sys
+
+import yaml
+
+from lit_evoae.cli import build_cli
+
+
+def test_resume_and_test_log_into_the_checkpoints_own_run_folder(tmp_path, monkeypatch,
+                                                                  tiny_coevolution):  # fmt: skip
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "argv", ["lit-evoae"])
+    tiny_coevolution["data"]["init_args"]["data_dir"] = str(tmp_path / "data")
+    tiny_coevolution["trainer"]["logger"] = {"class_path": "pytorch_lightning.loggers.CSVLogger",
+                                             "init_args": {"save_dir": "."}}  # fmt: skip
+    config = tmp_path / "config.in.yaml"
+    config.write_text(yaml.safe_dump(tiny_coevolution))
+    run = tmp_path / "lightning_logs" / "version_0"
+    build_cli(["fit", "--config", str(config), "--trainer.max_epochs", "2"])
+    saved_config = (run / "config.yaml").read_text()
+    build_cli(["fit", "--config", str(config), "--trainer.max_epochs", "4",
+               "--ckpt_path", str(run / "checkpoints" / "last.ckpt")])  # fmt: skip
+    build_cli(["test", "--config", str(config),
+               "--ckpt_path", str(run / "checkpoints" / "last.ckpt")])  # fmt: skip
+    assert sorted(path.name for path in run.parent.iterdir()) == ["version_0"]
+    with (run / "metrics.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    assert [int(row["epoch"]) for row in rows if row["val/l1"]] == [0, 1, 2, 3]
+    assert sum(1 for row in rows if row.get("test/l1")) == 3  # after each fit, and the test
+    assert "max_epochs: 4" in (run / "config.yaml").read_text()  # the resumed fit's config
+    assert saved_config != (run / "config.yaml").read_text()
