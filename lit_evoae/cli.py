@@ -5,6 +5,7 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import NoReturn
 
 import pytorch_lightning as pl
 import yaml
@@ -25,6 +26,7 @@ from lit_evoae.errors import UserError
 from lit_evoae.io import atomic_write_text
 from lit_evoae.loggers import ResumableCSVLogger
 from lit_evoae.nets import save_autoencoder
+from lit_evoae.parse_errors import one_screen
 from lit_evoae.quiet import silence_notices
 from lit_evoae.runs import (
     folder_of_checkpoint,
@@ -39,6 +41,19 @@ DESCRIPTION = (
     "Also: `lit-evoae export CHECKPOINT --out DIR` compacts a checkpoint's best "
     "individual into a smaller dense network."
 )
+
+
+class OneScreenParser(LightningArgumentParser):
+    """Parse errors as one line with the full key, the value and what is allowed, then a
+    pointer to --help; not the usage text and jsonargparse's tree (see parse_errors)."""
+
+    def error(self, message: str, ex: Exception | None = None) -> NoReturn:
+        if not self.exit_on_error or os.environ.get("JSONARGPARSE_DEBUG"):
+            super().error(message, ex)
+        prog = (getattr(ex, "subcommand_parser", None) or self).prog.replace(" [options]", "")
+        sys.stderr.write(f"lit-evoae: error: {one_screen(message)}\n"
+                         f"Every key and its allowed values: {prog} --help\n")  # fmt: skip
+        sys.exit(2)
 
 
 class SaveConfig(SaveConfigCallback):
@@ -265,6 +280,7 @@ def build_cli(args: list[str] | None = None, run: bool = True) -> LitEvoAECLI:
         subclass_mode_model=True,
         subclass_mode_data=True,
         save_config_callback=SaveConfig,
+        parser_class=OneScreenParser,
         # A requeued or re-run job writes into the same folder; it must not fail there.
         save_config_kwargs={"overwrite": True},
         parser_kwargs={"description": DESCRIPTION},
