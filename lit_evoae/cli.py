@@ -244,16 +244,16 @@ def _version_folders(logger) -> list[Path]:
 
 
 def _place_loggers_under_root(config) -> None:
-    """Loggers' relative `save_dir`s are taken under `trainer.default_root_dir`, so that one
-    flag moves a run's logs, checkpoints, config.yaml and best_autoencoder.pt together."""
+    """A logger `save_dir` of "." (the shipped configs' and the default) means the run's
+    root: `trainer.default_root_dir` when it is given, so that one flag moves a run's logs,
+    checkpoints, config.yaml and best_autoencoder.pt together. Other paths stay as given."""
     root = config["trainer"].get("default_root_dir")
     if not root:
         return
     for logger in _as_list(config["trainer"].get("logger")):
         init_args = getattr(logger, "init_args", None)
-        save_dir = None if init_args is None else init_args.get("save_dir")
-        if isinstance(save_dir, str) and not os.path.isabs(save_dir) and "://" not in save_dir:
-            init_args["save_dir"] = os.path.normpath(os.path.join(root, save_dir))
+        if init_args is not None and init_args.get("save_dir") in (".", "./", ""):
+            init_args["save_dir"] = str(root)
 
 
 def _uses_wandb(config) -> bool:

@@ -101,6 +101,15 @@ def test_default_root_dir_holds_every_output_of_the_run(tiny_config, tmp_path):
     assert not (tmp_path / "config.yaml").exists()
 
 
+def test_a_relative_logger_folder_other_than_dot_stays_relative_to_the_working_folder(
+        tiny_config, tmp_path):  # fmt: skip
+    # what the study runner passes with a relative --out: both paths name the same folder
+    build_cli(["fit", "--config", str(tiny_config), "--trainer.default_root_dir", "runs/x",
+               "--trainer.logger", "CSVLogger", "--trainer.logger.save_dir", "runs/x"])
+    assert (tmp_path / "runs" / "x" / "lightning_logs" / "version_0" / "metrics.csv").is_file()
+    assert not (tmp_path / "runs" / "x" / "runs").exists()
+
+
 def test_wandb_runs_keep_their_files_in_folders_of_their_own(tiny_config, tmp_path,
                                                               monkeypatch):
     monkeypatch.setenv("WANDB_MODE", "offline")
