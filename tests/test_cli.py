@@ -278,6 +278,7 @@ def run_command(*args):
     return subprocess.run(["lit-evoae", *args], capture_output=True, text=True, cwd=ROOT)
 
 
+@pytest.mark.slow  # a subprocess, DDP or SLURM run
 def test_console_script_help_and_print_config():
     top = run_command("--help")
     assert top.returncode == 0 and "fit" in top.stdout and "test" in top.stdout

@@ -134,6 +134,7 @@ def test_a_signal_in_the_last_generation_lets_the_run_finish(tmp_path, tiny_coev
     assert not list(config.parent.glob("hpc_ckpt_*.ckpt"))
 
 
+@pytest.mark.slow  # a subprocess, DDP or SLURM run
 def test_an_external_sigterm_saves_and_the_resumed_run_completes(tmp_path, tiny_coevolution):
     epochs = 40
     config = write_config(tmp_path / "run", tiny_coevolution, epochs=epochs)

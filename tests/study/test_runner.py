@@ -53,6 +53,7 @@ def finished_study(tmp_path_factory, tiny_coevolution_template):
     return study, folder / "runs"
 
 
+@pytest.mark.slow  # a subprocess, DDP or SLURM run
 def test_every_run_writes_its_folder_and_result(finished_study):
     _, out = finished_study
     found = results(out)
@@ -71,6 +72,7 @@ def test_every_run_writes_its_folder_and_result(finished_study):
     assert len(json.loads((out / "study.json").read_text())["runs"]) == 4
 
 
+@pytest.mark.slow  # a subprocess, DDP or SLURM run
 def test_rerun_skips_finished_runs(finished_study, capsys):
     study, out = finished_study
     before = {path: path.stat().st_mtime_ns for path in out.glob("*/trial_*/result.json")}
@@ -79,6 +81,7 @@ def test_rerun_skips_finished_runs(finished_study, capsys):
     assert before == {path: path.stat().st_mtime_ns for path in out.glob("*/trial_*/result.json")}
 
 
+@pytest.mark.slow  # a subprocess, DDP or SLURM run
 def test_an_interrupted_study_resumes_without_redoing_work(tmp_path, tiny_coevolution):
     study = make_study(tmp_path, tiny_coevolution)
     out = tmp_path / "runs"
@@ -111,6 +114,7 @@ def test_an_interrupted_study_resumes_without_redoing_work(tmp_path, tiny_coevol
     assert all(path.read_text() == text for path, text in first.items())  # not redone
 
 
+@pytest.mark.slow  # a subprocess, DDP or SLURM run
 def test_a_failing_run_is_reported_and_left_unfinished(tmp_path, capsys, tiny_coevolution):
     study = make_study(tmp_path, tiny_coevolution, size={"broken": {"data.init_args.dim": -1}})
     with pytest.raises(SystemExit) as exited:
@@ -140,6 +144,7 @@ def test_a_missing_study_file_is_a_one_line_error(tmp_path, capsys):
     assert "lit-evoae-study: error: study file" in capsys.readouterr().err
 
 
+@pytest.mark.slow  # a subprocess, DDP or SLURM run
 def test_runs_can_log_to_wandb_grouped_by_variant(tmp_path, tiny_coevolution, monkeypatch):
     from test_wandb import run_records
 
@@ -159,6 +164,7 @@ def test_runs_can_log_to_wandb_grouped_by_variant(tmp_path, tiny_coevolution, mo
     assert list(described.tags) == ["pruning=random_fixed"]
 
 
+@pytest.mark.slow  # a subprocess, DDP or SLURM run
 def test_packed_trials_match_unpacked_ones_and_leave_the_same_files(tmp_path, finished_study,
                                                                     tiny_coevolution_template):
     """--pack 2: both trials of a variant train as one process, each with its own seed; each
@@ -202,6 +208,7 @@ def test_packs_group_consecutive_trials_of_one_variant():
     assert len(packs(runs, 1)) == 6
 
 
+@pytest.mark.slow  # a subprocess, DDP or SLURM run
 def test_a_canonical_variant_asked_to_pack_runs_its_trials_alone(tmp_path,
                                                                   tiny_coevolution_template):
     base = copy.deepcopy(tiny_coevolution_template)

@@ -15,6 +15,8 @@ from lit_evoae.study.cli import main
 from lit_evoae.study.slurm import PLACEHOLDER, _ranges, array_chunks, render
 from lit_evoae.study.spec import load_study
 
+pytestmark = pytest.mark.slow  # a real SLURM
+
 
 def test_array_ranges_use_slurm_syntax():
     assert _ranges([0, 1, 2, 5, 7, 8]) == "0-2,5,7-8"

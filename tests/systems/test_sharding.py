@@ -16,8 +16,9 @@ from lit_evoae.population.topology import Ring
 from lit_evoae.systems import CoevolutionaryAutoencoder
 from lit_evoae.systems.base import PopulationCallback
 
-pytestmark = pytest.mark.skipif(not torch.distributed.is_available(),
-                                reason="torch was built without torch.distributed")  # fmt: skip
+pytestmark = [pytest.mark.slow,  # DDP processes
+              pytest.mark.skipif(not torch.distributed.is_available(),
+                                reason="torch was built without torch.distributed")]  # fmt: skip
 CELLS = 6
 # Share tensors with the spawned ranks through files: the default (file descriptors) fails
 # on some kernels for empty tensors ("unable to resize file").
