@@ -1,6 +1,5 @@
 """The `lit-evoae` command: LightningCLI over lit_evoae's systems and data modules."""
 
-import errno
 import os
 import sys
 import time
@@ -9,7 +8,6 @@ from typing import NoReturn
 
 import pytorch_lightning as pl
 import yaml
-from lightning_fabric.utilities.exceptions import MisconfigurationException
 from pytorch_lightning.callbacks import ModelCheckpoint, ProgressBar
 from pytorch_lightning.cli import LightningArgumentParser, LightningCLI, SaveConfigCallback
 from pytorch_lightning.plugins.io import CheckpointIO
@@ -22,7 +20,7 @@ from lit_evoae.callbacks import Preemption, Pruning
 from lit_evoae.callbacks.progress import GenerationLines
 from lit_evoae.callbacks.wandb_media import wandb_loggers
 from lit_evoae.checkpoints import AtomicCheckpointIO, read_checkpoint, refuse_mismatch
-from lit_evoae.errors import UserError
+from lit_evoae.errors import one_line_error
 from lit_evoae.io import atomic_write_text
 from lit_evoae.loggers import ResumableCSVLogger
 from lit_evoae.nets import save_autoencoder
@@ -30,8 +28,9 @@ from lit_evoae.parse_errors import one_screen
 from lit_evoae.quiet import silence_notices
 from lit_evoae.runs import (
     folder_of_checkpoint,
-    latest_preemption_checkpoint,
     pin_logger_to,
+    place_under_root,
+    requeued_checkpoint,
     run_folder,
 )
 
@@ -60,7 +59,8 @@ class SaveConfig(SaveConfigCallback):
     """Saves config.yaml into the run folder (see `run_folder`), atomically (a kill leaves
     the old file or the new one, never half of one), and records the whole resolved config
     in W&B under `cli`, so runs can be told apart by any key (the pruning operator, the
-    seed, the trainer), not only by the hyperparameters Lightning logs itself."""
+    seed, the trainer), not only by the hyperparameters Lightning logs itself. A requeued
+    or re-run job writes over the file of its run folder; it must not fail there."""
 
     def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
         if self.already_saved or stage != "fit":  # test/validate: keep the training config
@@ -92,6 +92,7 @@ class LitEvoAECLI(LightningCLI):
     """
 
     wandb_offline = False  # set when W&B is configured but has no credentials
+    _checked_checkpoint: tuple[str, int | None] | None = None  # (--ckpt_path, its epoch)
 
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
         parser.link_arguments("data.input_dim", "model.init_args.input_dim", apply_on="instantiate")
@@ -145,15 +146,17 @@ class LitEvoAECLI(LightningCLI):
         ckpt_path = self.config[subcommand].get("ckpt_path") if subcommand else None
         if ckpt_path and ckpt_path not in ("best", "last", "hpc") and "://" not in ckpt_path:
             section = self.config[subcommand]
-            refuse_mismatch(ckpt_path, read_checkpoint(ckpt_path), section.get("model"),
-                            section.get("data"))  # fmt: skip
+            checkpoint = read_checkpoint(ckpt_path)
+            refuse_mismatch(ckpt_path, checkpoint, section.get("model"), section.get("data"))
+            self._checked_checkpoint = (ckpt_path, checkpoint.get("epoch"))
         super()._parse_ckpt_path()
 
     def before_instantiate_classes(self) -> None:
         self._started = time.perf_counter()
         self._resume_epoch = None
         config = self.config[self.subcommand] if self.subcommand else self.config
-        _place_loggers_under_root(config)
+        place_under_root(_as_list(config["trainer"].get("logger")),
+                         config["trainer"].get("default_root_dir"))  # fmt: skip
         if self.subcommand:
             self._resume_in_own_folder(config)
         if _uses_wandb(config) and not _wandb_configured():
@@ -166,16 +169,21 @@ class LitEvoAECLI(LightningCLI):
         checkpoint) logs on in its own run folder, not a new version_N."""
         loggers = _as_list(config["trainer"].get("logger"))
         ckpt_path = config.get("ckpt_path")
-        if ckpt_path is None and self.subcommand == "fit" and _requeued_slurm_job():
-            found = latest_preemption_checkpoint([folder for logger in loggers[:1]
-                                                  for folder in _version_folders(logger)])
+        if ckpt_path is None and self.subcommand == "fit" and loggers:
+            found = requeued_checkpoint(loggers[0])
             if found is not None:
                 config["ckpt_path"] = ckpt_path = str(found)
         if not ckpt_path or not Path(ckpt_path).is_file():
             return
         run = folder_of_checkpoint(ckpt_path)
         if loggers and pin_logger_to(loggers[0], run) and self.subcommand == "fit":
-            self._resume_epoch = read_checkpoint(ckpt_path).get("epoch")
+            self._resume_epoch = self._checkpoint_epoch(ckpt_path)
+
+    def _checkpoint_epoch(self, path: str) -> int | None:
+        """The epoch a checkpoint holds; `_parse_ckpt_path` has usually read the file already."""
+        if self._checked_checkpoint is not None and self._checked_checkpoint[0] == path:
+            return self._checked_checkpoint[1]
+        return read_checkpoint(path).get("epoch")
 
     def before_fit(self) -> None:
         if self._resume_epoch is None or not self.trainer.is_global_zero:
@@ -230,32 +238,6 @@ def _as_list(value) -> list:
     return [] if value is None else value if isinstance(value, list) else [value]
 
 
-def _requeued_slurm_job() -> bool:
-    """A SLURM job that was requeued (after pre-emption) rather than started anew."""
-    return int(os.environ.get("SLURM_RESTART_COUNT", "0") or 0) > 0
-
-
-def _version_folders(logger) -> list[Path]:
-    """The run folders a parsed logger config writes into (`<save_dir>/<name>/*`)."""
-    init_args = getattr(logger, "init_args", None) or {}
-    name = init_args.get("name", "lightning_logs") if hasattr(init_args, "get") else None
-    base = Path(init_args.get("save_dir") or ".", name if name is not None else "lightning_logs")
-    return [path for path in base.glob("*") if path.is_dir()] if base.is_dir() else []
-
-
-def _place_loggers_under_root(config) -> None:
-    """A logger `save_dir` of "." (the shipped configs' and the default) means the run's
-    root: `trainer.default_root_dir` when it is given, so that one flag moves a run's logs,
-    checkpoints, config.yaml and best_autoencoder.pt together. Other paths stay as given."""
-    root = config["trainer"].get("default_root_dir")
-    if not root:
-        return
-    for logger in _as_list(config["trainer"].get("logger")):
-        init_args = getattr(logger, "init_args", None)
-        if init_args is not None and init_args.get("save_dir") in (".", "./", ""):
-            init_args["save_dir"] = str(root)
-
-
 def _uses_wandb(config) -> bool:
     loggers = config.get("trainer", {}).get("logger")
     loggers = loggers if isinstance(loggers, list) else [loggers]
@@ -281,8 +263,6 @@ def build_cli(args: list[str] | None = None, run: bool = True) -> LitEvoAECLI:
         subclass_mode_data=True,
         save_config_callback=SaveConfig,
         parser_class=OneScreenParser,
-        # A requeued or re-run job writes into the same folder; it must not fail there.
-        save_config_kwargs={"overwrite": True},
         parser_kwargs={"description": DESCRIPTION},
         args=args,
         run=run,
@@ -315,37 +295,6 @@ def _leave_process_group() -> None:
 
     if torch.distributed.is_available() and torch.distributed.is_initialized():
         torch.distributed.destroy_process_group()
-
-
-#: OS errors that mean "this place cannot be written", not a bug: reported in one line.
-_UNWRITABLE = {errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT}
-
-
-def one_line_error(error: BaseException) -> str | None:
-    """The one-line message for an error the user can fix (a bad value, a Trainer argument
-    Lightning refuses, an output folder that cannot be written); None for a bug."""
-    cause = user_error_behind(error)
-    if cause is not None:
-        return str(cause)
-    if isinstance(error, MisconfigurationException):  # the Trainer's own argument checks
-        return f"trainer: {str(error).strip().splitlines()[0]}"
-    if isinstance(error, OSError) and error.errno in _UNWRITABLE:
-        where = error.filename or "the output folder"
-        return (f"cannot write {where}: {error.strerror}; choose a writable folder with "
-                "--trainer.default_root_dir")  # fmt: skip
-    return None
-
-
-def user_error_behind(error: BaseException) -> UserError | None:
-    """The UserError that caused `error`, if any: jsonargparse wraps errors raised while it
-    instantiates nested classes (a topology, a strategy) in a ValueError of its own."""
-    seen = set()
-    while error is not None and id(error) not in seen:
-        if isinstance(error, UserError):
-            return error
-        seen.add(id(error))
-        error = error.__cause__ or error.__context__
-    return None
 
 
 if __name__ == "__main__":

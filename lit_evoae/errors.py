@@ -1,8 +1,10 @@
 """Errors caused by what a user typed or pointed at, as opposed to bugs.
 
 The console entry point prints these as one line and exits with status 2,
-so a mistake reads as a message, not a traceback.
+so a mistake reads as a message, not a traceback (`one_line_error` decides which).
 """
+
+import errno
 
 
 class UserError(Exception):
@@ -19,3 +21,37 @@ class DataError(UserError, OSError):
 
 class Diverged(UserError, ArithmeticError):
     """Training produced a non-finite loss; the message names the saved state and what to try."""
+
+
+#: OS errors that mean "this place cannot be written", not a bug: reported in one line.
+_UNWRITABLE = {errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT}
+
+
+def one_line_error(error: BaseException) -> str | None:
+    """The one-line message for an error the user can fix (a bad value, a Trainer argument
+    Lightning refuses, an output folder that cannot be written); None for a bug."""
+    # Imported here: this module is imported by lit-evoae-study, which starts without torch.
+    from lightning_fabric.utilities.exceptions import MisconfigurationException
+
+    cause = user_error_behind(error)
+    if cause is not None:
+        return str(cause)
+    if isinstance(error, MisconfigurationException):  # the Trainer's own argument checks
+        return f"trainer: {str(error).strip().splitlines()[0]}"
+    if isinstance(error, OSError) and error.errno in _UNWRITABLE:
+        where = error.filename or "the output folder"
+        return (f"cannot write {where}: {error.strerror}; choose a writable folder with "
+                "--trainer.default_root_dir")  # fmt: skip
+    return None
+
+
+def user_error_behind(error: BaseException) -> UserError | None:
+    """The UserError that caused `error`, if any: jsonargparse wraps errors raised while it
+    instantiates nested classes (a topology, a strategy) in a ValueError of its own."""
+    seen = set()
+    while error is not None and id(error) not in seen:
+        if isinstance(error, UserError):
+            return error
+        seen.add(id(error))
+        error = error.__cause__ or error.__context__
+    return None

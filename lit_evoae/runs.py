@@ -40,32 +40,64 @@ def folder_of_checkpoint(path: str | os.PathLike) -> Path:
     return path.parent.parent if path.parent.name == "checkpoints" else path.parent
 
 
-def pin_logger_to(logger, run: Path) -> bool:
-    """Point a parsed logger config (class_path, init_args) at the existing run folder `run`
-    when `run` lies where that logger writes and the logger has no version of its own.
-    A CSV logger becomes the appending ResumableCSVLogger; a W&B logger resumes the run
-    id. Returns True if it did."""
+def versions_folder(logger) -> Path | None:
+    """`<save_dir>/<name>` of a parsed logger config (class_path, init_args): the folder
+    holding its run folders; None for a logger that does not keep them so."""
     class_path = str(getattr(logger, "class_path", ""))
     init_args = getattr(logger, "init_args", None)
     if init_args is None:
-        return False
-    save_dir = Path(init_args.get("save_dir") or ".")
+        return None
     if class_path in CSV_LOGGERS:
         name = init_args.get("name", "lightning_logs")
-        name = "lightning_logs" if name is None else name
-        if init_args.get("version") is not None or (save_dir / name).resolve() != run.parent:
-            return False
-        logger.class_path = APPENDING_CSV_LOGGER
-        init_args["version"] = run.name
-        return True
-    if class_path == WANDB_LOGGER:
-        project = init_args.get("project") or "lightning_logs"
-        if init_args.get("id") or (save_dir / project).resolve() != run.parent:
+    elif class_path == WANDB_LOGGER:
+        name = init_args.get("project")
+    else:
+        return None
+    return Path(init_args.get("save_dir") or ".", "lightning_logs" if name is None else name)
+
+
+def pin_logger_to(logger, run: Path) -> bool:
+    """Point a parsed logger config at the existing run folder `run` when `run` lies where
+    that logger writes and the logger has no version of its own. A CSV logger becomes the
+    appending ResumableCSVLogger; a W&B logger resumes the run id. Returns True if it did."""
+    versions = versions_folder(logger)
+    if versions is None or versions.resolve() != run.parent:
+        return False
+    init_args = logger.init_args
+    if logger.class_path == WANDB_LOGGER:
+        if init_args.get("id"):
             return False
         init_args["id"] = run.name
         init_args["resume"] = "allow"
         return True
-    return False
+    if init_args.get("version") is not None:
+        return False
+    logger.class_path = APPENDING_CSV_LOGGER
+    init_args["version"] = run.name
+    return True
+
+
+def requeued_checkpoint(logger) -> Path | None:
+    """In a requeued SLURM job (`SLURM_RESTART_COUNT` > 0, not a job started anew), the
+    newest pre-emption checkpoint among `logger`'s run folders."""
+    if int(os.environ.get("SLURM_RESTART_COUNT", "0") or 0) <= 0:
+        return None
+    versions = versions_folder(logger)
+    if versions is None or not versions.is_dir():
+        return None
+    return latest_preemption_checkpoint([path for path in versions.iterdir() if path.is_dir()])
+
+
+def place_under_root(loggers: list, root: str | None) -> None:
+    """A logger `save_dir` of "." (the shipped configs' and the default) means the run's
+    root: `trainer.default_root_dir` when it is given, so that one flag moves a run's logs,
+    checkpoints, config.yaml and best_autoencoder.pt together. Other paths stay as given."""
+    if not root:
+        return
+    for logger in loggers:
+        init_args = getattr(logger, "init_args", None)
+        if init_args is not None and init_args.get("save_dir") in (".", "./", ""):
+            init_args["save_dir"] = str(root)
 
 
 def latest_preemption_checkpoint(folders: list[Path]) -> Path | None:

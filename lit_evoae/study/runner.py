@@ -56,8 +56,9 @@ def run_study(study: Study, out: Path, workers: int | None, trials: int | None =
     write_plan(study, runs, out, wandb_project=wandb_project)
     outcome = Outcome(skipped=[run for run in runs if is_finished(run, out)])
     pending = [run for run in runs if not is_finished(run, out)]
-    workers = workers or max(1, usable_cores() // 2)
-    threads = max(1, usable_cores() // workers)
+    cores = usable_cores()
+    workers = workers or max(1, cores // 2)
+    threads = max(1, cores // workers)
     with (
         ThreadPoolExecutor(max_workers=workers) as pool,
         tqdm(total=len(runs), initial=len(outcome.skipped), desc=study.name, unit="run") as bar,
