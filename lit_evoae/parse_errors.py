@@ -61,8 +61,8 @@ def one_screen(message: str) -> str:
 
 def _plain_reason(reason: str) -> str:
     if match := _RESTRICTION.match(reason):
-        allowed = re.sub(r"\bv\s*", "", match.group(2)).replace(">", " >").replace("<", " <")
-        return f"got {match.group(1)}; allowed:{allowed.replace('  ', ' ')}"
+        allowed = re.sub(r"\bv\s*", "", match.group(2))  # "v>=0 and v<=1" -> ">=0 and <=1"
+        return f"got {match.group(1)}; allowed: {allowed}"
     if match := _WRONG_TYPE.match(reason):
         return f"expected a {match.group(1)} ({match.group(2)})"
     if match := _LITERAL.match(reason):
