@@ -16,6 +16,7 @@ import lit_evoae.data  # noqa: F401  (registers the data modules for short class
 import lit_evoae.pruning.operators  # noqa: F401  (pruning operators by short class name)
 import lit_evoae.pruning.schedules  # noqa: F401  (schedules by short class name)
 import lit_evoae.systems  # noqa: F401  (registers the systems for short class names)
+from lit_evoae import keys
 from lit_evoae.callbacks import Preemption, Pruning
 from lit_evoae.callbacks.progress import GenerationLines
 from lit_evoae.callbacks.wandb_media import wandb_loggers
@@ -34,7 +35,6 @@ from lit_evoae.runs import (
     run_folder,
 )
 
-BEST_AUTOENCODER = "best_autoencoder.pt"
 DESCRIPTION = (
     "Evolutionary autoencoder training with activation-based pruning (LightningCLI). "
     "Also: `lit-evoae export CHECKPOINT --out DIR` compacts a checkpoint's best "
@@ -110,7 +110,7 @@ class LitEvoAECLI(LightningCLI):
         )
         parser.set_defaults(
             {
-                "checkpoint.monitor": "val/l1",
+                "checkpoint.monitor": keys.VAL_L1,
                 "checkpoint.mode": "min",
                 "checkpoint.save_last": True,
                 "checkpoint.filename": "epoch={epoch:04d}-val_l1={val/l1:.5f}",
@@ -213,12 +213,12 @@ class LitEvoAECLI(LightningCLI):
             return
         checkpoint = trainer.checkpoint_callback
         best = getattr(checkpoint, "best_model_score", None)
-        test = trainer.callback_metrics.get("test/l1")
+        test = trainer.callback_metrics.get(keys.TEST_L1)
         parts = [f"{self.subcommand} done in {time.perf_counter() - self._started:.1f} s"]
         parts += [f"run folder {folder}"] if folder else []
-        parts += [f"best val/l1 {float(best):.4f}"] if best is not None else []
-        parts += [f"test/l1 {float(test):.4f}"] if test is not None else []
-        for key in ("final/train_l1_mean", "final/train_l1_best"):
+        parts += [f"best {keys.VAL_L1} {float(best):.4f}"] if best is not None else []
+        parts += [f"{keys.TEST_L1} {float(test):.4f}"] if test is not None else []
+        for key in (keys.FINAL_TRAIN_L1_MEAN, keys.final("train_l1_best")):
             parts += [f"{key} {final[key]:.4f}"] if key in final else []
         print("lit-evoae: " + " · ".join(parts), flush=True)
 
@@ -231,7 +231,7 @@ class LitEvoAECLI(LightningCLI):
         trainer.test(self.model, datamodule=self.datamodule, ckpt_path="best" if best else None)
         folder = run_folder(trainer)
         if trainer.is_global_zero and not trainer.fast_dev_run:
-            save_autoencoder(self.model.autoencoder(), Path(folder) / BEST_AUTOENCODER)
+            save_autoencoder(self.model.autoencoder(), Path(folder) / keys.BEST_AUTOENCODER)
 
 
 def _as_list(value) -> list:

@@ -1,21 +1,10 @@
 """Per-individual metrics: a torchmetric reduced across ranks, and whole-split errors."""
 
-from contextlib import contextmanager
-
 import torch
 from torch import Tensor
 from torchmetrics import Metric
 
-
-@contextmanager
-def evaluating(module: torch.nn.Module):
-    """Eval mode for a side pass, so activation statistics do not record it."""
-    was_training = module.training
-    module.eval()
-    try:
-        yield module
-    finally:
-        module.train(was_training)
+from lit_evoae.nets import eval_mode
 
 
 @torch.no_grad()
@@ -24,7 +13,7 @@ def split_l1(population, inputs: Tensor, batch_size: int) -> Tensor:
     chunks of `batch_size` examples: (population,)."""
     device = next(population.parameters()).device
     total = torch.zeros(population.population_size, dtype=torch.float64, device=device)
-    with evaluating(population):
+    with eval_mode(population):
         for chunk in inputs.split(batch_size):
             chunk = chunk.to(device)
             total += (population(chunk) - chunk).abs().sum(dim=(1, 2)).double()

@@ -2,12 +2,25 @@
 
 import os
 from collections.abc import Sequence
+from contextlib import contextmanager
 from itertools import pairwise
 
 import torch
 from torch import Tensor, nn
 
 from lit_evoae.io import atomic_save
+
+
+@contextmanager
+def eval_mode(module: nn.Module):
+    """Eval mode for a side pass (a probe, a score), restored after it; activation statistics
+    record training-mode passes only, so side passes do not pollute them."""
+    was_training = module.training
+    module.eval()
+    try:
+        yield module
+    finally:
+        module.train(was_training)
 
 
 def layer_sizes(

@@ -11,6 +11,8 @@ import time
 import pytorch_lightning as pl
 from pytorch_lightning.callbacks import ProgressBar
 
+from lit_evoae import keys
+
 
 class GenerationLines(ProgressBar):
     """One line per `every` generations (default: a twentieth of the run), and at the end."""
@@ -47,7 +49,7 @@ class GenerationLines(ProgressBar):
 
     def line(self, trainer: pl.Trainer, done: int, total: int) -> str:
         parts = [f"generation {done}/{total}" if total > 0 else f"generation {done}"]
-        for key in ("val/l1", "train/loss"):
+        for key in (keys.VAL_L1, keys.TRAIN_LOSS):
             value = trainer.callback_metrics.get(key)
             if value is not None:
                 parts.append(f"{key} {float(value):.4f}")

@@ -2,9 +2,10 @@
 
 It is a `PopulationCallback`: the systems call `on_pairs_trained` after an individual's
 generation of training (for a population, before the trained pair replaces its cell's
-center). The CLI always registers it under `pruning.*`; with no operator it does nothing
-(the no-pruning control). Each trial of a batched population draws from a generator of its
-own, seeded from the trial's seed, so a trial prunes as it would alone.
+center). The CLI always registers it under `pruning.*`; with no operator it prunes nothing
+and still logs the sparsity (the no-pruning control). Each trial of a batched population
+draws from a generator of its own, seeded from the trial's seed, so a trial prunes as it
+would alone.
 """
 
 from typing import Any
@@ -13,13 +14,14 @@ import pytorch_lightning as pl
 import torch
 from torch import Tensor
 
+from lit_evoae import keys
+from lit_evoae.arguments import ClosedUnitInterval, NonNegativeInt, check
+from lit_evoae.data.base import validation_inputs
 from lit_evoae.errors import ConfigError
-from lit_evoae.metrics import evaluating
-from lit_evoae.pruning.activations import ActivationMoments, layer_activations
+from lit_evoae.nets import eval_mode
 from lit_evoae.pruning.operators import PruningOperator
 from lit_evoae.pruning.schedules import Fixed, Schedule
 from lit_evoae.systems.base import AutoencoderSystem, PopulationCallback
-from lit_evoae.validation import ClosedUnitInterval, NonNegativeInt, check
 
 #: Validation examples on which `prune/loss_change` is measured.
 PROBE_SIZE = 100
@@ -53,8 +55,7 @@ class Pruning(PopulationCallback):
         self.regrow = bool(regrow)
         self.seed = None if seed is None else check("pruning.seed", seed, NonNegativeInt)
         self.generators: list[torch.Generator] = []  # one per trial, made at setup
-        self.moments: ActivationMoments | None = None
-        self._validation = torch.empty(0)  # validation inputs: conjunctive's cases, the probe
+        self._probe = torch.empty(0)  # validation inputs that `prune/loss_change` is scored on
         self._pending_generators: list | None = None  # from a checkpoint, until setup
 
     # ------------------------------------------------------------------ lifecycle
@@ -69,81 +70,66 @@ class Pruning(PopulationCallback):
             seeds = [self.seed - 1 + trial for trial in range(len(seeds))]
         self.generators = [torch.Generator().manual_seed((seed + 1) % 2**63) for seed in seeds]
         self._restore_generators()
-        self._validation = self._validation_inputs(trainer)
-        too_few = len(self._validation) < getattr(self.operator, "cases", 0)
-        if self.operator.needs == "cases" and too_few and not self.operator.with_replacement:
-            raise ConfigError(
-                f"pruning.operator.cases={self.operator.cases} is more than the "
-                f"{len(self._validation)} validation examples; lower it, or draw them "
-                "with replacement (pruning.operator.init_args.with_replacement: true)"
-            )
 
     def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         # After the system's setup (which sizes the trained-pair slots) and the device move.
-        if self.operator is not None and self.operator.needs == "variance":
-            if self.moments is not None:
-                self.moments.detach()
-            self.moments = ActivationMoments(pl_module.pruning_target()).attach()
+        if self.operator is not None:
+            self._probe = validation_inputs(trainer)[:PROBE_SIZE]
+            self.operator.attach(trainer, pl_module)
 
     def teardown(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
-        if self.moments is not None:
-            self.moments.detach()
-
-    def _validation_inputs(self, trainer: pl.Trainer) -> Tensor:
-        """The validation set's inputs (conjunctive's cases, the loss probe); empty if none."""
-        data = trainer.datamodule
-        loader = data.val_dataloader() if data is not None else None
-        if not loader:
-            return torch.empty(0)
-        return torch.cat([batch[0] for batch in loader])
+        if self.operator is not None:
+            self.operator.detach()
 
     # ------------------------------------------------------------------ the work
     @torch.no_grad()
     def on_pairs_trained(self, trainer: pl.Trainer, system, cells: Tensor) -> None:
-        if self.operator is None:
-            return
         population = system.pruning_target()
         rows = torch.arange(len(cells), device=cells.device)  # row i: cell cells[i]
-        chance = self.schedule(trainer.current_epoch, trainer.max_epochs, self.probability,
-                               system.neighbourhood_size)  # fmt: skip
-        before = population.sparsity()
-        picked = []
-        for trial, positions in system.by_trial(cells):
-            generator = self._generator_of_this_rank(trainer, trial)
-            drawn = torch.rand(len(positions), generator=generator) < chance
-            chosen = positions[drawn].to(rows.device)
-            loss_before = self._probe_loss(population, chosen)
-            if len(chosen):
-                self._prune(population, chosen, generator)
-                system.masks_changed(chosen)
-                picked.append((chosen, loss_before))
-        if self.moments is not None:
-            self.moments.reset_(rows)
+        picked, before = [], None
+        if self.operator is not None:
+            before = population.sparsity()
+            chance = self.schedule(trainer.current_epoch, trainer.max_epochs, self.probability,
+                                   system.neighbourhood_size)  # fmt: skip
+            for trial, positions in system.by_trial(cells):
+                generator = self._generator_of_this_rank(trainer, trial)
+                drawn = torch.rand(len(positions), generator=generator) < chance
+                chosen = positions[drawn].to(rows.device)
+                if len(chosen):
+                    loss_before = self._probe_loss(population, chosen)
+                    masks = self.operator.masks(population, chosen, generator)
+                    system.prune_(chosen, masks, self.regrow)
+                    picked.append((chosen, loss_before))
+            self.operator.reset_(rows)
+        self._log(system, population, rows, cells, picked, before)
+
+    def _log(self, system, population, rows, cells, picked, before) -> None:
         after = population.sparsity()
         # Under DDP every rank logs these two for its own cells: summed / averaged over ranks
         # (the other keys are logged only where something was pruned, so cannot be synced).
         chosen = torch.cat([c for c, _ in picked]) if picked else rows[:0]
-        system.log("prune/events", float(len(chosen)), on_step=False, on_epoch=True,
+        system.log(keys.PRUNE_EVENTS, float(len(chosen)), on_step=False, on_epoch=True,
                    reduce_fx="sum", sync_dist=True)  # fmt: skip
-        system.log("prune/sparsity", after[rows].mean(), on_step=False, on_epoch=True,
+        system.log(keys.PRUNE_SPARSITY, after[rows].mean(), on_step=False, on_epoch=True,
                    sync_dist=True)  # fmt: skip
         for row, cell in enumerate(cells.tolist()):  # one key per cell: bounded by the population
-            system.log(f"prune/sparsity/cell_{cell:02d}", after[row], on_step=False, on_epoch=True)
+            system.log(keys.cell(keys.PRUNE_SPARSITY, cell), after[row], on_step=False,
+                       on_epoch=True)  # fmt: skip
         if len(chosen):
             removed = (after[chosen] - before[chosen]).mean()
-            system.log("prune/removed_fraction", removed, on_step=False, on_epoch=True)
+            system.log(keys.PRUNE_REMOVED, removed, on_step=False, on_epoch=True)
             changes = [self._probe_loss(population, c) - loss for c, loss in picked
                        if loss is not None]  # fmt: skip
             if changes:
                 change = torch.cat(changes).mean()
-                system.log("prune/loss_change", change, on_step=False, on_epoch=True)
+                system.log(keys.PRUNE_LOSS_CHANGE, change, on_step=False, on_epoch=True)
 
     def _probe_loss(self, population, chosen: Tensor) -> Tensor | None:
         """Mean L1 of individuals `chosen` on the validation probe (None without one)."""
-        if not len(self._validation) or not len(chosen):
+        if not len(self._probe):
             return None
-        probe = self._validation[:PROBE_SIZE].to(population.encoders[0].weight.device)
-        with evaluating(population):
+        probe = self._probe.to(population.encoders[0].weight.device)
+        with eval_mode(population):
             return (population(probe, chosen) - probe).abs().mean(dim=(1, 2))
 
     def _generator_of_this_rank(self, trainer: pl.Trainer, trial: int) -> torch.Generator:
@@ -155,39 +141,6 @@ class Pruning(PopulationCallback):
             return generator
         seed = int(torch.randint(2**62, (1,), generator=generator))
         return torch.Generator().manual_seed(seed + trainer.global_rank)
-
-    def _prune(self, population, chosen: Tensor, generator: torch.Generator) -> None:
-        statistics = self._statistics(population, chosen, generator)
-        zeroed = torch.zeros(len(chosen), device=chosen.device)
-        for linear, statistic in zip(population.linears(), statistics, strict=True):
-            weight_mask, bias_mask = self.operator.masks(
-                linear.weight_mask[chosen], linear.bias_mask[chosen], statistic, generator
-            )
-            zeroed += ((linear.weight[chosen] != 0) & ~weight_mask).flatten(1).sum(1)
-            zeroed += ((linear.bias[chosen] != 0) & ~bias_mask).sum(1)
-            if self.regrow:  # zero once, keep the masks open
-                linear.weight[chosen] = linear.weight[chosen] * weight_mask
-                linear.bias[chosen] = linear.bias[chosen] * bias_mask
-            else:
-                linear.weight_mask[chosen] = weight_mask
-                linear.bias_mask[chosen] = bias_mask
-        population.zeroed_at_last_prune[chosen] = zeroed  # moves with the individual
-
-    def _statistics(self, population, chosen: Tensor, generator) -> list[Tensor | None]:
-        layers = len(list(population.linears()))
-        if self.operator.needs == "variance":
-            return [self.moments.variance(layer)[chosen] for layer in range(layers)]
-        if self.operator.needs == "cases":
-            operator, count = self.operator, len(self._validation)
-            if operator.with_replacement:
-                picks = torch.randint(count, (operator.cases,), generator=generator)
-            else:
-                picks = torch.randperm(count, generator=generator)[: operator.cases]
-            cases = self._validation[picks].to(population.encoders[0].weight.device)
-            with evaluating(population):
-                logits = operator.output_scores == "logits"
-                return layer_activations(population, cases, chosen, output_logits=logits)
-        return [None] * layers
 
     # ------------------------------------------------------------------ checkpoint
     # Checkpoints fall between generations, where the activation statistics are empty.

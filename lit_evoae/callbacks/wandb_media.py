@@ -14,10 +14,10 @@ from pytorch_lightning.loggers import WandbLogger
 from pytorch_lightning.trainer.states import TrainerFn
 from torch import Tensor
 
-from lit_evoae.metrics import evaluating
+from lit_evoae.arguments import PositiveInt, check
+from lit_evoae.nets import eval_mode
 from lit_evoae.population.stacked import StackedAutoencoder, StackedLinear
 from lit_evoae.systems.base import AutoencoderSystem
-from lit_evoae.validation import PositiveInt, check
 
 #: Height in pixels of one example's strip when inputs are not square images.
 STRIP_HEIGHT = 8
@@ -84,7 +84,7 @@ class WandbMedia(pl.Callback):
     @torch.no_grad()
     def _reconstruct(self, system: AutoencoderSystem) -> Tensor:
         """The best individual's reconstructions of the kept inputs (its `forward`)."""
-        with evaluating(system):
+        with eval_mode(system):
             return system(self._inputs.to(system.device)).float().cpu()
 
 

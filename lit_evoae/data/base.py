@@ -1,10 +1,11 @@
 """The loaders every data module here shares: three in-memory tensor splits."""
 
 import pytorch_lightning as pl
+import torch
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset, TensorDataset
 
-from lit_evoae.validation import NonNegativeInt, PositiveInt, check
+from lit_evoae.arguments import NonNegativeInt, PositiveInt, check
 
 
 class WholeSplit(Dataset):
@@ -60,3 +61,13 @@ class TensorDataModule(pl.LightningDataModule):
 
     def test_dataloader(self) -> DataLoader:
         return self._loader("test")
+
+
+def validation_inputs(trainer: pl.Trainer) -> Tensor:
+    """The validation split's inputs, (examples, features); empty without a validation loader.
+    What pruning draws its held-out cases and its loss probe from."""
+    data = trainer.datamodule
+    loader = data.val_dataloader() if data is not None else None
+    if not loader:
+        return torch.empty(0)
+    return torch.cat([batch[0] for batch in loader])

@@ -18,9 +18,9 @@ from pathlib import Path
 import torch
 from torch.utils.data import TensorDataset
 
+from lit_evoae.arguments import ClosedUnitInterval, NonNegativeInt, PositiveInt, check
 from lit_evoae.data.base import TensorDataModule
 from lit_evoae.data.cache import Tensors, cached
-from lit_evoae.validation import ClosedUnitInterval, NonNegativeInt, PositiveInt, check
 
 SPLITS = ("train", "val", "test")
 CACHE_FORMAT = 1

@@ -12,10 +12,10 @@ from torch import Tensor
 from torch.utils.data import TensorDataset
 from torchvision import datasets
 
+from lit_evoae.arguments import NonNegativeInt, PositiveInt, check
 from lit_evoae.data.base import TensorDataModule
 from lit_evoae.data.cache import ensure_directory
 from lit_evoae.errors import ConfigError, DataError
-from lit_evoae.validation import NonNegativeInt, PositiveInt, check
 
 DATASETS = {"mnist": datasets.MNIST, "fashion_mnist": datasets.FashionMNIST}
 

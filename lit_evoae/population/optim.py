@@ -64,13 +64,13 @@ class StackedAdam(nn.Module):
         ]
 
     @torch.no_grad()
-    def apply_masks_(self, population: StackedAutoencoder) -> None:
-        """Zero both moments wherever `population` is pruned."""
+    def apply_masks_(self, population: StackedAutoencoder, rows: Tensor | slice = slice(None)) -> None:
+        """Zero both moments of individuals `rows` wherever `population` is pruned."""
         for (_, mask), (exp_avg, exp_avg_sq) in zip(
             _parameters_and_masks(population), self.moments(), strict=True
         ):
-            exp_avg.mul_(mask)
-            exp_avg_sq.mul_(mask)
+            exp_avg[rows] = exp_avg[rows] * mask[rows]
+            exp_avg_sq[rows] = exp_avg_sq[rows] * mask[rows]
 
     def reset_(self, index: Tensor | slice = slice(None)) -> None:
         """Forget the moments and step counts of individuals `index`."""

@@ -166,6 +166,23 @@ class StackedAutoencoder(nn.Module):
         for linear in self.linears():
             linear.apply_masks_()
 
+    @torch.no_grad()
+    def prune_(self, rows: Tensor, masks: Sequence[tuple[Tensor, Tensor]], regrow: bool = False) -> None:
+        """Give individuals `rows` the new `masks`, one (weight, bias) pair per linear layer,
+        and zero what they exclude; record per individual how many nonzero parameters this
+        pruning zeroed (`zeroed_at_last_prune`). `regrow`: zero them once but keep the masks
+        open, so training can regrow them (the reference's behaviour)."""
+        zeroed = torch.zeros(len(rows), device=rows.device)
+        for linear, (weight_mask, bias_mask) in zip(self.linears(), masks, strict=True):
+            zeroed += ((linear.weight[rows] != 0) & ~weight_mask).flatten(1).sum(1)
+            zeroed += ((linear.bias[rows] != 0) & ~bias_mask).sum(1)
+            linear.weight[rows] = linear.weight[rows] * weight_mask
+            linear.bias[rows] = linear.bias[rows] * bias_mask
+            if not regrow:
+                linear.weight_mask[rows] = weight_mask
+                linear.bias_mask[rows] = bias_mask
+        self.zeroed_at_last_prune[rows] = zeroed
+
     def reset_rows_(self, rows: slice, generator: torch.Generator) -> None:
         """Draw individuals `rows` anew from `generator`, layer by layer, encoder first."""
         for linear in self.linears():

@@ -9,6 +9,14 @@ from typing import Literal
 import torch
 from torch import Tensor
 
+from lit_evoae.arguments import (
+    NonNegativeFloat,
+    PositiveFloat,
+    PositiveInt,
+    check,
+    check_choice,
+    check_each,
+)
 from lit_evoae.errors import ConfigError
 from lit_evoae.population.selection import (
     SolutionConcept,
@@ -17,14 +25,6 @@ from lit_evoae.population.selection import (
     tournament,
 )
 from lit_evoae.population.stacked import StackedAutoencoder
-from lit_evoae.validation import (
-    NonNegativeFloat,
-    PositiveFloat,
-    PositiveInt,
-    check,
-    check_choice,
-    check_each,
-)
 
 CellEvaluation = Literal["lipi_simple", "epoch_node"]
 UpdateOrder = Literal["synchronous", "sequential"]

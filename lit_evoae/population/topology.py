@@ -10,9 +10,9 @@ from typing import Literal
 import torch
 from torch import Tensor
 
+from lit_evoae.arguments import NonNegativeInt, PositiveInt, check, check_each
 from lit_evoae.components import build, describe
 from lit_evoae.errors import ConfigError
-from lit_evoae.validation import NonNegativeInt, PositiveInt, check, check_each
 
 
 class Topology(ABC):

@@ -10,8 +10,8 @@ import math
 from abc import ABC, abstractmethod
 from fractions import Fraction
 
+from lit_evoae.arguments import ClosedUnitInterval, PositiveFloat, check
 from lit_evoae.errors import ConfigError
-from lit_evoae.validation import ClosedUnitInterval, PositiveFloat, check
 
 
 class Schedule(ABC):

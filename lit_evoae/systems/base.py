@@ -8,13 +8,14 @@ import torch
 from torch import Tensor
 from torchmetrics import MeanAbsoluteError
 
-from lit_evoae import compat
+from lit_evoae import compat, keys
 from lit_evoae.checkpoints import SYSTEM_KEY
 from lit_evoae.data.base import TensorDataModule
 from lit_evoae.errors import ConfigError
 from lit_evoae.metrics import split_l1
 from lit_evoae.population.optim import PopulationStep
 from lit_evoae.population.stacked import StackedAutoencoder
+from lit_evoae.pruning.masks import Masks
 
 
 class PopulationCallback(pl.Callback):
@@ -25,8 +26,8 @@ class PopulationCallback(pl.Callback):
     def on_pairs_trained(self, trainer: pl.Trainer, system: "AutoencoderSystem",
                          cells: Tensor) -> None:  # fmt: skip
         """Row i of `system.pruning_target()` holds the pair just trained for cell `cells[i]`
-        (a canonical run: row 0, cell 0). Masks changed here must be reported with
-        `system.masks_changed(rows)`; the pairs then replace their cells' centers."""
+        (a canonical run: row 0, cell 0). Masks are changed through `system.prune_(rows,
+        masks)`; the pairs then replace their cells' centers."""
 
 
 class AutoencoderSystem(pl.LightningModule, ABC):
@@ -64,8 +65,10 @@ class AutoencoderSystem(pl.LightningModule, ABC):
         """The population whose just-trained individuals pruning acts on."""
 
     @abstractmethod
-    def masks_changed(self, rows: Tensor) -> None:
-        """Zero the weights and optimiser moments that the masks of `rows` now exclude."""
+    def prune_(self, rows: Tensor, masks: list[Masks], regrow: bool = False) -> None:
+        """Give rows `rows` of `pruning_target()` the new `masks` (one (weight, bias) pair per
+        linear layer) and zero the weights and optimiser moments they exclude; see
+        `StackedAutoencoder.prune_` for `regrow`."""
 
     def setup(self, stage: str) -> None:
         if stage == "fit":
@@ -108,12 +111,12 @@ class AutoencoderSystem(pl.LightningModule, ABC):
 
     def log_train_loss(self, loss: Tensor) -> None:
         if compat.attached_trainer(self) is not None:
-            self.log("train/loss", loss, on_step=False, on_epoch=True, prog_bar=True)
+            self.log(keys.TRAIN_LOSS, loss, on_step=False, on_epoch=True, prog_bar=True)
 
     def test_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
         inputs = batch[0]
         self.test_l1(self(inputs), inputs)
-        self.log("test/l1", self.test_l1)
+        self.log(keys.TEST_L1, self.test_l1)
 
     def on_test_epoch_end(self) -> None:
         self.log_model_size()
@@ -138,22 +141,21 @@ class AutoencoderSystem(pl.LightningModule, ABC):
         splits = {name: data.splits[name].tensors[0] for name in ("train", "test")}
         train, test = (split_l1(population, inputs, data.eval_batch_size)
                        for inputs in splits.values())  # fmt: skip
-        per_cell = {"train_l1_mean": train, "test_l1_mean": test, "train_l1_best": train,
-                    "capacity": 1 - population.sparsity(),
-                    "capacity_at_last_prune": population.capacity_at_last_prune()}  # fmt: skip
+        per_cell = dict(zip(keys.FINAL_NAMES, (train, test, train, 1 - population.sparsity(),
+                                               population.capacity_at_last_prune()), strict=True))
         trials = len(self.seeds)
         metrics = {}
         for name, values in per_cell.items():
             by_trial = values.view(trials, -1)
             reduced = by_trial.amin(1) if name == "train_l1_best" else by_trial.mean(1)
-            metrics[f"final/{name}"] = values.min() if name == "train_l1_best" else values.mean()
+            metrics[keys.final(name)] = values.min() if name == "train_l1_best" else values.mean()
             if trials > 1:
-                metrics.update({f"final/{name}/trial_{t:02d}": v for t, v in enumerate(reduced)})
+                metrics.update({keys.trial(keys.final(name), t): v for t, v in enumerate(reduced)})
         if trials == 1:
-            metrics.update({f"final/train_l1/cell_{c:02d}": v for c, v in enumerate(train)})
+            metrics.update({keys.cell(keys.final("train_l1"), c): v for c, v in enumerate(train)})
         return metrics
 
     def log_model_size(self) -> None:
         population, index = self.best_individual()
-        self.log("model/params", float(population.parameters_per_individual()))
-        self.log("model/sparsity", population.sparsity()[index])
+        self.log(keys.MODEL_PARAMS, float(population.parameters_per_individual()))
+        self.log(keys.MODEL_SPARSITY, population.sparsity()[index])

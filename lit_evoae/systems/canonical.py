@@ -10,14 +10,8 @@ import torch
 from torch import Tensor
 from torchmetrics import MeanAbsoluteError
 
-from lit_evoae import compat
-from lit_evoae.errors import ConfigError, Diverged
-from lit_evoae.nets import Autoencoder, layer_sizes
-from lit_evoae.population.optim import OptimizerState, StackedAdam
-from lit_evoae.population.stacked import StackedAutoencoder
-from lit_evoae.population.training import reconstruction_l1, shuffled_orders, train_pass
-from lit_evoae.systems.base import AutoencoderSystem
-from lit_evoae.validation import (
+from lit_evoae import compat, keys
+from lit_evoae.arguments import (
     Beta,
     ClosedUnitInterval,
     PositiveFloat,
@@ -26,6 +20,13 @@ from lit_evoae.validation import (
     check_choice,
     check_each,
 )
+from lit_evoae.errors import ConfigError, Diverged
+from lit_evoae.nets import Autoencoder, layer_sizes
+from lit_evoae.population.optim import OptimizerState, StackedAdam
+from lit_evoae.population.stacked import StackedAutoencoder
+from lit_evoae.population.training import reconstruction_l1, shuffled_orders, train_pass
+from lit_evoae.pruning.masks import Masks
+from lit_evoae.systems.base import AutoencoderSystem
 
 
 class CanonicalAutoencoder(AutoencoderSystem):
@@ -100,7 +101,7 @@ class CanonicalAutoencoder(AutoencoderSystem):
             self._stop_diverged(float(losses[step, 0]), step)
         self.notify_pairs_trained(torch.zeros(1, dtype=torch.long, device=self.device))
         self.log_train_loss(losses.mean())
-        self.log("lr", rate[0].float(), on_step=False, on_epoch=True)
+        self.log(keys.LR, rate[0].float(), on_step=False, on_epoch=True)
         self.count_generation()
 
     def learning_rate(self, epoch: int) -> float:
@@ -123,7 +124,7 @@ class CanonicalAutoencoder(AutoencoderSystem):
     def validation_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
         inputs = batch[0]
         self.val_l1(self(inputs), inputs)
-        self.log("val/l1", self.val_l1, prog_bar=True)
+        self.log(keys.VAL_L1, self.val_l1, prog_bar=True)
 
     def on_validation_epoch_end(self) -> None:
         self.log_model_size()
@@ -134,9 +135,9 @@ class CanonicalAutoencoder(AutoencoderSystem):
     def pruning_target(self) -> StackedAutoencoder:
         return self.population
 
-    def masks_changed(self, rows: Tensor) -> None:
-        self.population.apply_masks_()
-        self.adam.apply_masks_(self.population)
+    def prune_(self, rows: Tensor, masks: list[Masks], regrow: bool = False) -> None:
+        self.population.prune_(rows, masks, regrow)
+        self.adam.apply_masks_(self.population, rows)
 
     def _lr_step_epochs(self) -> int:
         if self.lr_step_epochs is not None:

@@ -13,7 +13,16 @@ import torch
 from pytorch_lightning.utilities import rank_zero_warn
 from torch import Tensor
 
-from lit_evoae import compat
+from lit_evoae import compat, keys
+from lit_evoae.arguments import (
+    Beta,
+    NonNegativeInt,
+    PositiveFloat,
+    PositiveInt,
+    check,
+    check_choice,
+    check_each,
+)
 from lit_evoae.components import build, describe
 from lit_evoae.metrics import PopulationL1
 from lit_evoae.nets import Autoencoder, layer_sizes
@@ -26,18 +35,10 @@ from lit_evoae.population.stacked import StackedAutoencoder, copy_individuals_
 from lit_evoae.population.strategy import CoevolutionStrategy, PairingPlan
 from lit_evoae.population.topology import Ring, Topology, trial_seeds
 from lit_evoae.population.training import shuffled_orders, steps_per_pass, train_pass
+from lit_evoae.pruning.masks import Masks
 from lit_evoae.systems.base import AutoencoderSystem
 from lit_evoae.systems.scratch import leave_out_scratch, with_own_scratch
 from lit_evoae.systems.sharding import Sharding
-from lit_evoae.validation import (
-    Beta,
-    NonNegativeInt,
-    PositiveFloat,
-    PositiveInt,
-    check,
-    check_choice,
-    check_each,
-)
 
 
 class CoevolutionaryAutoencoder(AutoencoderSystem):
@@ -230,7 +231,7 @@ class CoevolutionaryAutoencoder(AutoencoderSystem):
     def _recover(self, diverged: Tensor) -> None:
         """Diverged cells take their neighbourhood's best center (see `heal_`)."""
         if compat.attached_trainer(self) is not None:
-            self.log("gen/diverged", float(len(diverged)), on_step=False, on_epoch=True,
+            self.log(keys.GEN_DIVERGED, float(len(diverged)), on_step=False, on_epoch=True,
                      reduce_fx="sum", sync_dist=True)  # fmt: skip
         if len(diverged):
             sources = heal_(self, diverged)
@@ -240,10 +241,10 @@ class CoevolutionaryAutoencoder(AutoencoderSystem):
 
     def _log_generation(self) -> None:
         loss = self.selection_loss
-        self.log_dict({"gen/best_loss": loss.min(), "gen/median_loss": loss.median(),
-                       "gen/worst_loss": loss.max()}, on_step=False, on_epoch=True)  # fmt: skip
+        self.log_dict({keys.GEN_BEST_LOSS: loss.min(), keys.GEN_MEDIAN_LOSS: loss.median(),
+                       keys.GEN_WORST_LOSS: loss.max()}, on_step=False, on_epoch=True)  # fmt: skip
         rates = self.learning_rates.tolist()
-        rates = {f"lr/cell_{cell:02d}": rate for cell, rate in enumerate(rates)}
+        rates = {keys.cell(keys.LR, cell): rate for cell, rate in enumerate(rates)}
         self.log_dict(rates, on_step=False, on_epoch=True)
 
     # ----------------------------------------------------------------- evaluation
@@ -264,11 +265,11 @@ class CoevolutionaryAutoencoder(AutoencoderSystem):
         best = per_cell.argmin()
         self.best_index.copy_(best)
         self.center_l1.copy_(per_cell)
-        self.log("val/l1", per_cell[best], prog_bar=True)
-        self.log("val/l1_median", per_cell.median())
+        self.log(keys.VAL_L1, per_cell[best], prog_bar=True)
+        self.log(keys.VAL_L1_MEDIAN, per_cell.median())
         if self.topology.trials > 1:  # independent trials: each one's best cell
             for trial, best_l1 in enumerate(per_cell.view(self.topology.trials, -1).amin(1)):
-                self.log(f"val/l1/trial_{trial:02d}", best_l1)
+                self.log(keys.trial(keys.VAL_L1, trial), best_l1)
         self.log_model_size()
 
     def best_individual(self) -> tuple[StackedAutoencoder, int]:
@@ -278,9 +279,9 @@ class CoevolutionaryAutoencoder(AutoencoderSystem):
         """The trained pairs: mask changes made here are carried into the centers."""
         return self.trainees
 
-    def masks_changed(self, rows: Tensor) -> None:
-        self.trainees.apply_masks_()
-        self.trainee_adam.apply_masks_(self.trainees)
+    def prune_(self, rows: Tensor, masks: list[Masks], regrow: bool = False) -> None:
+        self.trainees.prune_(rows, masks, regrow)
+        self.trainee_adam.apply_masks_(self.trainees, rows)
         self._trainees_pruned = True
 
     # ----------------------------------------------------------------- checkpoints

@@ -1,3 +1,4 @@
+import csv
 import sys
 from pathlib import Path
 
@@ -6,6 +7,7 @@ import pytorch_lightning as pl
 import torch
 import yaml
 
+from lit_evoae import keys
 from lit_evoae.callbacks import Pruning
 from lit_evoae.cli import build_cli
 from lit_evoae.data import BinaryClusteringDataModule
@@ -48,9 +50,12 @@ def test_each_fragment_composes_with_a_config_and_runs(fragment, tmp_path, monke
                      "--pruning.probability", "1.0"])
     (pruning,) = [c for c in cli.trainer.callbacks if isinstance(c, Pruning)]
     expected = yaml.safe_load(fragment.read_text())["pruning"]["operator"]
+    logged = list(csv.DictReader((Path(cli.trainer.log_dir) / keys.METRICS_CSV).open()))
+    events = [float(row[keys.PRUNE_EVENTS]) for row in logged if row.get(keys.PRUNE_EVENTS)]
+    assert len(events) == 3  # every generation, with or without an operator
     if expected is None:
         assert pruning.operator is None
-        assert cli.trainer.callback_metrics.get("prune/events", torch.tensor(0.0)) == 0
+        assert events == [0, 0, 0]
     else:
         assert type(pruning.operator).__name__ == expected["class_path"].rsplit(".", 1)[1]
     assert any(isinstance(c, pl.callbacks.ModelCheckpoint) for c in cli.trainer.callbacks)
@@ -178,16 +183,16 @@ def test_bad_pruning_values_fail_at_parse_time(override, named, tmp_path, monkey
 
 def test_side_passes_do_not_pollute_the_variance_statistics(data):
     system = coevolution()
-    pruning = Pruning(VariancePruning(amount=0.3), Fixed(), probability=1.0)
-    trained = trainer(1, pruning)
+    operator = VariancePruning(amount=0.3)
+    trained = trainer(1, Pruning(operator, Fixed(), probability=1.0))
     seen = []
-    original = pruning._prune
+    original = operator.masks
 
     def spy(population, chosen, generator):
-        seen.append([count[chosen].tolist() for count in pruning.moments.count])
-        original(population, chosen, generator)
+        seen.append([count[chosen].tolist() for count in operator.moments.count])
+        return original(population, chosen, generator)
 
-    pruning._prune = spy
+    operator.masks = spy
     trained.fit(system, datamodule=data)
     # 120 training examples seen per layer, not 120 + the 100-example loss probe
     assert seen == [[[120.0] * 4] * 4]

@@ -112,7 +112,7 @@ def test_random_pruning_only_removes_floor_amount_and_never_empties_a_tensor(lay
     operator, generator = RandomPruning(amount), torch.Generator().manual_seed(seed)
     masks = layer
     for _ in range(ROUNDS):
-        new = operator.masks(*masks, None, generator)
+        new = operator.layer_masks(*masks, None, generator)
         assert_only_lost_entries(masks, new)
         for old_mask, new_mask in zip(masks, new, strict=True):
             live = old_mask.flatten(1).sum(1).tolist()
@@ -143,7 +143,7 @@ def test_variance_pruning_removes_whole_units_within_the_cap_never_the_last(
     n, units = masks[1].shape
     for _ in range(ROUNDS):
         variance = values(data.draw, variances, n, units)
-        new = operator.masks(*masks, variance, generator)
+        new = operator.layer_masks(*masks, variance, generator)
         assert_only_lost_entries(masks, new)
         assert_whole_units_and_never_the_last(masks, new)
         if amount is not None:
@@ -165,7 +165,7 @@ def test_variance_reference_mode_only_ever_loses_entries(data, layer, prune_end,
     masks = layer
     n, units = masks[1].shape
     for _ in range(ROUNDS):
-        new = operator.masks(*masks, values(data.draw, variances, n, units), generator)
+        new = operator.layer_masks(*masks, values(data.draw, variances, n, units), generator)
         assert_only_lost_entries(masks, new)
         masks = new
 
@@ -182,7 +182,7 @@ def test_conjunctive_pruning_removes_quiet_whole_units_never_the_last(
     n, units = masks[1].shape
     for _ in range(ROUNDS):
         case_activations = values(data.draw, activations, n, cases, units)
-        new = operator.masks(*masks, case_activations, generator)
+        new = operator.layer_masks(*masks, case_activations, generator)
         assert_only_lost_entries(masks, new)
         assert_whole_units_and_never_the_last(masks, new)
         removed = live_units(*masks) & ~live_units(*new)
@@ -202,14 +202,14 @@ def test_conjunctive_pruning_removes_quiet_whole_units_never_the_last(
 def test_variance_cap_is_floor_amount_times_live_without_float32_rounding():
     weights, biases = torch.ones(200, 3, 2, dtype=torch.bool), torch.ones(200, 2, dtype=torch.bool)
     generator = torch.Generator().manual_seed(0)  # equal variances: each unit a coin toss
-    new = VariancePruning(0.49999999999999994).masks(weights, biases, torch.ones(200, 2), generator)
+    new = VariancePruning(0.49999999999999994).layer_masks(weights, biases, torch.ones(200, 2), generator)
     assert bool(live_units(*new).all())  # floor(0.49999999999999994 x 2) = 0 units may go
 
 
 def test_conjunctive_normalises_a_tiny_but_nonzero_spread():
     activations = torch.tensor([[[0.0, 0.0, 0.0, -3e-42]]])  # subnormal spread: unit 3 is quiet
     weights, biases = torch.ones(1, 1, 4, dtype=torch.bool), torch.ones(1, 4, dtype=torch.bool)
-    new = ConjunctivePruning(0.5).masks(weights, biases, activations, None)
+    new = ConjunctivePruning(0.5).layer_masks(weights, biases, activations, None)
     assert live_units(*new).tolist() == [[True, True, True, False]]
 
 

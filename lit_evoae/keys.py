@@ -1,0 +1,52 @@
+"""Every metric key and file name a run writes, in one place.
+
+The systems and callbacks log under these keys, the study tools read them back, and the
+tests check them; a key spelt twice could drift apart without anyone noticing. Keys are
+grouped with `/` and bounded: per-cell and per-trial keys exist only where a plot needs them.
+"""
+
+# --- logged every generation
+TRAIN_LOSS = "train/loss"
+VAL_L1 = "val/l1"  # the best cell's validation L1: what checkpoints monitor
+VAL_L1_MEDIAN = "val/l1_median"
+GEN_BEST_LOSS = "gen/best_loss"
+GEN_MEDIAN_LOSS = "gen/median_loss"
+GEN_WORST_LOSS = "gen/worst_loss"
+GEN_DIVERGED = "gen/diverged"
+LR = "lr"  # the canonical run's decayed rate; coevolution logs `cell(LR, c)` per cell
+MODEL_PARAMS = "model/params"
+MODEL_SPARSITY = "model/sparsity"
+PRUNE_EVENTS = "prune/events"
+PRUNE_SPARSITY = "prune/sparsity"
+PRUNE_REMOVED = "prune/removed_fraction"
+PRUNE_LOSS_CHANGE = "prune/loss_change"
+
+# --- logged once
+TEST_L1 = "test/l1"
+#: The paper's metric and its companions, logged when training ends (`final(name)`).
+FINAL_NAMES = ("train_l1_mean", "test_l1_mean", "train_l1_best", "capacity",
+               "capacity_at_last_prune")  # fmt: skip
+FINAL_TRAIN_L1_MEAN = "final/train_l1_mean"
+#: A study result's best validation L1 over the run (not logged: read from the val/l1 rows).
+VAL_L1_BEST = "val/l1_best"
+
+# --- files
+METRICS_CSV = "metrics.csv"
+BEST_AUTOENCODER = "best_autoencoder.pt"
+RESULT = "result.json"  # a study run's record; written last, so it marks a finished run
+PLAN = "study.json"  # a study's plan: every run, in order
+
+
+def final(name: str) -> str:
+    """`final/<name>`, one of FINAL_NAMES."""
+    return f"final/{name}"
+
+
+def cell(key: str, cell: int) -> str:
+    """`key` for one cell: `prune/sparsity/cell_03`."""
+    return f"{key}/cell_{cell:02d}"
+
+
+def trial(key: str, trial: int | None) -> str:
+    """`key` for one trial of a batched population (`val/l1/trial_02`); `key` when None."""
+    return key if trial is None else f"{key}/trial_{trial:02d}"
