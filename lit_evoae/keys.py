@@ -35,6 +35,11 @@ METRICS_CSV = "metrics.csv"
 BEST_AUTOENCODER = "best_autoencoder.pt"
 RESULT = "result.json"  # a study run's record; written last, so it marks a finished run
 PLAN = "study.json"  # a study's plan: every run, in order
+PACK = "pack.json"  # a pack process's runs and folders
+LOG = "log.txt"  # a study run's or pack's output
+REPORT_MD = "report.md"  # a study report: tables and verdicts
+REPORT_CSV = "report.csv"  # the tables as CSV
+CLAIMS_CSV = "claims.csv"  # a study report's verdicts
 
 
 def final(name: str) -> str:

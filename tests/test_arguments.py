@@ -1,7 +1,7 @@
 import pytest
 
-from lit_evoae.errors import ConfigError
 from lit_evoae.arguments import Beta, ClosedUnitInterval, PositiveInt, check, check_each
+from lit_evoae.errors import ConfigError
 
 
 def test_check_returns_plain_builtins():

@@ -41,7 +41,8 @@ def config(tmp_path, monkeypatch):
      "model.init_args.strategy.init_args.tournament_sise: unknown key of CoevolutionStrategy "
      "(did you mean tournament_size?)"),
     (["--model.init_args.strategy.init_args.update_order", "sequentail"],
-     "allowed: synchronous, sequential (did you mean sequential?)"),
+     "update_order: unknown class sequentail (did you mean Sequential?); valid classes: "
+     "Sequential, Synchronous"),
     (["--pruning.operator", "RandomPrunning"],
      "pruning.operator: unknown class RandomPrunning (did you mean RandomPruning?); valid "
      "classes: ConjunctivePruning, RandomPruning, VariancePruning"),

@@ -1,19 +1,13 @@
-"""Healing a population whose trained pair diverged (a non-finite weight)."""
+"""Healing a population whose trained pair diverged (a non-finite weight): the decision."""
 
 import torch
 from torch import Tensor
 
-from lit_evoae.population.stacked import copy_individuals_
-
 
 @torch.no_grad()
-def heal_(system, diverged: Tensor) -> Tensor:
-    """Copy into each `diverged` cell the center of lowest last validation L1 in its
-    neighbourhood (itself, before any validation): weights, masks, Adam moments and
-    learning rate. Returns the cells copied from."""
-    members = system.plan.neighbourhoods.to(diverged.device)[diverged]
-    sources = members.gather(1, system.center_l1[members].argmin(1, keepdim=True)).squeeze(1)
-    copy_individuals_(system.centers, system.centers, diverged, sources)
-    copy_individuals_(system.center_adam, system.center_adam, diverged, sources)
-    system.learning_rates[diverged] = system.learning_rates[sources]
-    return sources
+def healing_sources(neighbourhoods: Tensor, last_l1: Tensor, diverged: Tensor) -> Tensor:
+    """For each `diverged` cell, the cell of its neighbourhood (rows of `neighbourhoods`)
+    whose center had the lowest last validation L1 (`last_l1`, per cell; all infinite
+    before any validation, so the cell itself): the center it takes instead."""
+    members = neighbourhoods.to(diverged.device)[diverged]
+    return members.gather(1, last_l1[members].argmin(1, keepdim=True)).squeeze(1)

@@ -3,36 +3,61 @@
 A generation walks the groups an order gives, one after another; each group selects
 from the centers as they stand (earlier groups have already replaced theirs), trains
 over one pass of the data, and replaces. The orders differ only in the groups.
+Chosen in a config by class_path (`strategy.update_order`); the paper's names
+`synchronous` and `sequential` are accepted as aliases.
 """
 
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
+from typing import Literal
 
 import torch
 from torch import Tensor
 
 
-class Synchronous:
+class UpdateOrder(ABC):
+    """Base: `groups` of the cells of every trial, in the order they train."""
+
+    #: Whether the cells of one group can be split over DDP ranks.
+    splits_over_ranks: bool = True
+
+    @abstractmethod
+    def groups(self, cells_per_trial: int, generators: Sequence[torch.Generator]) -> list[Tensor]:
+        """The generation's groups of cells; draws from each trial's generator."""
+
+    @abstractmethod
+    def group_size(self, cells_per_trial: int, trials: int) -> int:
+        """Cells of the largest group: how many pairs train at once."""
+
+
+class Synchronous(UpdateOrder):
     """Every cell in one group: all select from the previous generation's centers and train
     at once, as one batched program over one pass of the data."""
-
-    name = "synchronous"
 
     def groups(self, cells_per_trial: int, generators: Sequence[torch.Generator]) -> list[Tensor]:
         return [torch.arange(cells_per_trial * len(generators))]
 
+    def group_size(self, cells_per_trial: int, trials: int) -> int:
+        return cells_per_trial * trials
 
-class Sequential:
+
+class Sequential(UpdateOrder):
     """One cell of each trial per group, in a shuffled order drawn per trial: a cell selects
     from the centers its predecessors already replaced this generation (the reference
     implementation's order). Each group makes its own pass over the data, so a generation
     makes as many passes as a trial has cells; the trials' current cells train together."""
 
-    name = "sequential"
+    splits_over_ranks = False
 
     def groups(self, cells_per_trial: int, generators: Sequence[torch.Generator]) -> list[Tensor]:
         visits = torch.stack([torch.randperm(cells_per_trial, generator=g) for g in generators])
         offsets = torch.arange(len(generators)).unsqueeze(1) * cells_per_trial
         return list((visits + offsets).T)  # group k: the k-th visited cell of every trial
 
+    def group_size(self, cells_per_trial: int, trials: int) -> int:
+        return trials
 
-UPDATE_ORDERS = {order.name: order for order in (Synchronous(), Sequential())}
+
+#: The paper's names for the orders, kept so that configs written with them still parse.
+ALIASES: dict[str, type[UpdateOrder]] = {"synchronous": Synchronous, "sequential": Sequential}
+UpdateOrderAlias = Literal[tuple(ALIASES)]  # type: ignore[valid-type]

@@ -31,16 +31,3 @@ def tournament(fitness: Tensor, size: int, generator: torch.Generator) -> Tensor
     entrants = entrants.to(fitness.device)
     winner = fitness.gather(1, entrants).argmin(1, keepdim=True)
     return entrants.gather(1, winner).squeeze(1)
-
-
-def mutate_learning_rates(
-    learning_rates: Tensor, sigma: float, bounds: tuple[float, float], generator: torch.Generator
-) -> Tensor:
-    """Each rate plus N(0, sigma^2), clamped to `bounds` (the paper: sigma 1e-5, [1e-9, 10])."""
-    noise = torch.randn(
-        learning_rates.shape,
-        generator=generator,
-        device=generator.device,
-        dtype=learning_rates.dtype,
-    )
-    return (learning_rates + sigma * noise.to(learning_rates.device)).clamp(*bounds)

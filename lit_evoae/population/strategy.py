@@ -1,10 +1,11 @@
-"""The coevolution strategy: how cells score pairings, select, train and mutate.
+"""The coevolution strategy: how cells select, train and mutate, and in which order.
 
 A plain object the coevolution system calls; swap it (or subclass it) from the
-config under `model.init_args.strategy`.
+config under `model.init_args.strategy`. Its behaviours are objects too: the update
+order (`population/orders.py`) and the cell evaluation (`population/cell_evaluation.py`).
 """
 
-from typing import Literal
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -17,68 +18,14 @@ from lit_evoae.arguments import (
     check_choice,
     check_each,
 )
+from lit_evoae.components import build
 from lit_evoae.errors import ConfigError
-from lit_evoae.population.selection import (
-    SolutionConcept,
-    encoder_fitness,
-    mutate_learning_rates,
-    tournament,
-)
-from lit_evoae.population.stacked import StackedAutoencoder
-
-CellEvaluation = Literal["lipi_simple", "epoch_node"]
-UpdateOrder = Literal["synchronous", "sequential"]
-
-
-class PairingPlan:
-    """Which encoder x decoder pairings the neighbourhoods need, laid out for one batched call.
-
-    Decoder j is run on the latents of `partners[j]`: every encoder that shares a
-    neighbourhood with j (padded by repeating j). `lookup[c, a, b]` says where the
-    loss of (encoder n[c, a], decoder n[c, b]) sits in decoder n[c, b]'s row.
-    """
-
-    def __init__(self, neighbourhoods: Tensor) -> None:
-        self.neighbourhoods = neighbourhoods
-        size = len(neighbourhoods)
-        sharing: list[set[int]] = [{decoder} for decoder in range(size)]
-        for row in neighbourhoods.tolist():
-            for decoder in row:
-                sharing[decoder].update(row)
-        width = max(len(encoders) for encoders in sharing)
-        ordered = [sorted(encoders) for encoders in sharing]
-        self.partners = torch.tensor(
-            [
-                encoders + [decoder] * (width - len(encoders))
-                for decoder, encoders in enumerate(ordered)
-            ]
-        )
-        position = [{encoder: at for at, encoder in enumerate(encoders)} for encoders in ordered]
-        self.lookup = torch.tensor(
-            [
-                [[position[decoder][encoder] for decoder in row] for encoder in row]
-                for row in neighbourhoods.tolist()
-            ]
-        )
-
-    def losses(self, population: StackedAutoencoder, inputs: Tensor) -> Tensor:
-        """Mean L1 of every needed pairing: (cells, k, k) with [c, a, b] the loss of encoder
-        n[c, a] with decoder n[c, b]. `inputs` is one batch (batch, features) for all cells,
-        or (cells, batch, features), cell c's batch in row c (an encoder is scored on its own
-        cell's batch: the cells of a neighbourhood, one trial's, share one)."""
-        partners = self.partners.to(inputs.device)
-        size, width = partners.shape
-        if inputs.dim() == 2:
-            inputs = inputs.expand(size, *inputs.shape)
-        latents = population.encode(inputs)  # (size, batch, latent)
-        batch = inputs.shape[1]
-        paired = latents[partners].reshape(size, width * batch, -1)
-        reconstructions = population.decode(paired).reshape(size, width, batch, -1)
-        targets = inputs[partners]  # each encoder's own batch
-        per_pairing = (reconstructions - targets).abs().mean(dim=(2, 3))  # (decoder, partner)
-        neighbourhoods = self.neighbourhoods.to(inputs.device)
-        decoders = neighbourhoods.unsqueeze(1).expand(-1, neighbourhoods.shape[1], -1)
-        return per_pairing[decoders, self.lookup.to(inputs.device)]
+from lit_evoae.population.cell_evaluation import ALIASES as CELL_EVALUATIONS
+from lit_evoae.population.cell_evaluation import CellEvaluation, CellEvaluationAlias
+from lit_evoae.population.mutation import mutate_learning_rates
+from lit_evoae.population.orders import ALIASES as UPDATE_ORDERS
+from lit_evoae.population.orders import UpdateOrder, UpdateOrderAlias
+from lit_evoae.population.selection import SolutionConcept, encoder_fitness, tournament
 
 
 class CoevolutionStrategy:
@@ -90,12 +37,14 @@ class CoevolutionStrategy:
         tournament_size: entrants per tournament (drawn with replacement).
         lr_mutation_sigma: standard deviation of the Gaussian step of each cell's learning rate.
         lr_bounds: the learning rate is clamped to [low, high] after each step.
-        cell_evaluation: lipi_simple trains the selected pair together (the paper's);
-            epoch_node trains the selected encoder against a random neighbour decoder and
-            the selected decoder against a random neighbour encoder, batch by batch.
-        update_order: synchronous cells all read the previous generation's centers and train
-            at once; sequential cells go one at a time in a shuffled order, each seeing the
-            centers its predecessors already replaced (the reference implementation's).
+        cell_evaluation: Paired trains the selected pair together (the paper's, alias
+            lipi_simple); Cooperative trains the selected encoder against a random neighbour
+            decoder and the selected decoder against a random neighbour encoder, batch by
+            batch (alias epoch_node).
+        update_order: Synchronous cells all read the previous generation's centers and train
+            at once (alias synchronous); Sequential cells go one at a time in a shuffled
+            order, each seeing the centers its predecessors already replaced (the reference
+            implementation's, alias sequential).
     """
 
     def __init__(
@@ -104,13 +53,12 @@ class CoevolutionStrategy:
         tournament_size: PositiveInt = 2,
         lr_mutation_sigma: NonNegativeFloat = 1e-5,
         lr_bounds: tuple[PositiveFloat, PositiveFloat] = (1e-9, 10.0),
-        cell_evaluation: CellEvaluation = "lipi_simple",
-        update_order: UpdateOrder = "synchronous",
+        cell_evaluation: CellEvaluation | CellEvaluationAlias = "lipi_simple",
+        update_order: UpdateOrder | UpdateOrderAlias = "synchronous",
     ) -> None:
-        check_choice("strategy.solution_concept", solution_concept, SolutionConcept)
-        check_choice("strategy.cell_evaluation", cell_evaluation, CellEvaluation)
-        check_choice("strategy.update_order", update_order, UpdateOrder)
-        self.solution_concept = solution_concept
+        self.solution_concept = check_choice(
+            "strategy.solution_concept", solution_concept, SolutionConcept
+        )
         self.tournament_size = check("strategy.tournament_size", tournament_size, PositiveInt)
         self.lr_mutation_sigma = check(
             "strategy.lr_mutation_sigma", lr_mutation_sigma, NonNegativeFloat
@@ -119,8 +67,12 @@ class CoevolutionStrategy:
         if low > high:
             raise ConfigError(f"strategy.lr_bounds={list(lr_bounds)} is invalid: low exceeds high")
         self.lr_bounds = (low, high)
-        self.cell_evaluation = cell_evaluation
-        self.update_order = update_order
+        self.cell_evaluation = _component(
+            "strategy.cell_evaluation", cell_evaluation, CellEvaluation, CELL_EVALUATIONS
+        )
+        self.update_order = _component(
+            "strategy.update_order", update_order, UpdateOrder, UPDATE_ORDERS
+        )
 
     def select(self, pairing_losses: Tensor, generator: torch.Generator) -> tuple[Tensor, Tensor]:
         """Tournament over each neighbourhood: (winning positions (cells,), their fitness)."""
@@ -133,14 +85,14 @@ class CoevolutionStrategy:
             learning_rates, self.lr_mutation_sigma, self.lr_bounds, generator
         )
 
-    def describe(self) -> dict:
-        """Constructor arguments, as plain values (for checkpoints' hyperparameters)."""
-        return {
-            "solution_concept": self.solution_concept,
-            "tournament_size": self.tournament_size,
-            "lr_mutation_sigma": self.lr_mutation_sigma,
-            "lr_bounds": list(self.lr_bounds),
-            "cell_evaluation": self.cell_evaluation,
-            "update_order": self.update_order,
-        }
 
+def _component(name: str, value: Any, base: type, aliases: dict[str, type]) -> Any:
+    """An instance of `base` from an instance, a class_path dict (a checkpoint's) or one of
+    the paper's names in `aliases`."""
+    if isinstance(value, str):
+        if value not in aliases:
+            classes = ", ".join(cls.__name__ for cls in base.__subclasses__())
+            raise ConfigError(f"{name}={value!r} is invalid: choose one of "
+                              f"{', '.join(aliases)} or a class ({classes})")  # fmt: skip
+        return aliases[value]()
+    return build(value, base)

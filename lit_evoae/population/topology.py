@@ -11,7 +11,7 @@ import torch
 from torch import Tensor
 
 from lit_evoae.arguments import NonNegativeInt, PositiveInt, check, check_each
-from lit_evoae.components import build, describe
+from lit_evoae.components import build
 from lit_evoae.errors import ConfigError
 
 
@@ -25,10 +25,6 @@ class Topology(ABC):
     @abstractmethod
     def neighbourhoods(self) -> Tensor:
         """Long tensor (size, k): row c is cell c's neighbourhood, c first, no repeats."""
-
-    @abstractmethod
-    def describe(self) -> dict:
-        """Constructor arguments, as plain values (for checkpoints' hyperparameters)."""
 
     def neighbourhood_size(self) -> int:
         """Cells in one neighbourhood, the cell itself included."""
@@ -47,9 +43,6 @@ class Ring(Topology):
                 f"{self.radius} ({2 * self.radius + 1} cells); use size >= {2 * self.radius + 1} "
                 f"or radius <= {(self.size - 1) // 2}"
             )
-
-    def describe(self) -> dict:
-        return {"size": self.size, "radius": self.radius}
 
     def neighbourhoods(self) -> Tensor:
         offsets = [0]
@@ -85,9 +78,6 @@ class Torus(Topology):
             )
         self.size = self.rows * self.columns
 
-    def describe(self) -> dict:
-        return {"rows": self.rows, "columns": self.columns, "neighbourhood": self.neighbourhood}
-
     def neighbourhoods(self) -> Tensor:
         offsets = [(0, 0), (-1, 0), (1, 0), (0, -1), (0, 1)]
         if self.neighbourhood == "moore":
@@ -110,9 +100,6 @@ class Trials(Topology):
         self.topology = build(topology, Topology) if topology is not None else Ring()
         self.trials = check("topology.trials", trials, PositiveInt)
         self.size = self.topology.size * self.trials
-
-    def describe(self) -> dict:
-        return {"topology": describe(self.topology), "trials": self.trials}
 
     def neighbourhood_size(self) -> int:
         return self.topology.neighbourhood_size()

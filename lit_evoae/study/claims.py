@@ -17,15 +17,15 @@ from dataclasses import dataclass
 from math import comb
 from statistics import median
 
+from lit_evoae import keys
 from lit_evoae.errors import ConfigError
 
 ALPHA = 0.05
-DEFAULT_METRIC = "final/train_l1_mean"
+DEFAULT_METRIC = keys.FINAL_TRAIN_L1_MEAN
 #: What a claim may compare: each result.json holds these (lower is better for all but
 #: capacity and sparsity, where "<" still means "lower").
-METRICS = ("final/train_l1_mean", "final/test_l1_mean", "final/train_l1_best",
-           "final/capacity", "final/capacity_at_last_prune", "test/l1", "val/l1_best",
-           "model/sparsity")  # fmt: skip
+METRICS = (*map(keys.final, keys.FINAL_NAMES), keys.TEST_L1, keys.VAL_L1_BEST,
+           keys.MODEL_SPARSITY)  # fmt: skip
 _FORM = re.compile(r"^\s*(\S+)\s*([<>])\s*(\S+)\s*$")
 
 

@@ -5,7 +5,9 @@ import json
 import sys
 from pathlib import Path
 
+from lit_evoae import keys
 from lit_evoae.errors import UserError
+from lit_evoae.study.spec import load_study
 
 
 def main(args: list[str] | None = None) -> None:
@@ -75,15 +77,13 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _load(options):
-    from lit_evoae.study.spec import load_study
-
     study = load_study(options.study).narrowed(options.only, options.set)
     project = None if options.wandb is None else (options.wandb or study.name)
     return study, project
 
 
 def _run(options) -> None:
-    from lit_evoae.study.runner import run_study
+    from lit_evoae.study.runner import run_study  # deferred: it imports Lightning and torch
 
     study, project = _load(options)
     outcome = run_study(study, options.out, options.workers, options.trials, project,
@@ -97,7 +97,7 @@ def _run(options) -> None:
 
 
 def _slurm(options) -> None:
-    from lit_evoae.study.slurm import DEFAULT_TEMPLATE, submit_study
+    from lit_evoae.study.slurm import DEFAULT_TEMPLATE, submit_study  # deferred: Lightning
 
     study, project = _load(options)
     submission = submit_study(
@@ -119,17 +119,17 @@ def _slurm(options) -> None:
 
 
 def _task(options) -> None:
-    from lit_evoae.study.slurm import run_task
+    from lit_evoae.study.slurm import run_task  # deferred: it imports Lightning and torch
 
     result = run_task(options.plan, options.index)
     print("already finished" if result is None else json.dumps(result))
 
 
 def _report(options) -> None:
-    from lit_evoae.study.report import write_report
+    from lit_evoae.study.report import write_report  # deferred: scipy and matplotlib
 
     folder = write_report(options.out)
-    print((folder / "report.md").read_text())
+    print((folder / keys.REPORT_MD).read_text())
     print(f"tables and plots in {folder}")
 
 

@@ -8,16 +8,17 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (after choosing the file-only backend)
 
-from lit_evoae.study.report import by_group  # noqa: E402
+from lit_evoae import keys  # noqa: E402
+from lit_evoae.study.results import by_group  # noqa: E402
 
 
 def plot_all(results: list[dict], folder: Path) -> list[Path]:
     paths = [plot_boxes(results, folder / "test_l1_boxplot.png"),
              plot_l1_vs_sparsity(results, folder / "test_l1_vs_sparsity.png"),
              plot_curves(results, folder / "val_l1_curves.png")]  # fmt: skip
-    if all(r.get("final/train_l1_mean") is not None for r in results):
+    if all(r.get(keys.FINAL_TRAIN_L1_MEAN) is not None for r in results):
         paths.append(plot_boxes(results, folder / "train_l1_mean_boxplot.png",
-                                "final/train_l1_mean", "mean over cells of training L1"))
+                                keys.FINAL_TRAIN_L1_MEAN, "mean over cells of training L1"))
     return paths
 
 
@@ -29,7 +30,7 @@ def _panels(results: list[dict]):
     return figure, [(axis, group, variants) for axis, (group, variants) in panels]
 
 
-def plot_boxes(results: list[dict], path: Path, metric: str = "test/l1",
+def plot_boxes(results: list[dict], path: Path, metric: str = keys.TEST_L1,
                label: str = "final test L1") -> Path:  # fmt: skip
     """`metric` (default: the best cell's final test L1) by pruning variant, one panel per
     group, with n under each box."""
@@ -50,7 +51,7 @@ def plot_l1_vs_sparsity(results: list[dict], path: Path) -> Path:
     for axis, group, variants in panels:
         for name in sorted(variants):
             runs = variants[name]
-            axis.scatter([r["model/sparsity"] for r in runs], [r["test/l1"] for r in runs],
+            axis.scatter([r[keys.MODEL_SPARSITY] for r in runs], [r[keys.TEST_L1] for r in runs],
                          label=name, alpha=0.8)  # fmt: skip
         axis.set_title(group)
         axis.set_xlabel("fraction of weights pruned")
@@ -64,7 +65,7 @@ def plot_curves(results: list[dict], path: Path) -> Path:
     figure, panels = _panels(results)
     for axis, group, variants in panels:
         for name in sorted(variants):
-            curves = [_val_curve(Path(r["folder"]) / "metrics.csv") for r in variants[name]]
+            curves = [_val_curve(Path(r["folder"]) / keys.METRICS_CSV) for r in variants[name]]
             length = min(len(curve) for curve in curves)
             if length:
                 middle = [sorted(curve[i] for curve in curves)[len(curves) // 2]
@@ -81,8 +82,8 @@ def _val_curve(metrics: Path) -> list[float]:
     if not metrics.is_file():
         return []
     with metrics.open() as handle:
-        rows = [row for row in csv.DictReader(handle) if row.get("val/l1")]
-    by_epoch = {int(row["epoch"]): float(row["val/l1"]) for row in rows}
+        rows = [row for row in csv.DictReader(handle) if row.get(keys.VAL_L1)]
+    by_epoch = {int(row["epoch"]): float(row[keys.VAL_L1]) for row in rows}
     return [by_epoch[epoch] for epoch in sorted(by_epoch)]
 
 

@@ -12,36 +12,17 @@ L1 on the training set.
 
 import csv
 import json
-from collections import defaultdict
 from pathlib import Path
 from statistics import median
 
 import numpy as np
 from scipy.stats import mannwhitneyu
 
-from lit_evoae.errors import DataError
+from lit_evoae import keys
 from lit_evoae.io import atomic_write_text
 from lit_evoae.study.claims import ALPHA, claims_from_plan, smallest_p, verdicts
-
-COMPARED_AXIS = "pruning"
-NO_PRUNING = "none"
-
-
-def load_results(out: Path) -> list[dict]:
-    """Every finished run's result.json under `out`, with its grid choices."""
-    plan_file = out / "study.json"
-    plan = json.loads(plan_file.read_text())["runs"] if plan_file.is_file() else []
-    planned = {(run["variant"], run["trial"]): run.get("choices") for run in plan}
-    results = []
-    for path in sorted(out.glob("*/trial_*/result.json")):
-        result = json.loads(path.read_text())
-        choices = result.get("choices") or planned.get((result["variant"], result["trial"]))
-        result["choices"] = choices or {COMPARED_AXIS: result["variant"]}
-        result["folder"] = str(path.parent)
-        results.append(result)
-    if not results:
-        raise DataError(f"{out}: no finished runs (no */trial_*/result.json) to report on")
-    return results
+from lit_evoae.study.plots import plot_all
+from lit_evoae.study.results import NO_PRUNING, by_group, load_results
 
 
 def holm(p_values: list[float]) -> list[float]:
@@ -68,25 +49,11 @@ def random_baseline(name: str) -> str | None:
     )
 
 
-def group_key(choices: dict) -> str:
-    rest = [f"{axis}={name}" for axis, name in choices.items() if axis != COMPARED_AXIS]
-    return ", ".join(rest) or "all runs"
-
-
-def by_group(results: list[dict]) -> list[tuple[str, dict[str, list[dict]]]]:
-    """(group, {pruning variant: its runs}) for every group, in name order."""
-    grouped: dict[str, dict[str, list[dict]]] = defaultdict(lambda: defaultdict(list))
-    for result in results:
-        variant = result["choices"].get(COMPARED_AXIS, result["variant"])
-        grouped[group_key(result["choices"])][variant].append(result)
-    return sorted(grouped.items())
-
-
 def summarise(results: list[dict]) -> dict[str, list[dict]]:
     """One table (a list of rows) per group."""
     tables = {}
     for group, variants in by_group(results):
-        l1 = {name: [r["test/l1"] for r in runs] for name, runs in variants.items()}
+        l1 = {name: [r[keys.TEST_L1] for r in runs] for name, runs in variants.items()}
         rows = []
         for name in sorted(variants):
             values = l1[name]
@@ -94,8 +61,8 @@ def summarise(results: list[dict]) -> dict[str, list[dict]]:
             rows.append({
                 "variant": name, "n": len(values), "median_test_l1": median(values),
                 "iqr_test_l1": float(quartiles[1] - quartiles[0]),
-                "median_sparsity": median(r["model/sparsity"] for r in variants[name]),
-                "median_train_l1_mean": _median_of(variants[name], "final/train_l1_mean"),
+                "median_sparsity": median(r[keys.MODEL_SPARSITY] for r in variants[name]),
+                "median_train_l1_mean": _median_of(variants[name], keys.FINAL_TRAIN_L1_MEAN),
             })  # fmt: skip
         for baseline_of, label in ((lambda n: NO_PRUNING, "none"), (random_baseline, "random")):
             tests = [(row, baseline_of(row["variant"])) for row in rows]
@@ -175,23 +142,21 @@ def write_report(out: Path) -> Path:
     tables = summarise(results)
     folder = out / "report"
     folder.mkdir(exist_ok=True)
-    plan_file = out / "study.json"
+    plan_file = out / keys.PLAN
     records = json.loads(plan_file.read_text()).get("claims", []) if plan_file.is_file() else []
     claims = verdicts(claims_from_plan(records), results, compare, holm)
     text = markdown(tables) + ("\n" + claim_markdown(claims) if claims else "")
-    atomic_write_text(folder / "report.md", text)
+    atomic_write_text(folder / keys.REPORT_MD, text)
     if claims:
-        with (folder / "claims.csv").open("w", newline="") as handle:
+        with (folder / keys.CLAIMS_CSV).open("w", newline="") as handle:
             writer = csv.DictWriter(handle, fieldnames=CLAIM_COLUMNS)
             writer.writeheader()
             writer.writerows(claims)
-    with (folder / "report.csv").open("w", newline="") as handle:
+    with (folder / keys.REPORT_CSV).open("w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=["group", *COLUMNS])
         writer.writeheader()
         for group, rows in tables.items():
             for row in rows:
                 writer.writerow({"group": group, **row})
-    from lit_evoae.study.plots import plot_all
-
     plot_all(results, folder)
     return folder

@@ -8,7 +8,6 @@ finished runs are skipped, a half-done run's folder is cleared and the run redon
 The plan (`study.json`) records every run, so a SLURM array task can pick one by index.
 """
 
-import csv
 import json
 import os
 import shutil
@@ -22,13 +21,16 @@ from pathlib import Path
 import yaml
 from tqdm import tqdm
 
+from lit_evoae import keys
 from lit_evoae.errors import ConfigError
 from lit_evoae.io import atomic_write_text
 from lit_evoae.runs import latest_preemption_checkpoint
+from lit_evoae.study.results import RunFailed, is_finished, write_result
 from lit_evoae.study.spec import Run, Study
 
-RESULT = "result.json"
-PLAN = "study.json"
+#: The exit status of a pack process whose variant is not a coevolution (lit_evoae.study.pack):
+#: its trials then run alone.
+NOT_PACKABLE = 3
 
 
 @dataclass
@@ -36,10 +38,6 @@ class Outcome:
     finished: list[Run] = field(default_factory=list)
     skipped: list[Run] = field(default_factory=list)
     failed: list[tuple[Run, str]] = field(default_factory=list)
-
-
-def is_finished(run: Run, out: Path) -> bool:
-    return (run.folder(out) / RESULT).is_file()
 
 
 def run_study(study: Study, out: Path, workers: int | None, trials: int | None = None,
@@ -106,8 +104,6 @@ def run_group(runs: list[Run], out: Path, threads: int, wandb_project: str | Non
 def run_pack_process(runs: list[Run], out: Path, threads: int) -> bool:
     """Train `runs` as one batched process (lit_evoae.study.pack); False if the variant is
     not a coevolution, whose trials then run alone."""
-    from lit_evoae.study.pack import NOT_PACKABLE
-
     folder = out / runs[0].variant / f"pack_{runs[0].trial:03d}-{runs[-1].trial:03d}"
     if folder.exists():
         shutil.rmtree(folder)  # an interrupted pack starts over
@@ -116,16 +112,16 @@ def run_pack_process(runs: list[Run], out: Path, threads: int) -> bool:
     atomic_write_text(logging, yaml.safe_dump(logging_config(runs[0], folder, None)))
     spec = {"runs": [run.to_plan() for run in runs], "out": str(out), "folder": str(folder),
             "logging": str(logging)}  # fmt: skip
-    atomic_write_text(folder / "pack.json", json.dumps(spec, indent=1))
+    atomic_write_text(folder / keys.PACK, json.dumps(spec, indent=1))
     environment = {**os.environ, "OMP_NUM_THREADS": str(threads)}
-    command = [sys.executable, "-m", "lit_evoae.study.pack", str(folder / "pack.json")]
-    with (folder / "log.txt").open("a") as log:
-        status = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, env=environment)
+    command = [sys.executable, "-m", "lit_evoae.study.pack", str(folder / keys.PACK)]
+    log = folder / keys.LOG
+    with log.open("a") as handle:
+        status = subprocess.run(command, stdout=handle, stderr=subprocess.STDOUT, env=environment)
     if status.returncode == NOT_PACKABLE:
         return False
     if status.returncode != 0:
         trials = f"{runs[0].trial}-{runs[-1].trial}"
-        log = folder / "log.txt"
         raise RunFailed(f"{runs[0].variant} trials {trials} (packed) failed; see {log}")
     return True
 
@@ -143,7 +139,7 @@ def write_plan(study: Study, runs: list[Run], out: Path, path: Path | None = Non
 
     It goes to `out/study.json` unless `path` says otherwise; runs write under `out`.
     """
-    path = path or out / PLAN
+    path = path or out / keys.PLAN
     path.parent.mkdir(parents=True, exist_ok=True)
     plan = {"name": study.name, "out": str(out.resolve()), "wandb_project": wandb_project,
             "claims": [claim.to_plan() for claim in study.claims],
@@ -160,10 +156,6 @@ def read_plan(path: Path) -> Plan:
     except (OSError, ValueError, KeyError, TypeError) as error:
         raise ConfigError(f"study plan {path} cannot be read ({error!r}); write it "
                           "again with lit-evoae-study run or slurm") from error  # fmt: skip
-
-
-class RunFailed(Exception):
-    """A run's process exited with an error; its log says why."""
 
 
 def run_one(run: Run, out: Path, threads: int = 1, wandb_project: str | None = None) -> dict:
@@ -184,15 +176,12 @@ def run_one(run: Run, out: Path, threads: int = 1, wandb_project: str | None = N
     ]  # fmt: skip
     environment = {**os.environ, "OMP_NUM_THREADS": str(threads)}
     start = time.perf_counter()
-    with (folder / "log.txt").open("a") as log:
-        status = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, env=environment)
+    log = folder / keys.LOG
+    with log.open("a") as handle:
+        status = subprocess.run(command, stdout=handle, stderr=subprocess.STDOUT, env=environment)
     if status.returncode != 0:
-        raise RunFailed(f"{run.variant} trial {run.trial} failed; see {folder / 'log.txt'}")
-    seconds = round(time.perf_counter() - start, 2)
-    result = {"variant": run.variant, "trial": run.trial, "seed": run.seed, "seconds": seconds,
-              "choices": dict(run.choices), **final_metrics(folder)}  # fmt: skip
-    atomic_write_text(folder / RESULT, json.dumps(result, indent=1))
-    return result
+        raise RunFailed(f"{run.variant} trial {run.trial} failed; see {log}")
+    return write_result(run, out, round(time.perf_counter() - start, 2))
 
 
 def logging_config(run: Run, folder: Path, wandb_project: str | None) -> dict:
@@ -212,36 +201,3 @@ def logging_config(run: Run, folder: Path, wandb_project: str | None) -> dict:
         },
     }
     return {"trainer": {"logger": [csv_logger, wandb_logger]}}
-
-
-def final_metrics(folder: Path) -> dict:
-    """test/l1 and the model size from the run's test, and its best val/l1."""
-    with (folder / "metrics.csv").open() as handle:
-        rows = list(csv.DictReader(handle))
-    tested = [row for row in rows if row.get("test/l1")]
-    validated = [float(row["val/l1"]) for row in rows if row.get("val/l1")]
-    if not tested:
-        raise RunFailed(f"{folder}: the run logged no test/l1 (was test_after_fit disabled?)")
-    last = tested[-1]
-    return {
-        "test/l1": float(last["test/l1"]),
-        "model/sparsity": float(last["model/sparsity"]),
-        "model/params": float(last["model/params"]),
-        "val/l1_best": min(validated) if validated else None,
-        "epochs": 1 + max(int(row["epoch"]) for row in rows if row.get("train/loss")),
-        **final_values(rows),
-    }
-
-
-def final_values(rows: list[dict], trial: int | None = None) -> dict[str, float]:
-    """The paper's metric and its companions (final/*, logged when training ends); with
-    `trial`, that trial's values of a packed run, under the same names."""
-    suffix = "" if trial is None else f"/trial_{trial:02d}"
-    names = ("train_l1_mean", "test_l1_mean", "train_l1_best", "capacity",
-             "capacity_at_last_prune")  # fmt: skip
-    values = {}
-    for row in rows:
-        for name in names:
-            if row.get(f"final/{name}{suffix}"):
-                values[f"final/{name}"] = float(row[f"final/{name}{suffix}"])
-    return values

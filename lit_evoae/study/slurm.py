@@ -17,7 +17,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from lit_evoae.errors import ConfigError, UserError
-from lit_evoae.study.runner import is_finished, read_plan, run_one, write_plan
+from lit_evoae.study.results import is_finished
+from lit_evoae.study.runner import read_plan, run_one, write_plan
 from lit_evoae.study.spec import Study
 
 #: The job-array template in a checkout; `--template` names another.

@@ -26,13 +26,12 @@ from lit_evoae.arguments import (
 from lit_evoae.components import build, describe
 from lit_evoae.metrics import PopulationL1
 from lit_evoae.nets import Autoencoder, layer_sizes
-from lit_evoae.population import evaluation
-from lit_evoae.population.divergence import heal_
+from lit_evoae.population.divergence import healing_sources
 from lit_evoae.population.memory import check_population_fits
 from lit_evoae.population.optim import OptimizerState, StackedAdam
-from lit_evoae.population.orders import UPDATE_ORDERS
+from lit_evoae.population.pairings import Pairings
 from lit_evoae.population.stacked import StackedAutoencoder, copy_individuals_
-from lit_evoae.population.strategy import CoevolutionStrategy, PairingPlan
+from lit_evoae.population.strategy import CoevolutionStrategy
 from lit_evoae.population.topology import Ring, Topology, trial_seeds
 from lit_evoae.population.training import shuffled_orders, steps_per_pass, train_pass
 from lit_evoae.pruning.masks import Masks
@@ -101,8 +100,7 @@ class CoevolutionaryAutoencoder(AutoencoderSystem):
         self.register_buffer("best_index", torch.tensor(0))
         # Each center's last validation L1: a diverged cell takes its neighbourhood's best.
         self.register_buffer("center_l1", torch.full((size,), float("inf")))
-        self.plan = PairingPlan(self.topology.neighbourhoods())
-        self.update_order = UPDATE_ORDERS[self.strategy.update_order]
+        self.pairings = Pairings(self.topology.neighbourhoods())
         self.sharding = Sharding(size)
         self.val_l1 = PopulationL1(size)
         leave_out_scratch(self)
@@ -121,12 +119,13 @@ class CoevolutionaryAutoencoder(AutoencoderSystem):
 
     def setup(self, stage: str) -> None:
         super().setup(stage)
+        order = self.strategy.update_order
         if stage in ("fit", "validate"):
-            sequential = stage == "fit" and self.update_order.name == "sequential"
-            self.sharding = Sharding.prepare(self.trainer, self.population_size, sequential)
+            training = order if stage == "fit" else None
+            self.sharding = Sharding.prepare(self.trainer, self.population_size, training)
         if stage == "fit":  # trainee slots: as many as the cells this rank trains together
-            spare = [torch.Generator() for _ in self.generators]  # the run's draws stay untouched
-            slots = len(self.sharding.own(self.update_order.groups(self.cells_per_trial, spare)[0]))
+            slots = order.group_size(self.cells_per_trial, self.topology.trials)
+            slots //= self.sharding.world
             sizes = (self.centers.encoder_sizes, self.centers.decoder_sizes)
             check_population_fits(self.topology, slots, sizes, self.trainer.strategy.root_device,
                                   self.batch_size)  # fmt: skip
@@ -142,7 +141,7 @@ class CoevolutionaryAutoencoder(AutoencoderSystem):
         """One generation over the training set `data` (examples, features); returns the
         mean training loss. Validation (Lightning's loop) follows."""
         losses = []
-        groups = self.update_order.groups(self.cells_per_trial, self.generators)
+        groups = self.strategy.update_order.groups(self.cells_per_trial, self.generators)
         for number, cells in enumerate(groups):
             orders = shuffled_orders(self.seeds, generation, number, len(data), data.device)
             self.select(cells, first_batches=data[orders[:, : self.batch_size]])
@@ -160,13 +159,13 @@ class CoevolutionaryAutoencoder(AutoencoderSystem):
         `first_batches` (trials, batch, features); this rank's winners go to the trainees."""
         all_cells = torch.arange(self.population_size)
         inputs = first_batches[self.trial_of(all_cells).to(first_batches.device)]
-        losses = self.plan.losses(self.centers, inputs)[cells.to(self.device)]
+        losses = self.pairings.losses(self.centers, inputs)[cells.to(self.device)]
         winners = torch.empty(len(cells), dtype=torch.long)
         for trial, positions in self.by_trial(cells):
             won, fitness = self.strategy.select(losses[positions], self.generators[trial])
             winners[positions] = won.cpu()
             self.selection_loss[cells[positions]] = fitness
-        chosen = self.plan.neighbourhoods[cells, winners]
+        chosen = self.pairings.neighbourhoods[cells, winners]
         mine = self.sharding.own(cells)
         chosen = chosen[torch.isin(cells, mine)].to(self.device)
         slots = torch.arange(len(mine), device=self.device)
@@ -177,25 +176,16 @@ class CoevolutionaryAutoencoder(AutoencoderSystem):
     def train_pairs(self, cells: Tensor, data: Tensor, orders: Tensor) -> Tensor:
         """One pass over `data` of the trainees (slot i: cell cells[i]), each in its trial's
         order from `orders` (trials, examples); the losses of every step (steps, cells)."""
-        if self.strategy.cell_evaluation == "lipi_simple":
-            losses_of = evaluation.paired(self.trainees)
-        else:
-            partners = self._draw_partners(cells, steps_per_pass(len(data), self.batch_size))
-            losses_of = evaluation.cooperative(self.trainees, self.centers, partners)
+        trials = [(self.generators[trial], rows) for trial, rows in self.by_trial(cells)]
+        losses_of = self.strategy.cell_evaluation.losses(
+            self.trainees, self.centers, self.pairings.neighbourhoods[cells], trials,
+            steps_per_pass(len(data), self.batch_size),
+        )  # fmt: skip
         trials = self.trial_of(cells).to(orders.device)
         rates = self.learning_rates[cells.to(self.device)]
         with Sharding.no_gradient_sync(compat.attached_trainer(self)):
             return train_pass(self.trainees, self.trainee_adam, rates, data, orders[trials],
                               self.batch_size, losses_of, masked=self._trainees_pruned)  # fmt: skip
-
-    def _draw_partners(self, cells: Tensor, steps: int) -> Tensor:
-        """epoch_node's partner cells (steps, cells, 2): decoder, encoder; drawn per trial."""
-        neighbourhoods = self.plan.neighbourhoods[cells]
-        picks = torch.empty(steps, len(cells), 2, dtype=torch.long)
-        for trial, positions in self.by_trial(cells):
-            picks[:, positions] = torch.randint(neighbourhoods.shape[1], (steps, len(positions), 2),
-                                                generator=self.generators[trial])  # fmt: skip
-        return neighbourhoods.expand(steps, -1, -1).gather(2, picks).to(self.device)
 
     @torch.no_grad()
     def replace(self, cells: Tensor) -> None:
@@ -229,12 +219,16 @@ class CoevolutionaryAutoencoder(AutoencoderSystem):
         self._trainees_pruned = True
 
     def _recover(self, diverged: Tensor) -> None:
-        """Diverged cells take their neighbourhood's best center (see `heal_`)."""
+        """Diverged cells take their neighbourhood's best center (`healing_sources`): weights,
+        masks, Adam moments and learning rate."""
         if compat.attached_trainer(self) is not None:
             self.log(keys.GEN_DIVERGED, float(len(diverged)), on_step=False, on_epoch=True,
                      reduce_fx="sum", sync_dist=True)  # fmt: skip
         if len(diverged):
-            sources = heal_(self, diverged)
+            sources = healing_sources(self.pairings.neighbourhoods, self.center_l1, diverged)
+            copy_individuals_(self.centers, self.centers, diverged, sources)
+            copy_individuals_(self.center_adam, self.center_adam, diverged, sources)
+            self.learning_rates[diverged] = self.learning_rates[sources]
             rank_zero_warn(f"generation {self.current_epoch}: cells {diverged.tolist()} diverged "
                            "(non-finite weights); each took its neighbourhood's best center "
                            f"(cells {sources.tolist()}) with its learning rate")  # fmt: skip

@@ -16,6 +16,7 @@ from torch import Tensor, nn
 
 from lit_evoae import compat
 from lit_evoae.errors import ConfigError
+from lit_evoae.population.orders import UpdateOrder
 
 
 class Sharding:
@@ -27,16 +28,18 @@ class Sharding:
         self.block = slice(rank * width, (rank + 1) * width)
 
     @classmethod
-    def prepare(cls, trainer: pl.Trainer, size: int, sequential: bool) -> "Sharding":
-        """Check that the population can be split over the trainer's ranks, and set DDP up
-        for ranks that train different networks."""
+    def prepare(cls, trainer: pl.Trainer, size: int, order: UpdateOrder | None) -> "Sharding":
+        """Check that the population can be split over the trainer's ranks (for training in
+        `order`; None: only scoring it), and set DDP up for ranks that train different
+        networks."""
         world = trainer.world_size
         if world == 1:
             return cls(size)
-        if sequential:
+        if order is not None and not order.splits_over_ranks:
             raise ConfigError(
-                "strategy.update_order='sequential' visits cells one after another, which "
-                f"cannot be split over {world} processes; use 'synchronous' with DDP"
+                f"strategy.update_order={type(order).__name__} trains cells one group after "
+                f"another, which cannot be split over {world} processes; use Synchronous "
+                "with DDP"
             )
         if size % world:
             raise ConfigError(

@@ -1,4 +1,3 @@
-import csv
 import sys
 from pathlib import Path
 
@@ -7,7 +6,6 @@ import pytorch_lightning as pl
 import torch
 import yaml
 
-from lit_evoae import keys
 from lit_evoae.callbacks import Pruning
 from lit_evoae.cli import build_cli
 from lit_evoae.data import BinaryClusteringDataModule
@@ -18,7 +16,6 @@ from lit_evoae.pruning.schedules import Fixed, PruneAfter
 from lit_evoae.systems import CanonicalAutoencoder, CoevolutionaryAutoencoder
 
 ROOT = Path(__file__).resolve().parents[2]
-FRAGMENTS = sorted((ROOT / "callbacks").glob("*.yaml"))
 
 
 @pytest.fixture
@@ -36,30 +33,6 @@ def trainer(epochs, *callbacks):
 def coevolution(size=4):
     return CoevolutionaryAutoencoder(20, (8,), 3, lr=0.01, topology=Ring(size=size),
                                      seeds=[1])
-
-
-@pytest.mark.parametrize("fragment", FRAGMENTS, ids=[f.stem for f in FRAGMENTS])
-def test_each_fragment_composes_with_a_config_and_runs(fragment, tmp_path, monkeypatch,
-                                                      tiny_coevolution):
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(sys, "argv", ["lit-evoae"])
-    config = tmp_path / "tiny.yaml"
-    tiny_coevolution["trainer"]["max_epochs"] = 3
-    config.write_text(yaml.safe_dump(tiny_coevolution))
-    cli = build_cli(["fit", "--config", str(config), "--config", str(fragment),
-                     "--pruning.probability", "1.0"])
-    (pruning,) = [c for c in cli.trainer.callbacks if isinstance(c, Pruning)]
-    expected = yaml.safe_load(fragment.read_text())["pruning"]["operator"]
-    logged = list(csv.DictReader((Path(cli.trainer.log_dir) / keys.METRICS_CSV).open()))
-    events = [float(row[keys.PRUNE_EVENTS]) for row in logged if row.get(keys.PRUNE_EVENTS)]
-    assert len(events) == 3  # every generation, with or without an operator
-    if expected is None:
-        assert pruning.operator is None
-        assert events == [0, 0, 0]
-    else:
-        assert type(pruning.operator).__name__ == expected["class_path"].rsplit(".", 1)[1]
-    assert any(isinstance(c, pl.callbacks.ModelCheckpoint) for c in cli.trainer.callbacks)
-    assert cli.trainer.state.finished
 
 
 def test_probability_one_prunes_every_cell_and_zero_none(data):

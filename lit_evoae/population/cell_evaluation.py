@@ -1,0 +1,74 @@
+"""Cell evaluations: the loss a cell's trained pair minimises at each step of its pass.
+
+Chosen in a config by class_path (`strategy.cell_evaluation`); the paper's names
+`lipi_simple` (Paired) and `epoch_node` (Cooperative) are accepted as aliases. Each gives
+`losses_of(step, inputs)` for `train_pass`: the trainees' losses (n,) on `inputs`
+(n, batch, features), row i being cell i's pair.
+"""
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from typing import Literal
+
+import torch
+from torch import Tensor
+
+from lit_evoae.population.stacked import StackedAutoencoder
+from lit_evoae.population.training import reconstruction_l1
+
+Losses = Callable[[int, Tensor], Tensor]
+
+
+class CellEvaluation(ABC):
+    """Base: the training loss of a group of trainees for one pass of `steps` minibatches."""
+
+    @abstractmethod
+    def losses(self, trainees: StackedAutoencoder, centers: StackedAutoencoder,
+               neighbourhoods: Tensor, trials: Sequence[tuple[torch.Generator, Tensor]],
+               steps: int) -> Losses:  # fmt: skip
+        """`losses_of` for the trainees; row i trains for the cell whose neighbourhood is row
+        i of `neighbourhoods` (cells, k). `trials` lists (trial's generator, its rows)."""
+
+
+class Paired(CellEvaluation):
+    """The selected encoder and decoder trained together (the paper's `lipi_simple`)."""
+
+    def losses(self, trainees, centers, neighbourhoods, trials, steps):
+        def losses_of(step: int, inputs: Tensor) -> Tensor:
+            return reconstruction_l1(trainees(inputs), inputs)
+
+        return losses_of
+
+
+class Cooperative(CellEvaluation):
+    """Each trainee encoder against a random neighbour's decoder and each trainee decoder
+    against a random neighbour's encoder, drawn anew at every step, the neighbours' centers
+    held fixed (the paper's `epoch_node`)."""
+
+    def losses(self, trainees, centers, neighbourhoods, trials, steps):
+        partners = draw_partners(neighbourhoods, trials, steps).to(trainees.encoders[0].weight.device)
+
+        def losses_of(step: int, inputs: Tensor) -> Tensor:
+            decoders, encoders = partners[step, :, 0], partners[step, :, 1]
+            encoder_side = centers.decode(trainees.encode(inputs), decoders)
+            decoder_side = trainees.decode(centers.encode(inputs, encoders))
+            return (reconstruction_l1(encoder_side, inputs)
+                    + reconstruction_l1(decoder_side, inputs)) / 2  # fmt: skip
+
+        return losses_of
+
+
+def draw_partners(neighbourhoods: Tensor, trials: Sequence[tuple[torch.Generator, Tensor]],
+                  steps: int) -> Tensor:  # fmt: skip
+    """Partner cells (steps, cells, 2), a decoder's and an encoder's per step and row, drawn
+    from each row's neighbourhood with its trial's generator."""
+    picks = torch.empty(steps, len(neighbourhoods), 2, dtype=torch.long)
+    for generator, rows in trials:
+        picks[:, rows] = torch.randint(neighbourhoods.shape[1], (steps, len(rows), 2),
+                                       generator=generator)  # fmt: skip
+    return neighbourhoods.expand(steps, -1, -1).gather(2, picks)
+
+
+#: The paper's names, kept so that configs written with them still parse.
+ALIASES: dict[str, type[CellEvaluation]] = {"lipi_simple": Paired, "epoch_node": Cooperative}
+CellEvaluationAlias = Literal[tuple(ALIASES)]  # type: ignore[valid-type]

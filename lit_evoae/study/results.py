@@ -1,0 +1,110 @@
+"""A study run's record (`result.json`): written by one function, read back by the report.
+
+A run alone and a trial of a pack both leave a folder holding `metrics.csv`; the record is
+computed from it the same way for both, so the report cannot tell them apart.
+"""
+
+import csv
+import json
+from collections import defaultdict
+from pathlib import Path
+
+from lit_evoae import keys
+from lit_evoae.errors import DataError
+from lit_evoae.io import atomic_write_text
+from lit_evoae.study.spec import Run
+
+COMPARED_AXIS = "pruning"
+NO_PRUNING = "none"
+
+
+class RunFailed(Exception):
+    """A run's process exited with an error, or left no result; its log says why."""
+
+
+def is_finished(run: Run, out: Path) -> bool:
+    return (run.folder(out) / keys.RESULT).is_file()
+
+
+def read_metrics(path: Path) -> list[dict]:
+    with path.open() as handle:
+        return list(csv.DictReader(handle))
+
+
+def write_result(run: Run, out: Path, seconds: float, packed_with: int = 1) -> dict:
+    """The run's record from the `metrics.csv` in its folder, written last and atomically
+    (its presence marks the run finished): test/l1 and the model size from the test row,
+    the best val/l1, the epochs trained and the final/* metrics."""
+    folder = run.folder(out)
+    rows = read_metrics(folder / keys.METRICS_CSV)
+    tested = [row for row in rows if row.get(keys.TEST_L1)]
+    validated = [float(row[keys.VAL_L1]) for row in rows if row.get(keys.VAL_L1)]
+    if not tested:
+        raise RunFailed(f"{folder}: the run logged no {keys.TEST_L1} (was test_after_fit "
+                        "disabled?)")  # fmt: skip
+    last = tested[-1]
+    record = {
+        "variant": run.variant, "trial": run.trial, "seed": run.seed, "seconds": seconds,
+        "choices": dict(run.choices),
+        keys.TEST_L1: float(last[keys.TEST_L1]),
+        keys.MODEL_SPARSITY: float(last[keys.MODEL_SPARSITY]),
+        keys.MODEL_PARAMS: float(last[keys.MODEL_PARAMS]),
+        keys.VAL_L1_BEST: min(validated) if validated else None,
+        "epochs": 1 + max(int(row["epoch"]) for row in _generations(rows)),
+        **final_values(rows),
+    }  # fmt: skip
+    if packed_with > 1:
+        record["packed_with"] = packed_with
+    atomic_write_text(folder / keys.RESULT, json.dumps(record, indent=1))
+    return record
+
+
+def _generations(rows: list[dict]) -> list[dict]:
+    """One row per trained generation: the train/loss rows; a pack's trial, which logs no
+    loss of its own, has its val/l1 rows."""
+    return [row for row in rows if row.get(keys.TRAIN_LOSS)] or [
+        row for row in rows if row.get(keys.VAL_L1)
+    ]
+
+
+def final_values(rows: list[dict], trial: int | None = None) -> dict[str, float]:
+    """The paper's metric and its companions (final/*, logged when training ends); with
+    `trial`, that trial's values of a packed run, under the plain names."""
+    values = {}
+    for row in rows:
+        for name in keys.FINAL_NAMES:
+            logged = row.get(keys.trial(keys.final(name), trial))
+            if logged:
+                values[keys.final(name)] = float(logged)
+    return values
+
+
+def load_results(out: Path) -> list[dict]:
+    """Every finished run's result.json under `out`, with its grid choices."""
+    plan_file = out / keys.PLAN
+    plan = json.loads(plan_file.read_text())["runs"] if plan_file.is_file() else []
+    planned = {(run["variant"], run["trial"]): run.get("choices") for run in plan}
+    results = []
+    for path in sorted(out.glob(f"*/trial_*/{keys.RESULT}")):
+        result = json.loads(path.read_text())
+        choices = result.get("choices") or planned.get((result["variant"], result["trial"]))
+        result["choices"] = choices or {COMPARED_AXIS: result["variant"]}
+        result["folder"] = str(path.parent)
+        results.append(result)
+    if not results:
+        raise DataError(f"{out}: no finished runs (no */trial_*/{keys.RESULT}) to report on")
+    return results
+
+
+def group_key(choices: dict) -> str:
+    rest = [f"{axis}={name}" for axis, name in choices.items() if axis != COMPARED_AXIS]
+    return ", ".join(rest) or "all runs"
+
+
+def by_group(results: list[dict]) -> list[tuple[str, dict[str, list[dict]]]]:
+    """(group, {pruning variant: its runs}) for every group, in name order."""
+    grouped: dict[str, dict[str, list[dict]]] = defaultdict(lambda: defaultdict(list))
+    for result in results:
+        variant = result["choices"].get(COMPARED_AXIS, result["variant"])
+        grouped[group_key(result["choices"])][variant].append(result)
+    return sorted(grouped.items())
