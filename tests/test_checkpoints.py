@@ -3,11 +3,18 @@ import sys
 from pathlib import Path
 
 import pytest
+import pytorch_lightning as pl
 import torch
 
 from lit_evoae import cli
+from lit_evoae.callbacks import Pruning
 from lit_evoae.checkpoints import SYSTEM_KEY, AtomicCheckpointIO, read_checkpoint
+from lit_evoae.data import BinaryClusteringDataModule
 from lit_evoae.errors import DataError
+from lit_evoae.population.cell_evaluation import Cooperative
+from lit_evoae.population.orders import Sequential
+from lit_evoae.pruning.operators import RandomPruning
+from lit_evoae.systems import CoevolutionaryAutoencoder
 
 
 @pytest.fixture
@@ -122,3 +129,25 @@ def test_the_resolved_config_is_written_atomically(tmp_path, monkeypatch, tiny_c
     saved = tmp_path / "lightning_logs" / "version_0" / "config.yaml"
     assert saved in written
     assert yaml.safe_load(saved.read_text())["model"]["init_args"]["latent_dim"] == 3
+
+
+OLD_CHECKPOINT = Path(__file__).parent / "fixtures" / "coevolution_f5db8b2.ckpt"
+
+
+def test_a_checkpoint_written_before_the_strategy_objects_loads_and_resumes(tmp_path):
+    # Written by main at f5db8b2: strategy as strings (sequential, epoch_node), described by
+    # hand; a 3-cell ring on 8-bit data, 2 generations of random pruning.
+    saved = torch.load(OLD_CHECKPOINT, weights_only=True)
+    model = CoevolutionaryAutoencoder.load_from_checkpoint(OLD_CHECKPOINT)
+    assert type(model.strategy.update_order) is Sequential
+    assert type(model.strategy.cell_evaluation) is Cooperative
+    for name, tensor in saved["state_dict"].items():
+        assert torch.equal(model.state_dict()[name], tensor), name
+    assert float(model.centers.sparsity().min()) > 0.4  # its pruning came along
+    data = BinaryClusteringDataModule(num_clusters=2, dim=8, examples_per_cluster=10,
+                                      batch_size=5, data_dir=tmp_path / "data")  # fmt: skip
+    trainer = pl.Trainer(max_epochs=3, accelerator="cpu", logger=False, enable_progress_bar=False,
+                         enable_model_summary=False, enable_checkpointing=False,
+                         callbacks=[Pruning(RandomPruning(0.3), probability=1.0)])  # fmt: skip
+    trainer.fit(model, datamodule=data, ckpt_path=OLD_CHECKPOINT)
+    assert trainer.current_epoch == 3

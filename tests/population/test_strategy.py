@@ -2,6 +2,8 @@ import pytest
 import torch
 
 from lit_evoae.errors import ConfigError
+from lit_evoae.population.cell_evaluation import Cooperative, Paired
+from lit_evoae.population.orders import Sequential, Synchronous
 from lit_evoae.population.strategy import CoevolutionStrategy
 
 
@@ -25,3 +27,23 @@ def test_select_returns_neighbourhood_positions_and_their_fitness():
 def test_invalid_strategy_arguments_name_the_field(arguments, named):
     with pytest.raises(ConfigError, match=named):
         CoevolutionStrategy(**arguments)
+
+
+@pytest.mark.parametrize(("arguments", "order", "evaluation"), [
+    ({}, Synchronous, Paired),
+    ({"update_order": "sequential", "cell_evaluation": "epoch_node"}, Sequential, Cooperative),
+    ({"update_order": "synchronous", "cell_evaluation": "lipi_simple"}, Synchronous, Paired),
+    ({"update_order": Sequential(), "cell_evaluation": Cooperative()}, Sequential, Cooperative),
+    ({"update_order": {"class_path": "lit_evoae.population.orders.Sequential"}}, Sequential,
+     Paired),
+])  # fmt: skip
+def test_the_papers_names_and_class_paths_give_the_same_objects(arguments, order, evaluation):
+    strategy = CoevolutionStrategy(**arguments)
+    assert type(strategy.update_order) is order
+    assert type(strategy.cell_evaluation) is evaluation
+
+
+def test_an_unknown_name_lists_the_aliases_and_the_classes():
+    with pytest.raises(ConfigError, match=r"synchronous, sequential or a class \(Synchronous, "
+                                          r"Sequential\)"):  # fmt: skip
+        CoevolutionStrategy(update_order="random")
