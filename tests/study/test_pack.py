@@ -1,0 +1,74 @@
+"""The pack's parts, without a process: its arguments, its trials' best cells and files."""
+
+import csv
+from types import SimpleNamespace
+
+import pytest
+import pytorch_lightning as pl
+import torch
+
+from lit_evoae import keys
+from lit_evoae.nets import layer_sizes
+from lit_evoae.population.stacked import StackedAutoencoder
+from lit_evoae.study.pack import TrialBests, _write_trial_metrics, pack_arguments
+from lit_evoae.study.results import write_result
+from lit_evoae.study.spec import Run
+
+
+def test_pack_arguments_are_the_first_runs_seeded_once(tmp_path):
+    runs = [Run("v", trial, 100 + trial, (tmp_path / "a.yaml",), (("model.init_args.lr", 0.1),))
+            for trial in range(2)]  # fmt: skip
+    arguments = pack_arguments(runs, tmp_path / "pack", tmp_path / "logging.yaml")
+    assert arguments[:4] == ["--config", str(tmp_path / "a.yaml"), "--model.init_args.lr", "0.1"]
+    assert arguments.count("--seed_everything") == 1
+    assert arguments[arguments.index("--seed_everything") + 1] == "100"
+    assert arguments[arguments.index("--test_after_fit") + 1] == "false"
+
+
+def test_each_trial_keeps_the_cell_of_its_lowest_validation_l1_so_far():
+    torch.manual_seed(0)
+    centers = StackedAutoencoder(4, *layer_sizes(5, [3], 2))  # 2 trials of 2 cells
+    system = SimpleNamespace(centers=centers, device=torch.device("cpu"),
+                             center_l1=torch.tensor([0.5, 0.4, 0.3, 0.6]))  # fmt: skip
+    trainer = SimpleNamespace(sanity_checking=False)
+    bests = TrialBests(2)
+    bests.on_validation_end(trainer, system)
+    first = [bests.bests.individual(t).encoder[0].weight.clone() for t in range(2)]
+    assert torch.equal(first[0], centers.individual(1).encoder[0].weight)
+    assert torch.equal(first[1], centers.individual(2).encoder[0].weight)
+    with torch.no_grad():
+        centers.encoders[0].weight.add_(1.0)  # a later generation: new weights
+    system.center_l1 = torch.tensor([0.45, 0.9, 0.1, 0.2])  # trial 0 worse, trial 1 better
+    bests.on_validation_end(trainer, system)
+    assert torch.equal(bests.bests.individual(0).encoder[0].weight, first[0])  # kept
+    assert torch.equal(bests.bests.individual(1).encoder[0].weight,
+                       centers.individual(2).encoder[0].weight)  # fmt: skip
+    assert bests.best == pytest.approx([0.4, 0.1])
+
+
+def test_a_trials_metrics_give_the_record_an_unpacked_run_gets(tmp_path):
+    rows = [{"epoch": "0", "val/l1/trial_01": "0.5", "train/loss": "0.6"},
+            {"epoch": "1", "val/l1/trial_01": "0.4", "train/loss": "0.5"},
+            {"epoch": "1", "final/train_l1_mean/trial_01": "0.45",
+             "final/capacity/trial_01": "0.9"}]  # fmt: skip
+    run = Run("v", 1, 7, (), ())
+    folder = run.folder(tmp_path)
+    folder.mkdir(parents=True)
+    _write_trial_metrics(folder, rows, 1, test_l1=0.42, sparsity=0.1, params=30)
+    with (folder / keys.METRICS_CSV).open() as handle:
+        written = list(csv.DictReader(handle))
+    assert [row[keys.VAL_L1] for row in written[:2]] == ["0.5", "0.4"]
+    record = write_result(run, tmp_path, seconds=3.0, packed_with=2)
+    assert record[keys.TEST_L1] == 0.42 and record[keys.MODEL_SPARSITY] == 0.1
+    assert record[keys.VAL_L1_BEST] == 0.4 and record["epochs"] == 2
+    assert record[keys.FINAL_TRAIN_L1_MEAN] == 0.45 and record["packed_with"] == 2
+    assert (folder / keys.RESULT).is_file()
+
+
+def test_trial_bests_ignore_the_sanity_check():
+    bests = TrialBests(1)
+    bests.on_validation_end(SimpleNamespace(sanity_checking=True), None)
+    assert bests.bests is None
+    assert isinstance(bests, pl.Callback)
+    with pytest.raises(AttributeError):
+        bests.on_validation_end(SimpleNamespace(sanity_checking=False), None)
