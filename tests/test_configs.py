@@ -28,7 +28,7 @@ PAPER_FRAGMENTS = {"data", "network"}
 FRAGMENTS = sorted((ROOT / "callbacks").glob("*.yaml"))
 REGIMES = {"canonical": ROOT / "configs" / "canonical.yaml",
            "coevolution": ROOT / "configs" / "coevolution.yaml"}  # fmt: skip
-OPERATORS = ["none", "random_fixed", "variance_fixed", "conjunctive_fixed"]
+OPERATORS = ["none", "random_fixed", "magnitude_fixed", "variance_fixed", "conjunctive_fixed"]
 TINY = ["--data.init_args.num_clusters", "3", "--data.init_args.dim", "20",
         "--data.init_args.examples_per_cluster", "40", "--data.init_args.batch_size", "20",
         "--model.init_args.hidden_sizes", "[8]", "--model.init_args.latent_dim", "3",

@@ -11,6 +11,7 @@ from typing import Literal
 
 import torch
 from torch import Tensor
+from torch.nn.utils import prune
 
 Masks = tuple[Tensor, Tensor]
 
@@ -46,11 +47,35 @@ def _prune_random_entries(mask: Tensor, amount: float, generator: torch.Generato
     return (flat & ~chosen).view_as(mask)
 
 
-def _floor_share(count: Tensor, amount: float) -> Tensor:
-    """floor(amount x count) for amount in [0, 1), per row: computed in double (a long tensor
-    times a float is float32, where e.g. 1 - 1e-8 is 1.0) and at most count - 1, which it is
-    exactly for amount < 1 but which rounding could still exceed: never all of them."""
-    return torch.minimum((count.double() * amount).floor().long(), (count - 1).clamp(min=0))
+def magnitude_masks(weight: Tensor, bias: Tensor, weight_mask: Tensor, bias_mask: Tensor,
+                    amount: float) -> Masks:  # fmt: skip
+    """Prune floor(amount x live) of the live entries of smallest |value| of the weight
+    tensor, and likewise of the bias, for each individual separately (the ranking of
+    `torch.nn.utils.prune.l1_unstructured`, counted on the live entries, as its iterative
+    pruning does)."""
+    return (_prune_smallest_entries(weight, weight_mask, amount),
+            _prune_smallest_entries(bias, bias_mask, amount))  # fmt: skip
+
+
+def _prune_smallest_entries(values: Tensor, mask: Tensor, amount: float) -> Tensor:
+    flat, live = values.flatten(1), mask.flatten(1)
+    counts = _floor_share(live.sum(1), amount, at_most_all_but_one=False).tolist()
+    magnitudes = torch.where(live, flat.abs(), torch.full_like(flat, float("inf")))
+    kept = [
+        prune.L1Unstructured(count).compute_mask(row, default_mask=alive.float()).bool()
+        if count else alive
+        for row, alive, count in zip(magnitudes, live, counts, strict=True)
+    ]
+    return torch.stack(kept).view_as(mask)
+
+
+def _floor_share(count: Tensor, amount: float, at_most_all_but_one: bool = True) -> Tensor:
+    """floor(amount x count) per row, computed in double (a long tensor times a float is
+    float32, where e.g. 1 - 1e-8 is 1.0). For amount in [0, 1) that is at most count - 1,
+    which rounding could still exceed, so it is capped there: never all of them (unless
+    `at_most_all_but_one` is False, for an amount of 1 that means all)."""
+    share = (count.double() * amount).floor().long()
+    return torch.minimum(share, (count - 1).clamp(min=0)) if at_most_all_but_one else share
 
 
 def variance_masks(

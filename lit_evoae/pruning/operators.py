@@ -14,15 +14,21 @@ import pytorch_lightning as pl
 import torch
 from torch import Tensor
 
+from lit_evoae.arguments import ClosedUnitInterval, PositiveInt, check, check_choice
 from lit_evoae.arguments import HalfOpenUnitInterval as Amount
 from lit_evoae.arguments import OpenUnitInterval as Threshold
-from lit_evoae.arguments import PositiveInt, check, check_choice
 from lit_evoae.data.base import validation_inputs
 from lit_evoae.errors import ConfigError
 from lit_evoae.nets import eval_mode
 from lit_evoae.population.stacked import StackedAutoencoder
 from lit_evoae.pruning.activations import ActivationMoments, layer_activations
-from lit_evoae.pruning.masks import Masks, conjunctive_masks, random_masks, variance_masks
+from lit_evoae.pruning.masks import (
+    Masks,
+    conjunctive_masks,
+    magnitude_masks,
+    random_masks,
+    variance_masks,
+)
 
 
 class PruningOperator(ABC):
@@ -71,6 +77,22 @@ class RandomPruning(PruningOperator):
 
     def layer_masks(self, weight_mask, bias_mask, statistic, generator):
         return random_masks(weight_mask, bias_mask, self.amount, generator)
+
+
+class MagnitudePruning(PruningOperator):
+    """Prune `amount` of each layer's live weights and biases, those of smallest |value|
+    (`torch.nn.utils.prune.l1_unstructured`, Lightning's `ModelPruning` default): the
+    baseline every pruning study compares against. Its statistic is the weights themselves."""
+
+    def __init__(self, amount: ClosedUnitInterval = 0.1) -> None:
+        self.amount = check("operator.amount", amount, ClosedUnitInterval)
+
+    def statistics(self, population, rows, generator):
+        return [(linear.weight[rows], linear.bias[rows]) for linear in population.linears()]
+
+    def layer_masks(self, weight_mask, bias_mask, statistic, generator):
+        weight, bias = statistic
+        return magnitude_masks(weight, bias, weight_mask, bias_mask, self.amount)
 
 
 class VariancePruning(PruningOperator):

@@ -11,7 +11,13 @@ from lit_evoae.cli import build_cli
 from lit_evoae.data import BinaryClusteringDataModule
 from lit_evoae.errors import ConfigError
 from lit_evoae.population.topology import Ring
-from lit_evoae.pruning.operators import ConjunctivePruning, RandomPruning, VariancePruning
+from lit_evoae.pruning.masks import prune_units
+from lit_evoae.pruning.operators import (
+    ConjunctivePruning,
+    PruningOperator,
+    RandomPruning,
+    VariancePruning,
+)
 from lit_evoae.pruning.schedules import Fixed, PruneAfter
 from lit_evoae.systems import CanonicalAutoencoder, CoevolutionaryAutoencoder
 
@@ -141,6 +147,8 @@ def test_bad_arguments_name_the_field(make, named):
     (["--pruning.operator", "RandomPruning", "--pruning.operator.init_args.amount", "1"],
      "amount"),
     (["--pruning.schedule", "Sometimes"], "Sometimes"),
+    (["--pruning.operator", "MagnitudePruning", "--pruning.operator.init_args.amount", "1.5"],
+     "pruning.operator.init_args.amount"),
 ])
 def test_bad_pruning_values_fail_at_parse_time(override, named, tmp_path, monkeypatch, capsys,
                                                tiny_coevolution):
@@ -180,3 +188,38 @@ def test_paper_presets_keep_regrow_when_a_fragment_is_composed(tmp_path, monkeyp
                      "--data.init_args.dim", "20"])
     (pruning,) = [c for c in cli.trainer.callbacks if isinstance(c, Pruning)]
     assert pruning.regrow is True and isinstance(pruning.operator, VariancePruning)
+
+
+class FirstUnitPruning(PruningOperator):
+    """An operator the callback has never heard of: prunes each layer's unit 0 and records
+    what the callback asked of it."""
+
+    def __init__(self):
+        self.calls = []
+
+    def attach(self, trainer, system):
+        self.calls.append("attach")
+
+    def reset_(self, rows):
+        self.calls.append("reset")
+
+    def detach(self):
+        self.calls.append("detach")
+
+    def layer_masks(self, weight_mask, bias_mask, statistic, generator):
+        units = torch.zeros_like(bias_mask)
+        units[:, 0] = True
+        return prune_units(weight_mask, bias_mask, units)
+
+
+@pytest.mark.parametrize("regime", ["canonical", "coevolution"])
+def test_a_new_operator_needs_no_change_to_the_callback(regime, data):
+    system = coevolution() if regime == "coevolution" else CanonicalAutoencoder(20, (8,), 3)
+    operator = FirstUnitPruning()
+    trainer(2, Pruning(operator, Fixed(), probability=1.0)).fit(system, datamodule=data)
+    assert operator.calls == ["attach", "reset", "reset", "detach"]
+    population, _ = system.best_individual()
+    for linear in population.linears():
+        assert not bool(linear.weight_mask[:, :, 0].any()) and not bool(linear.bias_mask[:, 0].any())
+        assert bool(linear.weight_mask[:, :, 1:].all())
+    assert masked_entries_are_zero(population)

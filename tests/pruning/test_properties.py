@@ -19,7 +19,12 @@ from hypothesis import strategies as st
 
 from lit_evoae.errors import ConfigError
 from lit_evoae.pruning.masks import live_units, prune_units
-from lit_evoae.pruning.operators import ConjunctivePruning, RandomPruning, VariancePruning
+from lit_evoae.pruning.operators import (
+    ConjunctivePruning,
+    MagnitudePruning,
+    RandomPruning,
+    VariancePruning,
+)
 from lit_evoae.pruning.schedules import (
     Decrease,
     Exponential,
@@ -123,6 +128,41 @@ def test_random_pruning_only_removes_floor_amount_and_never_empties_a_tensor(lay
         # live entry, a layer that had a live unit keeps one
         assert bool(live_units(*new).any(1)[live_units(*masks).any(1)].all())
         masks = new
+
+
+# ------------------------------------------------------------------ magnitude
+@PROPERTY
+@given(data=st.data(), layer=layers(), amount=st.floats(0.0, 1.0), seed=seeds)
+def test_magnitude_pruning_removes_floor_amount_of_the_smallest_live_entries(data, layer,
+                                                                              amount, seed):  # fmt: skip
+    operator, generator = MagnitudePruning(amount), torch.Generator().manual_seed(seed)
+    masks = layer
+    n, inputs, units = masks[0].shape
+    for _ in range(ROUNDS):
+        weights = (values(data.draw, activations, n, inputs, units), values(data.draw, activations, n, units))
+        new = operator.layer_masks(*masks, weights, generator)
+        assert_only_lost_entries(masks, new)
+        for old_mask, new_mask, value in zip(masks, new, weights, strict=True):
+            for row in range(n):
+                live, kept = old_mask[row].flatten(), new_mask[row].flatten()
+                pruned = live & ~kept
+                assert int(pruned.sum()) == math.floor(amount * int(live.sum()))
+                magnitude = value[row].flatten().abs()
+                if pruned.any() and (live & kept).any():  # never a larger one before a smaller
+                    assert magnitude[pruned].max() <= magnitude[live & kept].min()
+        masks = new
+
+
+def test_magnitude_pruning_ranks_as_torchs_l1_unstructured():
+    torch.manual_seed(0)
+    layer = torch.nn.Linear(7, 5)
+    expected = torch.nn.utils.prune.l1_unstructured(layer, "weight", amount=0.3).weight_mask
+    weight = layer.weight_orig.detach().T.unsqueeze(0)  # stacked: (1, in, out)
+    full = torch.ones_like(weight, dtype=torch.bool)
+    new_weight, _ = MagnitudePruning(0.3).layer_masks(full, full[:, 0], (weight, weight[:, 0]),
+                                                      None)  # fmt: skip
+    # torch rounds 0.3 x 35 = 10.5 to 10 here, as the floor does
+    assert torch.equal(new_weight[0].T, expected.bool())
 
 
 # ------------------------------------------------------------------ variance
