@@ -110,8 +110,10 @@ def main() -> None:
         f"N={N} D={D} batch={BATCH} steps/generation={STEPS} device={args.device} "
         f"threads={torch.get_num_threads()}"
     )
-    results = {path: measure(path, args.device, args.generations, args.threads)
-               for path in ("batched", "loop")}  # fmt: skip
+    results = {
+        path: measure(path, args.device, args.generations, args.threads)
+        for path in ("batched", "loop")
+    }
     for path, (seconds, peak_mb, gpu_mb) in results.items():
         gpu = f"  peak GPU {gpu_mb:8.1f} MiB" if gpu_mb else ""
         print(f"{path:8s} {seconds:8.3f} s/generation  peak RSS {peak_mb:8.1f} MiB{gpu}")

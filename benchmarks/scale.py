@@ -81,30 +81,52 @@ def ranks_rate(devices: int, accelerator: str, generations: int) -> dict:
         config = {
             "seed_everything": 0,
             "trainer": {
-                "max_epochs": generations + 1, "accelerator": accelerator, "devices": devices,
-                "strategy": "ddp" if devices > 1 else "auto", "logger": False,
+                "max_epochs": generations + 1,
+                "accelerator": accelerator,
+                "devices": devices,
+                "strategy": "ddp" if devices > 1 else "auto",
+                "logger": False,
                 "enable_progress_bar": False,
-                "enable_model_summary": False, "num_sanity_val_steps": 0,
-                "callbacks": [{"class_path": "scale.GenerationClock",
-                               "init_args": {"out": str(out)}}],
+                "enable_model_summary": False,
+                "num_sanity_val_steps": 0,
+                "callbacks": [
+                    {"class_path": "scale.GenerationClock", "init_args": {"out": str(out)}}
+                ],
             },
-            "model": {"class_path": "lit_evoae.systems.CoevolutionaryAutoencoder",
-                      "init_args": {"topology": {"class_path": "lit_evoae.population.topology.Ring",
-                                                 "init_args": {"size": CELLS}}}},
-            "data": {"class_path": "lit_evoae.data.BinaryClusteringDataModule",
-                     "init_args": {"num_clusters": 10, "dim": D, "examples_per_cluster": 50,
-                                   "batch_size": BATCH, "data_dir": str(Path(folder) / "data")}},
+            "model": {
+                "class_path": "lit_evoae.systems.CoevolutionaryAutoencoder",
+                "init_args": {
+                    "topology": {
+                        "class_path": "lit_evoae.population.topology.Ring",
+                        "init_args": {"size": CELLS},
+                    }
+                },
+            },
+            "data": {
+                "class_path": "lit_evoae.data.BinaryClusteringDataModule",
+                "init_args": {
+                    "num_clusters": 10,
+                    "dim": D,
+                    "examples_per_cluster": 50,
+                    "batch_size": BATCH,
+                    "data_dir": str(Path(folder) / "data"),
+                },
+            },
             "checkpoint": {"dirpath": str(Path(folder) / "checkpoints"), "save_last": False},
             "test_after_fit": False,
-        }  # fmt: skip
+        }
         (Path(folder) / "config.yaml").write_text(yaml.safe_dump(config))
         threads = max(1, (os.cpu_count() or 1) // devices)
         path = f"{HERE}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"
         environment = {**os.environ, "PYTHONPATH": path, "OMP_NUM_THREADS": str(threads)}
         done = subprocess.run(
             [sys.executable, "-m", "lit_evoae.cli", "fit", "--config", "config.yaml"],
-            cwd=folder, env=environment, capture_output=True, text=True, check=False,
-        )  # fmt: skip
+            cwd=folder,
+            env=environment,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         if done.returncode != 0:
             raise RuntimeError(done.stdout[-2000:] + done.stderr[-4000:])
         return json.loads(out.read_text())

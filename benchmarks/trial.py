@@ -54,12 +54,22 @@ def fit_seconds_per_generation(order: str, generations: int) -> float:
         previous = os.getcwd()
         os.chdir(folder)
         try:
-            build_cli(["fit", "--config", str(CONFIG),
-                       "--trainer.max_epochs", str(WARM_UP + generations),
-                       "--trainer.enable_progress_bar", "false",
-                       "--model.init_args.strategy.init_args.update_order", order,
-                       "--trainer.callbacks+=trial.GenerationClock",
-                       "--test_after_fit", "false"])  # fmt: skip
+            build_cli(
+                [
+                    "fit",
+                    "--config",
+                    str(CONFIG),
+                    "--trainer.max_epochs",
+                    str(WARM_UP + generations),
+                    "--trainer.enable_progress_bar",
+                    "false",
+                    "--model.init_args.strategy.init_args.update_order",
+                    order,
+                    "--trainer.callbacks+=trial.GenerationClock",
+                    "--test_after_fit",
+                    "false",
+                ]
+            )
         finally:
             os.chdir(previous)
     stamps = Clock.stamps[WARM_UP:]
@@ -75,16 +85,19 @@ def make_system(order: str, trials: int, device: str, dim: int = 1000):
     if trials > 1:
         topology = Trials(topology, trials=trials)
     system = CoevolutionaryAutoencoder(
-        dim, topology=topology, strategy=CoevolutionStrategy(update_order=order),
+        dim,
+        topology=topology,
+        strategy=CoevolutionStrategy(update_order=order),
         seeds=list(range(trials)),
-    ).to(device)  # fmt: skip
+    ).to(device)
     system.batch_size = 5
     system._make_trainees(trials if order == "sequential" else system.population_size)
     return system
 
 
-def arithmetic_seconds_per_generation(order: str, trials: int, generations: int,
-                                      device: str = "cpu") -> float:  # fmt: skip
+def arithmetic_seconds_per_generation(
+    order: str, trials: int, generations: int, device: str = "cpu"
+) -> float:
     """Seconds per generation of `generation` alone on data of the paper's shape (1000 x
     1000 bits, batch 5), after one warm-up generation."""
     system = make_system(order, trials, device)
@@ -110,9 +123,11 @@ def batched_trial_lines(device: str, sizes: list[int], generations: int) -> None
         for trials in sizes:
             batched = arithmetic_seconds_per_generation(order, trials, generations, device)
             speed = one * trials / batched
-            print(f"batched trials T={trials} per-trial speed vs T=1, {order}: {speed:.2f}"
-                  f"  ({device}: T=1 {one:.3f} s/generation, T={trials} {batched:.3f})",
-                  flush=True)  # fmt: skip
+            print(
+                f"batched trials T={trials} per-trial speed vs T=1, {order}: {speed:.2f}"
+                f"  ({device}: T=1 {one:.3f} s/generation, T={trials} {batched:.3f})",
+                flush=True,
+            )
 
 
 def main() -> None:
@@ -128,13 +143,16 @@ def main() -> None:
     print(f"threads: {torch.get_num_threads()}  (cpu cores: {os.cpu_count()})", flush=True)
     if not options.skip_fit:
         for order in ORDERS:
-            count = (options.generations if order == "synchronous"
-                     else options.sequential_generations)  # fmt: skip
+            count = (
+                options.generations if order == "synchronous" else options.sequential_generations
+            )
             wall = fit_seconds_per_generation(order, count)
             arithmetic = arithmetic_seconds_per_generation(order, 1, count)
-            print(f"overhead ratio {order}: {wall / arithmetic:.2f}  (fit {wall:.3f} s/generation,"
-                  f" arithmetic {arithmetic:.3f}; 400 generations: {400 * wall / 60:.1f} min)",
-                  flush=True)  # fmt: skip
+            print(
+                f"overhead ratio {order}: {wall / arithmetic:.2f}  (fit {wall:.3f} s/generation,"
+                f" arithmetic {arithmetic:.3f}; 400 generations: {400 * wall / 60:.1f} min)",
+                flush=True,
+            )
     batched_trial_lines("cpu", options.trials, 2)
     if torch.cuda.is_available():
         batched_trial_lines("cuda", [32, 256], 3)

@@ -31,12 +31,15 @@ def read_checkpoint(path: str | Path, map_location: Any = "cpu") -> dict[str, An
     except Exception as error:  # zip/pickle/EOF errors of a damaged or non-torch file
         detail = (str(error).strip().splitlines() or [""])[0]
         reason = f"{type(error).__name__}: {detail[:100]}{'…' if len(detail) > 100 else ''}"
-        raise DataError(f"checkpoint {path} cannot be read: it is truncated, damaged or not a "
-                        f"safe PyTorch checkpoint ({reason}); use another checkpoint, e.g. "
-                        "last.ckpt or an earlier one") from error  # fmt: skip
+        raise DataError(
+            f"checkpoint {path} cannot be read: it is truncated, damaged or not a "
+            f"safe PyTorch checkpoint ({reason}); use another checkpoint, e.g. "
+            "last.ckpt or an earlier one"
+        ) from error
     if not isinstance(checkpoint, dict) or SYSTEM_KEY not in checkpoint:
-        raise DataError(f"checkpoint {path} was not written by lit_evoae (it has no "
-                        f"'{SYSTEM_KEY}' entry)")  # fmt: skip
+        raise DataError(
+            f"checkpoint {path} was not written by lit_evoae (it has no '{SYSTEM_KEY}' entry)"
+        )
     return checkpoint
 
 
@@ -69,22 +72,27 @@ def refuse_mismatch(path: str | Path, checkpoint: dict[str, Any], model, data) -
     saved_class = str(saved.get("_class_path", ""))
     wanted_class = str(_get(model, "class_path") or "")
     if saved_class and wanted_class and _short(saved_class) != _short(wanted_class):
-        raise ConfigError(f"checkpoint {path} holds a {_short(saved_class)}, but the config's "
-                          f"model.class_path is {_short(wanted_class)}; {USE_ITS_CONFIG}")
+        raise ConfigError(
+            f"checkpoint {path} holds a {_short(saved_class)}, but the config's "
+            f"model.class_path is {_short(wanted_class)}; {USE_ITS_CONFIG}"
+        )
     wanted = _get(model, "init_args") or {}
     saved_data = checkpoint.get("datamodule_hyper_parameters") or {}
     differences = [
         f"{key} {_describe(saved[key])} (config: {_describe(_get(wanted, key))})"
         for key in SHAPE_KEYS
-        if key in saved and _get(wanted, key) is not None
+        if key in saved
+        and _get(wanted, key) is not None
         and _plain(saved[key]) != _plain(_get(wanted, key))
-    ]  # fmt: skip
+    ]
     wanted_dim = _get(_get(data, "init_args") or {}, "dim")
     if "dim" in saved_data and wanted_dim is not None and saved_data["dim"] != wanted_dim:
         differences.append(f"data dim {saved_data['dim']} (config: {wanted_dim})")
     if differences:
-        raise ConfigError(f"checkpoint {path} was trained with {'; '.join(differences)}: its "
-                          f"networks cannot be loaded into this config; {USE_ITS_CONFIG}")
+        raise ConfigError(
+            f"checkpoint {path} was trained with {'; '.join(differences)}: its "
+            f"networks cannot be loaded into this config; {USE_ITS_CONFIG}"
+        )
 
 
 def _short(class_path: str) -> str:

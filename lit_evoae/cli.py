@@ -50,8 +50,10 @@ class OneScreenParser(LightningArgumentParser):
         if not self.exit_on_error or os.environ.get("JSONARGPARSE_DEBUG"):
             super().error(message, ex)
         prog = (getattr(ex, "subcommand_parser", None) or self).prog.replace(" [options]", "")
-        sys.stderr.write(f"lit-evoae: error: {one_screen(message)}\n"
-                         f"Every key and its allowed values: {prog} --help\n")  # fmt: skip
+        sys.stderr.write(
+            f"lit-evoae: error: {one_screen(message)}\n"
+            f"Every key and its allowed values: {prog} --help\n"
+        )
         sys.exit(2)
 
 
@@ -116,8 +118,10 @@ class LitEvoAECLI(LightningCLI):
                 "checkpoint.filename": "epoch={epoch:04d}-val_l1={val/l1:.5f}",
                 "checkpoint.auto_insert_metric_name": False,
                 # save_dir "." is the run's root: --trainer.default_root_dir moves it.
-                "trainer.logger": {"class_path": "pytorch_lightning.loggers.CSVLogger",
-                                   "init_args": {"save_dir": "."}},
+                "trainer.logger": {
+                    "class_path": "pytorch_lightning.loggers.CSVLogger",
+                    "init_args": {"save_dir": "."},
+                },
                 # One training step is one generation: log every one of them.
                 "trainer.log_every_n_steps": 1,
             }
@@ -133,8 +137,10 @@ class LitEvoAECLI(LightningCLI):
         # In a log file a redrawn bar is hundreds of lines: print a line now and then instead.
         callbacks = _as_list(config["trainer"].get("callbacks"))
         wants_progress = config["trainer"].get("enable_progress_bar") is not False
-        if wants_progress and not sys.stdout.isatty() and not any(
-            isinstance(callback, ProgressBar) for callback in callbacks
+        if (
+            wants_progress
+            and not sys.stdout.isatty()
+            and not any(isinstance(callback, ProgressBar) for callback in callbacks)
         ):
             kwargs["callbacks"] = [*callbacks, GenerationLines()]
         return super().instantiate_trainer(**kwargs)
@@ -155,8 +161,9 @@ class LitEvoAECLI(LightningCLI):
         self._started = time.perf_counter()
         self._resume_epoch = None
         config = self.config[self.subcommand] if self.subcommand else self.config
-        place_under_root(_as_list(config["trainer"].get("logger")),
-                         config["trainer"].get("default_root_dir"))  # fmt: skip
+        place_under_root(
+            _as_list(config["trainer"].get("logger")), config["trainer"].get("default_root_dir")
+        )
         if self.subcommand:
             self._resume_in_own_folder(config)
         if _uses_wandb(config) and not _wandb_configured():
@@ -195,10 +202,15 @@ class LitEvoAECLI(LightningCLI):
     def after_fit(self) -> None:
         if self.wandb_offline and self.trainer.is_global_zero:
             run_folder = Path(self.trainer.logger.experiment.dir).parent.resolve()
-            print(f"W&B: no API key configured, so this run was logged offline to {run_folder}."
-                  f" Upload it with: wandb sync {run_folder}")  # fmt: skip
-        final = {key: float(value) for key, value in self.trainer.callback_metrics.items()
-                 if key.startswith("final/")}  # fmt: skip
+            print(
+                f"W&B: no API key configured, so this run was logged offline to {run_folder}."
+                f" Upload it with: wandb sync {run_folder}"
+            )
+        final = {
+            key: float(value)
+            for key, value in self.trainer.callback_metrics.items()
+            if key.startswith("final/")
+        }
         self._test_best()
         self._close(final)
 

@@ -1,4 +1,4 @@
-"""Swappable components (topology, strategy, its order) as plain class_path/init_args dicts and back.
+"""Swappable components (topology, strategy, its parts) as class_path/init_args dicts and back.
 
 Checkpoints keep hyperparameters as plain values (they load with `weights_only=True`), so a
 component is stored as the dict LightningCLI would read, and rebuilt from it on load. The
@@ -23,8 +23,10 @@ def describe(component: Any) -> dict[str, Any]:
         if name == "self" or parameter.kind in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD):
             continue
         if not hasattr(component, name):
-            raise TypeError(f"{cls.__name__} cannot be saved: it keeps no attribute {name!r} "
-                            f"for its argument {name!r}")  # fmt: skip
+            raise TypeError(
+                f"{cls.__name__} cannot be saved: it keeps no attribute {name!r} "
+                f"for its argument {name!r}"
+            )
         init_args[name] = _plain(getattr(component, name))
     return {"class_path": f"{cls.__module__}.{cls.__qualname__}", "init_args": init_args}
 

@@ -40,8 +40,10 @@ def one_line_error(error: BaseException) -> str | None:
         return f"trainer: {str(error).strip().splitlines()[0]}"
     if isinstance(error, OSError) and error.errno in _UNWRITABLE:
         where = error.filename or "the output folder"
-        return (f"cannot write {where}: {error.strerror}; choose a writable folder with "
-                "--trainer.default_root_dir")  # fmt: skip
+        return (
+            f"cannot write {where}: {error.strerror}; choose a writable folder with "
+            "--trainer.default_root_dir"
+        )
     return None
 
 

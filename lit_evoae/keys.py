@@ -24,8 +24,13 @@ PRUNE_LOSS_CHANGE = "prune/loss_change"
 # --- logged once
 TEST_L1 = "test/l1"
 #: The paper's metric and its companions, logged when training ends (`final(name)`).
-FINAL_NAMES = ("train_l1_mean", "test_l1_mean", "train_l1_best", "capacity",
-               "capacity_at_last_prune")  # fmt: skip
+FINAL_NAMES = (
+    "train_l1_mean",
+    "test_l1_mean",
+    "train_l1_best",
+    "capacity",
+    "capacity_at_last_prune",
+)
 FINAL_TRAIN_L1_MEAN = "final/train_l1_mean"
 #: A study result's best validation L1 over the run (not logged: read from the val/l1 rows).
 VAL_L1_BEST = "val/l1_best"

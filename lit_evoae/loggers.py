@@ -36,8 +36,13 @@ class ResumableCSVLogger(CSVLogger):
         with open(path, newline="") as handle:
             reader = csv.DictReader(handle)
             fields, rows = reader.fieldnames or [], list(reader)
-        kept = [row for row in rows if not row.get("epoch") or float(row["epoch"]) <= epoch
-                or any(value and key.startswith("test/") for key, value in row.items())]
+        kept = [
+            row
+            for row in rows
+            if not row.get("epoch")
+            or float(row["epoch"]) <= epoch
+            or any(value and key.startswith("test/") for key, value in row.items())
+        ]
         if len(kept) == len(rows):
             return
         with replacing(path) as temporary, open(temporary, "w", newline="") as handle:

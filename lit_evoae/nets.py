@@ -65,8 +65,12 @@ class Autoencoder(nn.Module):
 
     def linears(self) -> list[nn.Linear]:
         """The linear layers, encoder first, input to output."""
-        return [layer for part in (self.encoder, self.decoder)
-                for layer in part if isinstance(layer, nn.Linear)]  # fmt: skip
+        return [
+            layer
+            for part in (self.encoder, self.decoder)
+            for layer in part
+            if isinstance(layer, nn.Linear)
+        ]
 
 
 def save_autoencoder(autoencoder: Autoencoder, path: str | os.PathLike) -> None:

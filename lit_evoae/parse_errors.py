@@ -47,8 +47,11 @@ def one_screen(message: str) -> str:
         elif match := _CLASS_PROBLEM.match(line):
             classes.append(match.group(1))
         elif match := _UNKNOWN_OPTION.match(line):
-            return _unknown_key(".".join([*key, "init_args", match.group(1)]), match.group(1),
-                                classes[-1] if classes else None)  # fmt: skip
+            return _unknown_key(
+                ".".join([*key, "init_args", match.group(1)]),
+                match.group(1),
+                classes[-1] if classes else None,
+            )
         elif match := _BAD_CLASS.match(line):
             return _unknown_class(".".join(key), match.group(1), bases[-1] if bases else None)
         else:
@@ -105,8 +108,11 @@ def _parameters(class_path: str | None) -> list[str]:
     if cls is None:
         return []
     parameters = inspect.signature(cls.__init__).parameters.values()
-    return [p.name for p in parameters
-            if p.name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]  # fmt: skip
+    return [
+        p.name
+        for p in parameters
+        if p.name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+    ]
 
 
 def _subclasses(base_path: str | None) -> list[str]:

@@ -13,8 +13,11 @@ from pathlib import Path
 import pytorch_lightning as pl
 
 #: Logger classes whose folder is `<save_dir>/<name>/<version>` and that can append to it.
-CSV_LOGGERS = ("pytorch_lightning.loggers.CSVLogger", "lightning.pytorch.loggers.CSVLogger",
-               "lit_evoae.loggers.ResumableCSVLogger")  # fmt: skip
+CSV_LOGGERS = (
+    "pytorch_lightning.loggers.CSVLogger",
+    "lightning.pytorch.loggers.CSVLogger",
+    "lit_evoae.loggers.ResumableCSVLogger",
+)
 APPENDING_CSV_LOGGER = "lit_evoae.loggers.ResumableCSVLogger"
 WANDB_LOGGER = "pytorch_lightning.loggers.WandbLogger"
 PREEMPTION_CHECKPOINTS = "hpc_ckpt_*.ckpt"
@@ -102,6 +105,10 @@ def place_under_root(loggers: list, root: str | None) -> None:
 
 def latest_preemption_checkpoint(folders: list[Path]) -> Path | None:
     """The newest `hpc_ckpt_N.ckpt` in any of `folders`, if there is one."""
-    found = [path for folder in folders if folder.is_dir()
-             for path in folder.glob(PREEMPTION_CHECKPOINTS)]  # fmt: skip
+    found = [
+        path
+        for folder in folders
+        if folder.is_dir()
+        for path in folder.glob(PREEMPTION_CHECKPOINTS)
+    ]
     return max(found, key=lambda path: path.stat().st_mtime) if found else None

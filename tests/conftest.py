@@ -43,15 +43,34 @@ def quiet_trainer():
 
 TINY_COEVOLUTION = {
     "seed_everything": 0,
-    "trainer": {"max_epochs": 2, "accelerator": "cpu", "enable_progress_bar": False,
-                "enable_model_summary": False},
-    "model": {"class_path": "lit_evoae.systems.CoevolutionaryAutoencoder",
-              "init_args": {"hidden_sizes": [8], "latent_dim": 3, "lr": 0.01,
-                            "topology": {"class_path": "lit_evoae.population.topology.Ring",
-                                         "init_args": {"size": 4, "radius": 1}}}},
-    "data": {"class_path": "lit_evoae.data.BinaryClusteringDataModule",
-             "init_args": {"num_clusters": 3, "dim": 20, "examples_per_cluster": 40,
-                           "batch_size": 20, "data_dir": "data"}},
+    "trainer": {
+        "max_epochs": 2,
+        "accelerator": "cpu",
+        "enable_progress_bar": False,
+        "enable_model_summary": False,
+    },
+    "model": {
+        "class_path": "lit_evoae.systems.CoevolutionaryAutoencoder",
+        "init_args": {
+            "hidden_sizes": [8],
+            "latent_dim": 3,
+            "lr": 0.01,
+            "topology": {
+                "class_path": "lit_evoae.population.topology.Ring",
+                "init_args": {"size": 4, "radius": 1},
+            },
+        },
+    },
+    "data": {
+        "class_path": "lit_evoae.data.BinaryClusteringDataModule",
+        "init_args": {
+            "num_clusters": 3,
+            "dim": 20,
+            "examples_per_cluster": 40,
+            "batch_size": 20,
+            "data_dir": "data",
+        },
+    },
 }
 
 

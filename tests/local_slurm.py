@@ -20,8 +20,10 @@ def missing_reason() -> str | None:
     """Why a local SLURM cannot run here, or None if it can."""
     missing = [name for name in DAEMONS + CLIENTS if shutil.which(name) is None]
     if missing:
-        return (f"SLURM is not installed ({', '.join(missing)} missing); "
-                "install it with: apt-get install slurmctld slurmd slurm-client")  # fmt: skip
+        return (
+            f"SLURM is not installed ({', '.join(missing)} missing); "
+            "install it with: apt-get install slurmctld slurmd slurm-client"
+        )
     if os.geteuid() != 0:
         return "the local SLURM test cluster runs its daemons as root"
     return None
@@ -78,8 +80,14 @@ class LocalSlurm:
         return {**os.environ, "SLURM_CONF": str(self.conf)}
 
     def command(self, *arguments: str, check: bool = True) -> str:
-        done = subprocess.run(arguments, env=self.environment(), capture_output=True, text=True,
-                              timeout=60, check=False)  # fmt: skip
+        done = subprocess.run(
+            arguments,
+            env=self.environment(),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
         if check and done.returncode != 0:
             raise RuntimeError(f"{' '.join(arguments)} failed: {done.stderr.strip()}")
         return done.stdout

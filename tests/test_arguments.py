@@ -12,8 +12,11 @@ def test_check_returns_plain_builtins():
 
 @pytest.mark.parametrize(
     ("name", "value", "kind"),
-    [("batch_size", 0, PositiveInt), ("flip_probability", 1.5, ClosedUnitInterval),
-     ("beta", 1.0, Beta)],
+    [
+        ("batch_size", 0, PositiveInt),
+        ("flip_probability", 1.5, ClosedUnitInterval),
+        ("beta", 1.0, Beta),
+    ],
 )
 def test_check_names_the_field_and_the_value(name, value, kind):
     with pytest.raises(ConfigError, match=f"{name}={value}"):

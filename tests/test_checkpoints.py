@@ -20,8 +20,9 @@ from lit_evoae.systems import CoevolutionaryAutoencoder
 @pytest.fixture
 def good(tmp_path):
     path = tmp_path / "good.ckpt"
-    AtomicCheckpointIO().save_checkpoint({SYSTEM_KEY: "x.Y", "state_dict": {"w": torch.ones(3)}},
-                                         path)  # fmt: skip
+    AtomicCheckpointIO().save_checkpoint(
+        {SYSTEM_KEY: "x.Y", "state_dict": {"w": torch.ones(3)}}, path
+    )
     return path
 
 
@@ -73,8 +74,9 @@ def test_a_save_killed_midway_leaves_the_previous_file(good, monkeypatch):
     assert sorted(p.name for p in good.parent.iterdir()) == ["good.ckpt"]  # no temporaries
 
 
-def test_the_cli_reports_a_damaged_checkpoint_in_one_line(good, tmp_path, monkeypatch, capsys,
-                                                         tiny_coevolution):  # fmt: skip
+def test_the_cli_reports_a_damaged_checkpoint_in_one_line(
+    good, tmp_path, monkeypatch, capsys, tiny_coevolution
+):
     import yaml
 
     tiny_coevolution["data"]["init_args"]["data_dir"] = str(tmp_path / "data")
@@ -82,8 +84,9 @@ def test_the_cli_reports_a_damaged_checkpoint_in_one_line(good, tmp_path, monkey
     config.write_text(yaml.safe_dump(tiny_coevolution))
     good.write_bytes(good.read_bytes()[:100])
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(sys, "argv", ["lit-evoae", "fit", "--config", str(config),
-                                      "--ckpt_path", str(good)])  # fmt: skip
+    monkeypatch.setattr(
+        sys, "argv", ["lit-evoae", "fit", "--config", str(config), "--ckpt_path", str(good)]
+    )
     with pytest.raises(SystemExit) as exited:
         cli.main()
     assert exited.value.code == 2
@@ -144,10 +147,17 @@ def test_a_checkpoint_written_before_the_strategy_objects_loads_and_resumes(tmp_
     for name, tensor in saved["state_dict"].items():
         assert torch.equal(model.state_dict()[name], tensor), name
     assert float(model.centers.sparsity().min()) > 0.4  # its pruning came along
-    data = BinaryClusteringDataModule(num_clusters=2, dim=8, examples_per_cluster=10,
-                                      batch_size=5, data_dir=tmp_path / "data")  # fmt: skip
-    trainer = pl.Trainer(max_epochs=3, accelerator="cpu", logger=False, enable_progress_bar=False,
-                         enable_model_summary=False, enable_checkpointing=False,
-                         callbacks=[Pruning(RandomPruning(0.3), probability=1.0)])  # fmt: skip
+    data = BinaryClusteringDataModule(
+        num_clusters=2, dim=8, examples_per_cluster=10, batch_size=5, data_dir=tmp_path / "data"
+    )
+    trainer = pl.Trainer(
+        max_epochs=3,
+        accelerator="cpu",
+        logger=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        enable_checkpointing=False,
+        callbacks=[Pruning(RandomPruning(0.3), probability=1.0)],
+    )
     trainer.fit(model, datamodule=data, ckpt_path=OLD_CHECKPOINT)
     assert trainer.current_epoch == 3

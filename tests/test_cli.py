@@ -14,22 +14,43 @@ ROOT = Path(__file__).resolve().parents[1]
 
 TINY = {
     "seed_everything": 0,
-    "trainer": {"max_epochs": 4, "accelerator": "cpu", "enable_progress_bar": False,
-                "enable_model_summary": False},
-    "model": {"class_path": "lit_evoae.systems.CanonicalAutoencoder",
-              "init_args": {"hidden_sizes": [8], "latent_dim": 3, "lr": 0.05}},
-    "data": {"class_path": "lit_evoae.data.BinaryClusteringDataModule",
-             "init_args": {"num_clusters": 3, "dim": 20, "examples_per_cluster": 20,
-                           "batch_size": 5, "data_dir": "data"}},
+    "trainer": {
+        "max_epochs": 4,
+        "accelerator": "cpu",
+        "enable_progress_bar": False,
+        "enable_model_summary": False,
+    },
+    "model": {
+        "class_path": "lit_evoae.systems.CanonicalAutoencoder",
+        "init_args": {"hidden_sizes": [8], "latent_dim": 3, "lr": 0.05},
+    },
+    "data": {
+        "class_path": "lit_evoae.data.BinaryClusteringDataModule",
+        "init_args": {
+            "num_clusters": 3,
+            "dim": 20,
+            "examples_per_cluster": 20,
+            "batch_size": 5,
+            "data_dir": "data",
+        },
+    },
 }
 
 
 COEVOLUTION = {
     **TINY,
-    "model": {"class_path": "lit_evoae.systems.CoevolutionaryAutoencoder",
-              "init_args": {"hidden_sizes": [8], "latent_dim": 3, "lr": 0.01,
-                            "topology": {"class_path": "lit_evoae.population.topology.Ring",
-                                         "init_args": {"size": 4, "radius": 1}}}},
+    "model": {
+        "class_path": "lit_evoae.systems.CoevolutionaryAutoencoder",
+        "init_args": {
+            "hidden_sizes": [8],
+            "latent_dim": 3,
+            "lr": 0.01,
+            "topology": {
+                "class_path": "lit_evoae.population.topology.Ring",
+                "init_args": {"size": 4, "radius": 1},
+            },
+        },
+    },
 }
 
 
@@ -58,8 +79,15 @@ def test_fit_then_test_from_the_checkpoint(tiny_config, tmp_path):
     assert "last.ckpt" in checkpoints
     assert any(name.startswith("epoch=") and "val_l1=" in name for name in checkpoints)
 
-    trained = build_cli(["test", "--config", str(tiny_config),
-                         "--ckpt_path", str(run / "checkpoints" / "last.ckpt")])
+    trained = build_cli(
+        [
+            "test",
+            "--config",
+            str(tiny_config),
+            "--ckpt_path",
+            str(run / "checkpoints" / "last.ckpt"),
+        ]
+    )
     untrained = build_cli(["test", "--config", str(tiny_config)])  # same seed: the initial net
     trained_l1 = trained.trainer.callback_metrics["test/l1"].item()
     untrained_l1 = untrained.trainer.callback_metrics["test/l1"].item()
@@ -67,8 +95,9 @@ def test_fit_then_test_from_the_checkpoint(tiny_config, tmp_path):
     assert read_metrics(tmp_path / "lightning_logs" / "version_1" / "metrics.csv")[0]["test/l1"]
 
 
-def test_fit_and_test_are_quiet_and_close_with_one_summary_line(tiny_config, tmp_path, capsys,
-                                                                recwarn, lightning_messages):
+def test_fit_and_test_are_quiet_and_close_with_one_summary_line(
+    tiny_config, tmp_path, capsys, recwarn, lightning_messages
+):
     config = yaml.safe_load(tiny_config.read_text())
     del config["trainer"]["enable_progress_bar"]  # the default: a progress display
     tiny_config.write_text(yaml.safe_dump(config))
@@ -92,8 +121,19 @@ def test_fit_and_test_are_quiet_and_close_with_one_summary_line(tiny_config, tmp
 
 
 def test_default_root_dir_holds_every_output_of_the_run(tiny_config, tmp_path):
-    build_cli(["fit", "--config", str(tiny_config), "--trainer.default_root_dir", "D",
-               "--trainer.logger", "CSVLogger", "--trainer.logger.save_dir", "."])
+    build_cli(
+        [
+            "fit",
+            "--config",
+            str(tiny_config),
+            "--trainer.default_root_dir",
+            "D",
+            "--trainer.logger",
+            "CSVLogger",
+            "--trainer.logger.save_dir",
+            ".",
+        ]
+    )
     run = tmp_path / "D" / "lightning_logs" / "version_0"
     for name in ("metrics.csv", "config.yaml", "best_autoencoder.pt", "checkpoints/last.ckpt"):
         assert (run / name).is_file(), name
@@ -102,20 +142,37 @@ def test_default_root_dir_holds_every_output_of_the_run(tiny_config, tmp_path):
 
 
 def test_a_relative_logger_folder_other_than_dot_stays_relative_to_the_working_folder(
-        tiny_config, tmp_path):  # fmt: skip
+    tiny_config, tmp_path
+):
     # what the study runner passes with a relative --out: both paths name the same folder
-    build_cli(["fit", "--config", str(tiny_config), "--trainer.default_root_dir", "runs/x",
-               "--trainer.logger", "CSVLogger", "--trainer.logger.save_dir", "runs/x"])
+    build_cli(
+        [
+            "fit",
+            "--config",
+            str(tiny_config),
+            "--trainer.default_root_dir",
+            "runs/x",
+            "--trainer.logger",
+            "CSVLogger",
+            "--trainer.logger.save_dir",
+            "runs/x",
+        ]
+    )
     assert (tmp_path / "runs" / "x" / "lightning_logs" / "version_0" / "metrics.csv").is_file()
     assert not (tmp_path / "runs" / "x" / "runs").exists()
 
 
-def test_wandb_runs_keep_their_files_in_folders_of_their_own(tiny_config, tmp_path,
-                                                              monkeypatch):
+def test_wandb_runs_keep_their_files_in_folders_of_their_own(tiny_config, tmp_path, monkeypatch):
     monkeypatch.setenv("WANDB_MODE", "offline")
     monkeypatch.setenv("WANDB_SILENT", "true")
-    wandb = ["--config", str(ROOT / "configs" / "logging" / "wandb.yaml"),
-             "--trainer.max_epochs", "1", "--trainer.default_root_dir", "out"]
+    wandb = [
+        "--config",
+        str(ROOT / "configs" / "logging" / "wandb.yaml"),
+        "--trainer.max_epochs",
+        "1",
+        "--trainer.default_root_dir",
+        "out",
+    ]
     for _ in range(2):
         build_cli(["fit", "--config", str(tiny_config), *wandb])
         import wandb as wandb_module
@@ -126,7 +183,8 @@ def test_wandb_runs_keep_their_files_in_folders_of_their_own(tiny_config, tmp_pa
     assert len(runs) == 2  # one folder per run id: the second run overwrote nothing
     for run in runs:
         assert {"config.yaml", "best_autoencoder.pt", "checkpoints"} <= {
-            path.name for path in run.iterdir()}
+            path.name for path in run.iterdir()
+        }
     assert not {"config.yaml", "best_autoencoder.pt"} & {p.name for p in tmp_path.iterdir()}
     assert not (tmp_path / "out" / "config.yaml").exists()
 
@@ -143,8 +201,14 @@ def test_coevolution_fit_tests_and_saves_the_best_individual(tmp_path, monkeypat
     fitted = build_cli(["fit", "--config", str(config)])
     run = tmp_path / "lightning_logs" / "version_0"
     rows = read_metrics(run / "metrics.csv")
-    assert {"gen/best_loss", "gen/median_loss", "gen/worst_loss", "lr/cell_03",
-            "val/l1", "model/sparsity"} <= set(rows[0])
+    assert {
+        "gen/best_loss",
+        "gen/median_loss",
+        "gen/worst_loss",
+        "lr/cell_03",
+        "val/l1",
+        "model/sparsity",
+    } <= set(rows[0])
     after_fit = [float(row["test/l1"]) for row in rows if row["test/l1"]]
     assert len(after_fit) == 1  # fit ended by testing the best checkpoint
 
@@ -160,8 +224,15 @@ def test_coevolution_fit_tests_and_saves_the_best_individual(tmp_path, monkeypat
 
 
 def test_rerun_in_the_same_folder_does_not_fail_on_the_saved_config(tiny_config, tmp_path):
-    args = ["fit", "--config", str(tiny_config), "--trainer.max_epochs", "1",
-            "--trainer.logger.init_args.version", "fixed"]
+    args = [
+        "fit",
+        "--config",
+        str(tiny_config),
+        "--trainer.max_epochs",
+        "1",
+        "--trainer.logger.init_args.version",
+        "fixed",
+    ]
     build_cli(args)
     build_cli(args)  # a requeued job writes into the same folder
     assert (tmp_path / "lightning_logs" / "fixed" / "config.yaml").exists()
@@ -181,8 +252,9 @@ def test_rerun_in_the_same_folder_does_not_fail_on_the_saved_config(tiny_config,
         (["--data", "lit_evoae.data.NoSuchData"], "NoSuchData"),
     ],
 )
-def test_bad_values_fail_at_parse_time_naming_the_field(tiny_config, tmp_path, capsys,
-                                                        override, named):
+def test_bad_values_fail_at_parse_time_naming_the_field(
+    tiny_config, tmp_path, capsys, override, named
+):
     with pytest.raises(SystemExit) as exited:
         build_cli(["fit", "--config", str(tiny_config), *override])
     assert exited.value.code == 2
@@ -203,8 +275,15 @@ def console_error(monkeypatch, capsys, *args) -> str:
 
 def test_unusable_data_dir_is_a_one_line_error(tiny_config, tmp_path, capsys, monkeypatch):
     (tmp_path / "blocked").write_text("")
-    err = console_error(monkeypatch, capsys, "fit", "--config", str(tiny_config),
-                        "--data.init_args.data_dir", "blocked")
+    err = console_error(
+        monkeypatch,
+        capsys,
+        "fit",
+        "--config",
+        str(tiny_config),
+        "--data.init_args.data_dir",
+        "blocked",
+    )
     assert "lit-evoae: error: data directory blocked exists but is not a directory" in err
 
 
@@ -212,22 +291,31 @@ def test_topology_that_does_not_fit_is_a_one_line_error(tmp_path, capsys, monkey
     monkeypatch.chdir(tmp_path)
     config = tmp_path / "coevolution.yaml"
     config.write_text(yaml.safe_dump(COEVOLUTION))
-    err = console_error(monkeypatch, capsys, "fit", "--config", str(config),
-                        "--model.init_args.topology.init_args.radius", "2")
+    err = console_error(
+        monkeypatch,
+        capsys,
+        "fit",
+        "--config",
+        str(config),
+        "--model.init_args.topology.init_args.radius",
+        "2",
+    )
     assert "lit-evoae: error: topology: a ring of size 4 cannot hold a neighbourhood" in err
 
 
-def test_a_trainer_argument_lightning_refuses_is_a_one_line_error(tiny_config, capsys,
-                                                                 monkeypatch):
-    err = console_error(monkeypatch, capsys, "fit", "--config", str(tiny_config),
-                        "--trainer.max_epochs", "-3")
+def test_a_trainer_argument_lightning_refuses_is_a_one_line_error(tiny_config, capsys, monkeypatch):
+    err = console_error(
+        monkeypatch, capsys, "fit", "--config", str(tiny_config), "--trainer.max_epochs", "-3"
+    )
     assert "lit-evoae: error: trainer: `max_epochs` must be a non-negative integer" in err
 
 
-@pytest.mark.parametrize(("code", "reason"), [(13, "Permission denied"),
-                                              (28, "No space left on device")])
-def test_an_unwritable_output_folder_is_a_one_line_error(tiny_config, capsys, monkeypatch,
-                                                         code, reason):
+@pytest.mark.parametrize(
+    ("code", "reason"), [(13, "Permission denied"), (28, "No space left on device")]
+)
+def test_an_unwritable_output_folder_is_a_one_line_error(
+    tiny_config, capsys, monkeypatch, code, reason
+):
     import lit_evoae.cli
 
     def refuse(*args, **kwargs):  # root ignores permissions: make the write itself fail
@@ -250,25 +338,38 @@ def test_other_errors_keep_their_traceback(tiny_config, monkeypatch):
         main()
 
 
-@pytest.mark.parametrize(("override", "message"), [
-    (["--config", "coevolution.yaml"],
-     "holds a CanonicalAutoencoder, but the config's model.class_path is "
-     "CoevolutionaryAutoencoder"),
-    (["--model.init_args.latent_dim", "4"], r"was trained with latent_dim 3 \(config: 4\)"),
-    (["--model.init_args.hidden_sizes", "[6]"], r"hidden_sizes \[8\] \(config: \[6\]\)"),
-    (["--data.init_args.dim", "30"], r"data dim 20 \(config: 30\)"),
-])
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        (
+            ["--config", "coevolution.yaml"],
+            "holds a CanonicalAutoencoder, but the config's model.class_path is "
+            "CoevolutionaryAutoencoder",
+        ),
+        (["--model.init_args.latent_dim", "4"], r"was trained with latent_dim 3 \(config: 4\)"),
+        (["--model.init_args.hidden_sizes", "[6]"], r"hidden_sizes \[8\] \(config: \[6\]\)"),
+        (["--data.init_args.dim", "30"], r"data dim 20 \(config: 30\)"),
+    ],
+)
 @pytest.mark.parametrize("command", ["test", "fit"])
-def test_a_checkpoint_that_is_not_the_configs_model_is_refused(tiny_config, tmp_path, capsys,
-                                                               monkeypatch, override, message,
-                                                               command):
+def test_a_checkpoint_that_is_not_the_configs_model_is_refused(
+    tiny_config, tmp_path, capsys, monkeypatch, override, message, command
+):
     import re
 
     build_cli(["fit", "--config", str(tiny_config), "--trainer.max_epochs", "1"])
     checkpoint = tmp_path / "lightning_logs" / "version_0" / "checkpoints" / "last.ckpt"
     (tmp_path / "coevolution.yaml").write_text(yaml.safe_dump(COEVOLUTION))
-    err = console_error(monkeypatch, capsys, command, "--config", str(tiny_config), *override,
-                        "--ckpt_path", str(checkpoint))
+    err = console_error(
+        monkeypatch,
+        capsys,
+        command,
+        "--config",
+        str(tiny_config),
+        *override,
+        "--ckpt_path",
+        str(checkpoint),
+    )
     assert re.search(message, err), err
     assert "use the config it was trained with (config.yaml in its run folder)" in err
     assert not (tmp_path / "lightning_logs" / "version_1").exists()  # refused before starting

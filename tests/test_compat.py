@@ -16,8 +16,13 @@ def test_torch_still_has_its_fused_adam_kernel():
 
 
 def test_lightning_still_has_the_attributes_lit_evoae_sets(tmp_path):
-    trainer = pl.Trainer(accelerator="cpu", logger=False, enable_checkpointing=False,
-                         enable_progress_bar=False, default_root_dir=tmp_path)  # fmt: skip
+    trainer = pl.Trainer(
+        accelerator="cpu",
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        default_root_dir=tmp_path,
+    )
     connector = trainer._accelerator_connector
     assert hasattr(connector, "use_distributed_sampler"), "use_distributed_sampler is gone"
     compat.keep_whole_training_set_per_rank(trainer)
@@ -32,8 +37,10 @@ def test_lightning_ddp_strategy_still_keeps_its_wrapper_options():
     strategy = DDPStrategy(find_unused_parameters=False)
     options = compat.ddp_options(strategy)
     assert options == {"find_unused_parameters": False}, "DDPStrategy._ddp_kwargs is gone"
-    assert "broadcast_buffers" in inspect.signature(
-        torch.nn.parallel.DistributedDataParallel).parameters
+    assert (
+        "broadcast_buffers"
+        in inspect.signature(torch.nn.parallel.DistributedDataParallel).parameters
+    )
 
 
 def test_lightning_still_has_what_lit_evoae_subclasses_override(tmp_path):

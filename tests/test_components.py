@@ -19,9 +19,14 @@ from lit_evoae.population.strategy import CoevolutionStrategy
 from lit_evoae.population.topology import Ring, Torus, Trials
 from lit_evoae.systems import CanonicalAutoencoder, CoevolutionaryAutoencoder
 
-STRATEGY = {"solution_concept": "mean", "tournament_size": 3, "lr_mutation_sigma": 2e-5,
-            "lr_bounds": (1e-8, 5.0), "cell_evaluation": Cooperative(),
-            "update_order": Sequential()}  # fmt: skip
+STRATEGY = {
+    "solution_concept": "mean",
+    "tournament_size": 3,
+    "lr_mutation_sigma": 2e-5,
+    "lr_bounds": (1e-8, 5.0),
+    "cell_evaluation": Cooperative(),
+    "update_order": Sequential(),
+}
 COMPONENTS = {
     Ring: {"size": 7, "radius": 2},
     Torus: {"rows": 4, "columns": 5, "neighbourhood": "von_neumann"},
@@ -32,13 +37,27 @@ COMPONENTS = {
     Paired: {},
     Cooperative: {},
 }
-COEVOLUTION = {"input_dim": 12, "hidden_sizes": (6, 5), "latent_dim": 2,
-               "topology": Trials(Ring(size=5, radius=2), trials=2),
-               "strategy": CoevolutionStrategy(**STRATEGY), "lr": 0.02, "betas": (0.6, 0.99),
-               "optimizer_state": "reset_every_step", "seeds": [11, 12]}  # fmt: skip
-CANONICAL = {"input_dim": 12, "hidden_sizes": (6, 5), "latent_dim": 2, "lr": 0.02,
-             "betas": (0.6, 0.99), "lr_step_epochs": 3, "lr_gamma": 0.5,
-             "optimizer_state": "reset_every_step"}  # fmt: skip
+COEVOLUTION = {
+    "input_dim": 12,
+    "hidden_sizes": (6, 5),
+    "latent_dim": 2,
+    "topology": Trials(Ring(size=5, radius=2), trials=2),
+    "strategy": CoevolutionStrategy(**STRATEGY),
+    "lr": 0.02,
+    "betas": (0.6, 0.99),
+    "optimizer_state": "reset_every_step",
+    "seeds": [11, 12],
+}
+CANONICAL = {
+    "input_dim": 12,
+    "hidden_sizes": (6, 5),
+    "latent_dim": 2,
+    "lr": 0.02,
+    "betas": (0.6, 0.99),
+    "lr_step_epochs": 3,
+    "lr_gamma": 0.5,
+    "optimizer_state": "reset_every_step",
+}
 
 
 def arguments_of(cls) -> set[str]:
@@ -52,10 +71,15 @@ def defaults_of(cls) -> dict:
     return {p.name: p.default for p in parameters if p.default is not inspect.Parameter.empty}
 
 
-@pytest.mark.parametrize(("cls", "arguments"),
-                         [*COMPONENTS.items(), (CoevolutionaryAutoencoder, COEVOLUTION),
-                          (CanonicalAutoencoder, CANONICAL)],
-                         ids=lambda item: getattr(item, "__name__", ""))  # fmt: skip
+@pytest.mark.parametrize(
+    ("cls", "arguments"),
+    [
+        *COMPONENTS.items(),
+        (CoevolutionaryAutoencoder, COEVOLUTION),
+        (CanonicalAutoencoder, CANONICAL),
+    ],
+    ids=lambda item: getattr(item, "__name__", ""),
+)
 def test_the_table_sets_every_argument_to_a_non_default(cls, arguments):
     assert set(arguments) == arguments_of(cls), "give the new argument a value here"
     defaults = defaults_of(cls)
@@ -64,8 +88,9 @@ def test_the_table_sets_every_argument_to_a_non_default(cls, arguments):
             assert value != defaults[name], f"{cls.__name__}.{name} is its default"
 
 
-@pytest.mark.parametrize(("cls", "arguments"), COMPONENTS.items(),
-                         ids=lambda item: getattr(item, "__name__", ""))  # fmt: skip
+@pytest.mark.parametrize(
+    ("cls", "arguments"), COMPONENTS.items(), ids=lambda item: getattr(item, "__name__", "")
+)
 def test_a_described_component_rebuilds_with_every_argument(cls, arguments):
     component = cls(**arguments)
     saved = describe(component)
@@ -83,17 +108,32 @@ def test_a_component_that_drops_an_argument_cannot_be_saved():
         describe(Forgetful(colour="blue"))
 
 
-@pytest.mark.parametrize(("system", "arguments"), [(CoevolutionaryAutoencoder, COEVOLUTION),
-                                                   (CanonicalAutoencoder, CANONICAL)],
-                         ids=["coevolution", "canonical"])  # fmt: skip
+@pytest.mark.parametrize(
+    ("system", "arguments"),
+    [(CoevolutionaryAutoencoder, COEVOLUTION), (CanonicalAutoencoder, CANONICAL)],
+    ids=["coevolution", "canonical"],
+)
 def test_a_reloaded_checkpoint_keeps_every_argument(system, arguments, tmp_path):
-    data = BinaryClusteringDataModule(num_clusters=2, dim=12, examples_per_cluster=10,
-                                      flip_probability=0.1, seed=4, centroid_density=0.75,
-                                      batch_size=4, data_dir=tmp_path / "data",
-                                      eval_batch_size=7)  # fmt: skip
+    data = BinaryClusteringDataModule(
+        num_clusters=2,
+        dim=12,
+        examples_per_cluster=10,
+        flip_probability=0.1,
+        seed=4,
+        centroid_density=0.75,
+        batch_size=4,
+        data_dir=tmp_path / "data",
+        eval_batch_size=7,
+    )
     model = system(**arguments)
-    trainer = pl.Trainer(max_epochs=1, accelerator="cpu", logger=False, enable_progress_bar=False,
-                         enable_model_summary=False, enable_checkpointing=False)  # fmt: skip
+    trainer = pl.Trainer(
+        max_epochs=1,
+        accelerator="cpu",
+        logger=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        enable_checkpointing=False,
+    )
     trainer.fit(model, datamodule=data)
     trainer.save_checkpoint(tmp_path / "model.ckpt")
     loaded = system.load_from_checkpoint(tmp_path / "model.ckpt")
@@ -101,7 +141,8 @@ def test_a_reloaded_checkpoint_keeps_every_argument(system, arguments, tmp_path)
         expected = describe(value) if hasattr(value, "__dict__") else value
         saved = loaded.hparams[name]
         assert (list(saved) if isinstance(saved, tuple) else saved) == (
-            list(expected) if isinstance(expected, tuple) else expected), name
+            list(expected) if isinstance(expected, tuple) else expected
+        ), name
     if system is CoevolutionaryAutoencoder:
         assert describe(loaded.strategy) == describe(model.strategy)
         assert describe(loaded.topology) == describe(model.topology)

@@ -21,18 +21,33 @@ from lit_evoae.cli import build_cli
 ROOT = Path(__file__).resolve().parents[1]
 # Study files (configs/studies/) are not LightningCLI configs, and configs/logging/ holds
 # fragments; tests/study and tests/test_wandb.py cover them.
-CONFIGS = sorted(p for p in (ROOT / "configs").rglob("*.yaml")
-                 if not {"studies", "logging"} & set(p.parts))  # fmt: skip
+CONFIGS = sorted(
+    p for p in (ROOT / "configs").rglob("*.yaml") if not {"studies", "logging"} & set(p.parts)
+)
 # The paper's data and network fragments only complete a regime preset.
 PAPER_FRAGMENTS = {"data", "network"}
 FRAGMENTS = sorted((ROOT / "callbacks").glob("*.yaml"))
-REGIMES = {"canonical": ROOT / "configs" / "canonical.yaml",
-           "coevolution": ROOT / "configs" / "coevolution.yaml"}  # fmt: skip
+REGIMES = {
+    "canonical": ROOT / "configs" / "canonical.yaml",
+    "coevolution": ROOT / "configs" / "coevolution.yaml",
+}
 OPERATORS = ["none", "random_fixed", "magnitude_fixed", "variance_fixed", "conjunctive_fixed"]
-TINY = ["--data.init_args.num_clusters", "3", "--data.init_args.dim", "20",
-        "--data.init_args.examples_per_cluster", "40", "--data.init_args.batch_size", "20",
-        "--model.init_args.hidden_sizes", "[8]", "--model.init_args.latent_dim", "3",
-        "--trainer.enable_progress_bar", "false"]  # fmt: skip
+TINY = [
+    "--data.init_args.num_clusters",
+    "3",
+    "--data.init_args.dim",
+    "20",
+    "--data.init_args.examples_per_cluster",
+    "40",
+    "--data.init_args.batch_size",
+    "20",
+    "--model.init_args.hidden_sizes",
+    "[8]",
+    "--model.init_args.latent_dim",
+    "3",
+    "--trainer.enable_progress_bar",
+    "false",
+]
 
 
 @pytest.fixture
@@ -65,8 +80,7 @@ def test_every_config_parses_into_its_classes(config, in_tmp):
 @pytest.mark.parametrize("fragment", FRAGMENTS, ids=[f.stem for f in FRAGMENTS])
 @pytest.mark.parametrize("regime", REGIMES)
 def test_every_fragment_composes_with_each_regime(fragment, regime, in_tmp):
-    cli = build_cli(["--config", str(REGIMES[regime]), "--config", str(fragment)],
-                    run=False)  # fmt: skip
+    cli = build_cli(["--config", str(REGIMES[regime]), "--config", str(fragment)], run=False)
     (pruning,) = [c for c in cli.trainer.callbacks if isinstance(c, Pruning)]
     written = yaml.safe_load(fragment.read_text())["pruning"]
     if written["operator"] is None:
@@ -83,9 +97,22 @@ def test_every_fragment_composes_with_each_regime(fragment, regime, in_tmp):
 @pytest.mark.parametrize("regime", REGIMES)
 def test_each_operator_trains_and_tests_in_each_regime(operator, regime, in_tmp):
     fragment = ROOT / "callbacks" / f"{operator}.yaml"
-    cli = build_cli(["fit", "--config", str(REGIMES[regime]), "--config", str(fragment), *TINY,
-                     "--trainer.max_epochs", "3", "--pruning.probability", "1.0",
-                     "--model.init_args.lr", "0.01"])  # fmt: skip
+    cli = build_cli(
+        [
+            "fit",
+            "--config",
+            str(REGIMES[regime]),
+            "--config",
+            str(fragment),
+            *TINY,
+            "--trainer.max_epochs",
+            "3",
+            "--pruning.probability",
+            "1.0",
+            "--model.init_args.lr",
+            "0.01",
+        ]
+    )
     assert cli.trainer.state.finished
     # fit ended with the automatic test of the best individual
     assert 0 < cli.trainer.callback_metrics[keys.TEST_L1].item() < 1
@@ -96,7 +123,8 @@ def test_each_operator_trains_and_tests_in_each_regime(operator, regime, in_tmp)
         assert events == [0, 0, 0]
     else:
         assert sum(events) > 0
-        sparsity = [float(row[keys.PRUNE_SPARSITY]) for row in logged
-                    if row.get(keys.PRUNE_SPARSITY)]  # fmt: skip
+        sparsity = [
+            float(row[keys.PRUNE_SPARSITY]) for row in logged if row.get(keys.PRUNE_SPARSITY)
+        ]
         assert max(sparsity) > 0
     assert (Path(cli.trainer.log_dir) / keys.BEST_AUTOENCODER).is_file()

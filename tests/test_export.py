@@ -19,10 +19,10 @@ def test_compact_removes_dead_units_and_keeps_every_output():
     torch.manual_seed(0)
     model = Autoencoder(*layer_sizes(12, [6], 4))
     with torch.no_grad():
-        model.encoder[0].weight[[1, 4]] = 0       # two dead first-layer units...
-        model.encoder[0].bias[1] = 0.7            # ...one of them still outputs ReLU(0.7)
-        model.encoder[2].weight[2] = 0            # a dead latent unit
-        model.decoder[0].weight[[0, 3, 5]] = 0    # three dead decoder hidden units
+        model.encoder[0].weight[[1, 4]] = 0  # two dead first-layer units...
+        model.encoder[0].bias[1] = 0.7  # ...one of them still outputs ReLU(0.7)
+        model.encoder[2].weight[2] = 0  # a dead latent unit
+        model.decoder[0].weight[[0, 3, 5]] = 0  # three dead decoder hidden units
     smaller = compact(model)
     assert smaller.encoder_sizes == [12, 4, 3] and smaller.decoder_sizes == [3, 3, 12]
     assert parameter_count(smaller) < parameter_count(model)
@@ -39,17 +39,26 @@ def test_compact_of_an_unpruned_network_is_the_same_network():
 
 
 def test_export_round_trip_from_a_pruned_checkpoint(tmp_path, monkeypatch, capsys):
-    data = BinaryClusteringDataModule(num_clusters=3, dim=20, examples_per_cluster=20,
-                                      batch_size=10, data_dir=tmp_path / "data")
+    data = BinaryClusteringDataModule(
+        num_clusters=3, dim=20, examples_per_cluster=20, batch_size=10, data_dir=tmp_path / "data"
+    )
     system = CoevolutionaryAutoencoder(20, (8,), 3, lr=0.01, seeds=[0])
-    trainer = pl.Trainer(max_epochs=3, accelerator="cpu", logger=False,
-                         enable_checkpointing=False, enable_progress_bar=False,
-                         enable_model_summary=False,
-                         callbacks=[Pruning(VariancePruning(amount=0.5), Fixed(), 1.0)])
+    trainer = pl.Trainer(
+        max_epochs=3,
+        accelerator="cpu",
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        callbacks=[Pruning(VariancePruning(amount=0.5), Fixed(), 1.0)],
+    )
     trainer.fit(system, datamodule=data)
     trainer.save_checkpoint(tmp_path / "pruned.ckpt")
-    monkeypatch.setattr(sys, "argv", ["lit-evoae", "export", str(tmp_path / "pruned.ckpt"),
-                                      "--out", str(tmp_path / "out")])
+    monkeypatch.setattr(
+        sys,
+        "argv",
+        ["lit-evoae", "export", str(tmp_path / "pruned.ckpt"), "--out", str(tmp_path / "out")],
+    )
     main()
     assert "exported to" in capsys.readouterr().out
     summary = json.loads((tmp_path / "out" / "autoencoder.json").read_text())

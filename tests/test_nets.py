@@ -14,8 +14,11 @@ def test_autoencoder_has_the_papers_layers_and_activations():
     model = Autoencoder(*layer_sizes(1000, [30], 10))
     kinds = [type(layer) for layer in [*model.encoder, *model.decoder]]
     assert kinds == [nn.Linear, nn.ReLU] * 3 + [nn.Linear, nn.Sigmoid]
-    widths = [(layer.in_features, layer.out_features) for layer in model.modules()
-              if isinstance(layer, nn.Linear)]
+    widths = [
+        (layer.in_features, layer.out_features)
+        for layer in model.modules()
+        if isinstance(layer, nn.Linear)
+    ]
     assert widths == [(1000, 30), (30, 10), (10, 30), (30, 1000)]
 
 

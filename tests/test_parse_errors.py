@@ -9,12 +9,21 @@ from lit_evoae.cli import build_cli
 
 COEVOLUTION = {
     "trainer": {"max_epochs": 1, "accelerator": "cpu"},
-    "model": {"class_path": "lit_evoae.systems.CoevolutionaryAutoencoder",
-              "init_args": {"hidden_sizes": [8], "latent_dim": 3,
-                            "topology": {"class_path": "lit_evoae.population.topology.Ring",
-                                         "init_args": {"size": 4, "radius": 1}}}},
-    "data": {"class_path": "lit_evoae.data.BinaryClusteringDataModule",
-             "init_args": {"num_clusters": 3, "dim": 20, "examples_per_cluster": 20}},
+    "model": {
+        "class_path": "lit_evoae.systems.CoevolutionaryAutoencoder",
+        "init_args": {
+            "hidden_sizes": [8],
+            "latent_dim": 3,
+            "topology": {
+                "class_path": "lit_evoae.population.topology.Ring",
+                "init_args": {"size": 4, "radius": 1},
+            },
+        },
+    },
+    "data": {
+        "class_path": "lit_evoae.data.BinaryClusteringDataModule",
+        "init_args": {"num_clusters": 3, "dim": 20, "examples_per_cluster": 20},
+    },
 }
 
 
@@ -27,31 +36,49 @@ def config(tmp_path, monkeypatch):
     return path
 
 
-@pytest.mark.parametrize(("override", "expected"), [
-    (["--data.init_args.batch_size", "-1"], "data.init_args.batch_size: got -1; allowed: >0"),
-    (["--model.init_args.topology.init_args.radius", "0"],
-     "model.init_args.topology.init_args.radius: got 0; allowed: >0"),
-    (["--pruning.probability", "2"], "pruning.probability: got 2; allowed: >=0 and <=1"),
-    (["--model.init_args.optimizer_state", "fresh"],
-     "model.init_args.optimizer_state: got fresh; allowed: persistent, reset_every_step"),
-    (["--model.init_args.latnt_dim", "3"],
-     "model.init_args.latnt_dim: unknown key of CoevolutionaryAutoencoder "
-     "(did you mean latent_dim?); its keys: input_dim, hidden_sizes, latent_dim"),
-    (["--model.init_args.strategy.init_args.tournament_sise", "3"],
-     "model.init_args.strategy.init_args.tournament_sise: unknown key of CoevolutionStrategy "
-     "(did you mean tournament_size?)"),
-    (["--model.init_args.strategy.init_args.update_order", "sequentail"],
-     "update_order: unknown class sequentail (did you mean Sequential?); valid classes: "
-     "Sequential, Synchronous"),
-    (["--pruning.operator", "RandomPrunning"],
-     "pruning.operator: unknown class RandomPrunning (did you mean RandomPruning?); valid "
-     "classes: ConjunctivePruning, RandomPruning, VariancePruning"),
-    (["--model.init_args.topology", "Rng"],
-     "model.init_args.topology: unknown class Rng (did you mean Ring?); valid classes: Ring"),
-    (["--data.init_args.dim", "abc"], "data.init_args.dim: expected a PositiveInt"),
-])
+@pytest.mark.parametrize(
+    ("override", "expected"),
+    [
+        (["--data.init_args.batch_size", "-1"], "data.init_args.batch_size: got -1; allowed: >0"),
+        (
+            ["--model.init_args.topology.init_args.radius", "0"],
+            "model.init_args.topology.init_args.radius: got 0; allowed: >0",
+        ),
+        (["--pruning.probability", "2"], "pruning.probability: got 2; allowed: >=0 and <=1"),
+        (
+            ["--model.init_args.optimizer_state", "fresh"],
+            "model.init_args.optimizer_state: got fresh; allowed: persistent, reset_every_step",
+        ),
+        (
+            ["--model.init_args.latnt_dim", "3"],
+            "model.init_args.latnt_dim: unknown key of CoevolutionaryAutoencoder "
+            "(did you mean latent_dim?); its keys: input_dim, hidden_sizes, latent_dim",
+        ),
+        (
+            ["--model.init_args.strategy.init_args.tournament_sise", "3"],
+            "model.init_args.strategy.init_args.tournament_sise: unknown key of "
+            "CoevolutionStrategy (did you mean tournament_size?)",
+        ),
+        (
+            ["--model.init_args.strategy.init_args.update_order", "sequentail"],
+            "update_order: unknown class sequentail (did you mean Sequential?); valid classes: "
+            "Sequential, Synchronous",
+        ),
+        (
+            ["--pruning.operator", "RandomPrunning"],
+            "pruning.operator: unknown class RandomPrunning (did you mean RandomPruning?); valid "
+            "classes: ConjunctivePruning, MagnitudePruning, RandomPruning, VariancePruning",
+        ),
+        (
+            ["--model.init_args.topology", "Rng"],
+            "model.init_args.topology: unknown class Rng (did you mean Ring?); valid classes: Ring",
+        ),
+        (["--data.init_args.dim", "abc"], "data.init_args.dim: expected a PositiveInt"),
+    ],
+)
 def test_a_parse_error_fits_one_screen_with_the_full_key_and_what_is_allowed(
-        config, capsys, override, expected):  # fmt: skip
+    config, capsys, override, expected
+):
     with pytest.raises(SystemExit) as exited:
         build_cli(["fit", "--config", str(config), *override])
     assert exited.value.code == 2

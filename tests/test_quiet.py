@@ -8,8 +8,11 @@ def test_only_the_named_notices_are_silenced(lightning_messages):
     with warnings.catch_warnings(record=True) as seen:
         warnings.simplefilter("always")
         silence_notices()
-        warnings.warn("`isinstance(treespec, LeafSpec)` is deprecated, use …",
-                      DeprecationWarning, stacklevel=1)
+        warnings.warn(
+            "`isinstance(treespec, LeafSpec)` is deprecated, use …",
+            DeprecationWarning,
+            stacklevel=1,
+        )
         warnings.warn("The dirpath has changed from 'a' to 'b', therefore …", stacklevel=1)
         warnings.warn("a real problem", UserWarning, stacklevel=1)
     assert [str(w.message) for w in seen] == ["a real problem"]

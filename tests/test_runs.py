@@ -8,22 +8,35 @@ import yaml
 from lit_evoae.cli import build_cli
 
 
-def test_resume_and_test_log_into_the_checkpoints_own_run_folder(tmp_path, monkeypatch,
-                                                                  tiny_coevolution):  # fmt: skip
+def test_resume_and_test_log_into_the_checkpoints_own_run_folder(
+    tmp_path, monkeypatch, tiny_coevolution
+):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(sys, "argv", ["lit-evoae"])
     tiny_coevolution["data"]["init_args"]["data_dir"] = str(tmp_path / "data")
-    tiny_coevolution["trainer"]["logger"] = {"class_path": "pytorch_lightning.loggers.CSVLogger",
-                                             "init_args": {"save_dir": "."}}  # fmt: skip
+    tiny_coevolution["trainer"]["logger"] = {
+        "class_path": "pytorch_lightning.loggers.CSVLogger",
+        "init_args": {"save_dir": "."},
+    }
     config = tmp_path / "config.in.yaml"
     config.write_text(yaml.safe_dump(tiny_coevolution))
     run = tmp_path / "lightning_logs" / "version_0"
     build_cli(["fit", "--config", str(config), "--trainer.max_epochs", "2"])
     saved_config = (run / "config.yaml").read_text()
-    build_cli(["fit", "--config", str(config), "--trainer.max_epochs", "4",
-               "--ckpt_path", str(run / "checkpoints" / "last.ckpt")])  # fmt: skip
-    build_cli(["test", "--config", str(config),
-               "--ckpt_path", str(run / "checkpoints" / "last.ckpt")])  # fmt: skip
+    build_cli(
+        [
+            "fit",
+            "--config",
+            str(config),
+            "--trainer.max_epochs",
+            "4",
+            "--ckpt_path",
+            str(run / "checkpoints" / "last.ckpt"),
+        ]
+    )
+    build_cli(
+        ["test", "--config", str(config), "--ckpt_path", str(run / "checkpoints" / "last.ckpt")]
+    )
     assert sorted(path.name for path in run.parent.iterdir()) == ["version_0"]
     with (run / "metrics.csv").open() as handle:
         rows = list(csv.DictReader(handle))

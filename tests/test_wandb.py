@@ -73,11 +73,13 @@ def run_records(run: Path):
 def history(run: Path) -> list[dict]:
     """The run's logged rows, nested values keyed by their path ("masks/encoders.0/bins")."""
     return [
-        {item.key or "/".join(item.nested_key): json.loads(item.value_json)
-         for item in record.history.item}
+        {
+            item.key or "/".join(item.nested_key): json.loads(item.value_json)
+            for item in record.history.item
+        }
         for record in run_records(run)
         if record.WhichOneof("record_type") == "history"
-    ]  # fmt: skip
+    ]
 
 
 def config(run: Path) -> dict:
@@ -107,10 +109,21 @@ def only_run(folder: Path) -> Path:
 def test_without_a_key_the_run_is_logged_offline_with_config_media_and_a_sync_hint(
     no_wandb_credentials, tmp_path, capsys
 ):
-    build_cli(["fit", "--config", str(ROOT / "configs" / "canonical.yaml"),
-               "--config", str(ROOT / "configs" / "logging" / "wandb.yaml"),
-               "--trainer.max_epochs", "1", "--data.init_args.dim", "20",
-               "--trainer.enable_progress_bar", "false"])  # fmt: skip
+    build_cli(
+        [
+            "fit",
+            "--config",
+            str(ROOT / "configs" / "canonical.yaml"),
+            "--config",
+            str(ROOT / "configs" / "logging" / "wandb.yaml"),
+            "--trainer.max_epochs",
+            "1",
+            "--data.init_args.dim",
+            "20",
+            "--trainer.enable_progress_bar",
+            "false",
+        ]
+    )
     assert os.environ["WANDB_MODE"] == "offline"
     run = only_run(tmp_path)
     assert f"wandb sync {run}" in capsys.readouterr().out
@@ -131,8 +144,7 @@ def test_media_show_reconstructions_and_pruned_units_every_epoch(
     no_wandb_credentials, monkeypatch, tmp_path, tiny_data, quiet_trainer
 ):
     monkeypatch.setenv("WANDB_MODE", "offline")
-    system = CoevolutionaryAutoencoder(24, (8,), 3, lr=0.01, topology=Ring(size=4),
-                                       seeds=[1])  # fmt: skip
+    system = CoevolutionaryAutoencoder(24, (8,), 3, lr=0.01, topology=Ring(size=4), seeds=[1])
     pruning = Pruning(RandomPruning(amount=0.3), probability=1.0, seed=0)
     logger = WandbLogger(project="lit_evoae_test", save_dir=str(tmp_path))
     media = WandbMedia(every_n_epochs=1, examples=8)
@@ -150,8 +162,12 @@ def test_media_show_reconstructions_and_pruned_units_every_epoch(
     # logged at each generation's end: global_step counts generations
     assert [row["trainer/global_step"] for row in rows] == [1, trainer.global_step]
     assert rows[-1]["val/reconstructions/_type"] == "image-file"
-    for layer, units in (("encoders.0", 8), ("encoders.2", 3), ("decoders.0", 8),
-                         ("decoders.2", 24)):  # fmt: skip
+    for layer, units in (
+        ("encoders.0", 8),
+        ("encoders.2", 3),
+        ("decoders.0", 8),
+        ("decoders.2", 24),
+    ):
         histogram = rows[-1][f"masks/{layer}/values"], rows[-1][f"masks/{layer}/bins"]
         assert sum(histogram[0]) == units  # one count per unit of the layer
         assert histogram[1][-1] <= 1 and histogram[1][0] < 1  # some unit lost incoming weights

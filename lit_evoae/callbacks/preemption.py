@@ -35,8 +35,11 @@ class Preempted(UserError):
     """The run stopped on a signal after saving a checkpoint to resume from."""
 
     def __init__(self, signal_name: str, path: str, requeued: bool) -> None:
-        then = ("the requeued job resumes from it" if requeued
-                else f"resume with: lit-evoae fit <same arguments> --ckpt_path {path}")  # fmt: skip
+        then = (
+            "the requeued job resumes from it"
+            if requeued
+            else f"resume with: lit-evoae fit <same arguments> --ckpt_path {path}"
+        )
         super().__init__(f"stopped by {signal_name}; checkpoint saved to {path}; {then}")
         self.signal_name = signal_name
         self.path = path
@@ -110,8 +113,11 @@ def _requeue_slurm_job() -> bool:
     if not SLURMEnvironment.detect():
         return False
     array_job = os.environ.get("SLURM_ARRAY_JOB_ID")
-    job = (f"{array_job}_{os.environ['SLURM_ARRAY_TASK_ID']}" if array_job
-           else os.environ["SLURM_JOB_ID"])  # fmt: skip
+    job = (
+        f"{array_job}_{os.environ['SLURM_ARRAY_TASK_ID']}"
+        if array_job
+        else os.environ["SLURM_JOB_ID"]
+    )
     if not re.fullmatch(r"[0-9_]+", job):
         return False
     done = subprocess.run(["scontrol", "requeue", job], capture_output=True, text=True, check=False)

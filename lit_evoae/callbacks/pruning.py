@@ -63,8 +63,10 @@ class Pruning(PopulationCallback):
         if self.operator is None or stage != "fit":
             return
         if not isinstance(pl_module, AutoencoderSystem):
-            raise ConfigError("pruning needs a lit_evoae system (CanonicalAutoencoder or "
-                              "CoevolutionaryAutoencoder)")  # fmt: skip
+            raise ConfigError(
+                "pruning needs a lit_evoae system (CanonicalAutoencoder or "
+                "CoevolutionaryAutoencoder)"
+            )
         seeds = pl_module.seeds
         if self.seed is not None:
             seeds = [self.seed - 1 + trial for trial in range(len(seeds))]
@@ -89,8 +91,12 @@ class Pruning(PopulationCallback):
         picked, before = [], None
         if self.operator is not None:
             before = population.sparsity()
-            chance = self.schedule(trainer.current_epoch, trainer.max_epochs, self.probability,
-                                   system.neighbourhood_size)  # fmt: skip
+            chance = self.schedule(
+                trainer.current_epoch,
+                trainer.max_epochs,
+                self.probability,
+                system.neighbourhood_size,
+            )
             for trial, positions in system.by_trial(cells):
                 generator = self._generator_of_this_rank(trainer, trial)
                 drawn = torch.rand(len(positions), generator=generator) < chance
@@ -108,18 +114,27 @@ class Pruning(PopulationCallback):
         # Under DDP every rank logs these two for its own cells: summed / averaged over ranks
         # (the other keys are logged only where something was pruned, so cannot be synced).
         chosen = torch.cat([c for c, _ in picked]) if picked else rows[:0]
-        system.log(keys.PRUNE_EVENTS, float(len(chosen)), on_step=False, on_epoch=True,
-                   reduce_fx="sum", sync_dist=True)  # fmt: skip
-        system.log(keys.PRUNE_SPARSITY, after[rows].mean(), on_step=False, on_epoch=True,
-                   sync_dist=True)  # fmt: skip
+        system.log(
+            keys.PRUNE_EVENTS,
+            float(len(chosen)),
+            on_step=False,
+            on_epoch=True,
+            reduce_fx="sum",
+            sync_dist=True,
+        )
+        system.log(
+            keys.PRUNE_SPARSITY, after[rows].mean(), on_step=False, on_epoch=True, sync_dist=True
+        )
         for row, cell in enumerate(cells.tolist()):  # one key per cell: bounded by the population
-            system.log(keys.cell(keys.PRUNE_SPARSITY, cell), after[row], on_step=False,
-                       on_epoch=True)  # fmt: skip
+            system.log(
+                keys.cell(keys.PRUNE_SPARSITY, cell), after[row], on_step=False, on_epoch=True
+            )
         if len(chosen):
             removed = (after[chosen] - before[chosen]).mean()
             system.log(keys.PRUNE_REMOVED, removed, on_step=False, on_epoch=True)
-            changes = [self._probe_loss(population, c) - loss for c, loss in picked
-                       if loss is not None]  # fmt: skip
+            changes = [
+                self._probe_loss(population, c) - loss for c, loss in picked if loss is not None
+            ]
             if changes:
                 change = torch.cat(changes).mean()
                 system.log(keys.PRUNE_LOSS_CHANGE, change, on_step=False, on_epoch=True)
@@ -159,4 +174,3 @@ class Pruning(PopulationCallback):
         for generator, state in zip(self.generators, self._pending_generators, strict=True):
             generator.set_state(state)
         self._pending_generators = None
-

@@ -35,8 +35,12 @@ class TensorDataModule(pl.LightningDataModule):
 
     input_dim: int
 
-    def __init__(self, batch_size: PositiveInt, num_workers: NonNegativeInt,
-                 eval_batch_size: PositiveInt = 250) -> None:  # fmt: skip
+    def __init__(
+        self,
+        batch_size: PositiveInt,
+        num_workers: NonNegativeInt,
+        eval_batch_size: PositiveInt = 250,
+    ) -> None:
         super().__init__()
         self.batch_size = check("batch_size", batch_size, PositiveInt)
         self.num_workers = check("num_workers", num_workers, NonNegativeInt)

@@ -23,9 +23,14 @@ class CellEvaluation(ABC):
     """Base: the training loss of a group of trainees for one pass of `steps` minibatches."""
 
     @abstractmethod
-    def losses(self, trainees: StackedAutoencoder, centers: StackedAutoencoder,
-               neighbourhoods: Tensor, trials: Sequence[tuple[torch.Generator, Tensor]],
-               steps: int) -> Losses:  # fmt: skip
+    def losses(
+        self,
+        trainees: StackedAutoencoder,
+        centers: StackedAutoencoder,
+        neighbourhoods: Tensor,
+        trials: Sequence[tuple[torch.Generator, Tensor]],
+        steps: int,
+    ) -> Losses:
         """`losses_of` for the trainees; row i trains for the cell whose neighbourhood is row
         i of `neighbourhoods` (cells, k). `trials` lists (trial's generator, its rows)."""
 
@@ -46,26 +51,31 @@ class Cooperative(CellEvaluation):
     held fixed (the paper's `epoch_node`)."""
 
     def losses(self, trainees, centers, neighbourhoods, trials, steps):
-        partners = draw_partners(neighbourhoods, trials, steps).to(trainees.encoders[0].weight.device)
+        partners = draw_partners(neighbourhoods, trials, steps).to(
+            trainees.encoders[0].weight.device
+        )
 
         def losses_of(step: int, inputs: Tensor) -> Tensor:
             decoders, encoders = partners[step, :, 0], partners[step, :, 1]
             encoder_side = centers.decode(trainees.encode(inputs), decoders)
             decoder_side = trainees.decode(centers.encode(inputs, encoders))
-            return (reconstruction_l1(encoder_side, inputs)
-                    + reconstruction_l1(decoder_side, inputs)) / 2  # fmt: skip
+            return (
+                reconstruction_l1(encoder_side, inputs) + reconstruction_l1(decoder_side, inputs)
+            ) / 2
 
         return losses_of
 
 
-def draw_partners(neighbourhoods: Tensor, trials: Sequence[tuple[torch.Generator, Tensor]],
-                  steps: int) -> Tensor:  # fmt: skip
+def draw_partners(
+    neighbourhoods: Tensor, trials: Sequence[tuple[torch.Generator, Tensor]], steps: int
+) -> Tensor:
     """Partner cells (steps, cells, 2), a decoder's and an encoder's per step and row, drawn
     from each row's neighbourhood with its trial's generator."""
     picks = torch.empty(steps, len(neighbourhoods), 2, dtype=torch.long)
     for generator, rows in trials:
-        picks[:, rows] = torch.randint(neighbourhoods.shape[1], (steps, len(rows), 2),
-                                       generator=generator)  # fmt: skip
+        picks[:, rows] = torch.randint(
+            neighbourhoods.shape[1], (steps, len(rows), 2), generator=generator
+        )
     return neighbourhoods.expand(steps, -1, -1).gather(2, picks)
 
 

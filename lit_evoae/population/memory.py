@@ -15,12 +15,16 @@ TRAINEE_BYTES = CENTER_BYTES + 4
 
 
 def parameters_per_individual(encoder_sizes, decoder_sizes) -> int:
-    return sum(fan_in * fan_out + fan_out
-               for sizes in (encoder_sizes, decoder_sizes) for fan_in, fan_out in pairwise(sizes))
+    return sum(
+        fan_in * fan_out + fan_out
+        for sizes in (encoder_sizes, decoder_sizes)
+        for fan_in, fan_out in pairwise(sizes)
+    )
 
 
-def estimated_bytes(cells: int, trainee_slots: int, encoder_sizes, decoder_sizes,
-                    neighbourhood: int, batch: int) -> int:  # fmt: skip
+def estimated_bytes(
+    cells: int, trainee_slots: int, encoder_sizes, decoder_sizes, neighbourhood: int, batch: int
+) -> int:
     """Centers, trainees and the selection's pairing table (each encoder's batch against
     every decoder it shares a neighbourhood with), in bytes."""
     parameters = parameters_per_individual(encoder_sizes, decoder_sizes)
@@ -40,8 +44,9 @@ def available_bytes(device: torch.device) -> int | None:
     return None
 
 
-def check_population_fits(topology, trainee_slots: int, sizes, device: torch.device,
-                          batch: int = 5) -> None:  # fmt: skip
+def check_population_fits(
+    topology, trainee_slots: int, sizes, device: torch.device, batch: int = 5
+) -> None:
     """Raise a one-line ConfigError if `topology`'s population (with `trainee_slots` slots
     to train, networks of `sizes` = (encoder, decoder)) would not fit in `device`'s memory."""
     cells = topology.size

@@ -64,7 +64,9 @@ class StackedAdam(nn.Module):
         ]
 
     @torch.no_grad()
-    def apply_masks_(self, population: StackedAutoencoder, rows: Tensor | slice = slice(None)) -> None:
+    def apply_masks_(
+        self, population: StackedAutoencoder, rows: Tensor | slice = slice(None)
+    ) -> None:
         """Zero both moments of individuals `rows` wherever `population` is pruned."""
         for (_, mask), (exp_avg, exp_avg_sq) in zip(
             _parameters_and_masks(population), self.moments(), strict=True
@@ -138,11 +140,20 @@ class StackedAdam(nn.Module):
                     for column in zip(*[(p, m, v) for p, _, m, v in stepped], strict=True)
                 )
             compat.fused_adam_(
-                parameters, [views[row] for views in grads], exp_avgs, exp_avg_sqs, [],
+                parameters,
+                [views[row] for views in grads],
+                exp_avgs,
+                exp_avg_sqs,
+                [],
                 [steps[row]] * len(parameters),
-                lr=rate, beta1=self.betas[0], beta2=self.betas[1], weight_decay=0.0,
-                eps=self.eps, amsgrad=False, maximize=False,
-            )  # fmt: skip
+                lr=rate,
+                beta1=self.betas[0],
+                beta2=self.betas[1],
+                weight_decay=0.0,
+                eps=self.eps,
+                amsgrad=False,
+                maximize=False,
+            )
 
     def _apply(self, fn, *args, **kwargs):
         # Moving to another device or dtype makes new storage; forget the old views.

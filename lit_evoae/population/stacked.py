@@ -167,7 +167,9 @@ class StackedAutoencoder(nn.Module):
             linear.apply_masks_()
 
     @torch.no_grad()
-    def prune_(self, rows: Tensor, masks: Sequence[tuple[Tensor, Tensor]], regrow: bool = False) -> None:
+    def prune_(
+        self, rows: Tensor, masks: Sequence[tuple[Tensor, Tensor]], regrow: bool = False
+    ) -> None:
         """Give individuals `rows` the new `masks`, one (weight, bias) pair per linear layer,
         and zero what they exclude; record per individual how many nonzero parameters this
         pruning zeroed (`zeroed_at_last_prune`). `regrow`: zero them once but keep the masks
@@ -203,10 +205,12 @@ class StackedAutoencoder(nn.Module):
     @torch.no_grad()
     def finite(self) -> Tensor:
         """Per individual, whether every weight and bias is finite: (population,) bool."""
-        return torch.stack([
-            torch.isfinite(linear.weight).flatten(1).all(1) & torch.isfinite(linear.bias).all(1)
-            for linear in self.linears()
-        ]).all(0)  # fmt: skip
+        return torch.stack(
+            [
+                torch.isfinite(linear.weight).flatten(1).all(1) & torch.isfinite(linear.bias).all(1)
+                for linear in self.linears()
+            ]
+        ).all(0)
 
     @torch.no_grad()
     def sparsity(self) -> Tensor:

@@ -92,7 +92,9 @@ def _component(name: str, value: Any, base: type, aliases: dict[str, type]) -> A
     if isinstance(value, str):
         if value not in aliases:
             classes = ", ".join(cls.__name__ for cls in base.__subclasses__())
-            raise ConfigError(f"{name}={value!r} is invalid: choose one of "
-                              f"{', '.join(aliases)} or a class ({classes})")  # fmt: skip
+            raise ConfigError(
+                f"{name}={value!r} is invalid: choose one of "
+                f"{', '.join(aliases)} or a class ({classes})"
+            )
         return aliases[value]()
     return build(value, base)

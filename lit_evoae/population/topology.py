@@ -115,6 +115,8 @@ def trial_seeds(seeds: list[int] | None, trials: int) -> list[int]:
         return [(torch.initial_seed() + trial) % 2**63 for trial in range(trials)]
     seeds = list(check_each("seeds", seeds, NonNegativeInt))
     if len(seeds) != trials:
-        raise ConfigError(f"seeds has {len(seeds)} entries but the topology holds {trials} "
-                          "trial(s): give one seed per trial, or null")  # fmt: skip
+        raise ConfigError(
+            f"seeds has {len(seeds)} entries but the topology holds {trials} "
+            "trial(s): give one seed per trial, or null"
+        )
     return seeds

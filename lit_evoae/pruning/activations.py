@@ -104,7 +104,9 @@ def _linear_activation_pairs(
 
 @torch.no_grad()
 def layer_activations(
-    population: StackedAutoencoder, inputs: Tensor, rows: Tensor | None = None,
+    population: StackedAutoencoder,
+    inputs: Tensor,
+    rows: Tensor | None = None,
     output_logits: bool = False,
 ) -> list[Tensor]:
     """Every layer's activations of individuals `rows` on `inputs` (cases, features):

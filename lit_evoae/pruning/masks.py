@@ -47,14 +47,17 @@ def _prune_random_entries(mask: Tensor, amount: float, generator: torch.Generato
     return (flat & ~chosen).view_as(mask)
 
 
-def magnitude_masks(weight: Tensor, bias: Tensor, weight_mask: Tensor, bias_mask: Tensor,
-                    amount: float) -> Masks:  # fmt: skip
+def magnitude_masks(
+    weight: Tensor, bias: Tensor, weight_mask: Tensor, bias_mask: Tensor, amount: float
+) -> Masks:
     """Prune floor(amount x live) of the live entries of smallest |value| of the weight
     tensor, and likewise of the bias, for each individual separately (the ranking of
     `torch.nn.utils.prune.l1_unstructured`, counted on the live entries, as its iterative
     pruning does)."""
-    return (_prune_smallest_entries(weight, weight_mask, amount),
-            _prune_smallest_entries(bias, bias_mask, amount))  # fmt: skip
+    return (
+        _prune_smallest_entries(weight, weight_mask, amount),
+        _prune_smallest_entries(bias, bias_mask, amount),
+    )
 
 
 def _prune_smallest_entries(values: Tensor, mask: Tensor, amount: float) -> Tensor:
@@ -63,7 +66,8 @@ def _prune_smallest_entries(values: Tensor, mask: Tensor, amount: float) -> Tens
     magnitudes = torch.where(live, flat.abs(), torch.full_like(flat, float("inf")))
     kept = [
         prune.L1Unstructured(count).compute_mask(row, default_mask=alive.float()).bool()
-        if count else alive
+        if count
+        else alive
         for row, alive, count in zip(magnitudes, live, counts, strict=True)
     ]
     return torch.stack(kept).view_as(mask)

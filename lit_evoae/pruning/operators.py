@@ -49,18 +49,25 @@ class PruningOperator(ABC):
     def reset_(self, rows: Tensor) -> None:
         """Rows `rows` of the population will hold other individuals: forget their statistics."""
 
-    def statistics(self, population: StackedAutoencoder, rows: Tensor,
-                   generator: torch.Generator) -> list[Tensor | None]:  # fmt: skip
+    def statistics(
+        self, population: StackedAutoencoder, rows: Tensor, generator: torch.Generator
+    ) -> list[Tensor | None]:
         """What `layer_masks` reads, one entry per linear layer (encoder first); none here."""
         return [None] * len(list(population.linears()))
 
     @abstractmethod
-    def layer_masks(self, weight_mask: Tensor, bias_mask: Tensor, statistic: Tensor | None,
-                    generator: torch.Generator) -> Masks:  # fmt: skip
+    def layer_masks(
+        self,
+        weight_mask: Tensor,
+        bias_mask: Tensor,
+        statistic: Tensor | None,
+        generator: torch.Generator,
+    ) -> Masks:
         """New masks of one layer for n individuals, given that layer's entry of `statistics`."""
 
-    def masks(self, population: StackedAutoencoder, rows: Tensor,
-              generator: torch.Generator) -> list[Masks]:  # fmt: skip
+    def masks(
+        self, population: StackedAutoencoder, rows: Tensor, generator: torch.Generator
+    ) -> list[Masks]:
         """New (weight, bias) masks of every linear layer for individuals `rows`."""
         statistics = self.statistics(population, rows, generator)
         return [
@@ -130,8 +137,15 @@ class VariancePruning(PruningOperator):
         return [self.moments.variance(layer)[rows] for layer in range(len(self.moments.pairs))]
 
     def layer_masks(self, weight_mask, bias_mask, statistic, generator):
-        return variance_masks(weight_mask, bias_mask, statistic, generator, self.amount,
-                              self.prune_end, self.per_weight)  # fmt: skip
+        return variance_masks(
+            weight_mask,
+            bias_mask,
+            statistic,
+            generator,
+            self.amount,
+            self.prune_end,
+            self.per_weight,
+        )
 
 
 class ConjunctivePruning(PruningOperator):

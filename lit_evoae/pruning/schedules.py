@@ -23,8 +23,9 @@ class Schedule(ABC):
                 f"schedule: generation {generation} is outside 0..{max_generations - 1}"
             )
         check("probability", probability, ClosedUnitInterval)
-        value = self.value(generation / max_generations, generation, max_generations,
-                           probability, population_size)  # fmt: skip
+        value = self.value(
+            generation / max_generations, generation, max_generations, probability, population_size
+        )
         return min(1.0, max(0.0, value))
 
     @abstractmethod

@@ -24,8 +24,7 @@ ALPHA = 0.05
 DEFAULT_METRIC = keys.FINAL_TRAIN_L1_MEAN
 #: What a claim may compare: each result.json holds these (lower is better for all but
 #: capacity and sparsity, where "<" still means "lower").
-METRICS = (*map(keys.final, keys.FINAL_NAMES), keys.TEST_L1, keys.VAL_L1_BEST,
-           keys.MODEL_SPARSITY)  # fmt: skip
+METRICS = (*map(keys.final, keys.FINAL_NAMES), keys.TEST_L1, keys.VAL_L1_BEST, keys.MODEL_SPARSITY)
 _FORM = re.compile(r"^\s*(\S+)\s*([<>])\s*(\S+)\s*$")
 
 
@@ -52,20 +51,28 @@ def parse_claims(entries, variants: list[str], where: str) -> tuple[Claim, ...]:
         raise ConfigError(f"{where}: claims must be a list of 'A < B' or {{claim, metric}}")
     claims = []
     for entry in entries:
-        text, metric = (entry.get("claim"), entry.get("metric", DEFAULT_METRIC)) \
-            if isinstance(entry, dict) else (entry, DEFAULT_METRIC)  # fmt: skip
+        text, metric = (
+            (entry.get("claim"), entry.get("metric", DEFAULT_METRIC))
+            if isinstance(entry, dict)
+            else (entry, DEFAULT_METRIC)
+        )
         match = _FORM.match(str(text))
         if not match:
-            raise ConfigError(f"{where}: claim {text!r} must read 'VARIANT < VARIANT' or "
-                              "'VARIANT > VARIANT'")  # fmt: skip
+            raise ConfigError(
+                f"{where}: claim {text!r} must read 'VARIANT < VARIANT' or 'VARIANT > VARIANT'"
+            )
         left, relation, right = match.groups()
         unknown = [name for name in (left, right) if name not in variants]
         if unknown:
-            raise ConfigError(f"{where}: claim {text!r} names unknown variant(s) {unknown}; "
-                              f"the study's variants are {sorted(variants)}")  # fmt: skip
+            raise ConfigError(
+                f"{where}: claim {text!r} names unknown variant(s) {unknown}; "
+                f"the study's variants are {sorted(variants)}"
+            )
         if metric not in METRICS:
-            raise ConfigError(f"{where}: claim {text!r} names unknown metric {metric!r}; "
-                              f"choose one of {', '.join(METRICS)}")  # fmt: skip
+            raise ConfigError(
+                f"{where}: claim {text!r} names unknown metric {metric!r}; "
+                f"choose one of {', '.join(METRICS)}"
+            )
         claims.append(Claim(left, relation, right, metric))
     return tuple(claims)
 
@@ -83,10 +90,14 @@ def verdicts(claims: tuple[Claim, ...], results: list[dict], compare, holm) -> l
     rows, p_values, floors = [], [], []
     for claim in claims:
         left, right = (_values(results, name, claim.metric) for name in (claim.left, claim.right))
-        row = {"claim": f"{claim.left} {claim.relation} {claim.right}", "metric": claim.metric,
-               "n_left": len(left), "n_right": len(right),
-               "median_left": median(left) if left else None,
-               "median_right": median(right) if right else None}  # fmt: skip
+        row = {
+            "claim": f"{claim.left} {claim.relation} {claim.right}",
+            "metric": claim.metric,
+            "n_left": len(left),
+            "n_right": len(right),
+            "median_left": median(left) if left else None,
+            "median_right": median(right) if right else None,
+        }
         testable = len(left) >= 1 and len(right) >= 1 and len(left) + len(right) >= 3
         p_value, effect = compare(left, right) if testable else (1.0, None)
         row["effect"] = effect
@@ -98,16 +109,21 @@ def verdicts(claims: tuple[Claim, ...], results: list[dict], compare, holm) -> l
         row["p_holm"] = p_value
         if floor >= ALPHA:
             row["verdict"] = "inconclusive"
-            row["reason"] = (f"too few trials: n = {row['n_left']} and {row['n_right']} cannot "
-                             f"reach p < {ALPHA} (smallest corrected p {floor:.3g})")  # fmt: skip
+            row["reason"] = (
+                f"too few trials: n = {row['n_left']} and {row['n_right']} cannot "
+                f"reach p < {ALPHA} (smallest corrected p {floor:.3g})"
+            )
         elif p_value >= ALPHA:
             row["verdict"], row["reason"] = "inconclusive", "the difference is not significant"
         else:
             lower = row["median_left"] < row["median_right"]
             held = lower if claim.relation == "<" else not lower
             row["verdict"] = "holds" if held else "fails"
-            row["reason"] = "significant, in the claimed direction" if held \
-                else "significant, against the claimed direction"  # fmt: skip
+            row["reason"] = (
+                "significant, in the claimed direction"
+                if held
+                else "significant, against the claimed direction"
+            )
     return rows
 
 

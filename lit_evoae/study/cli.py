@@ -34,23 +34,44 @@ def _parser() -> argparse.ArgumentParser:
         command.add_argument("--study", required=True, type=Path, help="study file (YAML)")
         command.add_argument("--out", required=True, type=Path, help="output folder of the study")
         command.add_argument("--trials", type=int, help="trials per variant (default: the study's)")
-        command.add_argument("--wandb", nargs="?", const="", metavar="PROJECT",
-                             help="also log every run to Weights & Biases, grouped by variant "
-                                  "(project: PROJECT, default the study's name)")  # fmt: skip
-        command.add_argument("--set", action="append", metavar="KEY=VALUE", default=[],
-                             help="override a config key in every run, e.g. --set "
-                                  "trainer.max_epochs=20 (repeatable; in study.json)")  # fmt: skip
-        command.add_argument("--only", action="append", metavar="PATTERN", default=[],
-                             help="run only the variants matching PATTERN (shell-style, e.g. "
-                                  "'random_*'; repeatable)")  # fmt: skip
+        command.add_argument(
+            "--wandb",
+            nargs="?",
+            const="",
+            metavar="PROJECT",
+            help="also log every run to Weights & Biases, grouped by variant "
+            "(project: PROJECT, default the study's name)",
+        )
+        command.add_argument(
+            "--set",
+            action="append",
+            metavar="KEY=VALUE",
+            default=[],
+            help="override a config key in every run, e.g. --set "
+            "trainer.max_epochs=20 (repeatable; in study.json)",
+        )
+        command.add_argument(
+            "--only",
+            action="append",
+            metavar="PATTERN",
+            default=[],
+            help="run only the variants matching PATTERN (shell-style, e.g. "
+            "'random_*'; repeatable)",
+        )
         return command
 
     run = study_command("run", "run the study's unfinished runs on this machine")
-    run.add_argument("--workers", type=int, default=None,
-                     help="runs at a time (default: half the usable cores)")  # fmt: skip
-    run.add_argument("--pack", type=int, default=1, metavar="N",
-                     help="train up to N trials of a coevolution variant as one batched process "
-                          "(the same seeds per trial as alone; default 1: each alone)")  # fmt: skip
+    run.add_argument(
+        "--workers", type=int, default=None, help="runs at a time (default: half the usable cores)"
+    )
+    run.add_argument(
+        "--pack",
+        type=int,
+        default=1,
+        metavar="N",
+        help="train up to N trials of a coevolution variant as one batched process "
+        "(the same seeds per trial as alone; default 1: each alone)",
+    )
     slurm = study_command("slurm", "submit the study's unfinished runs as a SLURM job array")
     slurm.add_argument("--cpus-per-task", type=int, default=2, help="CPUs per run (default 2)")
     slurm.add_argument("--time", default="04:00:00", help="time limit per run (default 04:00:00)")
@@ -61,8 +82,11 @@ def _parser() -> argparse.ArgumentParser:
         metavar="OPTIONS",
         help='more sbatch options, written --sbatch="--partition=gpu --account=me"',
     )
-    slurm.add_argument("--template", type=Path, help="job-array template "
-                       "(default: slurm/study_array.sbatch of this checkout)")  # fmt: skip
+    slurm.add_argument(
+        "--template",
+        type=Path,
+        help="job-array template (default: slurm/study_array.sbatch of this checkout)",
+    )
     slurm.add_argument(
         "--dry-run",
         action="store_true",
@@ -86,10 +110,11 @@ def _run(options) -> None:
     from lit_evoae.study.runner import run_study  # deferred: it imports Lightning and torch
 
     study, project = _load(options)
-    outcome = run_study(study, options.out, options.workers, options.trials, project,
-                        options.pack)  # fmt: skip
-    print(f"{len(outcome.finished)} runs finished, {len(outcome.skipped)} already done, "
-          f"{len(outcome.failed)} failed; results in {options.out}")  # fmt: skip
+    outcome = run_study(study, options.out, options.workers, options.trials, project, options.pack)
+    print(
+        f"{len(outcome.finished)} runs finished, {len(outcome.skipped)} already done, "
+        f"{len(outcome.failed)} failed; results in {options.out}"
+    )
     for _, message in outcome.failed:
         print(f"  {message}", file=sys.stderr)
     if outcome.failed:
@@ -101,11 +126,17 @@ def _slurm(options) -> None:
 
     study, project = _load(options)
     submission = submit_study(
-        study, options.out, options.trials, cpus_per_task=options.cpus_per_task,
-        time_limit=options.time, parallel=options.parallel, sbatch_options=options.sbatch,
-        template=options.template or DEFAULT_TEMPLATE, wandb_project=project,
+        study,
+        options.out,
+        options.trials,
+        cpus_per_task=options.cpus_per_task,
+        time_limit=options.time,
+        parallel=options.parallel,
+        sbatch_options=options.sbatch,
+        template=options.template or DEFAULT_TEMPLATE,
+        wandb_project=project,
         dry_run=options.dry_run,
-    )  # fmt: skip
+    )
     if not submission.pending:
         print(f"every run of {study.name} has finished; nothing to submit")
         return
@@ -114,8 +145,10 @@ def _slurm(options) -> None:
             print(f"# {script}\n{script.read_text()}")
         print(("would run: " if options.dry_run else "ran: ") + " ".join(command))
     jobs = ", ".join(submission.job_ids) or "none (dry run)"
-    print(f"{submission.pending} runs in {len(submission.scripts)} array(s); jobs: {jobs}; "
-          f"logs in {submission.folder / 'logs'}; results in {options.out}")  # fmt: skip
+    print(
+        f"{submission.pending} runs in {len(submission.scripts)} array(s); jobs: {jobs}; "
+        f"logs in {submission.folder / 'logs'}; results in {options.out}"
+    )
 
 
 def _task(options) -> None:

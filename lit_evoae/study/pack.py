@@ -48,8 +48,9 @@ class TrialBests(pl.Callback):
             return
         centers = system.centers
         if self.bests is None:
-            self.bests = StackedAutoencoder(self.trials, centers.encoder_sizes,
-                                            centers.decoder_sizes).to(system.device)  # fmt: skip
+            self.bests = StackedAutoencoder(
+                self.trials, centers.encoder_sizes, centers.decoder_sizes
+            ).to(system.device)
         per_cell = system.center_l1.view(self.trials, -1)
         for trial, row in enumerate(per_cell):
             if float(row.min()) < self.best[trial]:
@@ -60,10 +61,19 @@ class TrialBests(pl.Callback):
 
 def pack_arguments(runs: list[Run], folder: Path, logging: Path) -> list[str]:
     """The `lit-evoae fit` arguments of the pack: the variant's, seeded with its first run."""
-    return [*runs[0].arguments(), "--config", str(logging),
-            "--trainer.default_root_dir", str(folder),
-            "--checkpoint.dirpath", str(folder / "checkpoints"),
-            "--trainer.enable_progress_bar", "false", "--test_after_fit", "false"]  # fmt: skip
+    return [
+        *runs[0].arguments(),
+        "--config",
+        str(logging),
+        "--trainer.default_root_dir",
+        str(folder),
+        "--checkpoint.dirpath",
+        str(folder / "checkpoints"),
+        "--trainer.enable_progress_bar",
+        "false",
+        "--test_after_fit",
+        "false",
+    ]
 
 
 def run_pack(runs: list[Run], out: Path, folder: Path, logging: Path) -> int:
@@ -86,31 +96,51 @@ def run_pack(runs: list[Run], out: Path, folder: Path, logging: Path) -> int:
     for trial, run in enumerate(runs):
         folder = run.folder(out)
         folder.mkdir(parents=True, exist_ok=True)
-        _write_trial_metrics(folder, rows, trial if len(runs) > 1 else None,
-                             float(test_l1[trial]), float(sparsity[trial]),
-                             bests.bests.parameters_per_individual())  # fmt: skip
+        _write_trial_metrics(
+            folder,
+            rows,
+            trial if len(runs) > 1 else None,
+            float(test_l1[trial]),
+            float(sparsity[trial]),
+            bests.bests.parameters_per_individual(),
+        )
         save_autoencoder(bests.bests.individual(trial), folder / keys.BEST_AUTOENCODER)
         write_result(run, out, seconds, packed_with=len(runs))
     return 0
 
 
-def _write_trial_metrics(folder: Path, rows: list[dict], trial: int | None, test_l1: float,
-                         sparsity: float, params: int) -> None:  # fmt: skip
+def _write_trial_metrics(
+    folder: Path, rows: list[dict], trial: int | None, test_l1: float, sparsity: float, params: int
+) -> None:
     """A trial's metrics.csv, as an unpacked run logs it: val/l1 per generation, then the
     test row, and the final/* metrics under their plain names."""
     validation = keys.trial(keys.VAL_L1, trial)
     finals = {keys.trial(keys.final(name), trial): keys.final(name) for name in keys.FINAL_NAMES}
-    columns = ["epoch", keys.VAL_L1, keys.TEST_L1, keys.MODEL_SPARSITY, keys.MODEL_PARAMS,
-               *finals.values()]  # fmt: skip
-    validated = [{"epoch": row["epoch"], keys.VAL_L1: row[validation]}
-                 for row in rows if row.get(validation)]  # fmt: skip
+    columns = [
+        "epoch",
+        keys.VAL_L1,
+        keys.TEST_L1,
+        keys.MODEL_SPARSITY,
+        keys.MODEL_PARAMS,
+        *finals.values(),
+    ]
+    validated = [
+        {"epoch": row["epoch"], keys.VAL_L1: row[validation]} for row in rows if row.get(validation)
+    ]
     final = {plain: row[key] for row in rows for key, plain in finals.items() if row.get(key)}
     with (folder / keys.METRICS_CSV).open("w", newline="") as handle:
         writer = csv.DictWriter(handle, columns)
         writer.writeheader()
         writer.writerows(validated)
-        writer.writerow({"epoch": validated[-1]["epoch"], keys.TEST_L1: test_l1,
-                         keys.MODEL_SPARSITY: sparsity, keys.MODEL_PARAMS: params, **final})  # fmt: skip
+        writer.writerow(
+            {
+                "epoch": validated[-1]["epoch"],
+                keys.TEST_L1: test_l1,
+                keys.MODEL_SPARSITY: sparsity,
+                keys.MODEL_PARAMS: params,
+                **final,
+            }
+        )
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -13,12 +13,20 @@ from lit_evoae.study.results import by_group  # noqa: E402
 
 
 def plot_all(results: list[dict], folder: Path) -> list[Path]:
-    paths = [plot_boxes(results, folder / "test_l1_boxplot.png"),
-             plot_l1_vs_sparsity(results, folder / "test_l1_vs_sparsity.png"),
-             plot_curves(results, folder / "val_l1_curves.png")]  # fmt: skip
+    paths = [
+        plot_boxes(results, folder / "test_l1_boxplot.png"),
+        plot_l1_vs_sparsity(results, folder / "test_l1_vs_sparsity.png"),
+        plot_curves(results, folder / "val_l1_curves.png"),
+    ]
     if all(r.get(keys.FINAL_TRAIN_L1_MEAN) is not None for r in results):
-        paths.append(plot_boxes(results, folder / "train_l1_mean_boxplot.png",
-                                keys.FINAL_TRAIN_L1_MEAN, "mean over cells of training L1"))
+        paths.append(
+            plot_boxes(
+                results,
+                folder / "train_l1_mean_boxplot.png",
+                keys.FINAL_TRAIN_L1_MEAN,
+                "mean over cells of training L1",
+            )
+        )
     return paths
 
 
@@ -30,8 +38,9 @@ def _panels(results: list[dict]):
     return figure, [(axis, group, variants) for axis, (group, variants) in panels]
 
 
-def plot_boxes(results: list[dict], path: Path, metric: str = keys.TEST_L1,
-               label: str = "final test L1") -> Path:  # fmt: skip
+def plot_boxes(
+    results: list[dict], path: Path, metric: str = keys.TEST_L1, label: str = "final test L1"
+) -> Path:
     """`metric` (default: the best cell's final test L1) by pruning variant, one panel per
     group, with n under each box."""
     figure, panels = _panels(results)
@@ -51,8 +60,12 @@ def plot_l1_vs_sparsity(results: list[dict], path: Path) -> Path:
     for axis, group, variants in panels:
         for name in sorted(variants):
             runs = variants[name]
-            axis.scatter([r[keys.MODEL_SPARSITY] for r in runs], [r[keys.TEST_L1] for r in runs],
-                         label=name, alpha=0.8)  # fmt: skip
+            axis.scatter(
+                [r[keys.MODEL_SPARSITY] for r in runs],
+                [r[keys.TEST_L1] for r in runs],
+                label=name,
+                alpha=0.8,
+            )
         axis.set_title(group)
         axis.set_xlabel("fraction of weights pruned")
         axis.set_ylabel("final test L1")
@@ -68,8 +81,9 @@ def plot_curves(results: list[dict], path: Path) -> Path:
             curves = [_val_curve(Path(r["folder"]) / keys.METRICS_CSV) for r in variants[name]]
             length = min(len(curve) for curve in curves)
             if length:
-                middle = [sorted(curve[i] for curve in curves)[len(curves) // 2]
-                          for i in range(length)]  # fmt: skip
+                middle = [
+                    sorted(curve[i] for curve in curves)[len(curves) // 2] for i in range(length)
+                ]
                 axis.plot(range(length), middle, label=name)
         axis.set_title(group)
         axis.set_xlabel("epoch (generation)")

@@ -58,16 +58,19 @@ def summarise(results: list[dict]) -> dict[str, list[dict]]:
         for name in sorted(variants):
             values = l1[name]
             quartiles = np.percentile(values, [25, 75])
-            rows.append({
-                "variant": name, "n": len(values), "median_test_l1": median(values),
-                "iqr_test_l1": float(quartiles[1] - quartiles[0]),
-                "median_sparsity": median(r[keys.MODEL_SPARSITY] for r in variants[name]),
-                "median_train_l1_mean": _median_of(variants[name], keys.FINAL_TRAIN_L1_MEAN),
-            })  # fmt: skip
+            rows.append(
+                {
+                    "variant": name,
+                    "n": len(values),
+                    "median_test_l1": median(values),
+                    "iqr_test_l1": float(quartiles[1] - quartiles[0]),
+                    "median_sparsity": median(r[keys.MODEL_SPARSITY] for r in variants[name]),
+                    "median_train_l1_mean": _median_of(variants[name], keys.FINAL_TRAIN_L1_MEAN),
+                }
+            )
         for baseline_of, label in ((lambda n: NO_PRUNING, "none"), (random_baseline, "random")):
             tests = [(row, baseline_of(row["variant"])) for row in rows]
-            tests = [(row, base) for row, base in tests
-                     if base in l1 and base != row["variant"]]  # fmt: skip
+            tests = [(row, base) for row, base in tests if base in l1 and base != row["variant"]]
             outcomes = [compare(l1[row["variant"]], l1[base]) for row, base in tests]
             adjusted = holm([p for p, _ in outcomes])
             for (row, _), (_, effect), p_value in zip(tests, outcomes, adjusted, strict=True):
@@ -77,35 +80,53 @@ def summarise(results: list[dict]) -> dict[str, list[dict]]:
     return tables
 
 
-COLUMNS = ["variant", "n", "median_test_l1", "iqr_test_l1", "median_train_l1_mean",
-           "median_sparsity",
-           "p_vs_none_holm", "effect_vs_none", "p_vs_random_holm", "effect_vs_random"]  # fmt: skip
+COLUMNS = [
+    "variant",
+    "n",
+    "median_test_l1",
+    "iqr_test_l1",
+    "median_train_l1_mean",
+    "median_sparsity",
+    "p_vs_none_holm",
+    "effect_vs_none",
+    "p_vs_random_holm",
+    "effect_vs_random",
+]
 
 
 def small_n_warning(rows: list[dict]) -> str | None:
     """A warning when a group's trials are too few for any test against its baselines to
     reach p < 0.05, whatever the data: p = 1 there means "untestable", not "no difference"."""
     sizes = {row["variant"]: row["n"] for row in rows}
-    tested = [(row["n"], sizes[base]) for row in rows
-              for base in (NO_PRUNING, random_baseline(row["variant"]))
-              if base in sizes and base != row["variant"]]  # fmt: skip
+    tested = [
+        (row["n"], sizes[base])
+        for row in rows
+        for base in (NO_PRUNING, random_baseline(row["variant"]))
+        if base in sizes and base != row["variant"]
+    ]
     untestable = [pair for pair in tested if smallest_p(*pair) >= ALPHA]
     if not untestable:
         return None
     n = min(min(pair) for pair in untestable)
-    return (f"**Warning:** n = {n} trials per variant is too few for the Mann-Whitney test to "
-            f"reach p < {ALPHA} whatever the results (the smallest possible p is "
-            f"{max(smallest_p(*pair) for pair in untestable):.3g}); run at least 4 trials per "
-            "variant (--trials 4) before reading the p-values.")
+    return (
+        f"**Warning:** n = {n} trials per variant is too few for the Mann-Whitney test to "
+        f"reach p < {ALPHA} whatever the results (the smallest possible p is "
+        f"{max(smallest_p(*pair) for pair in untestable):.3g}); run at least 4 trials per "
+        "variant (--trials 4) before reading the p-values."
+    )
 
 
 def markdown(tables: dict[str, list[dict]]) -> str:
     lines = ["# Study report", "", __doc__.split("\n\n", 1)[1].strip(), ""]
     for group, rows in tables.items():
         warning = small_n_warning(rows)
-        lines += [f"## {group}", "", *([warning, ""] if warning else []),
-                  "| " + " | ".join(COLUMNS) + " |",
-                  "|" + "---|" * len(COLUMNS)]  # fmt: skip
+        lines += [
+            f"## {group}",
+            "",
+            *([warning, ""] if warning else []),
+            "| " + " | ".join(COLUMNS) + " |",
+            "|" + "---|" * len(COLUMNS),
+        ]
         for row in rows:
             lines.append("| " + " | ".join(_cell(row.get(column)) for column in COLUMNS) + " |")
         lines.append("")
@@ -124,13 +145,27 @@ def _cell(value) -> str:
     return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
-CLAIM_COLUMNS = ["claim", "metric", "n_left", "n_right", "median_left", "median_right",
-                 "p_holm", "effect", "verdict", "reason"]  # fmt: skip
+CLAIM_COLUMNS = [
+    "claim",
+    "metric",
+    "n_left",
+    "n_right",
+    "median_left",
+    "median_right",
+    "p_holm",
+    "effect",
+    "verdict",
+    "reason",
+]
 
 
 def claim_markdown(rows: list[dict]) -> str:
-    lines = ["## Claims", "", "| " + " | ".join(CLAIM_COLUMNS) + " |",
-             "|" + "---|" * len(CLAIM_COLUMNS)]  # fmt: skip
+    lines = [
+        "## Claims",
+        "",
+        "| " + " | ".join(CLAIM_COLUMNS) + " |",
+        "|" + "---|" * len(CLAIM_COLUMNS),
+    ]
     lines += ["| " + " | ".join(_cell(row.get(c)) for c in CLAIM_COLUMNS) + " |" for row in rows]
     return "\n".join(lines + [""])
 

@@ -40,11 +40,15 @@ def write_result(run: Run, out: Path, seconds: float, packed_with: int = 1) -> d
     tested = [row for row in rows if row.get(keys.TEST_L1)]
     validated = [float(row[keys.VAL_L1]) for row in rows if row.get(keys.VAL_L1)]
     if not tested:
-        raise RunFailed(f"{folder}: the run logged no {keys.TEST_L1} (was test_after_fit "
-                        "disabled?)")  # fmt: skip
+        raise RunFailed(
+            f"{folder}: the run logged no {keys.TEST_L1} (was test_after_fit disabled?)"
+        )
     last = tested[-1]
     record = {
-        "variant": run.variant, "trial": run.trial, "seed": run.seed, "seconds": seconds,
+        "variant": run.variant,
+        "trial": run.trial,
+        "seed": run.seed,
+        "seconds": seconds,
         "choices": dict(run.choices),
         keys.TEST_L1: float(last[keys.TEST_L1]),
         keys.MODEL_SPARSITY: float(last[keys.MODEL_SPARSITY]),
@@ -52,7 +56,7 @@ def write_result(run: Run, out: Path, seconds: float, packed_with: int = 1) -> d
         keys.VAL_L1_BEST: min(validated) if validated else None,
         "epochs": 1 + max(int(row["epoch"]) for row in _generations(rows)),
         **final_values(rows),
-    }  # fmt: skip
+    }
     if packed_with > 1:
         record["packed_with"] = packed_with
     atomic_write_text(folder / keys.RESULT, json.dumps(record, indent=1))

@@ -40,16 +40,24 @@ class Outcome:
     failed: list[tuple[Run, str]] = field(default_factory=list)
 
 
-def run_study(study: Study, out: Path, workers: int | None, trials: int | None = None,
-              wandb_project: str | None = None, pack: int = 1) -> Outcome:  # fmt: skip
+def run_study(
+    study: Study,
+    out: Path,
+    workers: int | None,
+    trials: int | None = None,
+    wandb_project: str | None = None,
+    pack: int = 1,
+) -> Outcome:
     """Run every unfinished run of `study` under `out` with `workers` processes at a time.
 
     With `wandb_project`, each run also logs to Weights & Biases, grouped by variant. With
     `pack` > 1, up to `pack` trials of a coevolution variant train as one batched process.
     """
     if pack > 1 and wandb_project is not None:
-        raise ConfigError("--pack and --wandb cannot be combined yet: a pack is one process "
-                          "for several trials; without --pack each trial logs to W&B")  # fmt: skip
+        raise ConfigError(
+            "--pack and --wandb cannot be combined yet: a pack is one process "
+            "for several trials; without --pack each trial logs to W&B"
+        )
     runs = study.runs(trials)
     write_plan(study, runs, out, wandb_project=wandb_project)
     outcome = Outcome(skipped=[run for run in runs if is_finished(run, out)])
@@ -61,8 +69,10 @@ def run_study(study: Study, out: Path, workers: int | None, trials: int | None =
         ThreadPoolExecutor(max_workers=workers) as pool,
         tqdm(total=len(runs), initial=len(outcome.skipped), desc=study.name, unit="run") as bar,
     ):
-        futures = {pool.submit(run_group, group, out, threads, wandb_project): group
-                   for group in packs(pending, pack)}  # fmt: skip
+        futures = {
+            pool.submit(run_group, group, out, threads, wandb_project): group
+            for group in packs(pending, pack)
+        }
         for future in as_completed(futures):
             group = futures[future]
             try:
@@ -110,8 +120,12 @@ def run_pack_process(runs: list[Run], out: Path, threads: int) -> bool:
     folder.mkdir(parents=True)
     logging = folder / "logging.yaml"
     atomic_write_text(logging, yaml.safe_dump(logging_config(runs[0], folder, None)))
-    spec = {"runs": [run.to_plan() for run in runs], "out": str(out), "folder": str(folder),
-            "logging": str(logging)}  # fmt: skip
+    spec = {
+        "runs": [run.to_plan() for run in runs],
+        "out": str(out),
+        "folder": str(folder),
+        "logging": str(logging),
+    }
     atomic_write_text(folder / keys.PACK, json.dumps(spec, indent=1))
     environment = {**os.environ, "OMP_NUM_THREADS": str(threads)}
     command = [sys.executable, "-m", "lit_evoae.study.pack", str(folder / keys.PACK)]
@@ -133,29 +147,44 @@ class Plan:
     wandb_project: str | None = None
 
 
-def write_plan(study: Study, runs: list[Run], out: Path, path: Path | None = None,
-               wandb_project: str | None = None) -> None:  # fmt: skip
+def write_plan(
+    study: Study,
+    runs: list[Run],
+    out: Path,
+    path: Path | None = None,
+    wandb_project: str | None = None,
+) -> None:
     """The study's runs, in order, as `read_plan` reads them back (and the report groups them).
 
     It goes to `out/study.json` unless `path` says otherwise; runs write under `out`.
     """
     path = path or out / keys.PLAN
     path.parent.mkdir(parents=True, exist_ok=True)
-    plan = {"name": study.name, "out": str(out.resolve()), "wandb_project": wandb_project,
-            "claims": [claim.to_plan() for claim in study.claims],
-            "set": [list(item) for item in study.sets], "only": list(study.only),
-            "runs": [run.to_plan() for run in runs]}  # fmt: skip
+    plan = {
+        "name": study.name,
+        "out": str(out.resolve()),
+        "wandb_project": wandb_project,
+        "claims": [claim.to_plan() for claim in study.claims],
+        "set": [list(item) for item in study.sets],
+        "only": list(study.only),
+        "runs": [run.to_plan() for run in runs],
+    }
     atomic_write_text(path, json.dumps(plan, indent=1))
 
 
 def read_plan(path: Path) -> Plan:
     try:
         plan = json.loads(path.read_text())
-        return Plan(Path(plan["out"]), [Run.from_plan(record) for record in plan["runs"]],
-                    plan.get("wandb_project"))  # fmt: skip
+        return Plan(
+            Path(plan["out"]),
+            [Run.from_plan(record) for record in plan["runs"]],
+            plan.get("wandb_project"),
+        )
     except (OSError, ValueError, KeyError, TypeError) as error:
-        raise ConfigError(f"study plan {path} cannot be read ({error!r}); write it "
-                          "again with lit-evoae-study run or slurm") from error  # fmt: skip
+        raise ConfigError(
+            f"study plan {path} cannot be read ({error!r}); write it "
+            "again with lit-evoae-study run or slurm"
+        ) from error
 
 
 def run_one(run: Run, out: Path, threads: int = 1, wandb_project: str | None = None) -> dict:
@@ -167,13 +196,22 @@ def run_one(run: Run, out: Path, threads: int = 1, wandb_project: str | None = N
     logging = folder / "logging.yaml"
     atomic_write_text(logging, yaml.safe_dump(logging_config(run, folder, wandb_project)))
     command = [
-        sys.executable, "-m", "lit_evoae.cli", "fit", *run.arguments(), "--config", str(logging),
+        sys.executable,
+        "-m",
+        "lit_evoae.cli",
+        "fit",
+        *run.arguments(),
+        "--config",
+        str(logging),
         # A pre-empted attempt saved hpc_ckpt_N.ckpt here (Preemption callback).
-        "--trainer.default_root_dir", str(folder),
-        "--checkpoint.dirpath", str(folder / "checkpoints"),
-        "--trainer.enable_progress_bar", "false",
+        "--trainer.default_root_dir",
+        str(folder),
+        "--checkpoint.dirpath",
+        str(folder / "checkpoints"),
+        "--trainer.enable_progress_bar",
+        "false",
         *(["--ckpt_path", str(resume)] if resume else []),
-    ]  # fmt: skip
+    ]
     environment = {**os.environ, "OMP_NUM_THREADS": str(threads)}
     start = time.perf_counter()
     log = folder / keys.LOG
@@ -186,8 +224,10 @@ def run_one(run: Run, out: Path, threads: int = 1, wandb_project: str | None = N
 
 def logging_config(run: Run, folder: Path, wandb_project: str | None) -> dict:
     """The run's loggers: CSV into its folder (the result is read from it), optionally W&B."""
-    csv_logger = {"class_path": "lit_evoae.loggers.ResumableCSVLogger",
-                  "init_args": {"save_dir": str(folder), "name": "", "version": ""}}  # fmt: skip
+    csv_logger = {
+        "class_path": "lit_evoae.loggers.ResumableCSVLogger",
+        "init_args": {"save_dir": str(folder), "name": "", "version": ""},
+    }
     if wandb_project is None:
         return {"trainer": {"logger": csv_logger}}
     wandb_logger = {

@@ -73,8 +73,9 @@ def _ranges(ids: list[int]) -> str:
 def max_array_size() -> int:
     """The cluster's MaxArraySize (from `scontrol show config`), or SLURM's default."""
     try:
-        shown = subprocess.run(["scontrol", "show", "config"], capture_output=True, text=True,
-                               timeout=30, check=True).stdout  # fmt: skip
+        shown = subprocess.run(
+            ["scontrol", "show", "config"], capture_output=True, text=True, timeout=30, check=True
+        ).stdout
     except (OSError, subprocess.SubprocessError):
         return DEFAULT_MAX_ARRAY_SIZE
     found = re.search(r"^MaxArraySize\s*=\s*(\d+)", shown, re.MULTILINE)
@@ -109,9 +110,17 @@ def submit_study(
     size = max_array_size() if pending else DEFAULT_MAX_ARRAY_SIZE
     text = template.read_text()
     for number, (offset, array) in enumerate(array_chunks(pending, size)):
-        values = {"job_name": study.name, "array": array + throttle, "offset": offset,
-                  "cpus_per_task": cpus_per_task, "time": time_limit, "logs": folder / "logs",
-                  "workdir": Path.cwd(), "python": sys.executable, "plan": plan}  # fmt: skip
+        values = {
+            "job_name": study.name,
+            "array": array + throttle,
+            "offset": offset,
+            "cpus_per_task": cpus_per_task,
+            "time": time_limit,
+            "logs": folder / "logs",
+            "workdir": Path.cwd(),
+            "python": sys.executable,
+            "plan": plan,
+        }
         script = folder / f"array_{number:03d}.sbatch"
         script.write_text(render(text, values))
         command = ["sbatch", "--parsable", *shlex.split(sbatch_options), str(script)]
@@ -126,8 +135,10 @@ def _sbatch(command: list[str]) -> str:
     try:
         done = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
     except FileNotFoundError as error:
-        raise UserError("sbatch was not found: run this on a SLURM login node, "
-                        "or use --dry-run to only write the scripts") from error  # fmt: skip
+        raise UserError(
+            "sbatch was not found: run this on a SLURM login node, "
+            "or use --dry-run to only write the scripts"
+        ) from error
     if done.returncode != 0:
         raise UserError(f"{shlex.join(command)} failed: {done.stderr.strip()}")
     return done.stdout.strip().split(";")[0]  # --parsable prints "id" or "id;cluster"
@@ -137,8 +148,9 @@ def run_task(plan_path: Path, index: int) -> dict | None:
     """Run the plan's run number `index` (an array task); None if it had already finished."""
     plan = read_plan(plan_path)
     if not 0 <= index < len(plan.runs):
-        raise ConfigError(f"--index {index} is outside the plan {plan_path} "
-                          f"(0..{len(plan.runs) - 1})")  # fmt: skip
+        raise ConfigError(
+            f"--index {index} is outside the plan {plan_path} (0..{len(plan.runs) - 1})"
+        )
     run = plan.runs[index]
     if is_finished(run, plan.out):
         return None

@@ -63,16 +63,25 @@ class Run:
 
     def to_plan(self) -> dict:
         """A JSON-able record from which `from_plan` rebuilds the run (for SLURM array tasks)."""
-        return {"variant": self.variant, "trial": self.trial, "seed": self.seed,
-                "choices": dict(self.choices), "configs": [str(c) for c in self.configs],
-                "overrides": [list(item) for item in self.overrides]}  # fmt: skip
+        return {
+            "variant": self.variant,
+            "trial": self.trial,
+            "seed": self.seed,
+            "choices": dict(self.choices),
+            "configs": [str(c) for c in self.configs],
+            "overrides": [list(item) for item in self.overrides],
+        }
 
     @classmethod
     def from_plan(cls, record: dict) -> "Run":
-        return cls(record["variant"], record["trial"], record["seed"],
-                   tuple(Path(c) for c in record["configs"]),
-                   tuple((key, value) for key, value in record["overrides"]),
-                   tuple(record["choices"].items()))  # fmt: skip
+        return cls(
+            record["variant"],
+            record["trial"],
+            record["seed"],
+            tuple(Path(c) for c in record["configs"]),
+            tuple((key, value) for key, value in record["overrides"]),
+            tuple(record["choices"].items()),
+        )
 
 
 @dataclass(frozen=True)
@@ -94,8 +103,11 @@ class Study:
         named = [("__".join(choice.name for choice in combo) or "base", combo) for combo in combos]
         if not self.only:
             return named
-        return [(name, combo) for name, combo in named
-                if any(fnmatch.fnmatchcase(name, pattern) for pattern in self.only)]  # fmt: skip
+        return [
+            (name, combo)
+            for name, combo in named
+            if any(fnmatch.fnmatchcase(name, pattern) for pattern in self.only)
+        ]
 
     def narrowed(self, only: list[str] | None = None, sets: list[str] | None = None) -> "Study":
         """This study narrowed by the command line's `--only` patterns and `--set key=value`s.
@@ -110,8 +122,10 @@ class Study:
             every = [name for name, _ in study.variants()]
             study = dataclasses.replace(study, only=tuple(only))
             if not study.variants():
-                raise ConfigError(f"--only {' '.join(only)} matches no variant of study "
-                                  f"{study.name}; its variants: {', '.join(every)}")  # fmt: skip
+                raise ConfigError(
+                    f"--only {' '.join(only)} matches no variant of study "
+                    f"{study.name}; its variants: {', '.join(every)}"
+                )
         return study
 
     def runs(self, trials: int | None = None) -> list[Run]:
@@ -132,8 +146,10 @@ def parse_sets(sets: list[str]) -> tuple[tuple[str, Any], ...]:
     for item in sets:
         key, separator, value = item.partition("=")
         if not separator or not key.strip():
-            raise ConfigError(f"--set {item!r}: write it as a dotted key, '=' and a value, "
-                              "e.g. --set trainer.max_epochs=20")  # fmt: skip
+            raise ConfigError(
+                f"--set {item!r}: write it as a dotted key, '=' and a value, "
+                "e.g. --set trainer.max_epochs=20"
+            )
         try:
             parsed = yaml.safe_load(value)
         except yaml.YAMLError:
@@ -159,8 +175,10 @@ def load_study(path: str | Path) -> Study:
         raise ConfigError(f"study file {path}: expected a mapping with base, grid and trials")
     unknown = set(raw) - {"name", "base", "grid", "trials", "overrides", "claims"}
     if unknown:
-        raise ConfigError(f"study file {path}: unknown keys {sorted(unknown)}; allowed: "
-                          "name, base, grid, trials, overrides, claims")  # fmt: skip
+        raise ConfigError(
+            f"study file {path}: unknown keys {sorted(unknown)}; allowed: "
+            "name, base, grid, trials, overrides, claims"
+        )
     here = path.parent
     base = tuple(_existing(here / entry, path, "base") for entry in _as_list(raw.get("base", [])))
     trials = raw.get("trials", 1)
@@ -179,16 +197,20 @@ def load_study(path: str | Path) -> Study:
 
 def _choices(entries: Any, here: Path, path: Path, axis: str) -> tuple[Choice, ...]:
     if isinstance(entries, dict):
-        return tuple(Choice(str(name), overrides=_overrides(value, path, f"grid.{axis}.{name}"))
-                     for name, value in entries.items())  # fmt: skip
+        return tuple(
+            Choice(str(name), overrides=_overrides(value, path, f"grid.{axis}.{name}"))
+            for name, value in entries.items()
+        )
     if isinstance(entries, list) and entries:
         choices = []
         for entry in entries:
             config = _existing(here / str(entry), path, f"grid.{axis}")
             choices.append(Choice(config.stem, config=config))
         return tuple(choices)
-    raise ConfigError(f"study file {path}: grid.{axis} must be a non-empty list of config "
-                      "files or a mapping of named overrides")  # fmt: skip
+    raise ConfigError(
+        f"study file {path}: grid.{axis} must be a non-empty list of config "
+        "files or a mapping of named overrides"
+    )
 
 
 def _overrides(value: Any, path: Path, key: str) -> tuple[tuple[str, Any], ...]:

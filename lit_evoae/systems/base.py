@@ -23,8 +23,9 @@ class PopulationCallback(pl.Callback):
     training and its replacement (pruning is one). Subclass it, override `on_pairs_trained`.
     """
 
-    def on_pairs_trained(self, trainer: pl.Trainer, system: "AutoencoderSystem",
-                         cells: Tensor) -> None:  # fmt: skip
+    def on_pairs_trained(
+        self, trainer: pl.Trainer, system: "AutoencoderSystem", cells: Tensor
+    ) -> None:
         """Row i of `system.pruning_target()` holds the pair just trained for cell `cells[i]`
         (a canonical run: row 0, cell 0). Masks are changed through `system.prune_(rows,
         masks)`; the pairs then replace their cells' centers."""
@@ -139,10 +140,22 @@ class AutoencoderSystem(pl.LightningModule, ABC):
         per trial when there are several, per cell otherwise."""
         population, _ = self.best_individual()
         splits = {name: data.splits[name].tensors[0] for name in ("train", "test")}
-        train, test = (split_l1(population, inputs, data.eval_batch_size)
-                       for inputs in splits.values())  # fmt: skip
-        per_cell = dict(zip(keys.FINAL_NAMES, (train, test, train, 1 - population.sparsity(),
-                                               population.capacity_at_last_prune()), strict=True))
+        train, test = (
+            split_l1(population, inputs, data.eval_batch_size) for inputs in splits.values()
+        )
+        per_cell = dict(
+            zip(
+                keys.FINAL_NAMES,
+                (
+                    train,
+                    test,
+                    train,
+                    1 - population.sparsity(),
+                    population.capacity_at_last_prune(),
+                ),
+                strict=True,
+            )
+        )
         trials = len(self.seeds)
         metrics = {}
         for name, values in per_cell.items():

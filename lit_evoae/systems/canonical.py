@@ -93,8 +93,16 @@ class CanonicalAutoencoder(AutoencoderSystem):
         def losses_of(step: int, inputs: Tensor) -> Tensor:
             return reconstruction_l1(self.population(inputs), inputs)
 
-        losses = train_pass(self.population, self.adam, rate, data, orders, self.batch_size,
-                            losses_of, masked=self.population.pruned())  # fmt: skip
+        losses = train_pass(
+            self.population,
+            self.adam,
+            rate,
+            data,
+            orders,
+            self.batch_size,
+            losses_of,
+            masked=self.population.pruned(),
+        )
         finite = torch.isfinite(losses).all(1)
         if not bool(finite.all()):
             step = int((~finite).nonzero()[0])

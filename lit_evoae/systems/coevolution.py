@@ -70,9 +70,11 @@ class CoevolutionaryAutoencoder(AutoencoderSystem):
         seeds: list[NonNegativeInt] | None = None,
     ) -> None:
         super().__init__()
-        sizes = layer_sizes(check("input_dim", input_dim, PositiveInt),
-                            check_each("hidden_sizes", hidden_sizes, PositiveInt),
-                            check("latent_dim", latent_dim, PositiveInt))  # fmt: skip
+        sizes = layer_sizes(
+            check("input_dim", input_dim, PositiveInt),
+            check_each("hidden_sizes", hidden_sizes, PositiveInt),
+            check("latent_dim", latent_dim, PositiveInt),
+        )
         lr = check("lr", lr, PositiveFloat)
         betas = check_each("betas", betas, Beta)
         check_choice("optimizer_state", optimizer_state, OptimizerState)
@@ -83,8 +85,9 @@ class CoevolutionaryAutoencoder(AutoencoderSystem):
         self.seeds = trial_seeds(seeds, self.topology.trials)
         # Plain values only: checkpoints must load with torch.load(weights_only=True).
         self.save_hyperparameters(ignore=["topology", "strategy", "seeds"])
-        self.hparams.update(topology=describe(self.topology), strategy=describe(self.strategy),
-                            seeds=self.seeds)  # fmt: skip
+        self.hparams.update(
+            topology=describe(self.topology), strategy=describe(self.strategy), seeds=self.seeds
+        )
 
         size = self.topology.size
         self.cells_per_trial = size // self.topology.trials
@@ -127,8 +130,9 @@ class CoevolutionaryAutoencoder(AutoencoderSystem):
             slots = order.group_size(self.cells_per_trial, self.topology.trials)
             slots //= self.sharding.world
             sizes = (self.centers.encoder_sizes, self.centers.decoder_sizes)
-            check_population_fits(self.topology, slots, sizes, self.trainer.strategy.root_device,
-                                  self.batch_size)  # fmt: skip
+            check_population_fits(
+                self.topology, slots, sizes, self.trainer.strategy.root_device, self.batch_size
+            )
             self._make_trainees(slots)
 
     # ----------------------------------------------------------------- the generation
@@ -178,14 +182,25 @@ class CoevolutionaryAutoencoder(AutoencoderSystem):
         order from `orders` (trials, examples); the losses of every step (steps, cells)."""
         trials = [(self.generators[trial], rows) for trial, rows in self.by_trial(cells)]
         losses_of = self.strategy.cell_evaluation.losses(
-            self.trainees, self.centers, self.pairings.neighbourhoods[cells], trials,
+            self.trainees,
+            self.centers,
+            self.pairings.neighbourhoods[cells],
+            trials,
             steps_per_pass(len(data), self.batch_size),
-        )  # fmt: skip
+        )
         trials = self.trial_of(cells).to(orders.device)
         rates = self.learning_rates[cells.to(self.device)]
         with Sharding.no_gradient_sync(compat.attached_trainer(self)):
-            return train_pass(self.trainees, self.trainee_adam, rates, data, orders[trials],
-                              self.batch_size, losses_of, masked=self._trainees_pruned)  # fmt: skip
+            return train_pass(
+                self.trainees,
+                self.trainee_adam,
+                rates,
+                data,
+                orders[trials],
+                self.batch_size,
+                losses_of,
+                masked=self._trainees_pruned,
+            )
 
     @torch.no_grad()
     def replace(self, cells: Tensor) -> None:
@@ -212,31 +227,48 @@ class CoevolutionaryAutoencoder(AutoencoderSystem):
         """Scratch slots for the pairs a group trains; not part of checkpoints, which fall
         between generations."""
         device = self.centers.encoders[0].weight.device
-        self.trainees = StackedAutoencoder(count, self.centers.encoder_sizes,
-                                           self.centers.decoder_sizes).to(device)  # fmt: skip
-        self.trainee_adam = StackedAdam(self.trainees, self.center_adam.betas,
-                                        state=self.hparams.optimizer_state).to(device)  # fmt: skip
+        self.trainees = StackedAutoencoder(
+            count, self.centers.encoder_sizes, self.centers.decoder_sizes
+        ).to(device)
+        self.trainee_adam = StackedAdam(
+            self.trainees, self.center_adam.betas, state=self.hparams.optimizer_state
+        ).to(device)
         self._trainees_pruned = True
 
     def _recover(self, diverged: Tensor) -> None:
         """Diverged cells take their neighbourhood's best center (`healing_sources`): weights,
         masks, Adam moments and learning rate."""
         if compat.attached_trainer(self) is not None:
-            self.log(keys.GEN_DIVERGED, float(len(diverged)), on_step=False, on_epoch=True,
-                     reduce_fx="sum", sync_dist=True)  # fmt: skip
+            self.log(
+                keys.GEN_DIVERGED,
+                float(len(diverged)),
+                on_step=False,
+                on_epoch=True,
+                reduce_fx="sum",
+                sync_dist=True,
+            )
         if len(diverged):
             sources = healing_sources(self.pairings.neighbourhoods, self.center_l1, diverged)
             copy_individuals_(self.centers, self.centers, diverged, sources)
             copy_individuals_(self.center_adam, self.center_adam, diverged, sources)
             self.learning_rates[diverged] = self.learning_rates[sources]
-            rank_zero_warn(f"generation {self.current_epoch}: cells {diverged.tolist()} diverged "
-                           "(non-finite weights); each took its neighbourhood's best center "
-                           f"(cells {sources.tolist()}) with its learning rate")  # fmt: skip
+            rank_zero_warn(
+                f"generation {self.current_epoch}: cells {diverged.tolist()} diverged "
+                "(non-finite weights); each took its neighbourhood's best center "
+                f"(cells {sources.tolist()}) with its learning rate"
+            )
 
     def _log_generation(self) -> None:
         loss = self.selection_loss
-        self.log_dict({keys.GEN_BEST_LOSS: loss.min(), keys.GEN_MEDIAN_LOSS: loss.median(),
-                       keys.GEN_WORST_LOSS: loss.max()}, on_step=False, on_epoch=True)  # fmt: skip
+        self.log_dict(
+            {
+                keys.GEN_BEST_LOSS: loss.min(),
+                keys.GEN_MEDIAN_LOSS: loss.median(),
+                keys.GEN_WORST_LOSS: loss.max(),
+            },
+            on_step=False,
+            on_epoch=True,
+        )
         rates = self.learning_rates.tolist()
         rates = {keys.cell(keys.LR, cell): rate for cell, rate in enumerate(rates)}
         self.log_dict(rates, on_step=False, on_epoch=True)
@@ -284,11 +316,11 @@ class CoevolutionaryAutoencoder(AutoencoderSystem):
         checkpoint["evolution_generators"] = [g.get_state() for g in self.generators]
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        for generator, saved in zip(self.generators, checkpoint["evolution_generators"],
-                                    strict=True):  # fmt: skip
+        for generator, saved in zip(
+            self.generators, checkpoint["evolution_generators"], strict=True
+        ):
             generator.set_state(saved)
 
     def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):
         """The trainee slots are this process's own (see `systems/scratch.py`): keep them."""
         return super().load_state_dict(with_own_scratch(self, state_dict), strict, assign)
-

@@ -22,8 +22,9 @@ class SignalAt(PopulationCallback):
     """Sends `name` to this process in generation `epoch`: at its `call`-th trained group of
     pairs (in sequential order a later group still has to train), or as validation starts."""
 
-    def __init__(self, epoch: int, at: str = "pairs_trained", call: int = 1,
-                 name: str = "SIGUSR1") -> None:  # fmt: skip
+    def __init__(
+        self, epoch: int, at: str = "pairs_trained", call: int = 1, name: str = "SIGUSR1"
+    ) -> None:
         self.epoch, self.at, self.call, self.name = epoch, at, call, name
         self.calls = 0
 
@@ -42,8 +43,10 @@ class SignalAt(PopulationCallback):
 
 
 def write_config(folder: Path, config: dict, epochs: int) -> Path:
-    config = {**config, "trainer": {**config["trainer"], "max_epochs": epochs,
-                                    "default_root_dir": str(folder)}}  # fmt: skip
+    config = {
+        **config,
+        "trainer": {**config["trainer"], "max_epochs": epochs, "default_root_dir": str(folder)},
+    }
     config["data"]["init_args"]["data_dir"] = str(folder.parent / "data")
     config["trainer"]["logger"] = {
         "class_path": "lit_evoae.loggers.ResumableCSVLogger",
@@ -57,8 +60,18 @@ def write_config(folder: Path, config: dict, epochs: int) -> Path:
 
 def fit(config: Path, *extra: str):
     checkpoints = str(config.parent / "checkpoints")
-    return build_cli(["fit", "--config", str(config), "--test_after_fit", "false",
-                      "--checkpoint.dirpath", checkpoints, *extra])  # fmt: skip
+    return build_cli(
+        [
+            "fit",
+            "--config",
+            str(config),
+            "--test_after_fit",
+            "false",
+            "--checkpoint.dirpath",
+            checkpoints,
+            *extra,
+        ]
+    )
 
 
 def metric_rows(folder: Path) -> list[dict]:
@@ -93,8 +106,9 @@ CASES = [
 
 
 @pytest.mark.parametrize(("regime", "at", "call"), CASES)
-def test_a_run_signalled_mid_generation_resumes_bit_identically(regime, at, call, tmp_path,
-                                                                tiny_coevolution):  # fmt: skip
+def test_a_run_signalled_mid_generation_resumes_bit_identically(
+    regime, at, call, tmp_path, tiny_coevolution
+):
     config = tiny_coevolution
     if REGIMES[regime] is None:
         config["model"] = {
@@ -103,13 +117,17 @@ def test_a_run_signalled_mid_generation_resumes_bit_identically(regime, at, call
         }
     else:
         config["model"]["init_args"].update(REGIMES[regime])
-    config["pruning"] = {"operator": {"class_path": "lit_evoae.pruning.operators.VariancePruning"},
-                         "probability": 0.5}  # fmt: skip
+    config["pruning"] = {
+        "operator": {"class_path": "lit_evoae.pruning.operators.VariancePruning"},
+        "probability": 0.5,
+    }
     straight = fit(write_config(tmp_path / "straight", config, epochs=3))
 
     interrupted = write_config(tmp_path / "interrupted", config, epochs=3)
-    signal_at = {"class_path": "test_preemption.SignalAt",
-                 "init_args": {"epoch": 1, "at": at, "call": call}}  # fmt: skip
+    signal_at = {
+        "class_path": "test_preemption.SignalAt",
+        "init_args": {"epoch": 1, "at": at, "call": call},
+    }
     with pytest.raises(Preempted) as stopped:
         fit(interrupted, "--trainer.callbacks", yaml.safe_dump([signal_at]))
     checkpoint = interrupted.parent / "hpc_ckpt_1.ckpt"
@@ -163,8 +181,9 @@ def test_an_external_sigterm_saves_and_the_resumed_run_completes(tmp_path, tiny_
     assert checkpoint.is_file()
     stopped_at = torch.load(checkpoint, weights_only=True)["epoch"]
     assert stopped_at < epochs - 1
-    done = subprocess.run([*command, "--ckpt_path", str(checkpoint)], capture_output=True,
-                          text=True, timeout=300)  # fmt: skip
+    done = subprocess.run(
+        [*command, "--ckpt_path", str(checkpoint)], capture_output=True, text=True, timeout=300
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     validated = [int(r["epoch"]) for r in metric_rows(tmp_path / "run") if r["val/l1"]]
     assert validated == list(range(epochs))  # every epoch once: none lost, none repeated
@@ -172,11 +191,15 @@ def test_an_external_sigterm_saves_and_the_resumed_run_completes(tmp_path, tiny_
 
 def versioned_config(folder: Path, config: dict, epochs: int) -> Path:
     """A config as users write them: CSV logs in <folder>/lightning_logs/version_N."""
-    config = {**config, "trainer": {**config["trainer"], "max_epochs": epochs,
-                                    "enable_progress_bar": False}}  # fmt: skip
+    config = {
+        **config,
+        "trainer": {**config["trainer"], "max_epochs": epochs, "enable_progress_bar": False},
+    }
     config["data"]["init_args"]["data_dir"] = str(folder / "data")
-    config["trainer"]["logger"] = {"class_path": "pytorch_lightning.loggers.CSVLogger",
-                                   "init_args": {"save_dir": str(folder)}}  # fmt: skip
+    config["trainer"]["logger"] = {
+        "class_path": "pytorch_lightning.loggers.CSVLogger",
+        "init_args": {"save_dir": str(folder)},
+    }
     path = folder / "config.yaml.in"
     folder.mkdir(parents=True, exist_ok=True)
     path.write_text(yaml.safe_dump(config))
@@ -188,36 +211,67 @@ def validated_epochs(run: Path) -> list[int]:
 
 
 def test_preempt_resume_kill_resume_stays_in_one_run_folder_with_every_epoch_once(
-        tmp_path, tiny_coevolution, monkeypatch):  # fmt: skip
+    tmp_path, tiny_coevolution, monkeypatch
+):
     config = versioned_config(tmp_path, tiny_coevolution, epochs=4)
     run = tmp_path / "lightning_logs" / "version_0"
     signal_at = {"class_path": "test_preemption.SignalAt", "init_args": {"epoch": 1}}
     with pytest.raises(Preempted) as stopped:
-        build_cli(["fit", "--config", str(config), "--test_after_fit", "false",
-                   "--trainer.callbacks", yaml.safe_dump([signal_at])])  # fmt: skip
+        build_cli(
+            [
+                "fit",
+                "--config",
+                str(config),
+                "--test_after_fit",
+                "false",
+                "--trainer.callbacks",
+                yaml.safe_dump([signal_at]),
+            ]
+        )
     checkpoint = run / "hpc_ckpt_1.ckpt"  # inside the run folder, not the working folder
     assert stopped.value.path == str(checkpoint) and checkpoint.is_file()
     assert not list(tmp_path.glob("hpc_ckpt_*"))
     # resumed, it runs to the end but is "killed" before another checkpoint is kept: the
     # next attempt resumes from the same pre-emption checkpoint and logs epochs 2, 3 again
     for _ in range(2):
-        build_cli(["fit", "--config", str(config), "--test_after_fit", "false",
-                   "--ckpt_path", str(checkpoint)])  # fmt: skip
+        build_cli(
+            [
+                "fit",
+                "--config",
+                str(config),
+                "--test_after_fit",
+                "false",
+                "--ckpt_path",
+                str(checkpoint),
+            ]
+        )
     assert sorted(path.name for path in run.parent.iterdir()) == ["version_0"]
     assert validated_epochs(run) == [0, 1, 2, 3]  # every epoch once
 
 
-def test_a_requeued_slurm_job_resumes_its_run_in_its_own_folder(tmp_path, tiny_coevolution,
-                                                                monkeypatch):  # fmt: skip
+def test_a_requeued_slurm_job_resumes_its_run_in_its_own_folder(
+    tmp_path, tiny_coevolution, monkeypatch
+):
     config = versioned_config(tmp_path, tiny_coevolution, epochs=4)
     signal_at = {"class_path": "test_preemption.SignalAt", "init_args": {"epoch": 1}}
     with pytest.raises(Preempted):
-        build_cli(["fit", "--config", str(config), "--test_after_fit", "false",
-                   "--preemption.requeue", "false",
-                   "--trainer.callbacks", yaml.safe_dump([signal_at])])  # fmt: skip
+        build_cli(
+            [
+                "fit",
+                "--config",
+                str(config),
+                "--test_after_fit",
+                "false",
+                "--preemption.requeue",
+                "false",
+                "--trainer.callbacks",
+                yaml.safe_dump([signal_at]),
+            ]
+        )
     monkeypatch.setenv("SLURM_RESTART_COUNT", "1")  # what SLURM sets in a requeued job
     resumed = build_cli(["fit", "--config", str(config), "--test_after_fit", "false"])
-    assert resumed.trainer.ckpt_path == str(tmp_path / "lightning_logs" / "version_0" /
-                                            "hpc_ckpt_1.ckpt")  # fmt: skip
+    assert resumed.trainer.ckpt_path == str(
+        tmp_path / "lightning_logs" / "version_0" / "hpc_ckpt_1.ckpt"
+    )
     assert sorted(p.name for p in (tmp_path / "lightning_logs").iterdir()) == ["version_0"]
     assert validated_epochs(tmp_path / "lightning_logs" / "version_0") == [0, 1, 2, 3]

@@ -26,19 +26,25 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture
 def data(tmp_path):
-    return BinaryClusteringDataModule(num_clusters=3, dim=20, examples_per_cluster=40,
-                                      batch_size=20, data_dir=tmp_path / "data")
+    return BinaryClusteringDataModule(
+        num_clusters=3, dim=20, examples_per_cluster=40, batch_size=20, data_dir=tmp_path / "data"
+    )
 
 
 def trainer(epochs, *callbacks):
-    return pl.Trainer(max_epochs=epochs, accelerator="cpu", logger=False,
-                      enable_checkpointing=False, enable_progress_bar=False,
-                      enable_model_summary=False, callbacks=list(callbacks))
+    return pl.Trainer(
+        max_epochs=epochs,
+        accelerator="cpu",
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        callbacks=list(callbacks),
+    )
 
 
 def coevolution(size=4):
-    return CoevolutionaryAutoencoder(20, (8,), 3, lr=0.01, topology=Ring(size=size),
-                                     seeds=[1])
+    return CoevolutionaryAutoencoder(20, (8,), 3, lr=0.01, topology=Ring(size=size), seeds=[1])
 
 
 def test_probability_one_prunes_every_cell_and_zero_none(data):
@@ -57,9 +63,11 @@ def test_probability_one_prunes_every_cell_and_zero_none(data):
 
 
 def masked_entries_are_zero(population):
-    return all(bool((linear.weight[~linear.weight_mask] == 0).all())
-               and bool((linear.bias[~linear.bias_mask] == 0).all())
-               for linear in population.linears())
+    return all(
+        bool((linear.weight[~linear.weight_mask] == 0).all())
+        and bool((linear.bias[~linear.bias_mask] == 0).all())
+        for linear in population.linears()
+    )
 
 
 def test_masks_persist_through_training_and_a_checkpoint_round_trip(data, tmp_path):
@@ -108,9 +116,15 @@ def test_resume_with_pruning_continues_exactly(data, tmp_path):
         pl.seed_everything(2, verbose=False)
         system = coevolution()
         pruning = Pruning(VariancePruning(amount=0.3), Fixed(), probability=0.5, seed=9)
-        fitted = pl.Trainer(max_epochs=epochs, accelerator="cpu", logger=False,
-                            enable_progress_bar=False, enable_model_summary=False,
-                            default_root_dir=tmp_path, callbacks=[pruning])
+        fitted = pl.Trainer(
+            max_epochs=epochs,
+            accelerator="cpu",
+            logger=False,
+            enable_progress_bar=False,
+            enable_model_summary=False,
+            default_root_dir=tmp_path,
+            callbacks=[pruning],
+        )
         fitted.fit(system, datamodule=data, ckpt_path=resume)
         return system, fitted
 
@@ -128,30 +142,46 @@ def test_conjunctive_needs_enough_validation_cases(data):
         trainer(1, Pruning(ConjunctivePruning(cases=500))).fit(coevolution(), datamodule=data)
 
 
-@pytest.mark.parametrize(("make", "named"), [
-    (lambda: RandomPruning(amount=1.0), "amount"),
-    (lambda: VariancePruning(amount=-0.1), "amount"),
-    (lambda: VariancePruning(prune_end="middle"), "prune_end"),
-    (lambda: ConjunctivePruning(threshold=0.0), "threshold"),
-    (lambda: ConjunctivePruning(cases=0), "cases"),
-    (lambda: Pruning(probability=1.5), "probability"),
-])
+@pytest.mark.parametrize(
+    ("make", "named"),
+    [
+        (lambda: RandomPruning(amount=1.0), "amount"),
+        (lambda: VariancePruning(amount=-0.1), "amount"),
+        (lambda: VariancePruning(prune_end="middle"), "prune_end"),
+        (lambda: ConjunctivePruning(threshold=0.0), "threshold"),
+        (lambda: ConjunctivePruning(cases=0), "cases"),
+        (lambda: Pruning(probability=1.5), "probability"),
+    ],
+)
 def test_bad_arguments_name_the_field(make, named):
     with pytest.raises(ConfigError, match=named):
         make()
 
 
-@pytest.mark.parametrize(("override", "named"), [
-    (["--pruning.probability", "1.5"], "probability"),
-    (["--pruning.operator", "lit_evoae.pruning.operators.Nope"], "Nope"),
-    (["--pruning.operator", "RandomPruning", "--pruning.operator.init_args.amount", "1"],
-     "amount"),
-    (["--pruning.schedule", "Sometimes"], "Sometimes"),
-    (["--pruning.operator", "MagnitudePruning", "--pruning.operator.init_args.amount", "1.5"],
-     "pruning.operator.init_args.amount"),
-])
-def test_bad_pruning_values_fail_at_parse_time(override, named, tmp_path, monkeypatch, capsys,
-                                               tiny_coevolution):
+@pytest.mark.parametrize(
+    ("override", "named"),
+    [
+        (["--pruning.probability", "1.5"], "probability"),
+        (["--pruning.operator", "lit_evoae.pruning.operators.Nope"], "Nope"),
+        (
+            ["--pruning.operator", "RandomPruning", "--pruning.operator.init_args.amount", "1"],
+            "amount",
+        ),
+        (["--pruning.schedule", "Sometimes"], "Sometimes"),
+        (
+            [
+                "--pruning.operator",
+                "MagnitudePruning",
+                "--pruning.operator.init_args.amount",
+                "1.5",
+            ],
+            "pruning.operator.init_args.amount",
+        ),
+    ],
+)
+def test_bad_pruning_values_fail_at_parse_time(
+    override, named, tmp_path, monkeypatch, capsys, tiny_coevolution
+):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(sys, "argv", ["lit-evoae"])
     config = tmp_path / "tiny.yaml"
@@ -182,10 +212,21 @@ def test_side_passes_do_not_pollute_the_variance_statistics(data):
 def test_paper_presets_keep_regrow_when_a_fragment_is_composed(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(sys, "argv", ["lit-evoae"])
-    cli = build_cli(["fit", "--config", str(ROOT / "configs" / "paper" / "canonical.yaml"),
-                     "--config", str(ROOT / "callbacks" / "variance_fixed.yaml"),
-                     "--trainer.fast_dev_run", "2", "--trainer.enable_progress_bar", "false",
-                     "--data.init_args.dim", "20"])
+    cli = build_cli(
+        [
+            "fit",
+            "--config",
+            str(ROOT / "configs" / "paper" / "canonical.yaml"),
+            "--config",
+            str(ROOT / "callbacks" / "variance_fixed.yaml"),
+            "--trainer.fast_dev_run",
+            "2",
+            "--trainer.enable_progress_bar",
+            "false",
+            "--data.init_args.dim",
+            "20",
+        ]
+    )
     (pruning,) = [c for c in cli.trainer.callbacks if isinstance(c, Pruning)]
     assert pruning.regrow is True and isinstance(pruning.operator, VariancePruning)
 
@@ -220,6 +261,8 @@ def test_a_new_operator_needs_no_change_to_the_callback(regime, data):
     assert operator.calls == ["attach", "reset", "reset", "detach"]
     population, _ = system.best_individual()
     for linear in population.linears():
-        assert not bool(linear.weight_mask[:, :, 0].any()) and not bool(linear.bias_mask[:, 0].any())
+        assert not bool(linear.weight_mask[:, :, 0].any()) and not bool(
+            linear.bias_mask[:, 0].any()
+        )
         assert bool(linear.weight_mask[:, :, 1:].all())
     assert masked_entries_are_zero(population)

@@ -6,8 +6,9 @@ import torch
 from lit_evoae.data.binary_clustering import SPLITS, BinaryClusteringSpec, generate
 from lit_evoae.errors import ConfigError, DataError
 
-SPEC = BinaryClusteringSpec(num_clusters=5, dim=400, examples_per_cluster=30,
-                            flip_probability=0.05, seed=11)
+SPEC = BinaryClusteringSpec(
+    num_clusters=5, dim=400, examples_per_cluster=30, flip_probability=0.05, seed=11
+)
 
 
 def flips(tensors, split):
@@ -79,9 +80,12 @@ def test_data_module_serves_float_splits_in_batches(tiny_data):
     tiny_data.setup("fit")
     assert tiny_data.input_dim == 24
     assert {split: len(data) for split, data in tiny_data.splits.items()} == {
-        "train": 40, "val": 40, "test": 40}
+        "train": 40,
+        "val": 40,
+        "test": 40,
+    }
     # training: the whole split as one item per epoch (the systems make the minibatches)
-    (inputs, labels), = list(tiny_data.train_dataloader())
+    ((inputs, labels),) = list(tiny_data.train_dataloader())
     assert inputs.shape == (40, 24) and inputs.dtype == torch.float32
     assert labels.shape == (40,)
     inputs, labels = next(iter(tiny_data.val_dataloader()))  # eval_batch_size 250 > 40
@@ -97,9 +101,16 @@ def test_data_module_reuses_its_cache(tiny_data, monkeypatch):
 
 @pytest.mark.parametrize(
     ("field", "value"),
-    [("num_clusters", 0), ("dim", -3), ("examples_per_cluster", 0),
-     ("flip_probability", 1.2), ("flip_probability", -0.1), ("seed", -1), ("batch_size", 0),
-     ("centroid_density", 1.5)],
+    [
+        ("num_clusters", 0),
+        ("dim", -3),
+        ("examples_per_cluster", 0),
+        ("flip_probability", 1.2),
+        ("flip_probability", -0.1),
+        ("seed", -1),
+        ("batch_size", 0),
+        ("centroid_density", 1.5),
+    ],
 )
 def test_out_of_range_arguments_name_the_field(field, value, tmp_path):
     from lit_evoae.data import BinaryClusteringDataModule

@@ -30,8 +30,9 @@ def tiny_images():
     return train, test
 
 
-@pytest.mark.parametrize(("dataset", "folder"), [("mnist", "MNIST"),
-                                                 ("fashion_mnist", "FashionMNIST")])
+@pytest.mark.parametrize(
+    ("dataset", "folder"), [("mnist", "MNIST"), ("fashion_mnist", "FashionMNIST")]
+)
 def test_reads_torchvision_files_as_unit_vectors(tmp_path, tiny_images, dataset, folder):
     train, test = tiny_images
     raw = tmp_path / folder / "raw"
@@ -41,13 +42,16 @@ def test_reads_torchvision_files_as_unit_vectors(tmp_path, tiny_images, dataset,
     module.setup("fit")
     assert module.input_dim == 784
     assert {split: len(data) for split, data in module.splits.items()} == {
-        "train": 15, "val": 5, "test": 6}
+        "train": 15,
+        "val": 5,
+        "test": 6,
+    }
     test_vectors = module.splits["test"].tensors[0]
     torch.testing.assert_close(test_vectors, test.flatten(1).float() / 255)
     # Train and validation partition the training images.
     seen = torch.cat([module.splits["train"].tensors[0], module.splits["val"].tensors[0]])
     assert sorted(seen.sum(1).tolist()) == sorted((train.flatten(1).float() / 255).sum(1).tolist())
-    (inputs, _), = list(module.train_dataloader())  # the whole split, once per epoch
+    ((inputs, _),) = list(module.train_dataloader())  # the whole split, once per epoch
     assert inputs.shape == (len(module.splits["train"]), 784)
 
 

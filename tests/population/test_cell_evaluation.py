@@ -17,8 +17,7 @@ def test_paired_scores_each_trainee_with_its_own_decoder():
     trainees, centers = populations()
     inputs = torch.rand(2, 3, 6)
     losses_of = Paired().losses(trainees, centers, torch.zeros(2, 3, dtype=torch.long), [], 4)
-    torch.testing.assert_close(losses_of(0, inputs),
-                               reconstruction_l1(trainees(inputs), inputs))  # fmt: skip
+    torch.testing.assert_close(losses_of(0, inputs), reconstruction_l1(trainees(inputs), inputs))
 
 
 def test_cooperative_pairs_each_half_with_a_drawn_neighbours_center():
@@ -26,26 +25,36 @@ def test_cooperative_pairs_each_half_with_a_drawn_neighbours_center():
     neighbourhoods = torch.tensor([[0, 4, 1], [3, 2, 4]])
     trials = [(torch.Generator().manual_seed(1), torch.tensor([0, 1]))]
     losses_of = Cooperative().losses(trainees, centers, neighbourhoods, trials, steps=3)
-    partners = draw_partners(neighbourhoods, [(torch.Generator().manual_seed(1),
-                                               torch.tensor([0, 1]))], 3)  # fmt: skip
+    partners = draw_partners(
+        neighbourhoods, [(torch.Generator().manual_seed(1), torch.tensor([0, 1]))], 3
+    )
     inputs = torch.rand(2, 3, 6)
     for step in range(3):
         decoders, encoders = partners[step, :, 0], partners[step, :, 1]
         expected = [
-            (reconstruction_l1(centers.decode(trainees.encode(inputs), decoders), inputs)
-             + reconstruction_l1(trainees.decode(centers.encode(inputs, encoders)), inputs)) / 2
-        ]  # fmt: skip
+            (
+                reconstruction_l1(centers.decode(trainees.encode(inputs), decoders), inputs)
+                + reconstruction_l1(trainees.decode(centers.encode(inputs, encoders)), inputs)
+            )
+            / 2
+        ]
         torch.testing.assert_close(losses_of(step, inputs), expected[0])
 
 
 def test_partners_come_from_each_rows_neighbourhood_and_its_trials_generator():
     neighbourhoods = torch.tensor([[0, 1, 2], [5, 6, 7]])
-    partners = draw_partners(neighbourhoods, [(torch.Generator().manual_seed(3), torch.tensor([0])),
-                                              (torch.Generator().manual_seed(4), torch.tensor([1]))],
-                             steps=50)  # fmt: skip
+    partners = draw_partners(
+        neighbourhoods,
+        [
+            (torch.Generator().manual_seed(3), torch.tensor([0])),
+            (torch.Generator().manual_seed(4), torch.tensor([1])),
+        ],
+        steps=50,
+    )
     assert partners.shape == (50, 2, 2)
     assert set(partners[:, 0].flatten().tolist()) == {0, 1, 2}
     assert set(partners[:, 1].flatten().tolist()) == {5, 6, 7}
-    alone = draw_partners(neighbourhoods[1:], [(torch.Generator().manual_seed(4),
-                                                torch.tensor([0]))], steps=50)  # fmt: skip
+    alone = draw_partners(
+        neighbourhoods[1:], [(torch.Generator().manual_seed(4), torch.tensor([0]))], steps=50
+    )
     assert torch.equal(alone[:, 0], partners[:, 1])  # a trial draws what it draws alone

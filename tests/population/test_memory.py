@@ -17,7 +17,10 @@ from lit_evoae.population.topology import Ring, Trials
 
 def test_parameters_per_individual_matches_a_real_population():
     sizes = layer_sizes(40, [7, 5], 3)
-    assert parameters_per_individual(*sizes) == StackedAutoencoder(1, *sizes).parameters_per_individual()
+    assert (
+        parameters_per_individual(*sizes)
+        == StackedAutoencoder(1, *sizes).parameters_per_individual()
+    )
 
 
 def test_the_estimate_grows_with_cells_slots_and_the_pairing_table():

@@ -10,6 +10,13 @@ def test_learning_rate_mutation_moves_and_stays_in_bounds():
         rates = mutate_learning_rates(rates, 1e-5, (1e-9, 10.0), generator)
         assert bool(((rates >= 1e-9) & (rates <= 10.0)).all())
     assert rates[0] != 1e-5
-    spread = mutate_learning_rates(torch.full((5000,), 1.0, dtype=torch.double), 1e-2,
-                                   (1e-9, 10.0), torch.Generator().manual_seed(1)) - 1.0
+    spread = (
+        mutate_learning_rates(
+            torch.full((5000,), 1.0, dtype=torch.double),
+            1e-2,
+            (1e-9, 10.0),
+            torch.Generator().manual_seed(1),
+        )
+        - 1.0
+    )
     assert abs(spread.std().item() - 1e-2) < 1e-3 and abs(spread.mean().item()) < 1e-3

@@ -30,8 +30,10 @@ def test_matches_torch_adam_step_for_step(population_size, kernel):
     population = StackedAutoencoder(population_size, *SIZES)
     references = [population.individual(index) for index in range(population_size)]
     rates = torch.tensor([1e-2, 3e-3, 5e-2][:population_size])
-    optimisers = [torch.optim.Adam(ref.parameters(), lr=rate.item(), betas=BETAS)
-                  for ref, rate in zip(references, rates, strict=True)]
+    optimisers = [
+        torch.optim.Adam(ref.parameters(), lr=rate.item(), betas=BETAS)
+        for ref, rate in zip(references, rates, strict=True)
+    ]
     adam = StackedAdam(population, betas=BETAS)
     for _ in range(25):
         inputs = torch.rand(5, 16)
@@ -44,8 +46,9 @@ def test_matches_torch_adam_step_for_step(population_size, kernel):
             loss_of(reference(inputs), inputs).backward()
             optimiser.step()
     for index, reference in enumerate(references):
-        for mine, theirs in zip(population.individual(index).parameters(),
-                                reference.parameters(), strict=True):
+        for mine, theirs in zip(
+            population.individual(index).parameters(), reference.parameters(), strict=True
+        ):
             torch.testing.assert_close(mine, theirs, atol=1e-6, rtol=0)
 
 
@@ -72,8 +75,9 @@ def test_reset_every_step_matches_a_fresh_torch_adam_at_every_step(population_si
             torch.optim.Adam(reference.parameters(), lr=rate, betas=BETAS).step()
     assert adam.steps.tolist() == [1] * population_size
     for index, reference in enumerate(references):
-        for mine, theirs in zip(population.individual(index).parameters(),
-                                reference.parameters(), strict=True):
+        for mine, theirs in zip(
+            population.individual(index).parameters(), reference.parameters(), strict=True
+        ):
             torch.testing.assert_close(mine, theirs, atol=1e-6, rtol=0)
 
 

@@ -12,7 +12,10 @@ def test_synchronous_is_one_group_of_every_cell_and_draws_nothing():
     drawn = generators(1, 2)
     groups = Synchronous().groups(5, drawn)
     assert len(groups) == 1 and torch.equal(groups[0], torch.arange(10))
-    assert all(torch.equal(g.get_state(), f.get_state()) for g, f in zip(drawn, generators(1, 2), strict=True))
+    assert all(
+        torch.equal(g.get_state(), f.get_state())
+        for g, f in zip(drawn, generators(1, 2), strict=True)
+    )
     assert Synchronous().group_size(5, 2) == 10
 
 

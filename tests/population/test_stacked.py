@@ -107,7 +107,8 @@ def test_copy_individuals_moves_weights_and_masks_together(population):
     copy_individuals_(population, source, torch.tensor([0, 1]), torch.tensor([2, 2]))
     inputs = torch.rand(3, 12)
     for slot in (0, 1):
-        torch.testing.assert_close(population.individual(slot)(inputs),
-                                   source.individual(2)(inputs))
+        torch.testing.assert_close(
+            population.individual(slot)(inputs), source.individual(2)(inputs)
+        )
         assert not population.decoders[0].weight_mask[slot].any()
     assert population.decoders[0].weight_mask[2].all()

@@ -45,13 +45,21 @@ def test_a_pass_takes_every_minibatch_in_each_rows_order_and_lowers_the_loss():
         seen.append(inputs.clone())
         return reconstruction_l1(population(inputs), inputs)
 
-    first = train_pass(population, adam, torch.full((2,), 0.05, dtype=torch.float64), data,
-                       orders, 3, losses_of)  # fmt: skip
+    first = train_pass(
+        population, adam, torch.full((2,), 0.05, dtype=torch.float64), data, orders, 3, losses_of
+    )
     assert first.shape == (3, 2)  # 3 steps (3 + 3 + 1 examples), two individuals
     assert torch.equal(seen[0][0], data[:3]) and torch.equal(seen[0][1], data[[6, 5, 4]])
     assert seen[2].shape == (2, 1, 6)
     assert int(adam.steps[0]) == 3
     for _ in range(30):
-        last = train_pass(population, adam, torch.full((2,), 0.05, dtype=torch.float64), data,
-                          orders, 3, losses_of)  # fmt: skip
+        last = train_pass(
+            population,
+            adam,
+            torch.full((2,), 0.05, dtype=torch.float64),
+            data,
+            orders,
+            3,
+            losses_of,
+        )
     assert bool((last.mean(0) < first.mean(0)).all())

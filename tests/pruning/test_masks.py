@@ -216,4 +216,5 @@ def test_conjunctive_at_one_intersects_while_several_are_marked_and_may_end_with
         [0.90, 0.00, 0.90, 1.0],  # quiet: 1     -> not applied
     )
     assert pruned_units(*conjunctive_masks(weights, biases, stops_at_one, 0.1, "at_one")) == [
-        [0, 0]]
+        [0, 0]
+    ]

@@ -133,13 +133,17 @@ def test_random_pruning_only_removes_floor_amount_and_never_empties_a_tensor(lay
 # ------------------------------------------------------------------ magnitude
 @PROPERTY
 @given(data=st.data(), layer=layers(), amount=st.floats(0.0, 1.0), seed=seeds)
-def test_magnitude_pruning_removes_floor_amount_of_the_smallest_live_entries(data, layer,
-                                                                              amount, seed):  # fmt: skip
+def test_magnitude_pruning_removes_floor_amount_of_the_smallest_live_entries(
+    data, layer, amount, seed
+):
     operator, generator = MagnitudePruning(amount), torch.Generator().manual_seed(seed)
     masks = layer
     n, inputs, units = masks[0].shape
     for _ in range(ROUNDS):
-        weights = (values(data.draw, activations, n, inputs, units), values(data.draw, activations, n, units))
+        weights = (
+            values(data.draw, activations, n, inputs, units),
+            values(data.draw, activations, n, units),
+        )
         new = operator.layer_masks(*masks, weights, generator)
         assert_only_lost_entries(masks, new)
         for old_mask, new_mask, value in zip(masks, new, weights, strict=True):
@@ -159,8 +163,9 @@ def test_magnitude_pruning_ranks_as_torchs_l1_unstructured():
     expected = torch.nn.utils.prune.l1_unstructured(layer, "weight", amount=0.3).weight_mask
     weight = layer.weight_orig.detach().T.unsqueeze(0)  # stacked: (1, in, out)
     full = torch.ones_like(weight, dtype=torch.bool)
-    new_weight, _ = MagnitudePruning(0.3).layer_masks(full, full[:, 0], (weight, weight[:, 0]),
-                                                      None)  # fmt: skip
+    new_weight, _ = MagnitudePruning(0.3).layer_masks(
+        full, full[:, 0], (weight, weight[:, 0]), None
+    )
     # torch rounds 0.3 x 35 = 10.5 to 10 here, as the floor does
     assert torch.equal(new_weight[0].T, expected.bool())
 
@@ -242,7 +247,9 @@ def test_conjunctive_pruning_removes_quiet_whole_units_never_the_last(
 def test_variance_cap_is_floor_amount_times_live_without_float32_rounding():
     weights, biases = torch.ones(200, 3, 2, dtype=torch.bool), torch.ones(200, 2, dtype=torch.bool)
     generator = torch.Generator().manual_seed(0)  # equal variances: each unit a coin toss
-    new = VariancePruning(0.49999999999999994).layer_masks(weights, biases, torch.ones(200, 2), generator)
+    new = VariancePruning(0.49999999999999994).layer_masks(
+        weights, biases, torch.ones(200, 2), generator
+    )
     assert bool(live_units(*new).all())  # floor(0.49999999999999994 x 2) = 0 units may go
 
 

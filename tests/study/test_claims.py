@@ -15,24 +15,37 @@ VARIANTS = ["none", "random_exponential"]
 
 
 def results(values: dict[str, list[float]], metric: str = "final/train_l1_mean") -> list[dict]:
-    return [{"variant": variant, "trial": trial, metric: value}
-            for variant, series in values.items() for trial, value in enumerate(series)]
+    return [
+        {"variant": variant, "trial": trial, metric: value}
+        for variant, series in values.items()
+        for trial, value in enumerate(series)
+    ]
 
 
 def test_claims_read_as_a_relation_between_variants_on_a_metric():
-    claims = parse_claims(["random_exponential < none",
-                           {"claim": "none > random_exponential", "metric": "test/l1"}],
-                          VARIANTS, "study.yaml")  # fmt: skip
-    assert claims == (Claim("random_exponential", "<", "none", "final/train_l1_mean"),
-                      Claim("none", ">", "random_exponential", "test/l1"))
+    claims = parse_claims(
+        ["random_exponential < none", {"claim": "none > random_exponential", "metric": "test/l1"}],
+        VARIANTS,
+        "study.yaml",
+    )
+    assert claims == (
+        Claim("random_exponential", "<", "none", "final/train_l1_mean"),
+        Claim("none", ">", "random_exponential", "test/l1"),
+    )
 
 
-@pytest.mark.parametrize(("entry", "message"), [
-    ("random_exponential < nothing", r"claim 'random_exponential < nothing' names unknown "
-                                     r"variant\(s\) \['nothing'\]; the study's variants are"),
-    ({"claim": "none < random_exponential", "metric": "speed"}, "unknown metric 'speed'"),
-    ("none is better", "must read 'VARIANT < VARIANT'"),
-])
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        (
+            "random_exponential < nothing",
+            r"claim 'random_exponential < nothing' names unknown "
+            r"variant\(s\) \['nothing'\]; the study's variants are",
+        ),
+        ({"claim": "none < random_exponential", "metric": "speed"}, "unknown metric 'speed'"),
+        ("none is better", "must read 'VARIANT < VARIANT'"),
+    ],
+)
 def test_a_bad_claim_is_one_error_naming_it_and_the_file(entry, message):
     with pytest.raises(ConfigError, match=message) as raised:
         parse_claims([entry], VARIANTS, "study file s.yaml")
@@ -51,14 +64,22 @@ def test_verdicts_hold_fail_or_are_inconclusive_with_the_reason():
 
 
 def test_a_single_trial_cannot_settle_a_claim():
-    (row,) = verdicts((Claim("random_exponential", "<", "none"),),
-                      results({"random_exponential": [0.1], "none": [0.3]}), compare, holm)
+    (row,) = verdicts(
+        (Claim("random_exponential", "<", "none"),),
+        results({"random_exponential": [0.1], "none": [0.3]}),
+        compare,
+        holm,
+    )
     assert row["verdict"] == "inconclusive" and row["reason"].startswith("too few trials")
 
 
 def test_the_study_file_states_claims_and_the_report_judges_them(tmp_path):
-    study = {"name": "s", "trials": 4, "grid": {"pruning": {"none": {}, "random_exponential": {}}},
-             "claims": ["random_exponential < none"]}
+    study = {
+        "name": "s",
+        "trials": 4,
+        "grid": {"pruning": {"none": {}, "random_exponential": {}}},
+        "claims": ["random_exponential < none"],
+    }
     (tmp_path / "s.yaml").write_text(yaml.safe_dump(study))
     loaded = load_study(tmp_path / "s.yaml")
     assert loaded.claims == (Claim("random_exponential", "<", "none"),)
@@ -70,9 +91,18 @@ def test_the_study_file_states_claims_and_the_report_judges_them(tmp_path):
         folder = run.folder(out)
         folder.mkdir(parents=True)
         value = 0.1 + 0.01 * run.trial + (0.2 if run.variant == "none" else 0.0)
-        (folder / "result.json").write_text(json.dumps(
-            {"variant": run.variant, "trial": run.trial, "seed": run.seed, "test/l1": value,
-             "final/train_l1_mean": value, "model/sparsity": 0.0}))
+        (folder / "result.json").write_text(
+            json.dumps(
+                {
+                    "variant": run.variant,
+                    "trial": run.trial,
+                    "seed": run.seed,
+                    "test/l1": value,
+                    "final/train_l1_mean": value,
+                    "model/sparsity": 0.0,
+                }
+            )
+        )
     main(["report", str(out)])
     report = (out / "report" / "report.md").read_text()
     assert "## Claims" in report and "random_exponential < none" in report

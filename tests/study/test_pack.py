@@ -16,8 +16,10 @@ from lit_evoae.study.spec import Run
 
 
 def test_pack_arguments_are_the_first_runs_seeded_once(tmp_path):
-    runs = [Run("v", trial, 100 + trial, (tmp_path / "a.yaml",), (("model.init_args.lr", 0.1),))
-            for trial in range(2)]  # fmt: skip
+    runs = [
+        Run("v", trial, 100 + trial, (tmp_path / "a.yaml",), (("model.init_args.lr", 0.1),))
+        for trial in range(2)
+    ]
     arguments = pack_arguments(runs, tmp_path / "pack", tmp_path / "logging.yaml")
     assert arguments[:4] == ["--config", str(tmp_path / "a.yaml"), "--model.init_args.lr", "0.1"]
     assert arguments.count("--seed_everything") == 1
@@ -28,8 +30,9 @@ def test_pack_arguments_are_the_first_runs_seeded_once(tmp_path):
 def test_each_trial_keeps_the_cell_of_its_lowest_validation_l1_so_far():
     torch.manual_seed(0)
     centers = StackedAutoencoder(4, *layer_sizes(5, [3], 2))  # 2 trials of 2 cells
-    system = SimpleNamespace(centers=centers, device=torch.device("cpu"),
-                             center_l1=torch.tensor([0.5, 0.4, 0.3, 0.6]))  # fmt: skip
+    system = SimpleNamespace(
+        centers=centers, device=torch.device("cpu"), center_l1=torch.tensor([0.5, 0.4, 0.3, 0.6])
+    )
     trainer = SimpleNamespace(sanity_checking=False)
     bests = TrialBests(2)
     bests.on_validation_end(trainer, system)
@@ -41,16 +44,18 @@ def test_each_trial_keeps_the_cell_of_its_lowest_validation_l1_so_far():
     system.center_l1 = torch.tensor([0.45, 0.9, 0.1, 0.2])  # trial 0 worse, trial 1 better
     bests.on_validation_end(trainer, system)
     assert torch.equal(bests.bests.individual(0).encoder[0].weight, first[0])  # kept
-    assert torch.equal(bests.bests.individual(1).encoder[0].weight,
-                       centers.individual(2).encoder[0].weight)  # fmt: skip
+    assert torch.equal(
+        bests.bests.individual(1).encoder[0].weight, centers.individual(2).encoder[0].weight
+    )
     assert bests.best == pytest.approx([0.4, 0.1])
 
 
 def test_a_trials_metrics_give_the_record_an_unpacked_run_gets(tmp_path):
-    rows = [{"epoch": "0", "val/l1/trial_01": "0.5", "train/loss": "0.6"},
-            {"epoch": "1", "val/l1/trial_01": "0.4", "train/loss": "0.5"},
-            {"epoch": "1", "final/train_l1_mean/trial_01": "0.45",
-             "final/capacity/trial_01": "0.9"}]  # fmt: skip
+    rows = [
+        {"epoch": "0", "val/l1/trial_01": "0.5", "train/loss": "0.6"},
+        {"epoch": "1", "val/l1/trial_01": "0.4", "train/loss": "0.5"},
+        {"epoch": "1", "final/train_l1_mean/trial_01": "0.45", "final/capacity/trial_01": "0.9"},
+    ]
     run = Run("v", 1, 7, (), ())
     folder = run.folder(tmp_path)
     folder.mkdir(parents=True)

@@ -18,9 +18,15 @@ def results(tmp_path):
         for trial, value in enumerate(values):
             folder = tmp_path / pruning / f"trial_{trial:03d}"
             folder.mkdir(parents=True)
-            record = {"variant": pruning, "trial": trial, "seed": trial, keys.TEST_L1: value,
-                      "choices": {"pruning": pruning}, keys.MODEL_SPARSITY: 0.1 * trial,
-                      keys.FINAL_TRAIN_L1_MEAN: value + 0.01}  # fmt: skip
+            record = {
+                "variant": pruning,
+                "trial": trial,
+                "seed": trial,
+                keys.TEST_L1: value,
+                "choices": {"pruning": pruning},
+                keys.MODEL_SPARSITY: 0.1 * trial,
+                keys.FINAL_TRAIN_L1_MEAN: value + 0.01,
+            }
             (folder / keys.RESULT).write_text(json.dumps(record))
             with (folder / keys.METRICS_CSV).open("w", newline="") as handle:
                 writer = csv.writer(handle)
@@ -31,8 +37,12 @@ def results(tmp_path):
 
 def test_every_plot_is_written_and_the_papers_metric_only_when_logged(results, tmp_path):
     paths = plots.plot_all(results, tmp_path)
-    assert [p.name for p in paths] == ["test_l1_boxplot.png", "test_l1_vs_sparsity.png",
-                                       "val_l1_curves.png", "train_l1_mean_boxplot.png"]  # fmt: skip
+    assert [p.name for p in paths] == [
+        "test_l1_boxplot.png",
+        "test_l1_vs_sparsity.png",
+        "val_l1_curves.png",
+        "train_l1_mean_boxplot.png",
+    ]
     assert all(p.stat().st_size > 1000 for p in paths)
     del results[0][keys.FINAL_TRAIN_L1_MEAN]
     assert len(plots.plot_all(results, tmp_path)) == 3

@@ -25,9 +25,14 @@ def study(tmp_path):
         for trial, value in enumerate(values):
             folder = tmp_path / f"{regime}__{pruning}" / f"trial_{trial:03d}"
             folder.mkdir(parents=True)
-            result = {"variant": f"{regime}__{pruning}", "trial": trial, "seed": trial,
-                      "choices": {"regime": regime, "pruning": pruning}, "test/l1": value,
-                      "model/sparsity": 0.0 if pruning == "none" else 0.3}
+            result = {
+                "variant": f"{regime}__{pruning}",
+                "trial": trial,
+                "seed": trial,
+                "choices": {"regime": regime, "pruning": pruning},
+                "test/l1": value,
+                "model/sparsity": 0.0 if pruning == "none" else 0.3,
+            }
             (folder / "result.json").write_text(json.dumps(result))
             with (folder / "metrics.csv").open("w", newline="") as handle:
                 writer = csv.writer(handle)
@@ -78,8 +83,10 @@ def test_report_command_writes_tables_and_plots(study, capsys):
     folder = study / "report"
     with (folder / "report.csv").open() as handle:
         rows = list(csv.DictReader(handle))
-    assert len(rows) == 5 and {row["group"] for row in rows} == {"regime=canonical",
-                                                                "regime=coevolution"}
+    assert len(rows) == 5 and {row["group"] for row in rows} == {
+        "regime=canonical",
+        "regime=coevolution",
+    }
     for name in ("test_l1_boxplot.png", "test_l1_vs_sparsity.png", "val_l1_curves.png"):
         data = (folder / name).read_bytes()
         assert data.startswith(b"\x89PNG") and len(data) > 5000

@@ -165,8 +165,9 @@ def test_runs_can_log_to_wandb_grouped_by_variant(tmp_path, tiny_coevolution, mo
 
 
 @pytest.mark.slow  # a subprocess, DDP or SLURM run
-def test_packed_trials_match_unpacked_ones_and_leave_the_same_files(tmp_path, finished_study,
-                                                                    tiny_coevolution_template):
+def test_packed_trials_match_unpacked_ones_and_leave_the_same_files(
+    tmp_path, finished_study, tiny_coevolution_template
+):
     """--pack 2: both trials of a variant train as one process, each with its own seed; each
     trial's folder has what an unpacked run leaves, and its validation L1 per generation
     matches the unpacked run of the same trial (1e-5)."""
@@ -174,14 +175,18 @@ def test_packed_trials_match_unpacked_ones_and_leave_the_same_files(tmp_path, fi
     out = tmp_path / "packed"
     main(["run", "--study", str(study), "--out", str(out), "--workers", "1", "--pack", "2"])
     assert sorted(p.name for p in (out / "random_fixed").iterdir()) == [
-        "pack_000-001", "trial_000", "trial_001"]
+        "pack_000-001",
+        "trial_000",
+        "trial_001",
+    ]
     packed, alone = results(out), results(unpacked)
     assert sorted(packed) == sorted(alone)
     for key, result in packed.items():
         assert result["packed_with"] == 2 and result["seed"] == alone[key]["seed"]
         folder = out / key[0] / f"trial_{key[1]:03d}"
         assert {"metrics.csv", "best_autoencoder.pt", "result.json"} <= {
-            p.name for p in folder.iterdir()}
+            p.name for p in folder.iterdir()
+        }
         mine = metric_column(folder / "metrics.csv", "val/l1")
         theirs = metric_column(unpacked / key[0] / f"trial_{key[1]:03d}" / "metrics.csv", "val/l1")
         assert len(mine) == len(theirs) == 2
@@ -204,19 +209,39 @@ def test_packs_group_consecutive_trials_of_one_variant():
 
     runs = [Run(variant, trial, trial, (), ()) for variant in ("a", "b") for trial in range(3)]
     assert [[(r.variant, r.trial) for r in group] for group in packs(runs, 2)] == [
-        [("a", 0), ("a", 1)], [("a", 2)], [("b", 0), ("b", 1)], [("b", 2)]]
+        [("a", 0), ("a", 1)],
+        [("a", 2)],
+        [("b", 0), ("b", 1)],
+        [("b", 2)],
+    ]
     assert len(packs(runs, 1)) == 6
 
 
 @pytest.mark.slow  # a subprocess, DDP or SLURM run
-def test_a_canonical_variant_asked_to_pack_runs_its_trials_alone(tmp_path,
-                                                                  tiny_coevolution_template):
+def test_a_canonical_variant_asked_to_pack_runs_its_trials_alone(
+    tmp_path, tiny_coevolution_template
+):
     base = copy.deepcopy(tiny_coevolution_template)
-    base["model"] = {"class_path": "lit_evoae.systems.CanonicalAutoencoder",
-                     "init_args": {"hidden_sizes": [8], "latent_dim": 3, "lr": 0.01}}
+    base["model"] = {
+        "class_path": "lit_evoae.systems.CanonicalAutoencoder",
+        "init_args": {"hidden_sizes": [8], "latent_dim": 3, "lr": 0.01},
+    }
     study = make_study(tmp_path, base)
-    main(["run", "--study", str(study), "--out", str(tmp_path / "runs"), "--workers", "1",
-          "--pack", "2", "--trials", "2"])
+    main(
+        [
+            "run",
+            "--study",
+            str(study),
+            "--out",
+            str(tmp_path / "runs"),
+            "--workers",
+            "1",
+            "--pack",
+            "2",
+            "--trials",
+            "2",
+        ]
+    )
     found = results(tmp_path / "runs")
     assert len(found) == 4 and all("packed_with" not in result for result in found.values())
 
@@ -226,8 +251,21 @@ def test_set_and_only_are_recorded_in_study_json(tmp_path, tiny_coevolution, mon
 
     monkeypatch.setattr(runner, "run_group", lambda *args, **kwargs: None)  # plan only
     study = make_study(tmp_path, tiny_coevolution)
-    main(["run", "--study", str(study), "--out", str(tmp_path / "runs"), "--trials", "1",
-          "--only", "random*", "--set", "trainer.max_epochs=3"])
+    main(
+        [
+            "run",
+            "--study",
+            str(study),
+            "--out",
+            str(tmp_path / "runs"),
+            "--trials",
+            "1",
+            "--only",
+            "random*",
+            "--set",
+            "trainer.max_epochs=3",
+        ]
+    )
     plan = json.loads((tmp_path / "runs" / "study.json").read_text())
     assert plan["only"] == ["random*"]
     assert plan["set"] == [["trainer.max_epochs", 3]]

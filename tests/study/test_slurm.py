@@ -51,8 +51,19 @@ def test_dry_run_writes_scripts_for_unfinished_runs_only(tiny_study, tmp_path, c
     finished = runs[1].folder(out)
     finished.mkdir(parents=True)
     (finished / "result.json").write_text("{}")
-    main(["slurm", "--study", str(tiny_study), "--out", str(out), "--dry-run", "--parallel", "2",
-          "--sbatch=--partition=debug --account=me"])  # fmt: skip
+    main(
+        [
+            "slurm",
+            "--study",
+            str(tiny_study),
+            "--out",
+            str(out),
+            "--dry-run",
+            "--parallel",
+            "2",
+            "--sbatch=--partition=debug --account=me",
+        ]
+    )
     printed = capsys.readouterr().out
     (script,) = out.glob("slurm/*/array_000.sbatch")
     text = script.read_text()
@@ -77,19 +88,32 @@ def test_a_task_index_outside_the_plan_is_a_clear_error(tiny_study, tmp_path, ca
     assert "--index 4 is outside the plan" in capsys.readouterr().err
 
 
-def test_a_study_runs_as_an_array_on_a_real_slurm(local_slurm, tmp_path, tiny_coevolution,
-                                                  monkeypatch, capsys):  # fmt: skip
+def test_a_study_runs_as_an_array_on_a_real_slurm(
+    local_slurm, tmp_path, tiny_coevolution, monkeypatch, capsys
+):
     monkeypatch.setenv("SLURM_CONF", str(local_slurm.conf))
     study = make_study(tmp_path, copy.deepcopy(tiny_coevolution))
     out = tmp_path / "runs"
-    main(["slurm", "--study", str(study), "--out", str(out), "--cpus-per-task", "1",
-          "--time", "00:10:00"])  # fmt: skip
+    main(
+        [
+            "slurm",
+            "--study",
+            str(study),
+            "--out",
+            str(out),
+            "--cpus-per-task",
+            "1",
+            "--time",
+            "00:10:00",
+        ]
+    )
     assert "4 runs in 1 array(s)" in capsys.readouterr().out
     local_slurm.wait_until_empty(timeout=300)
     logs = "\n".join(p.read_text() for p in out.glob("slurm/*/logs/*.out"))
     found = results(out)
-    assert sorted(found) == [("none", 0), ("none", 1), ("random_fixed", 0),
-                             ("random_fixed", 1)], logs  # fmt: skip
+    assert sorted(found) == [("none", 0), ("none", 1), ("random_fixed", 0), ("random_fixed", 1)], (
+        logs
+    )
     assert all(0 < result["test/l1"] < 1 and result["epochs"] == 2 for result in found.values())
     assert len(list(out.glob("slurm/*/logs/*_[0-3].out"))) == 4
     # Submitting again finds nothing left to do.
@@ -99,8 +123,9 @@ def test_a_study_runs_as_an_array_on_a_real_slurm(local_slurm, tmp_path, tiny_co
     assert (out / "report" / "report.md").is_file()
 
 
-def test_a_preempted_array_task_is_requeued_and_resumes(local_slurm, tmp_path, tiny_coevolution,
-                                                        monkeypatch, capsys):  # fmt: skip
+def test_a_preempted_array_task_is_requeued_and_resumes(
+    local_slurm, tmp_path, tiny_coevolution, monkeypatch, capsys
+):
     """SLURM's warning signal mid-run: Lightning checkpoints and requeues; nothing is lost."""
     monkeypatch.setenv("SLURM_CONF", str(local_slurm.conf))
     epochs = 1500
@@ -109,8 +134,17 @@ def test_a_preempted_array_task_is_requeued_and_resumes(local_slurm, tmp_path, t
     (tmp_path / "base.yaml").write_text(yaml.safe_dump(tiny_coevolution))
     (tmp_path / "study.yaml").write_text(yaml.safe_dump({"name": "pre", "base": ["base.yaml"]}))
     out = tmp_path / "runs"
-    main(["slurm", "--study", str(tmp_path / "study.yaml"), "--out", str(out),
-          "--cpus-per-task", "1"])  # fmt: skip
+    main(
+        [
+            "slurm",
+            "--study",
+            str(tmp_path / "study.yaml"),
+            "--out",
+            str(out),
+            "--cpus-per-task",
+            "1",
+        ]
+    )
     job = capsys.readouterr().out.split("jobs: ")[1].split(";")[0]
     folder = out / "base" / "trial_000"
     deadline = time.monotonic() + 120

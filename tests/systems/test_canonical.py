@@ -6,8 +6,9 @@ from lit_evoae.systems import CanonicalAutoencoder
 
 
 def make_model(**overrides):
-    return CanonicalAutoencoder(**{"input_dim": 24, "hidden_sizes": (8,), "latent_dim": 3,
-                                   "lr": 1e-2, **overrides})
+    return CanonicalAutoencoder(
+        **{"input_dim": 24, "hidden_sizes": (8,), "latent_dim": 3, "lr": 1e-2, **overrides}
+    )
 
 
 def test_it_is_a_population_of_one_with_the_configured_layers():
@@ -36,7 +37,8 @@ def test_logs_the_metric_names_later_tools_rely_on(tiny_data, quiet_trainer):
     logged = set(trainer.callback_metrics)
     assert {"train/loss", "val/l1", "model/params", "model/sparsity"} <= logged
     assert trainer.callback_metrics["model/params"].item() == sum(
-        p.numel() for p in model.autoencoder().parameters())
+        p.numel() for p in model.autoencoder().parameters()
+    )
     (result,) = trainer.test(model, datamodule=tiny_data, verbose=False)
     assert set(result) == {"test/l1", "model/params", "model/sparsity"}
 
@@ -76,8 +78,14 @@ def test_explicit_step_period_and_unbounded_epochs(quiet_trainer):
 
 @pytest.mark.parametrize(
     ("field", "value"),
-    [("input_dim", 0), ("latent_dim", -1), ("lr", 0.0), ("lr_gamma", 2.0),
-     ("hidden_sizes", (8, 0)), ("betas", (0.5, 1.0))],
+    [
+        ("input_dim", 0),
+        ("latent_dim", -1),
+        ("lr", 0.0),
+        ("lr_gamma", 2.0),
+        ("hidden_sizes", (8, 0)),
+        ("betas", (0.5, 1.0)),
+    ],
 )
 def test_out_of_range_arguments_name_the_field(field, value):
     with pytest.raises(ConfigError, match=field):

@@ -13,8 +13,15 @@ SIZE = 5
 
 def make_system(update_order="synchronous", cell_evaluation="lipi_simple", **overrides):
     strategy = CoevolutionStrategy(update_order=update_order, cell_evaluation=cell_evaluation)
-    arguments = dict(input_dim=24, hidden_sizes=(8,), latent_dim=3, lr=1e-2,
-                     topology=Ring(size=SIZE, radius=1), strategy=strategy, seeds=[7])
+    arguments = dict(
+        input_dim=24,
+        hidden_sizes=(8,),
+        latent_dim=3,
+        lr=1e-2,
+        topology=Ring(size=SIZE, radius=1),
+        strategy=strategy,
+        seeds=[7],
+    )
     return CoevolutionaryAutoencoder(**{**arguments, **overrides})
 
 
@@ -28,8 +35,11 @@ class StampingHook(PopulationCallback):
     def on_pairs_trained(self, trainer, system, cells):
         generation = trainer.current_epoch
         stamp = system.trainees.decoders[-2].bias
-        replaced = [c for c in range(system.population_size)
-                    if system.centers.decoders[-2].bias[c, 0].item() == 1000 + generation]
+        replaced = [
+            c
+            for c in range(system.population_size)
+            if system.centers.decoders[-2].bias[c, 0].item() == 1000 + generation
+        ]
         self.calls.append((generation, cells.tolist(), replaced))
         with torch.no_grad():
             stamp[: len(cells), 0] = 1000 + generation
@@ -45,7 +55,8 @@ def test_synchronous_trains_every_cell_once_then_replaces_all(tiny_data, quiet_t
     hook = StampingHook()
     fit(make_system(), tiny_data, quiet_trainer, 3, [hook])
     assert [(generation, cells) for generation, cells, _ in hook.calls] == [
-        (g, list(range(SIZE))) for g in range(3)]
+        (g, list(range(SIZE))) for g in range(3)
+    ]
     # at the hook no center holds this generation's pairs yet: all replace together
     assert all(replaced == [] for _, _, replaced in hook.calls)
 
@@ -69,8 +80,9 @@ def test_sequential_visits_cells_one_by_one_in_a_shuffled_order(tiny_data, quiet
 
 
 @pytest.mark.parametrize("order", ["synchronous", "sequential"])
-def test_one_lightning_step_is_one_generation_of_passes_over_the_data(tiny_data, quiet_trainer,
-                                                                      order):
+def test_one_lightning_step_is_one_generation_of_passes_over_the_data(
+    tiny_data, quiet_trainer, order
+):
     system = make_system(order)
     trainer = fit(system, tiny_data, quiet_trainer, 2)
     assert trainer.num_training_batches == 1
@@ -101,8 +113,16 @@ def test_logs_per_generation_and_learning_rates_mutate_within_bounds(tiny_data, 
     system = make_system()
     trainer = fit(system, tiny_data, quiet_trainer, 2)
     metrics = trainer.callback_metrics
-    for key in ["train/loss", "val/l1", "val/l1_median", "gen/best_loss", "gen/median_loss",
-                "gen/worst_loss", "model/params", "model/sparsity"]:
+    for key in [
+        "train/loss",
+        "val/l1",
+        "val/l1_median",
+        "gen/best_loss",
+        "gen/median_loss",
+        "gen/worst_loss",
+        "model/params",
+        "model/sparsity",
+    ]:
         assert key in metrics, key
     assert metrics["gen/best_loss"] <= metrics["gen/median_loss"] <= metrics["gen/worst_loss"]
     rates = [metrics[f"lr/cell_{cell:02d}"].item() for cell in range(SIZE)]
@@ -117,8 +137,9 @@ def test_best_cell_is_the_one_with_the_lowest_validation_error(tiny_data, quiet_
     with torch.no_grad():
         per_cell = (system.centers(inputs) - inputs).abs().mean(dim=(1, 2))
     assert int(system.best_index) == int(per_cell.argmin())
-    assert trainer.callback_metrics["val/l1"].item() == pytest.approx(per_cell.min().item(),
-                                                                      rel=1e-5)
+    assert trainer.callback_metrics["val/l1"].item() == pytest.approx(
+        per_cell.min().item(), rel=1e-5
+    )
     plain = system.autoencoder()
     torch.testing.assert_close(plain(inputs), system(inputs))
     (result,) = trainer.test(system, datamodule=tiny_data, verbose=False)
@@ -145,31 +166,37 @@ def run_to_end(data, trainer_factory, epochs, order, evaluation, tmp_path=None, 
     return system, trainer
 
 
-@pytest.mark.parametrize(("order", "evaluation"), [("synchronous", "lipi_simple"),
-                                                   ("sequential", "epoch_node")])
+@pytest.mark.parametrize(
+    ("order", "evaluation"), [("synchronous", "lipi_simple"), ("sequential", "epoch_node")]
+)
 def test_same_seed_same_run(tiny_data, quiet_trainer, order, evaluation):
     first, first_trainer = run_to_end(tiny_data, quiet_trainer, 2, order, evaluation)
     again, again_trainer = run_to_end(tiny_data, quiet_trainer, 2, order, evaluation)
-    assert all(torch.equal(a, b) for a, b in zip(first.state_dict().values(),
-                                                 again.state_dict().values(), strict=True))
+    assert all(
+        torch.equal(a, b)
+        for a, b in zip(first.state_dict().values(), again.state_dict().values(), strict=True)
+    )
     for key, value in first_trainer.callback_metrics.items():
         assert torch.equal(value, again_trainer.callback_metrics[key]), key
 
 
-@pytest.mark.parametrize(("order", "evaluation"), [("synchronous", "lipi_simple"),
-                                                   ("sequential", "epoch_node")])
+@pytest.mark.parametrize(
+    ("order", "evaluation"), [("synchronous", "lipi_simple"), ("sequential", "epoch_node")]
+)
 def test_resume_continues_exactly(tiny_data, quiet_trainer, tmp_path, order, evaluation):
     straight, _ = run_to_end(tiny_data, quiet_trainer, 4, order, evaluation)
     _, half = run_to_end(tiny_data, quiet_trainer, 2, order, evaluation)
     half.save_checkpoint(tmp_path / "half.ckpt")
-    resumed, _ = run_to_end(tiny_data, quiet_trainer, 4, order, evaluation,
-                            resume=tmp_path / "half.ckpt")
+    resumed, _ = run_to_end(
+        tiny_data, quiet_trainer, 4, order, evaluation, resume=tmp_path / "half.ckpt"
+    )
     for name, tensor in straight.state_dict().items():
         assert torch.equal(tensor, resumed.state_dict()[name]), name
 
 
-def test_checkpoint_loads_with_weights_only_and_rebuilds_the_system(tiny_data, quiet_trainer,
-                                                                    tmp_path):
+def test_checkpoint_loads_with_weights_only_and_rebuilds_the_system(
+    tiny_data, quiet_trainer, tmp_path
+):
     system = make_system(topology=Torus(rows=3, columns=3, neighbourhood="von_neumann"))
     trainer = fit(system, tiny_data, quiet_trainer, 1)
     trainer.save_checkpoint(tmp_path / "run.ckpt")
@@ -186,7 +213,8 @@ def test_refuses_a_foreign_data_module(quiet_trainer, order):
     class Foreign(pl.LightningDataModule):
         def train_dataloader(self):
             return torch.utils.data.DataLoader(
-                torch.utils.data.TensorDataset(torch.rand(10, 24), torch.zeros(10)))
+                torch.utils.data.TensorDataset(torch.rand(10, 24), torch.zeros(10))
+            )
 
     with pytest.raises(ConfigError, match="lit_evoae data module"):
         quiet_trainer(max_epochs=1).fit(make_system(order), datamodule=Foreign())
@@ -217,11 +245,13 @@ def test_batched_trials_report_each_trials_best(tiny_data, quiet_trainer):
     assert trainer.callback_metrics["val/l1"] == per_cell.min()
 
 
-@pytest.mark.parametrize(("order", "evaluation"), [("synchronous", "lipi_simple"),
-                                                   ("sequential", "lipi_simple"),
-                                                   ("sequential", "epoch_node")])
-def test_a_trial_batched_with_others_runs_as_it_runs_alone(tiny_data, quiet_trainer, order,
-                                                           evaluation):
+@pytest.mark.parametrize(
+    ("order", "evaluation"),
+    [("synchronous", "lipi_simple"), ("sequential", "lipi_simple"), ("sequential", "epoch_node")],
+)
+def test_a_trial_batched_with_others_runs_as_it_runs_alone(
+    tiny_data, quiet_trainer, order, evaluation
+):
     """Trials(…, 3) with seeds [4, 5, 6]: trial 1 draws exactly what a lone run seeded 5 draws
     (weights, batch order, selection, mutation, pruning), so the two agree."""
     from lit_evoae.callbacks import Pruning
@@ -239,20 +269,25 @@ def test_a_trial_batched_with_others_runs_as_it_runs_alone(tiny_data, quiet_trai
     alone = run(ring, [5])
     trial = slice(SIZE, 2 * SIZE)
     for key, value in alone.centers.state_dict().items():
-        torch.testing.assert_close(packed.centers.state_dict()[key][trial], value, atol=1e-5,
-                                   rtol=0, msg=key)
+        torch.testing.assert_close(
+            packed.centers.state_dict()[key][trial], value, atol=1e-5, rtol=0, msg=key
+        )
     assert torch.equal(packed.learning_rates[trial], alone.learning_rates)
     assert packed.centers.sparsity()[trial].max() > 0  # pruning happened, the same way
-    assert not torch.equal(packed.centers.encoders[0].weight[:SIZE],
-                           packed.centers.encoders[0].weight[trial])  # other trials differ
+    assert not torch.equal(
+        packed.centers.encoders[0].weight[:SIZE], packed.centers.encoders[0].weight[trial]
+    )  # other trials differ
 
 
 def test_a_population_too_large_for_memory_is_one_clear_error():
     from lit_evoae.population.topology import Trials
 
     huge = Trials(Ring(size=10, radius=1), trials=10**7)
-    with pytest.raises(ConfigError, match=r"a population of 100000000 cells needs about [0-9.]+ "
-                                          r"GiB, but cpu has [0-9.]+ GiB free"):
+    with pytest.raises(
+        ConfigError,
+        match=r"a population of 100000000 cells needs about [0-9.]+ "
+        r"GiB, but cpu has [0-9.]+ GiB free",
+    ):
         CoevolutionaryAutoencoder(input_dim=1000, topology=huge)
 
 

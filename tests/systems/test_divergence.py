@@ -57,8 +57,14 @@ class PoisonWeights(pl.Callback):
 
 def test_a_diverged_canonical_run_stops_with_a_saved_state(tiny_data, tmp_path):
     system = CanonicalAutoencoder(input_dim=24, hidden_sizes=(8,), latent_dim=3, lr=1e-2)
-    trainer = pl.Trainer(max_epochs=3, accelerator="cpu", logger=False, callbacks=[PoisonWeights()],
-                         default_root_dir=tmp_path, enable_progress_bar=False)  # fmt: skip
+    trainer = pl.Trainer(
+        max_epochs=3,
+        accelerator="cpu",
+        logger=False,
+        callbacks=[PoisonWeights()],
+        default_root_dir=tmp_path,
+        enable_progress_bar=False,
+    )
     with pytest.raises(Diverged) as stopped:
         trainer.fit(system, datamodule=tiny_data)
     message = str(stopped.value)

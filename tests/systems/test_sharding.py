@@ -16,9 +16,12 @@ from lit_evoae.population.topology import Ring
 from lit_evoae.systems import CoevolutionaryAutoencoder
 from lit_evoae.systems.base import PopulationCallback
 
-pytestmark = [pytest.mark.slow,  # DDP processes
-              pytest.mark.skipif(not torch.distributed.is_available(),
-                                reason="torch was built without torch.distributed")]  # fmt: skip
+pytestmark = [
+    pytest.mark.slow,  # DDP processes
+    pytest.mark.skipif(
+        not torch.distributed.is_available(), reason="torch was built without torch.distributed"
+    ),
+]
 CELLS = 6
 # Share tensors with the spawned ranks through files: the default (file descriptors) fails
 # on some kernels for empty tensors ("unable to resize file").
@@ -58,35 +61,55 @@ class Recorder(PopulationCallback):
 
 
 def make_data(folder: Path) -> BinaryClusteringDataModule:
-    return BinaryClusteringDataModule(num_clusters=3, dim=20, examples_per_cluster=20,
-                                      batch_size=10, seed=1, data_dir=folder / "data")  # fmt: skip
+    return BinaryClusteringDataModule(
+        num_clusters=3,
+        dim=20,
+        examples_per_cluster=20,
+        batch_size=10,
+        seed=1,
+        data_dir=folder / "data",
+    )
 
 
 def make_system(update_order: str = "synchronous") -> CoevolutionaryAutoencoder:
     return CoevolutionaryAutoencoder(
-        input_dim=20, hidden_sizes=(8,), latent_dim=3, lr=1e-2, seeds=[5],
+        input_dim=20,
+        hidden_sizes=(8,),
+        latent_dim=3,
+        lr=1e-2,
+        seeds=[5],
         topology=Ring(size=CELLS, radius=1),
         strategy=CoevolutionStrategy(update_order=update_order),
-    )  # fmt: skip
+    )
 
 
 def fit(folder: Path, devices: int, epochs: int = 3, ckpt_path=None, record=True):
     pl.seed_everything(3)
     system = make_system()
     trainer = pl.Trainer(
-        accelerator="cpu", devices=devices, strategy="ddp_spawn" if devices > 1 else "auto",
-        max_epochs=epochs, logger=False, enable_progress_bar=False, enable_model_summary=False,
+        accelerator="cpu",
+        devices=devices,
+        strategy="ddp_spawn" if devices > 1 else "auto",
+        max_epochs=epochs,
+        logger=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
         default_root_dir=folder,
-        callbacks=[ModelCheckpoint(folder / "checkpoints", save_top_k=-1),
-                   *([Recorder(folder)] if record else [])],
-    )  # fmt: skip
+        callbacks=[
+            ModelCheckpoint(folder / "checkpoints", save_top_k=-1),
+            *([Recorder(folder)] if record else []),
+        ],
+    )
     trainer.fit(system, datamodule=make_data(folder), ckpt_path=ckpt_path)
     return system
 
 
 def records(folder: Path) -> list[dict]:
-    return [json.loads(line) for path in sorted(folder.glob("rank*.jsonl"))
-            for line in path.read_text().splitlines()]  # fmt: skip
+    return [
+        json.loads(line)
+        for path in sorted(folder.glob("rank*.jsonl"))
+        for line in path.read_text().splitlines()
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -124,8 +147,7 @@ def test_two_ranks_run_the_same_algorithm_as_one(sharded, tmp_path):
     _, two = sharded
     one = fit(tmp_path, devices=1, record=False)
     for key, value in one.centers.state_dict().items():
-        assert torch.allclose(value.float(), two.centers.state_dict()[key].float(),
-                              atol=1e-5), key  # fmt: skip
+        assert torch.allclose(value.float(), two.centers.state_dict()[key].float(), atol=1e-5), key
     assert torch.equal(one.learning_rates, two.learning_rates)
 
 
@@ -140,8 +162,7 @@ def test_a_two_rank_checkpoint_resumes_on_one_process(sharded, tmp_path):
     (checkpoint,) = (folder / "checkpoints").glob("epoch=1-*.ckpt")
     resumed = fit(tmp_path, devices=1, epochs=3, ckpt_path=checkpoint, record=False)
     for key, value in resumed.centers.state_dict().items():
-        assert torch.allclose(value.float(), two.centers.state_dict()[key].float(),
-                              atol=1e-5), key  # fmt: skip
+        assert torch.allclose(value.float(), two.centers.state_dict()[key].float(), atol=1e-5), key
 
 
 def test_sequential_order_cannot_be_sharded(tmp_path):
@@ -160,10 +181,18 @@ def test_sequential_order_cannot_be_sharded(tmp_path):
 
 
 def test_cells_that_do_not_split_evenly_over_the_ranks_are_refused(tmp_path):
-    trainer = pl.Trainer(accelerator="cpu", devices=2, strategy="ddp_spawn", max_epochs=1,
-                         logger=False, enable_progress_bar=False, default_root_dir=tmp_path)
-    system = CoevolutionaryAutoencoder(input_dim=20, hidden_sizes=(8,), latent_dim=3,
-                                       topology=Ring(size=5, radius=1))  # fmt: skip
+    trainer = pl.Trainer(
+        accelerator="cpu",
+        devices=2,
+        strategy="ddp_spawn",
+        max_epochs=1,
+        logger=False,
+        enable_progress_bar=False,
+        default_root_dir=tmp_path,
+    )
+    system = CoevolutionaryAutoencoder(
+        input_dim=20, hidden_sizes=(8,), latent_dim=3, topology=Ring(size=5, radius=1)
+    )
     with pytest.raises(Exception, match="5 cells cannot be split evenly over 2 processes"):
         trainer.fit(system, datamodule=make_data(tmp_path))
 
@@ -177,18 +206,29 @@ def cli_fit(folder: Path, config: dict, prefix: list[str], environment=None) -> 
 
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "config.yaml").write_text(yaml.safe_dump(config))
-    command = [*prefix, sys.executable, "-m", "lit_evoae.cli", "fit", "--config", "config.yaml",
-               "--trainer.logger.init_args.save_dir", str(folder)]  # fmt: skip
-    done = subprocess.run(command, cwd=folder, capture_output=True, text=True, timeout=300,
-                          env=environment)  # fmt: skip
+    command = [
+        *prefix,
+        sys.executable,
+        "-m",
+        "lit_evoae.cli",
+        "fit",
+        "--config",
+        "config.yaml",
+        "--trainer.logger.init_args.save_dir",
+        str(folder),
+    ]
+    done = subprocess.run(
+        command, cwd=folder, capture_output=True, text=True, timeout=300, env=environment
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     (folder / "output.txt").write_text(done.stdout + done.stderr)
     (last,) = folder.glob("lightning_logs/version_0/checkpoints/last.ckpt")
     return last
 
 
-def test_srun_two_tasks_shard_the_population_on_a_real_slurm(local_slurm, tmp_path,
-                                                             tiny_coevolution):  # fmt: skip
+def test_srun_two_tasks_shard_the_population_on_a_real_slurm(
+    local_slurm, tmp_path, tiny_coevolution
+):
     tiny_coevolution["data"]["init_args"]["data_dir"] = str(tmp_path / "data")
     tiny_coevolution["trainer"].update({"max_epochs": 3, "devices": 2, "strategy": "ddp"})
     srun = ["srun", "--ntasks=2", "--ntasks-per-node=2"]
@@ -224,10 +264,16 @@ def test_a_signal_to_one_rank_stops_all_and_the_checkpoint_resumes(sharded, tmp_
     _, uninterrupted = sharded
     pl.seed_everything(3)
     trainer = pl.Trainer(
-        accelerator="cpu", devices=2, strategy="ddp_spawn", max_epochs=3, logger=False,
-        enable_progress_bar=False, enable_model_summary=False, default_root_dir=tmp_path,
+        accelerator="cpu",
+        devices=2,
+        strategy="ddp_spawn",
+        max_epochs=3,
+        logger=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        default_root_dir=tmp_path,
         callbacks=[Preemption(), SignalOnRank(rank=1, epoch=1)],
-    )  # fmt: skip
+    )
     # Rank 1's signal is agreed on at the end of generation 1: both ranks stop there.
     with pytest.raises(Exception, match="stopped by"):
         trainer.fit(make_system(), datamodule=make_data(tmp_path))
@@ -236,8 +282,9 @@ def test_a_signal_to_one_rank_stops_all_and_the_checkpoint_resumes(sharded, tmp_
     assert saved["epoch"] == 1  # generation 1 finished on both ranks
     resumed = fit(tmp_path / "resumed", devices=1, epochs=3, ckpt_path=checkpoint, record=False)
     for key, value in resumed.centers.state_dict().items():
-        assert torch.allclose(value.float(), uninterrupted.centers.state_dict()[key].float(),
-                              atol=1e-5), key  # fmt: skip
+        assert torch.allclose(
+            value.float(), uninterrupted.centers.state_dict()[key].float(), atol=1e-5
+        ), key
 
 
 def test_pruning_counts_the_cells_of_every_rank(tmp_path):
@@ -245,9 +292,15 @@ def test_pruning_counts_the_cells_of_every_rank(tmp_path):
     from lit_evoae.pruning.operators import RandomPruning
 
     trainer = pl.Trainer(
-        accelerator="cpu", devices=2, strategy="ddp_spawn", max_epochs=1, logger=False,
-        enable_progress_bar=False, enable_model_summary=False, default_root_dir=tmp_path,
+        accelerator="cpu",
+        devices=2,
+        strategy="ddp_spawn",
+        max_epochs=1,
+        logger=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        default_root_dir=tmp_path,
         callbacks=[Pruning(RandomPruning(amount=0.2), probability=1.0)],
-    )  # fmt: skip
+    )
     trainer.fit(make_system(), datamodule=make_data(tmp_path))
     assert trainer.callback_metrics["prune/events"].item() == CELLS  # 3 per rank, summed
