@@ -22,6 +22,7 @@ from lit_evoae.callbacks.progress import GenerationLines
 from lit_evoae.callbacks.wandb_media import wandb_loggers
 from lit_evoae.checkpoints import AtomicCheckpointIO, read_checkpoint, refuse_mismatch
 from lit_evoae.errors import one_line_error
+from lit_evoae.export import main as export_main
 from lit_evoae.io import atomic_write_text
 from lit_evoae.loggers import ResumableCSVLogger
 from lit_evoae.nets import save_autoencoder
@@ -285,8 +286,6 @@ def main() -> None:
     """Console entry point: exit 0 on success, 2 with a one-line message on a user error."""
     try:
         if sys.argv[1:2] == ["export"]:
-            from lit_evoae.export import main as export_main
-
             export_main(sys.argv[2:])
         else:
             build_cli()

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from lit_evoae import keys
 from lit_evoae.cli import build_cli, main
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -71,9 +72,9 @@ def read_metrics(path: Path) -> list[dict[str, str]]:
 def test_fit_then_test_from_the_checkpoint(tiny_config, tmp_path):
     build_cli(["fit", "--config", str(tiny_config)])
     run = tmp_path / "lightning_logs" / "version_0"
-    rows = read_metrics(run / "metrics.csv")
-    assert {"train/loss", "val/l1", "model/params", "model/sparsity"} <= set(rows[0])
-    assert len([row for row in rows if row["val/l1"]]) == 4
+    rows = read_metrics(run / keys.METRICS_CSV)
+    assert {keys.TRAIN_LOSS, keys.VAL_L1, keys.MODEL_PARAMS, keys.MODEL_SPARSITY} <= set(rows[0])
+    assert len([row for row in rows if row[keys.VAL_L1]]) == 4
     assert (run / "config.yaml").exists()
     checkpoints = {path.name for path in (run / "checkpoints").iterdir()}
     assert "last.ckpt" in checkpoints
@@ -89,10 +90,12 @@ def test_fit_then_test_from_the_checkpoint(tiny_config, tmp_path):
         ]
     )
     untrained = build_cli(["test", "--config", str(tiny_config)])  # same seed: the initial net
-    trained_l1 = trained.trainer.callback_metrics["test/l1"].item()
-    untrained_l1 = untrained.trainer.callback_metrics["test/l1"].item()
+    trained_l1 = trained.trainer.callback_metrics[keys.TEST_L1].item()
+    untrained_l1 = untrained.trainer.callback_metrics[keys.TEST_L1].item()
     assert trained_l1 < untrained_l1 - 0.02
-    assert read_metrics(tmp_path / "lightning_logs" / "version_1" / "metrics.csv")[0]["test/l1"]
+    assert read_metrics(tmp_path / "lightning_logs" / "version_1" / keys.METRICS_CSV)[0][
+        keys.TEST_L1
+    ]
 
 
 def test_fit_and_test_are_quiet_and_close_with_one_summary_line(
@@ -135,7 +138,7 @@ def test_default_root_dir_holds_every_output_of_the_run(tiny_config, tmp_path):
         ]
     )
     run = tmp_path / "D" / "lightning_logs" / "version_0"
-    for name in ("metrics.csv", "config.yaml", "best_autoencoder.pt", "checkpoints/last.ckpt"):
+    for name in (keys.METRICS_CSV, "config.yaml", keys.BEST_AUTOENCODER, "checkpoints/last.ckpt"):
         assert (run / name).is_file(), name
     assert not (tmp_path / "lightning_logs").exists()
     assert not (tmp_path / "config.yaml").exists()
@@ -158,7 +161,7 @@ def test_a_relative_logger_folder_other_than_dot_stays_relative_to_the_working_f
             "runs/x",
         ]
     )
-    assert (tmp_path / "runs" / "x" / "lightning_logs" / "version_0" / "metrics.csv").is_file()
+    assert (tmp_path / "runs" / "x" / "lightning_logs" / "version_0" / keys.METRICS_CSV).is_file()
     assert not (tmp_path / "runs" / "x" / "runs").exists()
 
 
@@ -182,10 +185,10 @@ def test_wandb_runs_keep_their_files_in_folders_of_their_own(tiny_config, tmp_pa
     runs = sorted(path for path in (tmp_path / "out" / "lit_evoae").iterdir())
     assert len(runs) == 2  # one folder per run id: the second run overwrote nothing
     for run in runs:
-        assert {"config.yaml", "best_autoencoder.pt", "checkpoints"} <= {
+        assert {"config.yaml", keys.BEST_AUTOENCODER, "checkpoints"} <= {
             path.name for path in run.iterdir()
         }
-    assert not {"config.yaml", "best_autoencoder.pt"} & {p.name for p in tmp_path.iterdir()}
+    assert not {"config.yaml", keys.BEST_AUTOENCODER} & {p.name for p in tmp_path.iterdir()}
     assert not (tmp_path / "out" / "config.yaml").exists()
 
 
@@ -200,19 +203,19 @@ def test_coevolution_fit_tests_and_saves_the_best_individual(tmp_path, monkeypat
     config.write_text(yaml.safe_dump(COEVOLUTION))
     fitted = build_cli(["fit", "--config", str(config)])
     run = tmp_path / "lightning_logs" / "version_0"
-    rows = read_metrics(run / "metrics.csv")
+    rows = read_metrics(run / keys.METRICS_CSV)
     assert {
-        "gen/best_loss",
-        "gen/median_loss",
-        "gen/worst_loss",
+        keys.GEN_BEST_LOSS,
+        keys.GEN_MEDIAN_LOSS,
+        keys.GEN_WORST_LOSS,
         "lr/cell_03",
-        "val/l1",
-        "model/sparsity",
+        keys.VAL_L1,
+        keys.MODEL_SPARSITY,
     } <= set(rows[0])
-    after_fit = [float(row["test/l1"]) for row in rows if row["test/l1"]]
+    after_fit = [float(row[keys.TEST_L1]) for row in rows if row[keys.TEST_L1]]
     assert len(after_fit) == 1  # fit ended by testing the best checkpoint
 
-    best = load_autoencoder(run / "best_autoencoder.pt")
+    best = load_autoencoder(run / keys.BEST_AUTOENCODER)
     test_inputs = torch.cat([batch[0] for batch in fitted.datamodule.test_dataloader()])
     with torch.no_grad():
         expected = (best(test_inputs) - test_inputs).abs().mean().item()
@@ -220,7 +223,7 @@ def test_coevolution_fit_tests_and_saves_the_best_individual(tmp_path, monkeypat
 
     (best_checkpoint,) = (run / "checkpoints").glob("epoch=*.ckpt")
     tested = build_cli(["test", "--config", str(config), "--ckpt_path", str(best_checkpoint)])
-    assert tested.trainer.callback_metrics["test/l1"].item() == pytest.approx(expected, rel=1e-5)
+    assert tested.trainer.callback_metrics[keys.TEST_L1].item() == pytest.approx(expected, rel=1e-5)
 
 
 def test_rerun_in_the_same_folder_does_not_fail_on_the_saved_config(tiny_config, tmp_path):
@@ -391,4 +394,4 @@ def test_console_script_help_and_print_config():
     config = yaml.safe_load(printed.stdout)
     assert config["model"]["class_path"] == "lit_evoae.systems.CanonicalAutoencoder"
     assert config["data"]["init_args"]["dim"] == 1000
-    assert config["checkpoint"]["monitor"] == "val/l1"
+    assert config["checkpoint"]["monitor"] == keys.VAL_L1

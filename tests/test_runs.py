@@ -5,6 +5,7 @@ import sys
 
 import yaml
 
+from lit_evoae import keys
 from lit_evoae.cli import build_cli
 
 
@@ -38,9 +39,9 @@ def test_resume_and_test_log_into_the_checkpoints_own_run_folder(
         ["test", "--config", str(config), "--ckpt_path", str(run / "checkpoints" / "last.ckpt")]
     )
     assert sorted(path.name for path in run.parent.iterdir()) == ["version_0"]
-    with (run / "metrics.csv").open() as handle:
+    with (run / keys.METRICS_CSV).open() as handle:
         rows = list(csv.DictReader(handle))
-    assert [int(row["epoch"]) for row in rows if row["val/l1"]] == [0, 1, 2, 3]
-    assert sum(1 for row in rows if row.get("test/l1")) == 3  # after each fit, and the test
+    assert [int(row["epoch"]) for row in rows if row[keys.VAL_L1]] == [0, 1, 2, 3]
+    assert sum(1 for row in rows if row.get(keys.TEST_L1)) == 3  # after each fit, and the test
     assert "max_epochs: 4" in (run / "config.yaml").read_text()  # the resumed fit's config
     assert saved_config != (run / "config.yaml").read_text()

@@ -16,6 +16,7 @@ import yaml
 from PIL import Image
 from pytorch_lightning.loggers import CSVLogger, WandbLogger
 
+from lit_evoae import keys
 from lit_evoae.callbacks import Pruning, WandbMedia
 from lit_evoae.callbacks.wandb_media import STRIP_HEIGHT, reconstruction_picture
 from lit_evoae.cli import build_cli
@@ -224,7 +225,7 @@ def sweep_runs(sweep: dict) -> list[list[str]]:
 def test_every_run_of_the_pruning_sweep_parses(monkeypatch):
     sweep = yaml.safe_load(SWEEP.read_text())
     assert sweep["method"] == "grid"
-    assert sweep["metric"] == {"name": "val/l1", "goal": "minimize"}
+    assert sweep["metric"] == {"name": keys.VAL_L1, "goal": "minimize"}
     commands = sweep_runs(sweep)
     assert len(commands) == 4 * 5
     monkeypatch.chdir(ROOT)  # the agent runs from the repository root; parsing writes nothing

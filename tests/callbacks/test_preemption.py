@@ -13,6 +13,7 @@ import pytest
 import torch
 import yaml
 
+from lit_evoae import keys
 from lit_evoae.callbacks import Preempted
 from lit_evoae.cli import build_cli
 from lit_evoae.systems.base import PopulationCallback
@@ -75,7 +76,7 @@ def fit(config: Path, *extra: str):
 
 
 def metric_rows(folder: Path) -> list[dict]:
-    with (folder / "metrics.csv").open() as handle:
+    with (folder / keys.METRICS_CSV).open() as handle:
         return list(csv.DictReader(handle))
 
 
@@ -134,7 +135,10 @@ def test_a_run_signalled_mid_generation_resumes_bit_identically(
     assert stopped.value.path == str(checkpoint) and "SIGUSR1" in str(stopped.value)
     saved = torch.load(checkpoint, weights_only=True)
     assert saved["epoch"] == 1  # taken when generation 1 (validation included) was over
-    assert [int(row["epoch"]) for row in metric_rows(interrupted.parent) if row["val/l1"]] == [0, 1]
+    assert [int(row["epoch"]) for row in metric_rows(interrupted.parent) if row[keys.VAL_L1]] == [
+        0,
+        1,
+    ]
 
     resumed = fit(interrupted, "--ckpt_path", str(checkpoint))
     expected, got = state(straight.model), state(resumed.model)
@@ -148,7 +152,7 @@ def test_a_signal_in_the_last_generation_lets_the_run_finish(tmp_path, tiny_coev
     config = write_config(tmp_path / "run", tiny_coevolution, epochs=2)
     signal_at = {"class_path": "test_preemption.SignalAt", "init_args": {"epoch": 1}}
     fit(config, "--trainer.callbacks", yaml.safe_dump([signal_at]))  # no Preempted
-    assert [int(row["epoch"]) for row in metric_rows(config.parent) if row["val/l1"]] == [0, 1]
+    assert [int(row["epoch"]) for row in metric_rows(config.parent) if row[keys.VAL_L1]] == [0, 1]
     assert not list(config.parent.glob("hpc_ckpt_*.ckpt"))
 
 
@@ -185,7 +189,7 @@ def test_an_external_sigterm_saves_and_the_resumed_run_completes(tmp_path, tiny_
         [*command, "--ckpt_path", str(checkpoint)], capture_output=True, text=True, timeout=300
     )
     assert done.returncode == 0, done.stdout + done.stderr
-    validated = [int(r["epoch"]) for r in metric_rows(tmp_path / "run") if r["val/l1"]]
+    validated = [int(r["epoch"]) for r in metric_rows(tmp_path / "run") if r[keys.VAL_L1]]
     assert validated == list(range(epochs))  # every epoch once: none lost, none repeated
 
 
@@ -207,7 +211,7 @@ def versioned_config(folder: Path, config: dict, epochs: int) -> Path:
 
 
 def validated_epochs(run: Path) -> list[int]:
-    return [int(row["epoch"]) for row in metric_rows(run) if row["val/l1"]]
+    return [int(row["epoch"]) for row in metric_rows(run) if row[keys.VAL_L1]]
 
 
 def test_preempt_resume_kill_resume_stays_in_one_run_folder_with_every_epoch_once(

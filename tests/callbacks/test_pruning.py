@@ -6,6 +6,7 @@ import pytorch_lightning as pl
 import torch
 import yaml
 
+from lit_evoae import keys
 from lit_evoae.callbacks import Pruning
 from lit_evoae.cli import build_cli
 from lit_evoae.data import BinaryClusteringDataModule
@@ -52,13 +53,13 @@ def test_probability_one_prunes_every_cell_and_zero_none(data):
     pruning = Pruning(RandomPruning(0.3), Fixed(), probability=1.0)
     trained = trainer(1, pruning)
     trained.fit(system, datamodule=data)
-    assert trained.callback_metrics["prune/events"].item() == 4
+    assert trained.callback_metrics[keys.PRUNE_EVENTS].item() == 4
     assert bool((system.centers.sparsity() > 0.25).all())
-    assert trained.callback_metrics["prune/loss_change"].item() != 0
+    assert trained.callback_metrics[keys.PRUNE_LOSS_CHANGE].item() != 0
     system = coevolution()
     trained = trainer(2, Pruning(RandomPruning(0.3), Fixed(), probability=0.0))
     trained.fit(system, datamodule=data)
-    assert trained.callback_metrics["prune/events"].item() == 0
+    assert trained.callback_metrics[keys.PRUNE_EVENTS].item() == 0
     assert system.centers.sparsity().max() == 0
 
 

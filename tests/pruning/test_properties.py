@@ -201,10 +201,12 @@ def test_variance_pruning_removes_whole_units_within_the_cap_never_the_last(
 
 @PROPERTY
 @given(data=st.data(), layer=layers(), prune_end=st.sampled_from(["low", "high"]), seed=seeds)
-def test_variance_reference_mode_only_ever_loses_entries(data, layer, prune_end, seed):
-    # per_weight=True draws per weight, not per unit: it is not a unit operator, and (like the
-    # reference it reproduces) it does not spare a layer's last live unit, so only the
-    # monotonicity properties are asserted here.
+def test_variance_reference_mode_only_loses_entries_and_keeps_a_live_unit(
+    data, layer, prune_end, seed
+):
+    # per_weight=True draws per weight, not per unit, so it may leave units partly pruned;
+    # unlike the reference it reproduces, it spares a unit where the draws would kill every
+    # live unit of a layer (`variance_masks`): a layer with a live unit keeps one.
     operator = VariancePruning(None, prune_end=prune_end, per_weight=True)
     generator = torch.Generator().manual_seed(seed)
     masks = layer
@@ -212,6 +214,8 @@ def test_variance_reference_mode_only_ever_loses_entries(data, layer, prune_end,
     for _ in range(ROUNDS):
         new = operator.layer_masks(*masks, values(data.draw, variances, n, units), generator)
         assert_only_lost_entries(masks, new)
+        had_one = live_units(*masks).any(1)
+        assert bool(live_units(*new).any(1)[had_one].all())
         masks = new
 
 

@@ -5,6 +5,7 @@ import json
 import pytest
 import yaml
 
+from lit_evoae import keys
 from lit_evoae.errors import ConfigError
 from lit_evoae.study.claims import Claim, parse_claims, verdicts
 from lit_evoae.study.cli import main
@@ -14,7 +15,7 @@ from lit_evoae.study.spec import load_study
 VARIANTS = ["none", "random_exponential"]
 
 
-def results(values: dict[str, list[float]], metric: str = "final/train_l1_mean") -> list[dict]:
+def results(values: dict[str, list[float]], metric: str = keys.FINAL_TRAIN_L1_MEAN) -> list[dict]:
     return [
         {"variant": variant, "trial": trial, metric: value}
         for variant, series in values.items()
@@ -24,13 +25,16 @@ def results(values: dict[str, list[float]], metric: str = "final/train_l1_mean")
 
 def test_claims_read_as_a_relation_between_variants_on_a_metric():
     claims = parse_claims(
-        ["random_exponential < none", {"claim": "none > random_exponential", "metric": "test/l1"}],
+        [
+            "random_exponential < none",
+            {"claim": "none > random_exponential", "metric": keys.TEST_L1},
+        ],
         VARIANTS,
         "study.yaml",
     )
     assert claims == (
-        Claim("random_exponential", "<", "none", "final/train_l1_mean"),
-        Claim("none", ">", "random_exponential", "test/l1"),
+        Claim("random_exponential", "<", "none", keys.FINAL_TRAIN_L1_MEAN),
+        Claim("none", ">", "random_exponential", keys.TEST_L1),
     )
 
 
@@ -91,15 +95,15 @@ def test_the_study_file_states_claims_and_the_report_judges_them(tmp_path):
         folder = run.folder(out)
         folder.mkdir(parents=True)
         value = 0.1 + 0.01 * run.trial + (0.2 if run.variant == "none" else 0.0)
-        (folder / "result.json").write_text(
+        (folder / keys.RESULT).write_text(
             json.dumps(
                 {
                     "variant": run.variant,
                     "trial": run.trial,
                     "seed": run.seed,
-                    "test/l1": value,
-                    "final/train_l1_mean": value,
-                    "model/sparsity": 0.0,
+                    keys.TEST_L1: value,
+                    keys.FINAL_TRAIN_L1_MEAN: value,
+                    keys.MODEL_SPARSITY: 0.0,
                 }
             )
         )

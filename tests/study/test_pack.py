@@ -52,8 +52,8 @@ def test_each_trial_keeps_the_cell_of_its_lowest_validation_l1_so_far():
 
 def test_a_trials_metrics_give_the_record_an_unpacked_run_gets(tmp_path):
     rows = [
-        {"epoch": "0", "val/l1/trial_01": "0.5", "train/loss": "0.6"},
-        {"epoch": "1", "val/l1/trial_01": "0.4", "train/loss": "0.5"},
+        {"epoch": "0", "val/l1/trial_01": "0.5", keys.TRAIN_LOSS: "0.6"},
+        {"epoch": "1", "val/l1/trial_01": "0.4", keys.TRAIN_LOSS: "0.5"},
         {"epoch": "1", "final/train_l1_mean/trial_01": "0.45", "final/capacity/trial_01": "0.9"},
     ]
     run = Run("v", 1, 7, (), ())

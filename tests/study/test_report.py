@@ -6,6 +6,7 @@ import json
 import pytest
 from scipy.stats import mannwhitneyu
 
+from lit_evoae import keys
 from lit_evoae.errors import DataError
 from lit_evoae.study.cli import main
 from lit_evoae.study.report import compare, holm, load_results, random_baseline, summarise
@@ -30,13 +31,13 @@ def study(tmp_path):
                 "trial": trial,
                 "seed": trial,
                 "choices": {"regime": regime, "pruning": pruning},
-                "test/l1": value,
-                "model/sparsity": 0.0 if pruning == "none" else 0.3,
+                keys.TEST_L1: value,
+                keys.MODEL_SPARSITY: 0.0 if pruning == "none" else 0.3,
             }
-            (folder / "result.json").write_text(json.dumps(result))
-            with (folder / "metrics.csv").open("w", newline="") as handle:
+            (folder / keys.RESULT).write_text(json.dumps(result))
+            with (folder / keys.METRICS_CSV).open("w", newline="") as handle:
                 writer = csv.writer(handle)
-                writer.writerow(["epoch", "val/l1"])
+                writer.writerow(["epoch", keys.VAL_L1])
                 writer.writerows([[epoch, value + 0.1 / (epoch + 1)] for epoch in range(5)])
     return tmp_path
 
@@ -101,7 +102,7 @@ def test_report_warns_when_n_is_too_small_for_any_significance(study, capsys):
     main(["report", str(study)])  # n = 4 per variant: p < 0.05 is reachable
     assert "too few" not in capsys.readouterr().out
     for folder in study.glob("*/trial_00[1-3]"):  # keep one trial per variant
-        (folder / "result.json").unlink()
+        (folder / keys.RESULT).unlink()
     main(["report", str(study)])
     printed = capsys.readouterr().out
     assert printed.count("n = 1 trials per variant is too few") == 2  # once per group

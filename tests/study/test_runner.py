@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from lit_evoae import keys
 from lit_evoae.study.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -59,17 +60,17 @@ def test_every_run_writes_its_folder_and_result(finished_study):
     found = results(out)
     assert sorted(found) == [("none", 0), ("none", 1), ("random_fixed", 0), ("random_fixed", 1)]
     for (variant, _), result in found.items():
-        assert 0 < result["test/l1"] < 1 and result["epochs"] == 2
-        assert (result["model/sparsity"] > 0) == (variant == "random_fixed")
+        assert 0 < result[keys.TEST_L1] < 1 and result["epochs"] == 2
+        assert (result[keys.MODEL_SPARSITY] > 0) == (variant == "random_fixed")
     run = out / "random_fixed" / "trial_001"
-    assert {"config.yaml", "metrics.csv", "log.txt", "best_autoencoder.pt"} <= {
+    assert {"config.yaml", keys.METRICS_CSV, "log.txt", keys.BEST_AUTOENCODER} <= {
         p.name for p in run.iterdir()
     }
     assert (
         yaml.safe_load((run / "config.yaml").read_text())["seed_everything"]
         == found[("random_fixed", 1)]["seed"]
     )
-    assert len(json.loads((out / "study.json").read_text())["runs"]) == 4
+    assert len(json.loads((out / keys.PLAN).read_text())["runs"]) == 4
 
 
 @pytest.mark.slow  # a subprocess, DDP or SLURM run
@@ -184,15 +185,19 @@ def test_packed_trials_match_unpacked_ones_and_leave_the_same_files(
     for key, result in packed.items():
         assert result["packed_with"] == 2 and result["seed"] == alone[key]["seed"]
         folder = out / key[0] / f"trial_{key[1]:03d}"
-        assert {"metrics.csv", "best_autoencoder.pt", "result.json"} <= {
+        assert {keys.METRICS_CSV, keys.BEST_AUTOENCODER, keys.RESULT} <= {
             p.name for p in folder.iterdir()
         }
-        mine = metric_column(folder / "metrics.csv", "val/l1")
-        theirs = metric_column(unpacked / key[0] / f"trial_{key[1]:03d}" / "metrics.csv", "val/l1")
+        mine = metric_column(folder / keys.METRICS_CSV, keys.VAL_L1)
+        theirs = metric_column(
+            unpacked / key[0] / f"trial_{key[1]:03d}" / keys.METRICS_CSV, keys.VAL_L1
+        )
         assert len(mine) == len(theirs) == 2
         assert mine == pytest.approx(theirs, abs=1e-5, rel=0)
-        assert result["test/l1"] == pytest.approx(alone[key]["test/l1"], abs=1e-5)
-        assert result["model/sparsity"] == pytest.approx(alone[key]["model/sparsity"], abs=1e-6)
+        assert result[keys.TEST_L1] == pytest.approx(alone[key][keys.TEST_L1], abs=1e-5)
+        assert result[keys.MODEL_SPARSITY] == pytest.approx(
+            alone[key][keys.MODEL_SPARSITY], abs=1e-6
+        )
     main(["report", str(out)])  # the report reads packed trials as it reads any
 
 
@@ -266,7 +271,7 @@ def test_set_and_only_are_recorded_in_study_json(tmp_path, tiny_coevolution, mon
             "trainer.max_epochs=3",
         ]
     )
-    plan = json.loads((tmp_path / "runs" / "study.json").read_text())
+    plan = json.loads((tmp_path / "runs" / keys.PLAN).read_text())
     assert plan["only"] == ["random*"]
     assert plan["set"] == [["trainer.max_epochs", 3]]
     assert {run["variant"] for run in plan["runs"]} == {"random_fixed"}

@@ -10,6 +10,7 @@ import pytest
 import yaml
 from test_runner import make_study, results
 
+from lit_evoae import keys
 from lit_evoae.errors import ConfigError
 from lit_evoae.study.cli import main
 from lit_evoae.study.slurm import PLACEHOLDER, _ranges, array_chunks, render
@@ -50,7 +51,7 @@ def test_dry_run_writes_scripts_for_unfinished_runs_only(tiny_study, tmp_path, c
     runs = load_study(tiny_study).runs()
     finished = runs[1].folder(out)
     finished.mkdir(parents=True)
-    (finished / "result.json").write_text("{}")
+    (finished / keys.RESULT).write_text("{}")
     main(
         [
             "slurm",
@@ -114,7 +115,7 @@ def test_a_study_runs_as_an_array_on_a_real_slurm(
     assert sorted(found) == [("none", 0), ("none", 1), ("random_fixed", 0), ("random_fixed", 1)], (
         logs
     )
-    assert all(0 < result["test/l1"] < 1 and result["epochs"] == 2 for result in found.values())
+    assert all(0 < result[keys.TEST_L1] < 1 and result["epochs"] == 2 for result in found.values())
     assert len(list(out.glob("slurm/*/logs/*_[0-3].out"))) == 4
     # Submitting again finds nothing left to do.
     main(["slurm", "--study", str(study), "--out", str(out)])
@@ -148,7 +149,7 @@ def test_a_preempted_array_task_is_requeued_and_resumes(
     job = capsys.readouterr().out.split("jobs: ")[1].split(";")[0]
     folder = out / "base" / "trial_000"
     deadline = time.monotonic() + 120
-    while not (folder / "metrics.csv").is_file():  # it has trained a while
+    while not (folder / keys.METRICS_CSV).is_file():  # it has trained a while
         assert time.monotonic() < deadline, "the run never logged"
         time.sleep(0.5)
     local_slurm.command("scancel", "--signal=USR1", f"{job}_0")
@@ -161,8 +162,8 @@ def test_a_preempted_array_task_is_requeued_and_resumes(
     log = (folder / "log.txt").read_text()
     assert "stopped by SIGUSR1" in log and "the requeued job resumes from it" in log, log
     assert "Restored all states from the checkpoint" in log, log
-    result = json.loads((folder / "result.json").read_text())
+    result = json.loads((folder / keys.RESULT).read_text())
     assert result["epochs"] == epochs
-    with (folder / "metrics.csv").open() as handle:
-        validated = [int(row["epoch"]) for row in csv.DictReader(handle) if row["val/l1"]]
+    with (folder / keys.METRICS_CSV).open() as handle:
+        validated = [int(row["epoch"]) for row in csv.DictReader(handle) if row[keys.VAL_L1]]
     assert sorted(set(validated)) == list(range(epochs))  # no epoch's metrics lost

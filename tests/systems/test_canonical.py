@@ -1,6 +1,7 @@
 import pytest
 import torch
 
+from lit_evoae import keys
 from lit_evoae.errors import ConfigError
 from lit_evoae.systems import CanonicalAutoencoder
 
@@ -24,9 +25,9 @@ def test_training_lowers_the_validation_loss(tiny_data, quiet_trainer):
     torch.manual_seed(0)
     model = make_model()
     trainer = quiet_trainer(max_epochs=15)
-    before = trainer.validate(model, datamodule=tiny_data, verbose=False)[0]["val/l1"]
+    before = trainer.validate(model, datamodule=tiny_data, verbose=False)[0][keys.VAL_L1]
     trainer.fit(model, datamodule=tiny_data)
-    after = trainer.callback_metrics["val/l1"].item()
+    after = trainer.callback_metrics[keys.VAL_L1].item()
     assert after < before - 0.05
 
 
@@ -35,12 +36,12 @@ def test_logs_the_metric_names_later_tools_rely_on(tiny_data, quiet_trainer):
     trainer = quiet_trainer(max_epochs=1)
     trainer.fit(model, datamodule=tiny_data)
     logged = set(trainer.callback_metrics)
-    assert {"train/loss", "val/l1", "model/params", "model/sparsity"} <= logged
-    assert trainer.callback_metrics["model/params"].item() == sum(
+    assert {keys.TRAIN_LOSS, keys.VAL_L1, keys.MODEL_PARAMS, keys.MODEL_SPARSITY} <= logged
+    assert trainer.callback_metrics[keys.MODEL_PARAMS].item() == sum(
         p.numel() for p in model.autoencoder().parameters()
     )
     (result,) = trainer.test(model, datamodule=tiny_data, verbose=False)
-    assert set(result) == {"test/l1", "model/params", "model/sparsity"}
+    assert set(result) == {keys.TEST_L1, keys.MODEL_PARAMS, keys.MODEL_SPARSITY}
 
 
 def test_masked_weights_stay_zero_through_training(tiny_data, quiet_trainer):

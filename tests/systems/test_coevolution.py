@@ -2,6 +2,7 @@ import pytest
 import pytorch_lightning as pl
 import torch
 
+from lit_evoae import keys
 from lit_evoae.errors import ConfigError
 from lit_evoae.population.strategy import CoevolutionStrategy
 from lit_evoae.population.topology import Ring, Torus
@@ -114,17 +115,19 @@ def test_logs_per_generation_and_learning_rates_mutate_within_bounds(tiny_data, 
     trainer = fit(system, tiny_data, quiet_trainer, 2)
     metrics = trainer.callback_metrics
     for key in [
-        "train/loss",
-        "val/l1",
-        "val/l1_median",
-        "gen/best_loss",
-        "gen/median_loss",
-        "gen/worst_loss",
-        "model/params",
-        "model/sparsity",
+        keys.TRAIN_LOSS,
+        keys.VAL_L1,
+        keys.VAL_L1_MEDIAN,
+        keys.GEN_BEST_LOSS,
+        keys.GEN_MEDIAN_LOSS,
+        keys.GEN_WORST_LOSS,
+        keys.MODEL_PARAMS,
+        keys.MODEL_SPARSITY,
     ]:
         assert key in metrics, key
-    assert metrics["gen/best_loss"] <= metrics["gen/median_loss"] <= metrics["gen/worst_loss"]
+    assert (
+        metrics[keys.GEN_BEST_LOSS] <= metrics[keys.GEN_MEDIAN_LOSS] <= metrics[keys.GEN_WORST_LOSS]
+    )
     rates = [metrics[f"lr/cell_{cell:02d}"].item() for cell in range(SIZE)]
     assert rates == pytest.approx(system.learning_rates.tolist())
     assert len(set(rates)) == SIZE and all(1e-9 <= rate <= 10 for rate in rates)
@@ -137,7 +140,7 @@ def test_best_cell_is_the_one_with_the_lowest_validation_error(tiny_data, quiet_
     with torch.no_grad():
         per_cell = (system.centers(inputs) - inputs).abs().mean(dim=(1, 2))
     assert int(system.best_index) == int(per_cell.argmin())
-    assert trainer.callback_metrics["val/l1"].item() == pytest.approx(
+    assert trainer.callback_metrics[keys.VAL_L1].item() == pytest.approx(
         per_cell.min().item(), rel=1e-5
     )
     plain = system.autoencoder()
@@ -146,16 +149,16 @@ def test_best_cell_is_the_one_with_the_lowest_validation_error(tiny_data, quiet_
     test_inputs = torch.cat([batch[0] for batch in tiny_data.test_dataloader()])
     with torch.no_grad():
         expected = (plain(test_inputs) - test_inputs).abs().mean().item()
-    assert result["test/l1"] == pytest.approx(expected, rel=1e-5)
+    assert result[keys.TEST_L1] == pytest.approx(expected, rel=1e-5)
 
 
 @pytest.mark.parametrize("cell_evaluation", ["lipi_simple", "epoch_node"])
 def test_training_lowers_the_best_validation_error(tiny_data, quiet_trainer, cell_evaluation):
     system = make_system(cell_evaluation=cell_evaluation)
     trainer = quiet_trainer(max_epochs=8)
-    before = trainer.validate(system, datamodule=tiny_data, verbose=False)[0]["val/l1"]
+    before = trainer.validate(system, datamodule=tiny_data, verbose=False)[0][keys.VAL_L1]
     trainer.fit(system, datamodule=tiny_data)
-    assert trainer.callback_metrics["val/l1"].item() < before - 0.05
+    assert trainer.callback_metrics[keys.VAL_L1].item() < before - 0.05
 
 
 def run_to_end(data, trainer_factory, epochs, order, evaluation, tmp_path=None, resume=None):
@@ -242,7 +245,7 @@ def test_batched_trials_report_each_trials_best(tiny_data, quiet_trainer):
     for trial in range(2):
         logged = trainer.callback_metrics[f"val/l1/trial_{trial:02d}"]
         assert torch.isclose(logged, per_cell[trial * 3 : trial * 3 + 3].min())
-    assert trainer.callback_metrics["val/l1"] == per_cell.min()
+    assert trainer.callback_metrics[keys.VAL_L1] == per_cell.min()
 
 
 @pytest.mark.parametrize(
@@ -304,7 +307,9 @@ def test_the_papers_metric_is_logged_when_training_ends(tiny_data, quiet_trainer
     train = tiny_data.splits["train"].tensors[0]
     with torch.no_grad():
         per_cell = (system.centers(train) - train).abs().mean(dim=(1, 2))
-    assert metrics["final/train_l1_mean"].item() == pytest.approx(per_cell.mean().item(), abs=1e-6)
+    assert metrics[keys.FINAL_TRAIN_L1_MEAN].item() == pytest.approx(
+        per_cell.mean().item(), abs=1e-6
+    )
     assert metrics["final/train_l1_best"].item() == pytest.approx(per_cell.min().item(), abs=1e-6)
     for trial in range(2):
         cells = per_cell[trial * SIZE : (trial + 1) * SIZE]

@@ -5,6 +5,7 @@ import pytorch_lightning as pl
 import torch
 from test_coevolution import SIZE, make_system
 
+from lit_evoae import keys
 from lit_evoae.errors import Diverged
 from lit_evoae.systems import CanonicalAutoencoder
 from lit_evoae.systems.base import PopulationCallback
@@ -30,7 +31,7 @@ def test_a_diverged_cell_takes_its_neighbourhoods_best(update_order, tiny_data, 
     with pytest.warns(UserWarning, match=r"generation 1: cells \[2\] diverged"):
         trainer.fit(system, datamodule=tiny_data)
     assert bool(system.centers.finite().all())
-    assert trainer.callback_metrics["gen/diverged"].item() == 1
+    assert trainer.callback_metrics[keys.GEN_DIVERGED].item() == 1
     neighbours = [(2 - 1) % SIZE, 2, (2 + 1) % SIZE]  # ring of radius 1
     best = neighbours[int(poison.center_l1[neighbours].argmin())]
     assert torch.isfinite(poison.center_l1[neighbours]).all()

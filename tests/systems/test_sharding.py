@@ -10,6 +10,7 @@ import torch
 import torch.distributed
 from pytorch_lightning.callbacks import ModelCheckpoint
 
+from lit_evoae import keys
 from lit_evoae.data import BinaryClusteringDataModule
 from lit_evoae.population.strategy import CoevolutionStrategy
 from lit_evoae.population.topology import Ring
@@ -303,4 +304,4 @@ def test_pruning_counts_the_cells_of_every_rank(tmp_path):
         callbacks=[Pruning(RandomPruning(amount=0.2), probability=1.0)],
     )
     trainer.fit(make_system(), datamodule=make_data(tmp_path))
-    assert trainer.callback_metrics["prune/events"].item() == CELLS  # 3 per rank, summed
+    assert trainer.callback_metrics[keys.PRUNE_EVENTS].item() == CELLS  # 3 per rank, summed
