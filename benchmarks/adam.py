@@ -10,7 +10,19 @@ gradient per individual, per-individual learning rates and step counts.
   foreach:   torch._foreach_* over per-individual views, per-tensor scalar lists;
   compiled:  the broadcast step under torch.compile (only with --compile: minutes to build).
 
+Under `reset_every_step` (the paper's dynamics: a fresh Adam at every step) every update is
+Adam's first, lr * g / (|g| + eps); its candidates, timed per network for populations of
+1, 8, 64 and 256 (`--first-step`):
+  reset+fused:     zero the moments, then the fused kernel (what shipped before);
+  reset+broadcast: zero the moments, then the broadcast kernel;
+  first/tensor:    the first-step update directly, four ops per parameter tensor;
+  first/foreach:   the same as torch._foreach_* over the tensors: a fixed number of
+                   dispatches whatever the number of layers;
+  first/flat:      the gradients concatenated into one (N, P) tensor, updated by four ops,
+                   and added back with one _foreach_add_.
+
     python benchmarks/adam.py [--device cuda] [--population 10 32] [--threads 1]
+    python benchmarks/adam.py --first-step [--device cuda] [--threads 1]
 """
 
 import argparse
@@ -92,6 +104,92 @@ def compiled(population, rates):
     return torch.compile(step)
 
 
+def reset_then(kernel):
+    def make(population, rates):
+        adam = StackedAdam(population, BETAS).to(rates.device)
+        stepped, rows = _stepped(population, adam)
+
+        def step():
+            adam.reset_()
+            adam.steps += 1
+            if kernel == "fused":
+                adam._fused_step(stepped, rows, rates)
+            else:
+                adam._broadcast_step(stepped, rates)
+
+        return step
+
+    return make
+
+
+def _first_step_tensors(population, rates):
+    parameters = [p.data for p in population.parameters()]
+    gradients = [p.grad for p in population.parameters()]
+    shaped = [rates.view(-1, *[1] * (p.dim() - 1)) for p in parameters]
+    return parameters, gradients, shaped
+
+
+def first_per_tensor(population, rates):
+    parameters, gradients, shaped = _first_step_tensors(population, rates)
+
+    def step():
+        for parameter, gradient, rate in zip(parameters, gradients, shaped, strict=True):
+            denominator = gradient.abs().add_(EPS)
+            parameter.addcdiv_(gradient * rate, denominator, value=-1.0)
+
+    return step
+
+
+def first_foreach(population, rates):
+    parameters, gradients, shaped = _first_step_tensors(population, rates)
+
+    def step():
+        denominators = torch._foreach_abs(gradients)
+        torch._foreach_add_(denominators, EPS)
+        updates = torch._foreach_mul(gradients, shaped)
+        torch._foreach_addcdiv_(parameters, updates, denominators, value=-1.0)
+
+    return step
+
+
+def first_flat(population, rates):
+    parameters, gradients, _ = _first_step_tensors(population, rates)
+    sizes = [g[0].numel() for g in gradients]
+
+    def step():
+        flat = torch.cat([g.flatten(1) for g in gradients], 1)
+        update = flat.abs().add_(EPS)
+        torch.div(flat, update, out=update).mul_(rates.unsqueeze(1)).neg_()
+        pieces = [
+            piece.view_as(p) for piece, p in zip(update.split(sizes, 1), parameters, strict=True)
+        ]
+        torch._foreach_add_(parameters, pieces)
+
+    return step
+
+
+FIRST_STEP = {
+    "reset+fused": reset_then("fused"),
+    "reset+broadcast": reset_then("broadcast"),
+    "first/tensor": first_per_tensor,
+    "first/foreach": first_foreach,
+    "first/flat": first_flat,
+}
+
+
+def first_step_table(device: str) -> None:
+    """Per-network time of one update under reset_every_step, each candidate side by side."""
+    for size in (1, 8, 64, 256):
+        times = {}
+        for name, make in FIRST_STEP.items():
+            population, rates = setup(size, device)
+            times[name] = seconds_per_step(make(population, rates), device) / size
+        line = "  ".join(f"{name} {1e3 * t:7.4f}" for name, t in times.items())
+        print(
+            f"first step T={size:3d} (ms per network): {line}  fastest: {min(times, key=times.get)}"
+        )
+
+
 def seconds_per_step(step, device: str) -> float:
     for _ in range(10):
         step()
@@ -111,9 +209,15 @@ def main() -> None:
     parser.add_argument("--population", type=int, nargs="+", default=[1, 10, 32])
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--compile", action="store_true")
+    parser.add_argument(
+        "--first-step", action="store_true", help="time the reset_every_step candidates instead"
+    )
     options = parser.parse_args()
     torch.set_num_threads(options.threads)
     print(f"device={options.device} threads={torch.get_num_threads()} D={D} net 30/10")
+    if options.first_step:
+        first_step_table(options.device)
+        return
     candidates = {"broadcast": broadcast, "fused": fused, "foreach": foreach}
     if options.compile:
         candidates["compiled"] = compiled
