@@ -12,6 +12,10 @@ Lines printed (each a ratio measured side by side in this one run):
       arithmetic alone), over that of one trial;
   and, with a CUDA GPU, the batched-trial lines on the GPU for T = 1, 32 and 256.
 
+Both sides run one configuration: `configs/coevolution.yaml`'s optimiser state
+(reset_every_step, a fresh Adam at every step) by default; the overhead lines are printed
+again for the other state, named in the line (`overhead ratio <order>, persistent: X`).
+
     python benchmarks/trial.py [--threads 1] [--generations 30] [--sequential-generations 10]
 """
 
@@ -29,6 +33,7 @@ HERE = Path(__file__).resolve().parent
 CONFIG = HERE.parent / "configs" / "coevolution.yaml"
 WARM_UP = 2
 ORDERS = ("synchronous", "sequential")
+STATES = ("reset_every_step", "persistent")  # the shipped config's first
 
 
 class GenerationClock(pl.Callback):
@@ -43,7 +48,7 @@ class GenerationClock(pl.Callback):
         GenerationClock.stamps.append(time.perf_counter())
 
 
-def fit_seconds_per_generation(order: str, generations: int) -> float:
+def fit_seconds_per_generation(order: str, generations: int, state: str) -> float:
     """Seconds per generation of a real `lit-evoae fit` (after WARM_UP generations)."""
     from trial import GenerationClock as Clock  # the class the CLI loads, not __main__'s
 
@@ -65,6 +70,8 @@ def fit_seconds_per_generation(order: str, generations: int) -> float:
                     "false",
                     "--model.init_args.strategy.init_args.update_order",
                     order,
+                    "--model.init_args.optimizer_state",
+                    state,
                     "--trainer.callbacks+=trial.GenerationClock",
                     "--test_after_fit",
                     "false",
@@ -76,7 +83,7 @@ def fit_seconds_per_generation(order: str, generations: int) -> float:
     return (stamps[-1] - stamps[0]) / generations
 
 
-def make_system(order: str, trials: int, device: str, dim: int = 1000):
+def make_system(order: str, trials: int, device: str, state: str = STATES[0], dim: int = 1000):
     from lit_evoae.population.strategy import CoevolutionStrategy
     from lit_evoae.population.topology import Ring, Trials
     from lit_evoae.systems import CoevolutionaryAutoencoder
@@ -89,6 +96,7 @@ def make_system(order: str, trials: int, device: str, dim: int = 1000):
         topology=topology,
         strategy=CoevolutionStrategy(update_order=order),
         seeds=list(range(trials)),
+        optimizer_state=state,
     ).to(device)
     system.batch_size = 5
     system._make_trainees(trials if order == "sequential" else system.population_size)
@@ -96,11 +104,11 @@ def make_system(order: str, trials: int, device: str, dim: int = 1000):
 
 
 def arithmetic_seconds_per_generation(
-    order: str, trials: int, generations: int, device: str = "cpu"
+    order: str, trials: int, generations: int, device: str = "cpu", state: str = STATES[0]
 ) -> float:
     """Seconds per generation of `generation` alone on data of the paper's shape (1000 x
     1000 bits, batch 5), after one warm-up generation."""
-    system = make_system(order, trials, device)
+    system = make_system(order, trials, device, state)
     generator = torch.Generator().manual_seed(0)
     data = (torch.rand(1000, 1000, generator=generator) < 0.5).float().to(device)
     system.generation(data, 0)
@@ -142,17 +150,22 @@ def main() -> None:
     sys.path.insert(0, str(HERE))  # trial.GenerationClock for the CLI
     print(f"threads: {torch.get_num_threads()}  (cpu cores: {os.cpu_count()})", flush=True)
     if not options.skip_fit:
-        for order in ORDERS:
-            count = (
-                options.generations if order == "synchronous" else options.sequential_generations
-            )
-            wall = fit_seconds_per_generation(order, count)
-            arithmetic = arithmetic_seconds_per_generation(order, 1, count)
-            print(
-                f"overhead ratio {order}: {wall / arithmetic:.2f}  (fit {wall:.3f} s/generation,"
-                f" arithmetic {arithmetic:.3f}; 400 generations: {400 * wall / 60:.1f} min)",
-                flush=True,
-            )
+        for state in STATES:
+            for order in ORDERS:
+                count = (
+                    options.generations
+                    if order == "synchronous"
+                    else options.sequential_generations
+                )
+                wall = fit_seconds_per_generation(order, count, state)
+                arithmetic = arithmetic_seconds_per_generation(order, 1, count, state=state)
+                name = order if state == STATES[0] else f"{order}, {state}"
+                print(
+                    f"overhead ratio {name}: {wall / arithmetic:.2f}  ({state}; fit {wall:.3f}"
+                    f" s/generation, arithmetic {arithmetic:.3f}; 400 generations:"
+                    f" {400 * wall / 60:.1f} min)",
+                    flush=True,
+                )
     batched_trial_lines("cpu", options.trials, 2)
     if torch.cuda.is_available():
         batched_trial_lines("cuda", [32, 256], 3)

@@ -19,6 +19,11 @@ def hpc_save_path(trainer, folder: str) -> str:
     return trainer._checkpoint_connector.hpc_save_path(folder)
 
 
+def dump_checkpoint(trainer) -> dict:
+    """What `trainer.save_checkpoint` would write now, as a dict (to write it later)."""
+    return trainer._checkpoint_connector.dump_checkpoint(weights_only=False)
+
+
 def keep_whole_training_set_per_rank(trainer) -> None:
     """Under DDP every rank trains its cells on the whole training set: no
     DistributedSampler may split the training loader."""

@@ -41,6 +41,7 @@ BEST_AUTOENCODER = "best_autoencoder.pt"
 RESULT = "result.json"  # a study run's record; written last, so it marks a finished run
 PLAN = "study.json"  # a study's plan: every run, in order
 PACK = "pack.json"  # a pack process's runs and folders
+CLOCK_CHECKPOINT = "clock.ckpt"  # a long run's checkpoint on a clock (ClockCheckpoint)
 LOG = "log.txt"  # a study run's or pack's output
 REPORT_MD = "report.md"  # a study report: tables and verdicts
 REPORT_CSV = "report.csv"  # the tables as CSV

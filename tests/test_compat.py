@@ -29,6 +29,27 @@ def test_lightning_still_has_the_attributes_lit_evoae_sets(tmp_path):
     assert trainer._accelerator_connector.use_distributed_sampler is False
     path = compat.hpc_save_path(trainer, str(tmp_path))
     assert path.endswith("hpc_ckpt_1.ckpt"), "Trainer._checkpoint_connector.hpc_save_path changed"
+    assert callable(trainer._checkpoint_connector.dump_checkpoint), "dump_checkpoint is gone"
+
+
+def test_a_dumped_checkpoint_is_what_save_checkpoint_writes(tmp_path, tiny_data):
+    from lit_evoae.systems import CanonicalAutoencoder
+
+    trainer = pl.Trainer(
+        max_epochs=1,
+        accelerator="cpu",
+        logger=False,
+        enable_progress_bar=False,
+        enable_checkpointing=False,
+        enable_model_summary=False,
+    )
+    trainer.fit(CanonicalAutoencoder(24, (6,), 3), datamodule=tiny_data)
+    dumped = compat.dump_checkpoint(trainer)
+    trainer.save_checkpoint(tmp_path / "saved.ckpt")
+    saved = torch.load(tmp_path / "saved.ckpt", weights_only=True)
+    assert dumped["epoch"] == saved["epoch"] and dumped.keys() == saved.keys()
+    for name, tensor in saved["state_dict"].items():
+        assert torch.equal(dumped["state_dict"][name], tensor), name
 
 
 def test_lightning_ddp_strategy_still_keeps_its_wrapper_options():

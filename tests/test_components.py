@@ -57,6 +57,7 @@ CANONICAL = {
     "lr_step_epochs": 3,
     "lr_gamma": 0.5,
     "optimizer_state": "reset_every_step",
+    "seeds": [11, 12],
 }
 
 

@@ -55,6 +55,7 @@ class Pruning(PopulationCallback):
         self.regrow = bool(regrow)
         self.seed = None if seed is None else check("pruning.seed", seed, NonNegativeInt)
         self.generators: list[torch.Generator] = []  # one per trial, made at setup
+        self.trials: list[int] | None = None  # None: every trial (see restrict_to)
         self._probe = torch.empty(0)  # validation inputs that `prune/loss_change` is scored on
         self._pending_generators: list | None = None  # from a checkpoint, until setup
 
@@ -88,6 +89,15 @@ class Pruning(PopulationCallback):
     def on_pairs_trained(self, trainer: pl.Trainer, system, cells: Tensor) -> None:
         population = system.pruning_target()
         rows = torch.arange(len(cells), device=cells.device)  # row i: cell cells[i]
+        governed = [
+            (trial, positions)
+            for trial, positions in system.by_trial(cells)
+            if self.trials is None or trial in self.trials
+        ]
+        if self.trials is not None:  # a pack's trials of this variant only
+            if not governed:
+                return
+            rows = torch.cat([positions for _, positions in governed]).to(rows.device)
         picked, before = [], None
         if self.operator is not None:
             before = population.sparsity()
@@ -97,7 +107,7 @@ class Pruning(PopulationCallback):
                 self.probability,
                 system.neighbourhood_size,
             )
-            for trial, positions in system.by_trial(cells):
+            for trial, positions in governed:
                 generator = self._generator_of_this_rank(trainer, trial)
                 drawn = torch.rand(len(positions), generator=generator) < chance
                 chosen = positions[drawn].to(rows.device)
@@ -105,39 +115,75 @@ class Pruning(PopulationCallback):
                     loss_before = self._probe_loss(population, chosen)
                     masks = self.operator.masks(population, chosen, generator)
                     system.prune_(chosen, masks, self.regrow)
-                    picked.append((chosen, loss_before))
+                    picked.append((trial, chosen, loss_before))
             self.operator.reset_(rows)
-        self._log(system, population, rows, cells, picked, before)
-
-    def _log(self, system, population, rows, cells, picked, before) -> None:
         after = population.sparsity()
-        # Under DDP every rank logs these two for its own cells: summed / averaged over ranks
-        # (the other keys are logged only where something was pruned, so cannot be synced).
-        chosen = torch.cat([c for c, _ in picked]) if picked else rows[:0]
-        system.log(
-            keys.PRUNE_EVENTS,
-            float(len(chosen)),
-            on_step=False,
-            on_epoch=True,
-            reduce_fx="sum",
-            sync_dist=True,
-        )
-        system.log(
-            keys.PRUNE_SPARSITY, after[rows].mean(), on_step=False, on_epoch=True, sync_dist=True
-        )
-        for row, cell in enumerate(cells.tolist()):  # one key per cell: bounded by the population
-            system.log(
-                keys.cell(keys.PRUNE_SPARSITY, cell), after[row], on_step=False, on_epoch=True
-            )
-        if len(chosen):
-            removed = (after[chosen] - before[chosen]).mean()
-            system.log(keys.PRUNE_REMOVED, removed, on_step=False, on_epoch=True)
-            changes = [
-                self._probe_loss(population, c) - loss for c, loss in picked if loss is not None
-            ]
-            if changes:
-                change = torch.cat(changes).mean()
-                system.log(keys.PRUNE_LOSS_CHANGE, change, on_step=False, on_epoch=True)
+        self._log(system, rows, cells, after, self._changes(population, picked, before, after))
+        if len(system.seeds) > 1:  # per trial too: each trial of a pack logs what it would alone
+            for trial, positions in governed:
+                mine = [change for change in picked if change[0] == trial]
+                self._log(
+                    system,
+                    positions,
+                    cells,
+                    after,
+                    self._changes(population, mine, before, after),
+                    trial,
+                )
+
+    @property
+    def state_key(self) -> str:
+        # A pack holds one per variant: their checkpoint states must not collide.
+        if self.trials is None:
+            return super().state_key
+        return self._generate_state_key(trials=self.trials)
+
+    def restrict_to(self, trials: list[int]) -> "Pruning":
+        """Prune only these trials of a batched population (a pack mixing pruning variants
+        gives each variant's trials a Pruning of their own)."""
+        self.trials = list(trials)
+        return self
+
+    def _changes(
+        self, population, picked, before, after
+    ) -> tuple[int, Tensor | None, Tensor | None]:
+        """(individuals pruned, their mean removed fraction, their mean probe-loss change)."""
+        if not picked:
+            return 0, None, None
+        chosen = torch.cat([rows for _, rows, _ in picked])
+        changes = [
+            self._probe_loss(population, rows) - loss
+            for _, rows, loss in picked
+            if loss is not None
+        ]
+        change = torch.cat(changes).mean() if changes else None
+        return len(chosen), (after[chosen] - before[chosen]).mean(), change
+
+    def _log(self, system, rows, cells, after, changes, trial: int | None = None) -> None:
+        """The pruning's keys, over `rows`; with `trial`, under that trial's names. Under DDP
+        every rank logs the population-wide events and sparsity for its own cells, summed /
+        averaged over ranks (the other keys are logged only where something was pruned, so
+        cannot be synced)."""
+        pruned, removed, change = changes
+        synced = trial is None
+
+        def log(key, value, **options):
+            system.log(keys.trial(key, trial), value, on_step=False, on_epoch=True, **options)
+
+        log(keys.PRUNE_EVENTS, float(pruned), reduce_fx="sum", sync_dist=synced)
+        log(keys.PRUNE_SPARSITY, after[rows].mean(), sync_dist=synced)
+        if trial is None:  # one key per cell: bounded by the population
+            for row in rows.tolist():
+                system.log(
+                    keys.cell(keys.PRUNE_SPARSITY, int(cells[row])),
+                    after[row],
+                    on_step=False,
+                    on_epoch=True,
+                )
+        if removed is not None:
+            log(keys.PRUNE_REMOVED, removed)
+        if change is not None:
+            log(keys.PRUNE_LOSS_CHANGE, change)
 
     def _probe_loss(self, population, chosen: Tensor) -> Tensor | None:
         """Mean L1 of individuals `chosen` on the validation probe (None without one)."""

@@ -122,8 +122,9 @@ class StackedAdam(nn.Module):
         else:
             self._broadcast_step(stepped, learning_rates)
 
-    def _first_step(self, population: StackedAutoencoder, learning_rates: Tensor,
-                    masked: bool) -> None:  # fmt: skip
+    def _first_step(
+        self, population: StackedAutoencoder, learning_rates: Tensor, masked: bool
+    ) -> None:
         """Adam's first step, lr * g / (|g| + eps), for every individual at once."""
         pairs = [(p, m) for p, m in _parameters_and_masks(population) if p.grad is not None]
         if not pairs:
@@ -233,7 +234,10 @@ def _parameters_and_masks(population: StackedAutoencoder):
 def _forget_saved_moments(module, state_dict, prefix, *args) -> None:
     """A stateless StackedAdam loads a checkpoint written while moments were kept (before
     reset_every_step kept none): their buffers are dropped, as every step discarded them."""
-    names = [key for key in state_dict if key.startswith(prefix)
-             and key[len(prefix):].split("_")[0] in ("exp", "steps")]  # fmt: skip
+    names = [
+        key
+        for key in state_dict
+        if key.startswith(prefix) and key[len(prefix) :].split("_")[0] in ("exp", "steps")
+    ]
     for key in names:
         del state_dict[key]

@@ -191,6 +191,18 @@ class StackedAutoencoder(nn.Module):
             linear.reset_rows_(rows, generator)
 
     @torch.no_grad()
+    def init_rows_as_alone_(self, seeds: Sequence[int]) -> None:
+        """Draw individual t as `reset_parameters` draws a population of one right after
+        `torch.manual_seed(seeds[t])` (the same kernel, from a generator of its own): a
+        canonical network packed with others starts exactly where it starts alone."""
+        for row, seed in enumerate(seeds):
+            generator = torch.Generator().manual_seed(seed)
+            for linear in self.linears():
+                bound = 1.0 / math.sqrt(linear.in_features)
+                linear.weight[row].uniform_(-bound, bound, generator=generator)
+                linear.bias[row].uniform_(-bound, bound, generator=generator)
+
+    @torch.no_grad()
     def pruned(self, index: Tensor | slice = slice(None)) -> bool:
         """Whether any of individuals `index` has a pruned (masked) entry."""
         return any(

@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 from lit_evoae import keys
-from lit_evoae.errors import UserError
+from lit_evoae.errors import ConfigError, UserError
 from lit_evoae.study.spec import load_study
 
 
@@ -69,8 +69,17 @@ def _parser() -> argparse.ArgumentParser:
         type=int,
         default=1,
         metavar="N",
-        help="train up to N trials of a coevolution variant as one batched process "
-        "(the same seeds per trial as alone; default 1: each alone)",
+        help="train up to N runs as one batched process: runs that differ only in their "
+        "pruning (operator, schedule, probability, seed) share a pack, in either regime; each "
+        "trial draws what it draws alone (default 1: each run alone)",
+    )
+    run.add_argument(
+        "--pack-checkpoint-minutes",
+        type=float,
+        default=5.0,
+        metavar="M",
+        help="a pack writes a checkpoint every M minutes (0: every generation) and at "
+        "SIGTERM/SIGUSR1; running the same command again resumes it (default 5)",
     )
     slurm = study_command("slurm", "submit the study's unfinished runs as a SLURM job array")
     slurm.add_argument("--cpus-per-task", type=int, default=2, help="CPUs per run (default 2)")
@@ -110,7 +119,19 @@ def _run(options) -> None:
     from lit_evoae.study.runner import run_study  # deferred: it imports Lightning and torch
 
     study, project = _load(options)
-    outcome = run_study(study, options.out, options.workers, options.trials, project, options.pack)
+    if options.pack_checkpoint_minutes < 0:
+        raise ConfigError(
+            f"--pack-checkpoint-minutes must be >= 0, got {options.pack_checkpoint_minutes}"
+        )
+    outcome = run_study(
+        study,
+        options.out,
+        options.workers,
+        options.trials,
+        project,
+        options.pack,
+        options.pack_checkpoint_minutes,
+    )
     print(
         f"{len(outcome.finished)} runs finished, {len(outcome.skipped)} already done, "
         f"{len(outcome.failed)} failed; results in {options.out}"

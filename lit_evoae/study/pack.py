@@ -1,17 +1,18 @@
-"""Several trials of one coevolution variant trained as one batched process (`--pack N`).
+"""Several runs trained as one batched process (`lit-evoae-study run --pack N`).
 
-The trials become one `Trials` population whose trial t is seeded with run t's seed, so
-each draws what it would draw alone (weights, batch order, selection, mutation, pruning).
-Each trial still ends with its own folder: `metrics.csv` (its validation L1 per
-generation and its test row), `best_autoencoder.pt` (its best cell at its best
-generation, as an unpacked run keeps the best checkpoint's best cell) and `result.json`
-(written by the same function as an unpacked run's), so `report`, a resumed study and
-SLURM arrays read packed and unpacked trials alike.
+Runs that differ only in their pruning share a pack, whichever variant they come from: the
+pack is one population whose trial t is run t, seeded with its seed (a `Trials` population
+for coevolution, T independent networks for the canonical regime), so each draws what it
+would draw alone (weights, batch order, selection, mutation, pruning). Each variant's
+trials get a Pruning callback of their own, restricted to them. Each trial still ends with
+its own folder: `metrics.csv` (its own columns of the pack's log, under the names a run
+alone logs, and its test row), `best_autoencoder.pt` (its best network at its best
+generation) and `result.json` (written by the same function as an unpacked run's), so
+`report`, a resumed study and SLURM arrays read packed and unpacked trials alike.
 
     python -m lit_evoae.study.pack PACK.json   (what `lit-evoae-study run --pack` starts)
 
-Exit status NOT_PACKABLE means the variant is not a coevolution: the runner runs its
-trials alone.
+Exit status NOT_PACKABLE means the system cannot be packed: the runner runs its trials alone.
 """
 
 import csv
@@ -24,7 +25,10 @@ import pytorch_lightning as pl
 import torch
 
 from lit_evoae import keys
+from lit_evoae.callbacks import Pruning
+from lit_evoae.callbacks.clock_checkpoint import ClockCheckpoint
 from lit_evoae.cli import build_cli
+from lit_evoae.loggers import ResumableCSVLogger
 from lit_evoae.metrics import split_l1
 from lit_evoae.nets import save_autoencoder
 from lit_evoae.population.stacked import StackedAutoencoder, copy_individuals_
@@ -32,11 +36,11 @@ from lit_evoae.population.topology import Trials
 from lit_evoae.study.results import read_metrics, write_result
 from lit_evoae.study.runner import NOT_PACKABLE
 from lit_evoae.study.spec import Run
-from lit_evoae.systems import CoevolutionaryAutoencoder
+from lit_evoae.systems import CanonicalAutoencoder, CoevolutionaryAutoencoder
 
 
 class TrialBests(pl.Callback):
-    """Each trial's best cell so far (lowest validation L1), kept in row t of `bests`."""
+    """Each trial's best network so far (lowest validation L1), kept in row t of `bests`."""
 
     def __init__(self, trials: int) -> None:
         self.trials = trials
@@ -46,107 +50,172 @@ class TrialBests(pl.Callback):
     def on_validation_end(self, trainer: pl.Trainer, system) -> None:
         if trainer.sanity_checking:
             return
-        centers = system.centers
+        population, _ = system.best_individual()
         if self.bests is None:
             self.bests = StackedAutoencoder(
-                self.trials, centers.encoder_sizes, centers.decoder_sizes
+                self.trials, population.encoder_sizes, population.decoder_sizes
             ).to(system.device)
-        per_cell = system.center_l1.view(self.trials, -1)
-        for trial, row in enumerate(per_cell):
+        self.bests = self.bests.to(system.device)  # a no-op but after a resume
+        per_network = system.individual_l1.view(self.trials, -1)
+        for trial, row in enumerate(per_network):
             if float(row.min()) < self.best[trial]:
                 self.best[trial] = float(row.min())
-                cell = trial * per_cell.shape[1] + int(row.argmin())
-                copy_individuals_(self.bests, centers, torch.tensor([trial]), torch.tensor([cell]))
+                network = trial * per_network.shape[1] + int(row.argmin())
+                copy_individuals_(
+                    self.bests, population, torch.tensor([trial]), torch.tensor([network])
+                )
+
+    def state_dict(self) -> dict:
+        """So that a resumed pack keeps each trial's best so far."""
+        bests = None
+        if self.bests is not None:
+            sizes = [self.bests.encoder_sizes, self.bests.decoder_sizes]
+            bests = {"sizes": sizes, "state": self.bests.state_dict()}
+        return {"best": list(self.best), "bests": bests}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        self.best = list(state_dict["best"])
+        saved = state_dict["bests"]
+        if saved is not None:
+            self.bests = StackedAutoencoder(self.trials, *saved["sizes"])
+            self.bests.load_state_dict(saved["state"])
 
 
 def pack_arguments(runs: list[Run], folder: Path, logging: Path) -> list[str]:
-    """The `lit-evoae fit` arguments of the pack: the variant's, seeded with its first run."""
-    return [
-        *runs[0].arguments(),
-        "--config",
-        str(logging),
-        "--trainer.default_root_dir",
-        str(folder),
-        "--checkpoint.dirpath",
-        str(folder / "checkpoints"),
-        "--trainer.enable_progress_bar",
-        "false",
-        "--test_after_fit",
-        "false",
-    ]
+    """The `lit-evoae fit` arguments of the pack: its first run's, seeded with its seed."""
+    options = {
+        "--config": logging,
+        "--trainer.default_root_dir": folder,
+        "--checkpoint.dirpath": folder / "checkpoints",
+        "--trainer.enable_progress_bar": "false",
+        "--test_after_fit": "false",  # the pack tests each trial's best itself
+        # No checkpoint per generation: ClockCheckpoint writes one every few minutes.
+        "--checkpoint.save_top_k": 0,
+        "--checkpoint.save_last": "false",
+    }
+    return [*runs[0].arguments(), *(str(item) for pair in options.items() for item in pair)]
 
 
-def run_pack(runs: list[Run], out: Path, folder: Path, logging: Path) -> int:
+def packed_system(model: pl.LightningModule, runs: list[Run]) -> pl.LightningModule | None:
+    """The population of `runs`, one trial each, built from the first run's system; None
+    for a system that cannot be packed."""
+    hparams = {key: value for key, value in model.hparams.items() if not key.startswith("_")}
+    hparams["seeds"] = [run.seed for run in runs]
+    if isinstance(model, CoevolutionaryAutoencoder):
+        hparams["topology"] = Trials(model.topology, trials=len(runs))
+        return CoevolutionaryAutoencoder(**hparams)
+    if isinstance(model, CanonicalAutoencoder):
+        return CanonicalAutoencoder(**hparams)
+    return None
+
+
+def pruning_per_variant(runs: list[Run], first: Pruning, folder: Path, logging: Path) -> list:
+    """A Pruning callback for each variant of the pack, restricted to its trials; the first
+    run's is parsed already, every other variant's is parsed from its own arguments."""
+    callbacks = []
+    for variant in dict.fromkeys(run.variant for run in runs):
+        trials = [index for index, run in enumerate(runs) if run.variant == variant]
+        if variant == runs[0].variant:
+            pruning = first
+        else:
+            parsed = build_cli(pack_arguments([runs[trials[0]]], folder, logging), run=False)
+            (pruning,) = [c for c in parsed.trainer.callbacks if isinstance(c, Pruning)]
+        callbacks.append(pruning.restrict_to(trials))
+    return callbacks
+
+
+def run_pack(
+    runs: list[Run],
+    out: Path,
+    folder: Path,
+    logging: Path,
+    resume: Path | None = None,
+    checkpoint_minutes: float = 5.0,
+) -> int:
+    """Train `runs` as one population and leave each its folder; with `resume`, continue
+    from that checkpoint (this pack's own)."""
     start = time.perf_counter()
     cli = build_cli(pack_arguments(runs, folder, logging), run=False)
-    if not isinstance(cli.model, CoevolutionaryAutoencoder):
+    system = packed_system(cli.model, runs)
+    if system is None:
         return NOT_PACKABLE
-    hparams = {key: value for key, value in cli.model.hparams.items() if not key.startswith("_")}
-    hparams["topology"] = Trials(cli.model.topology, trials=len(runs))
-    hparams["seeds"] = [run.seed for run in runs]
-    system = CoevolutionaryAutoencoder(**hparams)
-    bests = TrialBests(len(runs))
-    cli.trainer.callbacks.append(bests)
-    cli.trainer.fit(system, datamodule=cli.datamodule)
+    trainer = cli.trainer
+    (first,) = [c for c in trainer.callbacks if isinstance(c, Pruning)]
+    trainer.callbacks.remove(first)
+    trainer.callbacks.extend(pruning_per_variant(runs, first, folder, logging))
+    bests, clock = TrialBests(len(runs)), ClockCheckpoint(checkpoint_minutes)
+    trainer.callbacks.extend([bests, clock])
+    if resume is not None:
+        epoch = torch.load(resume, map_location="cpu", weights_only=True, mmap=True)["epoch"]
+        print(f"resuming from {resume}: generation {epoch + 2} of {trainer.max_epochs} next")
+        for logger in trainer.loggers:  # the generations after it are logged again
+            if isinstance(logger, ResumableCSVLogger):
+                logger.forget_after_epoch(epoch)
+    trainer.fit(system, datamodule=cli.datamodule, ckpt_path=resume)
+    trained = time.perf_counter() - start
+    share = 100 * clock.seconds_writing / trained
+    print(
+        f"checkpoints: {clock.writes} written in {clock.seconds_writing:.1f} s, "
+        f"{share:.1f}% of {trained:.0f} s"
+    )
     data = cli.datamodule
     test_l1 = split_l1(bests.bests, data.splits["test"].tensors[0], data.eval_batch_size)
     sparsity = bests.bests.sparsity()
     seconds = round(time.perf_counter() - start, 2)
-    rows = read_metrics(Path(cli.trainer.logger.log_dir) / keys.METRICS_CSV)
+    rows = read_metrics(Path(trainer.logger.log_dir) / keys.METRICS_CSV)
+    cells = system.cells_per_trial
     for trial, run in enumerate(runs):
         folder = run.folder(out)
         folder.mkdir(parents=True, exist_ok=True)
-        _write_trial_metrics(
-            folder,
-            rows,
-            trial if len(runs) > 1 else None,
-            float(test_l1[trial]),
-            float(sparsity[trial]),
-            bests.bests.parameters_per_individual(),
-        )
+        test_row = {
+            keys.TEST_L1: float(test_l1[trial]),
+            keys.MODEL_SPARSITY: float(sparsity[trial]),
+            keys.MODEL_PARAMS: bests.bests.parameters_per_individual(),
+        }
+        write_metrics(folder, trial_rows(rows, trial, cells), test_row)
         save_autoencoder(bests.bests.individual(trial), folder / keys.BEST_AUTOENCODER)
         write_result(run, out, seconds, packed_with=len(runs))
     return 0
 
 
-def _write_trial_metrics(
-    folder: Path, rows: list[dict], trial: int | None, test_l1: float, sparsity: float, params: int
-) -> None:
-    """A trial's metrics.csv, as an unpacked run logs it: val/l1 per generation, then the
-    test row, and the final/* metrics under their plain names."""
-    validation = keys.trial(keys.VAL_L1, trial)
-    finals = {keys.trial(keys.final(name), trial): keys.final(name) for name in keys.FINAL_NAMES}
-    columns = [
-        "epoch",
-        keys.VAL_L1,
-        keys.TEST_L1,
-        keys.MODEL_SPARSITY,
-        keys.MODEL_PARAMS,
-        *finals.values(),
-    ]
-    validated = [
-        {"epoch": row["epoch"], keys.VAL_L1: row[validation]} for row in rows if row.get(validation)
-    ]
-    final = {plain: row[key] for row in rows for key, plain in finals.items() if row.get(key)}
+def trial_rows(rows: list[dict], trial: int, cells_per_trial: int) -> list[dict]:
+    """Trial `trial`'s rows of a pack's metrics.csv under the names a run alone logs: keys
+    `<key>/trial_TT` become `<key>`, keys `<key>/cell_CC` of its cells become `<key>/cell_cc`
+    (numbered within the trial); the pack-wide keys are left out."""
+    suffix = keys.trial("", trial)
+    mine = []
+    for row in rows:
+        values = {}
+        for key, value in row.items():
+            if value in ("", None):
+                continue
+            if key.endswith(suffix):
+                values[key[: -len(suffix)]] = value
+            elif "/cell_" in key:
+                base, _, number = key.rpartition("/cell_")
+                if int(number) // cells_per_trial == trial:
+                    values[keys.cell(base, int(number) % cells_per_trial)] = value
+        if values:
+            mine.append({"epoch": row["epoch"], **values})
+    return mine
+
+
+def write_metrics(folder: Path, rows: list[dict], test_row: dict) -> None:
+    """A trial's metrics.csv: its rows, then the test row (at the last row's epoch)."""
+    rows = [*rows, {"epoch": rows[-1]["epoch"] if rows else 0, **test_row}]
+    columns = list(dict.fromkeys(key for row in rows for key in row))
     with (folder / keys.METRICS_CSV).open("w", newline="") as handle:
         writer = csv.DictWriter(handle, columns)
         writer.writeheader()
-        writer.writerows(validated)
-        writer.writerow(
-            {
-                "epoch": validated[-1]["epoch"],
-                keys.TEST_L1: test_l1,
-                keys.MODEL_SPARSITY: sparsity,
-                keys.MODEL_PARAMS: params,
-                **final,
-            }
-        )
+        writer.writerows(rows)
 
 
 def main(argv: list[str] | None = None) -> None:
     spec = json.loads(Path((argv or sys.argv[1:])[0]).read_text())
     runs = [Run.from_plan(record) for record in spec["runs"]]
-    sys.exit(run_pack(runs, Path(spec["out"]), Path(spec["folder"]), Path(spec["logging"])))
+    resume = Path(spec["resume"]) if spec.get("resume") else None
+    folders = Path(spec["out"]), Path(spec["folder"]), Path(spec["logging"])
+    sys.exit(run_pack(runs, *folders, resume, spec.get("checkpoint_minutes", 5.0)))
 
 
 if __name__ == "__main__":

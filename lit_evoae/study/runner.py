@@ -8,6 +8,7 @@ finished runs are skipped, a half-done run's folder is cleared and the run redon
 The plan (`study.json`) records every run, so a SLURM array task can pick one by index.
 """
 
+import functools
 import json
 import os
 import shutil
@@ -47,11 +48,15 @@ def run_study(
     trials: int | None = None,
     wandb_project: str | None = None,
     pack: int = 1,
+    checkpoint_minutes: float = 5.0,
 ) -> Outcome:
     """Run every unfinished run of `study` under `out` with `workers` processes at a time.
 
     With `wandb_project`, each run also logs to Weights & Biases, grouped by variant. With
-    `pack` > 1, up to `pack` trials of a coevolution variant train as one batched process.
+    `pack` > 1, up to `pack` runs that differ only in their pruning train as one batched
+    process; the log and `study.json` say which runs went together. A pack checkpoints
+    every `checkpoint_minutes` and at pre-emption signals; running the study again resumes
+    an interrupted pack from its newest checkpoint.
     """
     if pack > 1 and wandb_project is not None:
         raise ConfigError(
@@ -59,9 +64,18 @@ def run_study(
             "for several trials; without --pack each trial logs to W&B"
         )
     runs = study.runs(trials)
-    write_plan(study, runs, out, wandb_project=wandb_project)
     outcome = Outcome(skipped=[run for run in runs if is_finished(run, out)])
     pending = [run for run in runs if not is_finished(run, out)]
+    groups = packs(pending, pack)
+    write_plan(
+        study,
+        runs,
+        out,
+        wandb_project=wandb_project,
+        packs=[[run.key for run in group] for group in groups if len(group) > 1],
+    )
+    for line in describe_packs(groups, pack):
+        print(f"{study.name}: {line}", flush=True)
     cores = usable_cores()
     workers = workers or max(1, cores // 2)
     threads = max(1, cores // workers)
@@ -70,8 +84,8 @@ def run_study(
         tqdm(total=len(runs), initial=len(outcome.skipped), desc=study.name, unit="run") as bar,
     ):
         futures = {
-            pool.submit(run_group, group, out, threads, wandb_project): group
-            for group in packs(pending, pack)
+            pool.submit(run_group, group, out, threads, wandb_project, checkpoint_minutes): group
+            for group in groups
         }
         for future in as_completed(futures):
             group = futures[future]
@@ -85,14 +99,53 @@ def run_study(
 
 
 def packs(runs: list[Run], size: int) -> list[list[Run]]:
-    """`runs` in groups of up to `size` consecutive trials of one variant."""
+    """`runs` in packs of up to `size`, in plan order: runs share a pack when they differ
+    only in their pruning (see `shared_part`), whichever variant they belong to."""
     groups: list[list[Run]] = []
+    open_packs: dict[tuple, list[Run]] = {}
     for run in runs:
-        if groups and len(groups[-1]) < size and groups[-1][0].variant == run.variant:
-            groups[-1].append(run)
-        else:
-            groups.append([run])
+        key = shared_part(run)
+        group = open_packs.get(key)
+        if group is None or len(group) >= size:
+            group = open_packs[key] = []
+            groups.append(group)
+        group.append(run)
     return groups
+
+
+def shared_part(run: Run) -> tuple:
+    """What a run's pack-mates must share: its configs and overrides, less those that only
+    set `pruning.*` (fragments of callbacks/, --pruning.* overrides). The seed differs."""
+    configs = tuple(str(config) for config in run.configs if not _pruning_only(config))
+    overrides = tuple(
+        (key, repr(value)) for key, value in run.overrides if not key.startswith("pruning.")
+    )
+    return configs, overrides
+
+
+@functools.cache
+def _pruning_only(config: Path) -> bool:
+    try:
+        text = yaml.safe_load(Path(config).read_text())
+    except (OSError, yaml.YAMLError):
+        return False
+    return isinstance(text, dict) and set(text) == {"pruning"}
+
+
+def describe_packs(groups: list[list[Run]], size: int) -> list[str]:
+    """One line per pack that holds more than one run: its runs, and why it is that size."""
+    lines = []
+    for number, group in enumerate(groups):
+        if size == 1:
+            break
+        variants = sorted({run.variant for run in group})
+        reason = (
+            f"full (--pack {size})"
+            if len(group) == size
+            else f"{len(group)} left of the runs that share everything but their pruning"
+        )
+        lines.append(f"pack {number}: {len(group)} runs of {', '.join(variants)}; {reason}")
+    return lines
 
 
 def usable_cores() -> int:
@@ -103,21 +156,47 @@ def usable_cores() -> int:
         return os.cpu_count() or 1
 
 
-def run_group(runs: list[Run], out: Path, threads: int, wandb_project: str | None) -> None:
+def run_group(
+    runs: list[Run],
+    out: Path,
+    threads: int,
+    wandb_project: str | None,
+    checkpoint_minutes: float = 5.0,
+) -> None:
     """One run alone, or a pack of trials as one process (its trials alone if not packable)."""
-    if len(runs) > 1 and run_pack_process(runs, out, threads):
+    if len(runs) > 1 and run_pack_process(runs, out, threads, checkpoint_minutes):
         return
     for run in runs:
         run_one(run, out, threads, wandb_project)
 
 
-def run_pack_process(runs: list[Run], out: Path, threads: int) -> bool:
+def pack_checkpoint(folder: Path) -> Path | None:
+    """The newest checkpoint an interrupted pack left in `folder`: its clock checkpoint or a
+    pre-emption one (SIGTERM, SIGUSR1); None if it left none."""
+    found = [
+        path
+        for path in (folder / keys.CLOCK_CHECKPOINT, latest_preemption_checkpoint([folder]))
+        if path is not None and path.is_file()
+    ]
+    return max(found, key=lambda path: path.stat().st_mtime) if found else None
+
+
+def run_pack_process(
+    runs: list[Run], out: Path, threads: int, checkpoint_minutes: float = 5.0
+) -> bool:
     """Train `runs` as one batched process (lit_evoae.study.pack); False if the variant is
     not a coevolution, whose trials then run alone."""
-    folder = out / runs[0].variant / f"pack_{runs[0].trial:03d}-{runs[-1].trial:03d}"
-    if folder.exists():
-        shutil.rmtree(folder)  # an interrupted pack starts over
-    folder.mkdir(parents=True)
+    folder = out / "packs" / f"{runs[0].variant}__trial_{runs[0].trial:03d}+{len(runs) - 1}"
+    resume = pack_checkpoint(folder)
+    if resume is None and folder.exists():
+        shutil.rmtree(folder)  # interrupted before its first checkpoint: start over
+    if resume is not None:
+        print(
+            f"resuming the pack of {len(runs)} runs from {runs[0].key} from {resume} "
+            "(its log says which generation)",
+            flush=True,
+        )
+    folder.mkdir(parents=True, exist_ok=True)
     logging = folder / "logging.yaml"
     atomic_write_text(logging, yaml.safe_dump(logging_config(runs[0], folder, None)))
     spec = {
@@ -125,6 +204,8 @@ def run_pack_process(runs: list[Run], out: Path, threads: int) -> bool:
         "out": str(out),
         "folder": str(folder),
         "logging": str(logging),
+        "resume": str(resume) if resume else None,
+        "checkpoint_minutes": checkpoint_minutes,
     }
     atomic_write_text(folder / keys.PACK, json.dumps(spec, indent=1))
     environment = {**os.environ, "OMP_NUM_THREADS": str(threads)}
@@ -135,8 +216,7 @@ def run_pack_process(runs: list[Run], out: Path, threads: int) -> bool:
     if status.returncode == NOT_PACKABLE:
         return False
     if status.returncode != 0:
-        trials = f"{runs[0].trial}-{runs[-1].trial}"
-        raise RunFailed(f"{runs[0].variant} trials {trials} (packed) failed; see {log}")
+        raise RunFailed(f"the pack of {len(runs)} runs from {runs[0].key} failed; see {log}")
     return True
 
 
@@ -153,10 +233,12 @@ def write_plan(
     out: Path,
     path: Path | None = None,
     wandb_project: str | None = None,
+    packs: list[list[str]] | None = None,
 ) -> None:
     """The study's runs, in order, as `read_plan` reads them back (and the report groups them).
 
     It goes to `out/study.json` unless `path` says otherwise; runs write under `out`.
+    `packs` lists the runs (`variant/trial_NNN`) that train together, pack by pack.
     """
     path = path or out / keys.PLAN
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -168,6 +250,7 @@ def write_plan(
         "set": [list(item) for item in study.sets],
         "only": list(study.only),
         "runs": [run.to_plan() for run in runs],
+        "packs": packs or [],
     }
     atomic_write_text(path, json.dumps(plan, indent=1))
 

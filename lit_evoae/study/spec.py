@@ -49,8 +49,13 @@ class Run:
     overrides: tuple[tuple[str, Any], ...]
     choices: tuple[tuple[str, str], ...] = ()  # (axis, entry name): what the report groups by
 
+    @property
+    def key(self) -> str:
+        """`variant/trial_NNN`: the run's folder under the study's output."""
+        return f"{self.variant}/trial_{self.trial:03d}"
+
     def folder(self, out: Path) -> Path:
-        return out / self.variant / f"trial_{self.trial:03d}"
+        return out / self.key
 
     def arguments(self) -> list[str]:
         """`lit-evoae fit` arguments of this run (without the output location)."""

@@ -110,9 +110,18 @@ class AutoencoderSystem(pl.LightningModule, ABC):
     def configure_optimizers(self) -> PopulationStep:
         return PopulationStep([p for p in self.parameters() if p.requires_grad])
 
-    def log_train_loss(self, loss: Tensor) -> None:
+    def log_train_loss(self, per_trial: Tensor) -> None:
+        """The generation's mean training loss, (trials,): over the trials, and per trial."""
         if compat.attached_trainer(self) is not None:
-            self.log(keys.TRAIN_LOSS, loss, on_step=False, on_epoch=True, prog_bar=True)
+            self.log(keys.TRAIN_LOSS, per_trial.mean(), on_step=False, on_epoch=True, prog_bar=True)
+            self.log_per_trial(keys.TRAIN_LOSS, per_trial, on_step=False, on_epoch=True)
+
+    def log_per_trial(self, key: str, values: Tensor, **options) -> None:
+        """`key/trial_TT` for each trial of a batched population, values (trials,): a pack
+        splits them back into each trial's own log. Nothing for a population of one trial."""
+        if len(self.seeds) > 1 and compat.attached_trainer(self) is not None:
+            for trial, value in enumerate(values):
+                self.log(keys.trial(key, trial), value, **options)
 
     def test_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
         inputs = batch[0]
@@ -136,8 +145,8 @@ class AutoencoderSystem(pl.LightningModule, ABC):
         """final/train_l1_mean (the paper's number: the mean over cells of each center's
         training L1), final/test_l1_mean, final/train_l1_best, final/capacity (mean fraction
         of nonzero parameters) and final/capacity_at_last_prune (the fraction the last
-        pruning of each lineage left, the paper's capacity when pruned weights regrow);
-        per trial when there are several, per cell otherwise."""
+        pruning of each lineage left, the paper's capacity when pruned weights regrow); per
+        trial too when there are several, and each cell's final/train_l1."""
         population, _ = self.best_individual()
         splits = {name: data.splits[name].tensors[0] for name in ("train", "test")}
         train, test = (
@@ -164,11 +173,17 @@ class AutoencoderSystem(pl.LightningModule, ABC):
             metrics[keys.final(name)] = values.min() if name == "train_l1_best" else values.mean()
             if trials > 1:
                 metrics.update({keys.trial(keys.final(name), t): v for t, v in enumerate(reduced)})
-        if trials == 1:
-            metrics.update({keys.cell(keys.final("train_l1"), c): v for c, v in enumerate(train)})
+        metrics.update({keys.cell(keys.final("train_l1"), c): v for c, v in enumerate(train)})
         return metrics
 
     def log_model_size(self) -> None:
         population, index = self.best_individual()
-        self.log(keys.MODEL_PARAMS, float(population.parameters_per_individual()))
-        self.log(keys.MODEL_SPARSITY, population.sparsity()[index])
+        params = float(population.parameters_per_individual())
+        sparsity = population.sparsity()
+        self.log(keys.MODEL_PARAMS, params)
+        self.log(keys.MODEL_SPARSITY, sparsity[index])
+        if len(self.seeds) > 1:  # each trial's best individual
+            l1 = self.individual_l1.view(len(self.seeds), -1)
+            best = l1.argmin(1).cpu() + torch.arange(len(l1)) * l1.shape[1]
+            self.log_per_trial(keys.MODEL_PARAMS, torch.full((len(l1),), params))
+            self.log_per_trial(keys.MODEL_SPARSITY, sparsity[best.to(sparsity.device)])

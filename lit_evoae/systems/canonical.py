@@ -8,12 +8,12 @@ from pathlib import Path
 
 import torch
 from torch import Tensor
-from torchmetrics import MeanAbsoluteError
 
 from lit_evoae import compat, keys
 from lit_evoae.arguments import (
     Beta,
     ClosedUnitInterval,
+    NonNegativeInt,
     PositiveFloat,
     PositiveInt,
     check,
@@ -21,6 +21,7 @@ from lit_evoae.arguments import (
     check_each,
 )
 from lit_evoae.errors import ConfigError, Diverged
+from lit_evoae.metrics import PopulationL1
 from lit_evoae.nets import Autoencoder, layer_sizes
 from lit_evoae.population.optim import OptimizerState, StackedAdam
 from lit_evoae.population.stacked import StackedAutoencoder
@@ -43,6 +44,10 @@ class CanonicalAutoencoder(AutoencoderSystem):
         lr_gamma: the decay factor.
         optimizer_state: persistent (Adam as usual) or reset_every_step (a fresh Adam at
             every step, as the reference creates one per step).
+        seeds: one per trial, for several independent networks trained as one batched
+            program (a study's pack): network t's weights, batch order and pruning draws come
+            from seeds[t] alone, as they would in a run seeded with it. None: one network,
+            drawn from the run's seed (seed_everything).
     """
 
     def __init__(
@@ -55,6 +60,7 @@ class CanonicalAutoencoder(AutoencoderSystem):
         lr_step_epochs: PositiveInt | None = None,
         lr_gamma: ClosedUnitInterval = 0.1,
         optimizer_state: OptimizerState = "persistent",
+        seeds: list[NonNegativeInt] | None = None,
     ) -> None:
         super().__init__()
         # Rebind to checked plain values: save_hyperparameters reads these locals.
@@ -67,28 +73,39 @@ class CanonicalAutoencoder(AutoencoderSystem):
             lr_step_epochs = check("lr_step_epochs", lr_step_epochs, PositiveInt)
         lr_gamma = check("lr_gamma", lr_gamma, ClosedUnitInterval)
         check_choice("optimizer_state", optimizer_state, OptimizerState)
+        if seeds is not None:
+            seeds = list(check_each("seeds", seeds, NonNegativeInt))
         self.save_hyperparameters()
-        self.population = StackedAutoencoder(1, *layer_sizes(input_dim, hidden_sizes, latent_dim))
+        sizes = layer_sizes(input_dim, hidden_sizes, latent_dim)
+        self.population = StackedAutoencoder(len(seeds or [0]), *sizes)
+        if seeds is not None:  # each network drawn as a run seeded with its seed draws it
+            self.seeds = seeds
+            self.population.init_rows_as_alone_(seeds)
         self.adam = StackedAdam(self.population, betas, state=optimizer_state)
         self.lr = lr
         self.lr_step_epochs = lr_step_epochs
         self.lr_gamma = lr_gamma
-        self.val_l1 = MeanAbsoluteError()
+        self.val_l1 = PopulationL1(len(self.seeds))
+        #: Each network's last validation L1 (a pack keeps each trial's best from it).
+        self.individual_l1 = torch.full((len(self.seeds),), float("inf"))
 
     def forward(self, inputs: Tensor) -> Tensor:
-        """Reconstruct a (batch, features) tensor."""
-        return self.population(inputs)[0]
+        """Reconstruct a (batch, features) tensor (with the best network of a pack)."""
+        _, best = self.best_individual()
+        return self.population(inputs, torch.tensor([best], device=inputs.device))[0]
 
     def autoencoder(self) -> Autoencoder:
-        """The trained network as a plain `nn.Module` (a copy)."""
-        return self.population.individual(0)
+        """The trained network as a plain `nn.Module` (a copy; a pack's best)."""
+        return self.population.individual(self.best_individual()[1])
 
     def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
         """One epoch: a pass over the training set, then population callbacks (pruning)."""
         data = batch[0]
         epoch = self.current_epoch
         orders = shuffled_orders(self.seeds, epoch, 0, len(data), data.device)
-        rate = torch.tensor([self.learning_rate(epoch)], dtype=torch.float64, device=self.device)
+        rate = torch.full(
+            (len(self.seeds),), self.learning_rate(epoch), dtype=torch.float64, device=self.device
+        )
 
         def losses_of(step: int, inputs: Tensor) -> Tensor:
             return reconstruction_l1(self.population(inputs), inputs)
@@ -107,9 +124,10 @@ class CanonicalAutoencoder(AutoencoderSystem):
         if not bool(finite.all()):
             step = int((~finite).nonzero()[0])
             self._stop_diverged(float(losses[step, 0]), step)
-        self.notify_pairs_trained(torch.zeros(1, dtype=torch.long, device=self.device))
-        self.log_train_loss(losses.mean())
+        self.notify_pairs_trained(torch.arange(len(self.seeds), device=self.device))
+        self.log_train_loss(losses.mean(0))
         self.log(keys.LR, rate[0].float(), on_step=False, on_epoch=True)
+        self.log_per_trial(keys.LR, rate.float(), on_step=False, on_epoch=True)
         self.count_generation()
 
     def learning_rate(self, epoch: int) -> float:
@@ -129,16 +147,22 @@ class CanonicalAutoencoder(AutoencoderSystem):
             f"(now {self.lr})."
         )
 
+    def on_validation_epoch_start(self) -> None:
+        self.val_l1.reset()
+
     def validation_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
         inputs = batch[0]
-        self.val_l1(self(inputs), inputs)
-        self.log(keys.VAL_L1, self.val_l1, prog_bar=True)
+        self.val_l1.update(self.population(inputs), inputs)
 
     def on_validation_epoch_end(self) -> None:
+        per_network = self.val_l1.compute()
+        self.individual_l1 = per_network.detach().cpu()
+        self.log(keys.VAL_L1, per_network.min(), prog_bar=True)
+        self.log_per_trial(keys.VAL_L1, per_network)  # independent trials: each one's own
         self.log_model_size()
 
     def best_individual(self) -> tuple[StackedAutoencoder, int]:
-        return self.population, 0
+        return self.population, int(self.individual_l1.argmin()) if len(self.seeds) > 1 else 0
 
     def pruning_target(self) -> StackedAutoencoder:
         return self.population

@@ -142,20 +142,20 @@ class CoevolutionaryAutoencoder(AutoencoderSystem):
         self.count_generation()
 
     def generation(self, data: Tensor, generation: int) -> Tensor:
-        """One generation over the training set `data` (examples, features); returns the
-        mean training loss. Validation (Lightning's loop) follows."""
+        """One generation over the training set `data` (examples, features); returns each
+        trial's mean training loss, (trials,). Validation (Lightning's loop) follows."""
         losses = []
         groups = self.strategy.update_order.groups(self.cells_per_trial, self.generators)
         for number, cells in enumerate(groups):
             orders = shuffled_orders(self.seeds, generation, number, len(data), data.device)
             self.select(cells, first_batches=data[orders[:, : self.batch_size]])
             cells = self.sharding.own(cells)
-            losses.append(self.train_pairs(cells, data, orders).mean())
+            losses.append(self.per_trial(self.train_pairs(cells, data, orders).mean(0), cells))
             self.notify_pairs_trained(cells)
             self.replace(cells)
         self.sharding.share_(compat.attached_trainer(self), self.centers, self.center_adam)
         self.mutate()
-        return torch.stack(losses).mean()
+        return torch.stack(losses).mean(0)
 
     @torch.no_grad()
     def select(self, cells: Tensor, first_batches: Tensor) -> None:
@@ -220,6 +220,13 @@ class CoevolutionaryAutoencoder(AutoencoderSystem):
             self.learning_rates[rows] = self.strategy.mutate(self.learning_rates[rows], generator)
 
     # ----------------------------------------------------------------- helpers
+    def per_trial(self, values: Tensor, cells: Tensor) -> Tensor:
+        """The mean of `values` (one per cell of `cells`) over each trial's cells: (trials,)."""
+        trials = self.trial_of(cells).to(values.device)
+        sums = torch.zeros(self.topology.trials, device=values.device).index_add_(0, trials, values)
+        counts = torch.bincount(trials, minlength=self.topology.trials).clamp(min=1)
+        return sums / counts
+
     def _trial_rows(self, trial: int) -> slice:
         return slice(trial * self.cells_per_trial, (trial + 1) * self.cells_per_trial)
 
@@ -239,6 +246,12 @@ class CoevolutionaryAutoencoder(AutoencoderSystem):
         """Diverged cells take their neighbourhood's best center (`healing_sources`): weights,
         masks, Adam moments and learning rate."""
         if compat.attached_trainer(self) is not None:
+            per_trial = torch.bincount(
+                self.trial_of(diverged.cpu()), minlength=self.topology.trials
+            )
+            self.log_per_trial(
+                keys.GEN_DIVERGED, per_trial.float(), on_step=False, on_epoch=True, reduce_fx="sum"
+            )
             self.log(
                 keys.GEN_DIVERGED,
                 float(len(diverged)),
@@ -269,6 +282,13 @@ class CoevolutionaryAutoencoder(AutoencoderSystem):
             on_step=False,
             on_epoch=True,
         )
+        by_trial = loss.view(self.topology.trials, -1)
+        for key, values in (
+            (keys.GEN_BEST_LOSS, by_trial.amin(1)),
+            (keys.GEN_MEDIAN_LOSS, by_trial.median(1).values),
+            (keys.GEN_WORST_LOSS, by_trial.amax(1)),
+        ):
+            self.log_per_trial(key, values, on_step=False, on_epoch=True)
         rates = self.learning_rates.tolist()
         rates = {keys.cell(keys.LR, cell): rate for cell, rate in enumerate(rates)}
         self.log_dict(rates, on_step=False, on_epoch=True)
@@ -293,13 +313,18 @@ class CoevolutionaryAutoencoder(AutoencoderSystem):
         self.center_l1.copy_(per_cell)
         self.log(keys.VAL_L1, per_cell[best], prog_bar=True)
         self.log(keys.VAL_L1_MEDIAN, per_cell.median())
-        if self.topology.trials > 1:  # independent trials: each one's best cell
-            for trial, best_l1 in enumerate(per_cell.view(self.topology.trials, -1).amin(1)):
-                self.log(keys.trial(keys.VAL_L1, trial), best_l1)
+        by_trial = per_cell.view(self.topology.trials, -1)  # independent trials: each one's
+        self.log_per_trial(keys.VAL_L1, by_trial.amin(1))
+        self.log_per_trial(keys.VAL_L1_MEDIAN, by_trial.median(1).values)
         self.log_model_size()
 
     def best_individual(self) -> tuple[StackedAutoencoder, int]:
         return self.centers, int(self.best_index)
+
+    @property
+    def individual_l1(self) -> Tensor:
+        """Each center's last validation L1 (as the canonical system has it per network)."""
+        return self.center_l1
 
     def pruning_target(self) -> StackedAutoencoder:
         """The trained pairs: mask changes made here are carried into the centers."""

@@ -10,7 +10,7 @@ import torch
 from lit_evoae import keys
 from lit_evoae.nets import layer_sizes
 from lit_evoae.population.stacked import StackedAutoencoder
-from lit_evoae.study.pack import TrialBests, _write_trial_metrics, pack_arguments
+from lit_evoae.study.pack import TrialBests, pack_arguments, trial_rows, write_metrics
 from lit_evoae.study.results import write_result
 from lit_evoae.study.spec import Run
 
@@ -31,7 +31,9 @@ def test_each_trial_keeps_the_cell_of_its_lowest_validation_l1_so_far():
     torch.manual_seed(0)
     centers = StackedAutoencoder(4, *layer_sizes(5, [3], 2))  # 2 trials of 2 cells
     system = SimpleNamespace(
-        centers=centers, device=torch.device("cpu"), center_l1=torch.tensor([0.5, 0.4, 0.3, 0.6])
+        best_individual=lambda: (centers, 0),
+        device=torch.device("cpu"),
+        individual_l1=torch.tensor([0.5, 0.4, 0.3, 0.6]),
     )
     trainer = SimpleNamespace(sanity_checking=False)
     bests = TrialBests(2)
@@ -41,7 +43,7 @@ def test_each_trial_keeps_the_cell_of_its_lowest_validation_l1_so_far():
     assert torch.equal(first[1], centers.individual(2).encoder[0].weight)
     with torch.no_grad():
         centers.encoders[0].weight.add_(1.0)  # a later generation: new weights
-    system.center_l1 = torch.tensor([0.45, 0.9, 0.1, 0.2])  # trial 0 worse, trial 1 better
+    system.individual_l1 = torch.tensor([0.45, 0.9, 0.1, 0.2])  # trial 0 worse, trial 1 better
     bests.on_validation_end(trainer, system)
     assert torch.equal(bests.bests.individual(0).encoder[0].weight, first[0])  # kept
     assert torch.equal(
@@ -50,16 +52,44 @@ def test_each_trial_keeps_the_cell_of_its_lowest_validation_l1_so_far():
     assert bests.best == pytest.approx([0.4, 0.1])
 
 
+def test_a_trials_columns_come_back_under_the_names_a_run_alone_logs():
+    rows = [
+        {
+            "epoch": "0",
+            "val/l1": "0.3",
+            "val/l1/trial_01": "0.5",
+            "lr/cell_02": "0.1",
+            "lr/cell_03": "0.2",
+            "prune/events/trial_01": "1.0",
+            "prune/events/trial_00": "2.0",
+        },
+        {"epoch": "", "final/train_l1_mean/trial_01": "0.45", "final/train_l1/cell_03": "0.4"},
+    ]
+    assert trial_rows(rows, 1, cells_per_trial=2) == [
+        {
+            "epoch": "0",
+            "val/l1": "0.5",
+            "lr/cell_00": "0.1",
+            "lr/cell_01": "0.2",
+            "prune/events": "1.0",
+        },
+        {"epoch": "", "final/train_l1_mean": "0.45", "final/train_l1/cell_01": "0.4"},
+    ]
+    assert trial_rows(rows, 0, cells_per_trial=2) == [{"epoch": "0", "prune/events": "2.0"}]
+
+
 def test_a_trials_metrics_give_the_record_an_unpacked_run_gets(tmp_path):
     rows = [
-        {"epoch": "0", "val/l1/trial_01": "0.5", keys.TRAIN_LOSS: "0.6"},
-        {"epoch": "1", "val/l1/trial_01": "0.4", keys.TRAIN_LOSS: "0.5"},
-        {"epoch": "1", "final/train_l1_mean/trial_01": "0.45", "final/capacity/trial_01": "0.9"},
+        {"epoch": "0", "val/l1": "0.5"},
+        {"epoch": "1", "val/l1": "0.4"},
+        {"epoch": "", "final/train_l1_mean": "0.45", "final/capacity": "0.9"},
     ]
     run = Run("v", 1, 7, (), ())
     folder = run.folder(tmp_path)
     folder.mkdir(parents=True)
-    _write_trial_metrics(folder, rows, 1, test_l1=0.42, sparsity=0.1, params=30)
+    write_metrics(
+        folder, rows, {keys.TEST_L1: 0.42, keys.MODEL_SPARSITY: 0.1, keys.MODEL_PARAMS: 30}
+    )
     with (folder / keys.METRICS_CSV).open() as handle:
         written = list(csv.DictReader(handle))
     assert [row[keys.VAL_L1] for row in written[:2]] == ["0.5", "0.4"]

@@ -14,6 +14,8 @@ import yaml
 
 from lit_evoae import keys
 from lit_evoae.study.cli import main
+from lit_evoae.study.runner import describe_packs, packs, shared_part
+from lit_evoae.study.spec import Run
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -167,33 +169,35 @@ def test_runs_can_log_to_wandb_grouped_by_variant(tmp_path, tiny_coevolution, mo
 
 @pytest.mark.slow  # a subprocess, DDP or SLURM run
 def test_packed_trials_match_unpacked_ones_and_leave_the_same_files(
-    tmp_path, finished_study, tiny_coevolution_template
+    tmp_path, finished_study, tiny_coevolution_template, capsys
 ):
-    """--pack 2: both trials of a variant train as one process, each with its own seed; each
-    trial's folder has what an unpacked run leaves, and its validation L1 per generation
-    matches the unpacked run of the same trial (1e-5)."""
+    """--pack 4: the two variants' four trials (they differ only in pruning) train as one
+    process, each with its own seed; each trial's folder has what an unpacked run leaves,
+    and its metrics match the unpacked run of the same trial (1e-5)."""
     study, unpacked = finished_study
     out = tmp_path / "packed"
-    main(["run", "--study", str(study), "--out", str(out), "--workers", "1", "--pack", "2"])
-    assert sorted(p.name for p in (out / "random_fixed").iterdir()) == [
-        "pack_000-001",
-        "trial_000",
-        "trial_001",
+    main(["run", "--study", str(study), "--out", str(out), "--workers", "1", "--pack", "4"])
+    assert "pack 0: 4 runs of none, random_fixed; full (--pack 4)" in capsys.readouterr().out
+    assert [p.name for p in (out / "packs").iterdir()] == ["none__trial_000+3"]
+    plan = json.loads((out / keys.PLAN).read_text())
+    assert plan["packs"] == [
+        ["none/trial_000", "none/trial_001", "random_fixed/trial_000", "random_fixed/trial_001"]
     ]
     packed, alone = results(out), results(unpacked)
     assert sorted(packed) == sorted(alone)
     for key, result in packed.items():
-        assert result["packed_with"] == 2 and result["seed"] == alone[key]["seed"]
+        assert result["packed_with"] == 4 and result["seed"] == alone[key]["seed"]
         folder = out / key[0] / f"trial_{key[1]:03d}"
         assert {keys.METRICS_CSV, keys.BEST_AUTOENCODER, keys.RESULT} <= {
             p.name for p in folder.iterdir()
         }
-        mine = metric_column(folder / keys.METRICS_CSV, keys.VAL_L1)
-        theirs = metric_column(
-            unpacked / key[0] / f"trial_{key[1]:03d}" / keys.METRICS_CSV, keys.VAL_L1
-        )
-        assert len(mine) == len(theirs) == 2
-        assert mine == pytest.approx(theirs, abs=1e-5, rel=0)
+        for metric in (keys.VAL_L1, keys.TRAIN_LOSS, keys.PRUNE_SPARSITY):
+            mine = metric_column(folder / keys.METRICS_CSV, metric)
+            theirs = metric_column(
+                unpacked / key[0] / f"trial_{key[1]:03d}" / keys.METRICS_CSV, metric
+            )
+            assert len(mine) == len(theirs) == 2
+            assert mine == pytest.approx(theirs, abs=1e-5, rel=0)
         assert result[keys.TEST_L1] == pytest.approx(alone[key][keys.TEST_L1], abs=1e-5)
         assert result[keys.MODEL_SPARSITY] == pytest.approx(
             alone[key][keys.MODEL_SPARSITY], abs=1e-6
@@ -208,47 +212,59 @@ def metric_column(path: Path, key: str) -> list[float]:
         return [float(row[key]) for row in csv.DictReader(handle) if row.get(key)]
 
 
-def test_packs_group_consecutive_trials_of_one_variant():
-    from lit_evoae.study.runner import packs
-    from lit_evoae.study.spec import Run
-
-    runs = [Run(variant, trial, trial, (), ()) for variant in ("a", "b") for trial in range(3)]
-    assert [[(r.variant, r.trial) for r in group] for group in packs(runs, 2)] == [
-        [("a", 0), ("a", 1)],
-        [("a", 2)],
-        [("b", 0), ("b", 1)],
-        [("b", 2)],
+def test_runs_that_differ_only_in_pruning_share_packs_in_plan_order(tmp_path):
+    fragments = {}
+    for name in ("random", "variance"):
+        fragments[name] = tmp_path / f"{name}.yaml"
+        fragments[name].write_text(yaml.safe_dump({"pruning": {"probability": 0.5}}))
+    regimes = {}
+    for name in ("canonical", "coevolution"):
+        regimes[name] = tmp_path / f"{name}.yaml"
+        regimes[name].write_text(yaml.safe_dump({"model": {"init_args": {"lr": 0.1}}}))
+    runs = [
+        Run(
+            f"{regime}__{pruning}",
+            trial,
+            trial,
+            (regimes[regime], fragments[pruning]),
+            (("pruning.probability", 1.0),) if trial else (),
+        )
+        for regime in regimes
+        for pruning in fragments
+        for trial in range(2)
     ]
-    assert len(packs(runs, 1)) == 6
+    groups = [[(r.variant, r.trial) for r in group] for group in packs(runs, 3)]
+    assert groups == [
+        [("canonical__random", 0), ("canonical__random", 1), ("canonical__variance", 0)],
+        [("canonical__variance", 1)],
+        [("coevolution__random", 0), ("coevolution__random", 1), ("coevolution__variance", 0)],
+        [("coevolution__variance", 1)],
+    ]
+    assert len(packs(runs, 1)) == 8
+    other = Run("x", 0, 0, (regimes["canonical"],), (("model.init_args.lr", 0.5),))
+    assert shared_part(other) != shared_part(runs[0])  # a model override: a pack of its own
+    lines = describe_packs(packs(runs, 3), 3)
+    assert lines[0].startswith("pack 0: 3 runs of canonical__random, canonical__variance; full")
+    assert "1 left of the runs that share everything but their pruning" in lines[1]
 
 
 @pytest.mark.slow  # a subprocess, DDP or SLURM run
-def test_a_canonical_variant_asked_to_pack_runs_its_trials_alone(
-    tmp_path, tiny_coevolution_template
-):
+def test_canonical_runs_pack_too_and_match_their_runs_alone(tmp_path, tiny_coevolution_template):
     base = copy.deepcopy(tiny_coevolution_template)
     base["model"] = {
         "class_path": "lit_evoae.systems.CanonicalAutoencoder",
         "init_args": {"hidden_sizes": [8], "latent_dim": 3, "lr": 0.01},
     }
     study = make_study(tmp_path, base)
-    main(
-        [
-            "run",
-            "--study",
-            str(study),
-            "--out",
-            str(tmp_path / "runs"),
-            "--workers",
-            "1",
-            "--pack",
-            "2",
-            "--trials",
-            "2",
-        ]
-    )
-    found = results(tmp_path / "runs")
-    assert len(found) == 4 and all("packed_with" not in result for result in found.values())
+    command = ["run", "--study", str(study), "--workers", "1", "--trials", "2"]
+    main([*command, "--out", str(tmp_path / "alone")])
+    main([*command, "--out", str(tmp_path / "packed"), "--pack", "4"])
+    alone, packed = results(tmp_path / "alone"), results(tmp_path / "packed")
+    assert len(packed) == 4 and all(result["packed_with"] == 4 for result in packed.values())
+    for key, result in alone.items():
+        assert "packed_with" not in result
+        for name in (keys.TEST_L1, keys.MODEL_SPARSITY, keys.FINAL_TRAIN_L1_MEAN, "epochs"):
+            assert packed[key][name] == pytest.approx(result[name], abs=1e-5), (key, name)
 
 
 def test_set_and_only_are_recorded_in_study_json(tmp_path, tiny_coevolution, monkeypatch):
@@ -276,3 +292,58 @@ def test_set_and_only_are_recorded_in_study_json(tmp_path, tiny_coevolution, mon
     assert plan["set"] == [["trainer.max_epochs", 3]]
     assert {run["variant"] for run in plan["runs"]} == {"random_fixed"}
     assert all(["trainer.max_epochs", 3] == run["overrides"][-1] for run in plan["runs"])
+
+
+@pytest.mark.slow  # a subprocess, DDP or SLURM run
+@pytest.mark.parametrize("regime", ["coevolution", "canonical"])
+def test_a_pack_killed_after_a_checkpoint_resumes_to_the_same_results(
+    regime, tmp_path, tiny_coevolution, capsys
+):
+    """SIGKILL the study and its pack once the pack has written a clock checkpoint; the same
+    command again resumes the pack from it, and every trial ends as an uninterrupted pack's."""
+    tiny_coevolution["trainer"]["max_epochs"] = 8 if regime == "coevolution" else 40
+    if regime == "canonical":
+        tiny_coevolution["model"] = {
+            "class_path": "lit_evoae.systems.CanonicalAutoencoder",
+            "init_args": {"hidden_sizes": [8], "latent_dim": 3},
+        }
+    study = make_study(tmp_path, tiny_coevolution)
+    command = [
+        "run",
+        "--study",
+        str(study),
+        "--workers",
+        "1",
+        "--pack",
+        "4",
+        "--pack-checkpoint-minutes",
+        "0",
+    ]
+    main([*command, "--out", str(tmp_path / "straight")])
+    out = tmp_path / "killed"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "lit_evoae.study.cli", *command, "--out", str(out)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 120
+    while not list(out.glob("packs/*/clock.ckpt")) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.1)  # a generation or more past the checkpoint
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    assert not results(out) and list(out.glob("packs/*/clock.ckpt"))
+    capsys.readouterr()
+    main([*command, "--out", str(out)])
+    assert "resuming the pack of 4 runs" in capsys.readouterr().out
+    (log,) = out.glob("packs/*/log.txt")
+    assert "resuming from" in log.read_text()
+    straight, resumed = results(tmp_path / "straight"), results(out)
+    assert sorted(straight) == sorted(resumed) and len(resumed) == 4
+    for key, result in straight.items():
+        for name in (keys.TEST_L1, keys.VAL_L1_BEST, keys.FINAL_TRAIN_L1_MEAN, "epochs"):
+            assert resumed[key][name] == pytest.approx(result[name], abs=1e-6), (key, name)
+        folder = f"{key[0]}/trial_{key[1]:03d}/{keys.METRICS_CSV}"
+        rows = (tmp_path / "straight" / folder).read_text(), (out / folder).read_text()
+        assert rows[0] == rows[1], key  # every generation once, the same values

@@ -1,0 +1,153 @@
+"""What the paper's grid costs: runs alone or in per-variant packs, against cross-variant packs.
+
+A slice of `configs/studies/paper_main.yaml` (the paper's settings) is trained two ways in
+this one process, one thread, and timed per generation after WARM_UP generations (start-up,
+the parse, the data and the first generations, is printed apart):
+  study throughput coevolution: X
+      the 19 coevolution variants x TRIALS trials: trial-generations per second of one pack
+      of all of them, over that of one pack per variant (what the runner did before), the
+      per-variant packs trained one after another;
+  study throughput canonical: X
+      the 19 canonical variants x TRIALS trials: one pack of all of them over each run alone;
+  paper_main projected core-hours: H
+      all of paper_main.yaml (38 variants x 30 trials x 400 generations) in packs of
+      --pack runs, from the steady-state throughputs measured here (the canonical and the
+      coevolution rate at the measured pack size), on one core.
+With CUDA, the cross-variant packs are timed on the GPU too
+(`paper_main projected GPU-minutes: M`).
+
+    python benchmarks/study.py [--threads 1] [--trials 2] [--generations 2] [--pack 38]
+"""
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+import pytorch_lightning as pl
+import torch
+
+from lit_evoae.callbacks import Pruning
+from lit_evoae.cli import build_cli
+from lit_evoae.study.pack import pack_arguments, packed_system, pruning_per_variant
+from lit_evoae.study.spec import load_study
+
+HERE = Path(__file__).resolve().parent
+STUDY = HERE.parent / "configs" / "studies" / "paper_main.yaml"
+WARM_UP = 1
+PAPER_TRIALS, PAPER_GENERATIONS = 30, 400
+
+
+class GenerationClock(pl.Callback):
+    """Wall clock at the start of every generation and at the end of training."""
+
+    def __init__(self) -> None:
+        self.stamps: list[float] = []
+
+    def on_train_epoch_start(self, trainer, pl_module) -> None:
+        self.stamps.append(time.perf_counter())
+
+    def on_train_end(self, trainer, pl_module) -> None:
+        self.stamps.append(time.perf_counter())
+
+
+def time_pack(runs, folder: Path, generations: int, device: str) -> tuple[float, float]:
+    """(start-up seconds, seconds per generation after WARM_UP) of `runs` as one pack."""
+    start = time.perf_counter()
+    folder.mkdir(parents=True, exist_ok=True)
+    logging = folder / "logging.yaml"
+    logging.write_text("trainer:\n  logger: false\n")
+    epochs = ["--trainer.max_epochs", str(WARM_UP + generations), "--trainer.accelerator", device]
+    arguments = [*pack_arguments(runs, folder, logging), *epochs]
+    cli = build_cli(arguments, run=False)
+    system = packed_system(cli.model, runs)
+    trainer = cli.trainer
+    (first,) = [c for c in trainer.callbacks if isinstance(c, Pruning)]
+    trainer.callbacks.remove(first)
+    trainer.callbacks.extend(pruning_per_variant(runs, first, folder, logging))
+    clock = GenerationClock()
+    trainer.callbacks.append(clock)
+    trainer.fit(system, datamodule=cli.datamodule)
+    steady = clock.stamps[WARM_UP:]
+    return steady[0] - start, (steady[-1] - steady[0]) / generations
+
+
+def regime_runs(study, regime: str, trials: int):
+    return [run for run in study.runs(trials) if dict(run.choices)["regime"] == regime]
+
+
+def throughput_line(name: str, runs, alone: list[list], folder: Path, generations: int) -> float:
+    """Print the ratio of one pack of `runs` over the groups of `alone` one after another;
+    return the pack's steady-state trial-generations per second."""
+    startup_alone = seconds_alone = 0.0
+    for number, group in enumerate(alone):
+        startup, per_generation = time_pack(group, folder / f"alone_{number}", generations, "cpu")
+        startup_alone += startup
+        seconds_alone += per_generation
+    startup, per_generation = time_pack(runs, folder / "pack", generations, "cpu")
+    rate_alone, rate_pack = len(runs) / seconds_alone, len(runs) / per_generation
+    print(
+        f"study throughput {name}: {rate_pack / rate_alone:.2f}  (trial-generations/s: "
+        f"{len(alone)} processes {rate_alone:.2f}, one pack of {len(runs)} {rate_pack:.2f}; "
+        f"start-up {startup_alone:.0f} s in all for those, {startup:.0f} s for the pack)",
+        flush=True,
+    )
+    return rate_pack
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--trials", type=int, default=2)
+    parser.add_argument("--generations", type=int, default=2)
+    options = parser.parse_args()
+    torch.set_num_threads(options.threads)
+    print(
+        f"threads: {torch.get_num_threads()}  study: {STUDY.name}, {options.trials} trials "
+        f"per variant, {options.generations} timed generations",
+        flush=True,
+    )
+    study = load_study(STUDY)
+    variants = len(study.variants()) // 2
+    rates = {}
+    with tempfile.TemporaryDirectory() as scratch:
+        scratch = Path(scratch)
+        coevolution = regime_runs(study, "coevolution", options.trials)
+        per_variant = [
+            [r for r in coevolution if r.variant == v]
+            for v in dict.fromkeys(r.variant for r in coevolution)
+        ]
+        rates["coevolution"] = throughput_line(
+            "coevolution", coevolution, per_variant, scratch / "coevolution", options.generations
+        )
+        canonical = regime_runs(study, "canonical", options.trials)
+        rates["canonical"] = throughput_line(
+            "canonical",
+            canonical,
+            [[r] for r in canonical],
+            scratch / "canonical",
+            options.generations,
+        )
+        trial_generations = variants * PAPER_TRIALS * PAPER_GENERATIONS  # per regime
+        hours = sum(trial_generations / rate for rate in rates.values()) / 3600
+        print(
+            f"paper_main projected core-hours: {hours:.1f}  (packs of "
+            f"{len(coevolution)} runs; {options.threads} thread)",
+            flush=True,
+        )
+        if torch.cuda.is_available():
+            seconds = 0.0
+            for regime in ("coevolution", "canonical"):
+                runs = regime_runs(study, regime, options.trials)
+                _, per_generation = time_pack(
+                    runs, scratch / f"gpu_{regime}", options.generations, "gpu"
+                )
+                seconds += trial_generations / (len(runs) / per_generation)
+            print(
+                f"paper_main projected GPU-minutes: {seconds / 60:.1f}  "
+                f"({torch.cuda.get_device_name()})"
+            )
+
+
+if __name__ == "__main__":
+    main()
