@@ -34,7 +34,7 @@ from lit_evoae.nets import save_autoencoder
 from lit_evoae.population.stacked import StackedAutoencoder, copy_individuals_
 from lit_evoae.population.topology import Trials
 from lit_evoae.study.results import read_metrics, write_result
-from lit_evoae.study.runner import NOT_PACKABLE
+from lit_evoae.study.runner import NOT_PACKABLE, fit_arguments
 from lit_evoae.study.spec import Run
 from lit_evoae.systems import CanonicalAutoencoder, CoevolutionaryAutoencoder
 
@@ -83,17 +83,12 @@ class TrialBests(pl.Callback):
 
 def pack_arguments(runs: list[Run], folder: Path, logging: Path) -> list[str]:
     """The `lit-evoae fit` arguments of the pack: its first run's, seeded with its seed."""
-    options = {
-        "--config": logging,
-        "--trainer.default_root_dir": folder,
-        "--checkpoint.dirpath": folder / "checkpoints",
-        "--trainer.enable_progress_bar": "false",
-        "--test_after_fit": "false",  # the pack tests each trial's best itself
+    return [
+        *fit_arguments(runs[0], folder, logging),
+        *("--test_after_fit", "false"),  # the pack tests each trial's best itself
         # No checkpoint per generation: ClockCheckpoint writes one every few minutes.
-        "--checkpoint.save_top_k": 0,
-        "--checkpoint.save_last": "false",
-    }
-    return [*runs[0].arguments(), *(str(item) for pair in options.items() for item in pair)]
+        *("--checkpoint.save_top_k", "0", "--checkpoint.save_last", "false"),
+    ]
 
 
 def packed_system(model: pl.LightningModule, runs: list[Run]) -> pl.LightningModule | None:

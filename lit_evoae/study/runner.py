@@ -278,23 +278,8 @@ def run_one(run: Run, out: Path, threads: int = 1, wandb_project: str | None = N
     folder.mkdir(parents=True, exist_ok=True)
     logging = folder / "logging.yaml"
     atomic_write_text(logging, yaml.safe_dump(logging_config(run, folder, wandb_project)))
-    command = [
-        sys.executable,
-        "-m",
-        "lit_evoae.cli",
-        "fit",
-        *run.arguments(),
-        "--config",
-        str(logging),
-        # A pre-empted attempt saved hpc_ckpt_N.ckpt here (Preemption callback).
-        "--trainer.default_root_dir",
-        str(folder),
-        "--checkpoint.dirpath",
-        str(folder / "checkpoints"),
-        "--trainer.enable_progress_bar",
-        "false",
-        *(["--ckpt_path", str(resume)] if resume else []),
-    ]
+    command = [sys.executable, "-m", "lit_evoae.cli", "fit", *fit_arguments(run, folder, logging)]
+    command += ["--ckpt_path", str(resume)] if resume else []
     environment = {**os.environ, "OMP_NUM_THREADS": str(threads)}
     start = time.perf_counter()
     log = folder / keys.LOG
@@ -303,6 +288,18 @@ def run_one(run: Run, out: Path, threads: int = 1, wandb_project: str | None = N
     if status.returncode != 0:
         raise RunFailed(f"{run.variant} trial {run.trial} failed; see {log}")
     return write_result(run, out, round(time.perf_counter() - start, 2))
+
+
+def fit_arguments(run: Run, folder: Path, logging: Path) -> list[str]:
+    """`lit-evoae fit` arguments of `run` writing everything into `folder` (where a
+    pre-empted attempt leaves its hpc_ckpt_N.ckpt), with the loggers of `logging`."""
+    options = {
+        "--config": logging,
+        "--trainer.default_root_dir": folder,
+        "--checkpoint.dirpath": folder / "checkpoints",
+        "--trainer.enable_progress_bar": "false",
+    }
+    return [*run.arguments(), *(str(item) for pair in options.items() for item in pair)]
 
 
 def logging_config(run: Run, folder: Path, wandb_project: str | None) -> dict:

@@ -19,7 +19,7 @@ from lit_evoae.cli import build_cli
 from lit_evoae.nets import load_autoencoder
 from lit_evoae.study.pack import run_pack
 from lit_evoae.study.results import read_metrics, write_result
-from lit_evoae.study.runner import logging_config, packs
+from lit_evoae.study.runner import fit_arguments, logging_config, packs
 from lit_evoae.study.spec import load_study
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -65,20 +65,7 @@ def fit_alone(run, out: Path) -> None:
     folder.mkdir(parents=True)
     logging = folder / "logging.yaml"
     logging.write_text(yaml.safe_dump(logging_config(run, folder, None)))
-    build_cli(
-        [
-            "fit",
-            *run.arguments(),
-            "--config",
-            str(logging),
-            "--trainer.default_root_dir",
-            str(folder),
-            "--checkpoint.dirpath",
-            str(folder / "checkpoints"),
-            "--trainer.enable_progress_bar",
-            "false",
-        ]
-    )
+    build_cli(["fit", *fit_arguments(run, folder, logging)])
     write_result(run, out, 0.0)
 
 
