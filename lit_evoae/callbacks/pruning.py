@@ -78,7 +78,7 @@ class Pruning(PopulationCallback):
         # After the system's setup (which sizes the trained-pair slots) and the device move.
         if self.operator is not None:
             self._probe = validation_inputs(trainer)[:PROBE_SIZE]
-            self.operator.attach(trainer, pl_module)
+            self.operator.attach(trainer, pl_module, self.trials)
 
     def teardown(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
         if self.operator is not None:

@@ -6,6 +6,7 @@ batch (Chan et al.'s parallel form of Welford's update), so memory does not grow
 with the number of batches.
 """
 
+from collections.abc import Callable
 from itertools import pairwise
 
 import torch
@@ -23,7 +24,12 @@ class ActivationMoments:
     `attach()` / `detach()` around the passes to record, `reset_(rows)` to start over.
     """
 
-    def __init__(self, population: StackedAutoencoder) -> None:
+    def __init__(
+        self, population: StackedAutoencoder, recorded: Callable[[], Tensor | None] | None = None
+    ) -> None:
+        """`recorded()`, if given, names the rows to record now (None: all): a pack's
+        operator records only the rows of the trials it prunes."""
+        self.recorded = recorded
         self.pairs = _linear_activation_pairs(population)
         size = population.population_size
         device = population.encoders[0].weight.device
@@ -54,8 +60,14 @@ class ActivationMoments:
 
     def _record(self, number: int):
         def hook(module: nn.Module, args: tuple, output: Tensor) -> None:
-            if module.training:
-                self.update(number, output.detach(), self._rows[number])
+            if not module.training:
+                return
+            rows = self._rows[number]
+            wanted = self.recorded() if self.recorded is not None and rows is None else None
+            if wanted is None:
+                self.update(number, output.detach(), rows)
+            elif len(wanted):
+                self.update(number, output.detach()[wanted], wanted)
 
         return hook
 

@@ -40,8 +40,11 @@ class PruningOperator(ABC):
     leave their rows; `detach()` when fit ends.
     """
 
-    def attach(self, trainer: pl.Trainer, system: pl.LightningModule) -> None:
-        """Start gathering what `statistics` needs (hooks, held-out cases)."""
+    def attach(
+        self, trainer: pl.Trainer, system: pl.LightningModule, trials: list[int] | None = None
+    ) -> None:
+        """Start gathering what `statistics` needs (hooks, held-out cases), for the rows of
+        `trials` only if given (a pack prunes each variant's trials with its own operator)."""
 
     def detach(self) -> None:
         """Stop gathering (remove hooks)."""
@@ -121,9 +124,25 @@ class VariancePruning(PruningOperator):
         self.per_weight = bool(per_weight)
         self.moments: ActivationMoments | None = None
 
-    def attach(self, trainer, system):
+    def attach(self, trainer, system, trials=None):
         self.detach()
-        self.moments = ActivationMoments(system.pruning_target()).attach()
+        recorded = None
+        if trials is not None:
+            wanted = torch.tensor(trials)
+            cache: dict = {}
+
+            def recorded() -> Tensor:
+                current = system.pruning_target_trials()
+                if cache.get("for") is not current:  # one lookup per group, not per pass
+                    rows = torch.isin(current, wanted).nonzero().squeeze(1)
+                    cache.update({"for": current, "rows": rows.to(self._device(system))})
+                return cache["rows"]
+
+        self.moments = ActivationMoments(system.pruning_target(), recorded).attach()
+
+    @staticmethod
+    def _device(system) -> torch.device:
+        return system.pruning_target().encoders[0].weight.device
 
     def detach(self):
         if self.moments is not None:
@@ -175,7 +194,7 @@ class ConjunctivePruning(PruningOperator):
         self.with_replacement = bool(with_replacement)
         self.pool = torch.empty(0)  # the validation inputs the cases are drawn from
 
-    def attach(self, trainer, system):
+    def attach(self, trainer, system, trials=None):
         self.pool = validation_inputs(trainer)
         if len(self.pool) < self.cases and not self.with_replacement:
             raise ConfigError(

@@ -65,6 +65,11 @@ class AutoencoderSystem(pl.LightningModule, ABC):
     def pruning_target(self) -> StackedAutoencoder:
         """The population whose just-trained individuals pruning acts on."""
 
+    def pruning_target_trials(self) -> Tensor:
+        """The trial of each row of `pruning_target()` as it is trained now (the current
+        group's, for a population): what an operator that serves some trials records."""
+        return torch.arange(len(self.seeds))
+
     @abstractmethod
     def prune_(self, rows: Tensor, masks: list[Masks], regrow: bool = False) -> None:
         """Give rows `rows` of `pruning_target()` the new `masks` (one (weight, bias) pair per

@@ -171,6 +171,7 @@ class CoevolutionaryAutoencoder(AutoencoderSystem):
             self.selection_loss[cells[positions]] = fitness
         chosen = self.pairings.neighbourhoods[cells, winners]
         mine = self.sharding.own(cells)
+        self._trainee_trials = self.trial_of(mine)
         chosen = chosen[torch.isin(cells, mine)].to(self.device)
         slots = torch.arange(len(mine), device=self.device)
         copy_individuals_(self.trainees, self.centers, slots, chosen)
@@ -241,6 +242,7 @@ class CoevolutionaryAutoencoder(AutoencoderSystem):
             self.trainees, self.center_adam.betas, state=self.hparams.optimizer_state
         ).to(device)
         self._trainees_pruned = True
+        self._trainee_trials = torch.zeros(count, dtype=torch.long)  # set by each selection
 
     def _recover(self, diverged: Tensor) -> None:
         """Diverged cells take their neighbourhood's best center (`healing_sources`): weights,
@@ -329,6 +331,9 @@ class CoevolutionaryAutoencoder(AutoencoderSystem):
     def pruning_target(self) -> StackedAutoencoder:
         """The trained pairs: mask changes made here are carried into the centers."""
         return self.trainees
+
+    def pruning_target_trials(self) -> Tensor:
+        return self._trainee_trials
 
     def prune_(self, rows: Tensor, masks: list[Masks], regrow: bool = False) -> None:
         self.trainees.prune_(rows, masks, regrow)

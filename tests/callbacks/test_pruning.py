@@ -239,7 +239,7 @@ class FirstUnitPruning(PruningOperator):
     def __init__(self):
         self.calls = []
 
-    def attach(self, trainer, system):
+    def attach(self, trainer, system, trials=None):
         self.calls.append("attach")
 
     def reset_(self, rows):

@@ -89,3 +89,17 @@ def test_layer_activations_can_take_the_output_layers_logits():
     assert all(torch.equal(a, b) for a, b in zip(after[:-1], logits[:-1], strict=True))
     torch.testing.assert_close(torch.sigmoid(logits[-1]), after[-1])
     assert bool((logits[-1] < 0).any())  # not squashed into (0, 1)
+
+
+def test_recording_can_be_limited_to_some_rows_with_the_same_moments_there():
+    torch.manual_seed(0)
+    population = StackedAutoencoder(3, *layer_sizes(10, [6], 4))
+    everyone = ActivationMoments(population).attach()
+    some = ActivationMoments(population, recorded=lambda: torch.tensor([0, 2])).attach()
+    for _ in range(4):
+        population(torch.rand(5, 10))
+    for layer in range(len(some.pairs)):
+        assert some.count[layer].tolist() == [20.0, 0.0, 20.0]  # row 1 is not recorded
+        for row in (0, 2):
+            torch.testing.assert_close(some.mean[layer][row], everyone.mean[layer][row])
+            torch.testing.assert_close(some.m2[layer][row], everyone.m2[layer][row])
