@@ -13,7 +13,7 @@ from lit_evoae.study.spec import load_study
 def main(args: list[str] | None = None) -> None:
     parser = _parser()
     options = parser.parse_args(args)
-    for name in ("workers", "trials", "cpus_per_task", "parallel", "pack"):
+    for name in ("workers", "trials", "cpus_per_task", "parallel"):
         if getattr(options, name, None) is not None and getattr(options, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be a positive integer")
     if getattr(options, "index", 0) < 0:
@@ -23,6 +23,19 @@ def main(args: list[str] | None = None) -> None:
     except UserError as error:
         print(f"lit-evoae-study: error: {error}", file=sys.stderr)
         sys.exit(2)
+
+
+def _pack_size(value: str) -> int | str:
+    """--pack: a positive number of runs, or auto."""
+    if value == "auto":
+        return value
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer or auto, got {value!r}")
+    return number
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -66,12 +79,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument(
         "--pack",
-        type=int,
+        type=_pack_size,
         default=1,
-        metavar="N",
+        metavar="N|auto",
         help="train up to N runs as one batched process: runs that differ only in their "
         "pruning (operator, schedule, probability, seed) share a pack, in either regime; each "
-        "trial draws what it draws alone (default 1: each run alone)",
+        "trial draws what it draws alone; auto: the largest pack that fits in memory "
+        "(default 1: each run alone)",
     )
     run.add_argument(
         "--pack-checkpoint-minutes",

@@ -14,6 +14,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -27,6 +28,7 @@ from lit_evoae.errors import ConfigError
 from lit_evoae.io import atomic_write_text
 from lit_evoae.runs import latest_preemption_checkpoint
 from lit_evoae.study.results import RunFailed, is_finished, write_result
+from lit_evoae.study.sizing import pack_size
 from lit_evoae.study.spec import Run, Study
 
 #: The exit status of a pack process whose variant is not a coevolution (lit_evoae.study.pack):
@@ -47,7 +49,7 @@ def run_study(
     workers: int | None,
     trials: int | None = None,
     wandb_project: str | None = None,
-    pack: int = 1,
+    pack: int | str = 1,
     checkpoint_minutes: float = 5.0,
 ) -> Outcome:
     """Run every unfinished run of `study` under `out` with `workers` processes at a time.
@@ -66,7 +68,8 @@ def run_study(
     runs = study.runs(trials)
     outcome = Outcome(skipped=[run for run in runs if is_finished(run, out)])
     pending = [run for run in runs if not is_finished(run, out)]
-    groups = packs(pending, pack)
+    limits = pack_limits(pending, pack, study.name)
+    groups = packs(pending, limits)
     write_plan(
         study,
         runs,
@@ -74,7 +77,7 @@ def run_study(
         wandb_project=wandb_project,
         packs=[[run.key for run in group] for group in groups if len(group) > 1],
     )
-    for line in describe_packs(groups, pack):
+    for line in describe_packs(groups, limits):
         print(f"{study.name}: {line}", flush=True)
     cores = usable_cores()
     workers = workers or max(1, cores // 2)
@@ -98,19 +101,38 @@ def run_study(
     return outcome
 
 
-def packs(runs: list[Run], size: int) -> list[list[Run]]:
-    """`runs` in packs of up to `size`, in plan order: runs share a pack when they differ
-    only in their pruning (see `shared_part`), whichever variant they belong to."""
+def packs(runs: list[Run], limits: int | dict[tuple, int]) -> list[list[Run]]:
+    """`runs` in packs, in plan order: runs share a pack when they differ only in their
+    pruning (see `shared_part`), whichever variant they belong to; a pack holds at most
+    `limits` runs (one number, or one per shared part)."""
     groups: list[list[Run]] = []
     open_packs: dict[tuple, list[Run]] = {}
     for run in runs:
         key = shared_part(run)
+        limit = limits if isinstance(limits, int) else limits[key]
         group = open_packs.get(key)
-        if group is None or len(group) >= size:
+        if group is None or len(group) >= limit:
             group = open_packs[key] = []
             groups.append(group)
         group.append(run)
     return groups
+
+
+def pack_limits(runs: list[Run], pack: int | str, name: str) -> dict[tuple, int]:
+    """The largest pack for each kind of run (`shared_part`): `pack`, checked against the
+    memory estimate, or with `auto` the size that fits; each kind's size is printed."""
+    limits = {}
+    with tempfile.TemporaryDirectory() as scratch:
+        for run in runs:
+            key = shared_part(run)
+            if key in limits:
+                continue
+            if pack == 1:
+                limits[key] = 1
+                continue
+            limits[key], line = pack_size(run, pack, Path(scratch))
+            print(f"{name}: {line} (runs like {run.key})", flush=True)
+    return limits
 
 
 def shared_part(run: Run) -> tuple:
@@ -132,15 +154,16 @@ def _pruning_only(config: Path) -> bool:
     return isinstance(text, dict) and set(text) == {"pruning"}
 
 
-def describe_packs(groups: list[list[Run]], size: int) -> list[str]:
+def describe_packs(groups: list[list[Run]], limits: int | dict[tuple, int]) -> list[str]:
     """One line per pack that holds more than one run: its runs, and why it is that size."""
     lines = []
     for number, group in enumerate(groups):
+        size = limits if isinstance(limits, int) else limits[shared_part(group[0])]
         if size == 1:
-            break
+            continue
         variants = sorted({run.variant for run in group})
         reason = (
-            f"full (--pack {size})"
+            f"full (at most {size})"
             if len(group) == size
             else f"{len(group)} left of the runs that share everything but their pruning"
         )

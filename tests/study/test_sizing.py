@@ -1,0 +1,57 @@
+"""Pack sizes: a number checked against the memory estimate, or `auto`, before any run."""
+
+import copy
+
+import pytest
+import yaml
+
+from lit_evoae.population import memory
+from lit_evoae.study import sizing
+from lit_evoae.study.cli import main
+from lit_evoae.study.spec import load_study
+
+
+@pytest.fixture
+def study(tmp_path, tiny_coevolution_template):
+    base = copy.deepcopy(tiny_coevolution_template)
+    base["data"]["init_args"]["data_dir"] = str(tmp_path / "data")
+    (tmp_path / "base.yaml").write_text(yaml.safe_dump(base))
+    spec = {"name": "sizes", "base": ["base.yaml"], "trials": 3}
+    (tmp_path / "study.yaml").write_text(yaml.safe_dump(spec))
+    return tmp_path / "study.yaml"
+
+
+def test_a_trial_costs_what_the_population_estimate_says(study, tmp_path):
+    (run,) = load_study(study).runs(1)
+    per_trial, device = sizing.bytes_per_trial(run, tmp_path)
+    # 4 cells of 20->8->3->8->20, 4 trainee slots (synchronous), neighbourhood 3, batch 20
+    sizes = [20, 8, 3], [3, 8, 20]
+    assert per_trial == memory.estimated_bytes(4, 4, *sizes, 3, 20)
+    assert device.type == "cpu"
+
+
+def test_auto_fills_half_the_free_memory(study, tmp_path, monkeypatch):
+    (run,) = load_study(study).runs(1)
+    per_trial, _ = sizing.bytes_per_trial(run, tmp_path)
+    monkeypatch.setattr(sizing, "available_bytes", lambda device: 20 * per_trial)
+    size, line = sizing.pack_size(run, "auto", tmp_path)
+    assert size == 10 and line.startswith("--pack auto: packs of up to 10 runs")
+
+
+def test_a_pack_that_cannot_fit_is_refused_in_one_line(study, tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(sizing, "available_bytes", lambda device: 1000)
+    with pytest.raises(SystemExit) as exited:
+        main(["run", "--study", str(study), "--out", str(tmp_path / "runs"), "--pack", "3"])
+    assert exited.value.code == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith("lit-evoae-study: error: --pack 3: a pack of 3 runs needs about ")
+    assert line.endswith("use a smaller --pack, or --pack auto")
+    assert not list((tmp_path / "runs").glob("**/trial_*"))  # no run started
+
+
+@pytest.mark.parametrize("value", ["0", "-2", "many"])
+def test_a_pack_size_that_is_not_a_positive_number_or_auto_names_the_flag(value, study, capsys):
+    with pytest.raises(SystemExit) as exited:
+        main(["run", "--study", str(study), "--out", "runs", "--pack", value])
+    assert exited.value.code == 2
+    assert "argument --pack: must be a positive integer or auto" in capsys.readouterr().err
