@@ -24,7 +24,7 @@ from lit_evoae.checkpoints import AtomicCheckpointIO, read_checkpoint, refuse_mi
 from lit_evoae.errors import one_line_error
 from lit_evoae.export import main as export_main
 from lit_evoae.io import atomic_write_text
-from lit_evoae.loggers import ResumableCSVLogger
+from lit_evoae.loggers import ResumableCSVLogger, wandb_configured
 from lit_evoae.nets import save_autoencoder
 from lit_evoae.parse_errors import one_screen
 from lit_evoae.quiet import silence_notices
@@ -167,7 +167,7 @@ class LitEvoAECLI(LightningCLI):
         )
         if self.subcommand:
             self._resume_in_own_folder(config)
-        if _uses_wandb(config) and not _wandb_configured():
+        if _uses_wandb(config) and not wandb_configured():
             # Without credentials wandb would stop the run to ask for a key; log offline.
             os.environ["WANDB_MODE"] = "offline"
             self.wandb_offline = True
@@ -255,14 +255,6 @@ def _uses_wandb(config) -> bool:
     loggers = config.get("trainer", {}).get("logger")
     loggers = loggers if isinstance(loggers, list) else [loggers]
     return any("WandbLogger" in str(getattr(logger, "class_path", "")) for logger in loggers)
-
-
-def _wandb_configured() -> bool:
-    """True if the user chose a mode or has credentials (WANDB_API_KEY or ~/.netrc)."""
-    if os.environ.get("WANDB_MODE") or os.environ.get("WANDB_API_KEY"):
-        return True
-    netrc = Path.home() / ".netrc"
-    return netrc.is_file() and "api.wandb.ai" in netrc.read_text(errors="ignore")
 
 
 def build_cli(args: list[str] | None = None, run: bool = True) -> LitEvoAECLI:

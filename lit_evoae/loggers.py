@@ -7,6 +7,7 @@ so lose every metric logged before the pre-emption; this one appends to the file
 
 import csv
 import os
+from pathlib import Path
 
 from lightning_fabric.loggers.logger import rank_zero_experiment
 from pytorch_lightning.loggers import CSVLogger
@@ -57,3 +58,12 @@ class ResumableCSVLogger(CSVLogger):
             self._fs.makedirs(self.root_dir, exist_ok=True)
             self._experiment = _AppendingWriter(log_dir=self.log_dir)
         return self._experiment
+
+
+def wandb_configured() -> bool:
+    """True if the user chose a W&B mode or has credentials (WANDB_API_KEY or ~/.netrc);
+    without them, wandb would stop a run to ask for a key, so lit_evoae logs offline."""
+    if os.environ.get("WANDB_MODE") or os.environ.get("WANDB_API_KEY"):
+        return True
+    netrc = Path.home() / ".netrc"
+    return netrc.is_file() and "api.wandb.ai" in netrc.read_text(errors="ignore")

@@ -36,6 +36,7 @@ from lit_evoae.population.topology import Trials
 from lit_evoae.study.results import read_metrics, write_result
 from lit_evoae.study.runner import NOT_PACKABLE, fit_arguments
 from lit_evoae.study.spec import Run
+from lit_evoae.study.wandb_trials import log_trials
 from lit_evoae.systems import CanonicalAutoencoder, CoevolutionaryAutoencoder
 
 
@@ -126,9 +127,11 @@ def run_pack(
     logging: Path,
     resume: Path | None = None,
     checkpoint_minutes: float = 5.0,
+    wandb_project: str | None = None,
 ) -> int:
     """Train `runs` as one population and leave each its folder; with `resume`, continue
-    from that checkpoint (this pack's own)."""
+    from that checkpoint (this pack's own); with `wandb_project`, each trial also becomes a
+    W&B run of its own."""
     start = time.perf_counter()
     cli = build_cli(pack_arguments(runs, folder, logging), run=False)
     system = packed_system(cli.model, runs)
@@ -169,6 +172,9 @@ def run_pack(
         }
         write_metrics(folder, trial_rows(rows, trial, cells), test_row)
         save_autoencoder(bests.bests.individual(trial), folder / keys.BEST_AUTOENCODER)
+    if wandb_project is not None:
+        log_trials(runs, out, wandb_project)
+    for run in runs:  # last: a result marks its run finished
         write_result(run, out, seconds, packed_with=len(runs))
     return 0
 
@@ -210,7 +216,8 @@ def main(argv: list[str] | None = None) -> None:
     runs = [Run.from_plan(record) for record in spec["runs"]]
     resume = Path(spec["resume"]) if spec.get("resume") else None
     folders = Path(spec["out"]), Path(spec["folder"]), Path(spec["logging"])
-    sys.exit(run_pack(runs, *folders, resume, spec.get("checkpoint_minutes", 5.0)))
+    options = spec.get("checkpoint_minutes", 5.0), spec.get("wandb_project")
+    sys.exit(run_pack(runs, *folders, resume, *options))
 
 
 if __name__ == "__main__":

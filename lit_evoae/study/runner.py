@@ -60,11 +60,6 @@ def run_study(
     every `checkpoint_minutes` and at pre-emption signals; running the study again resumes
     an interrupted pack from its newest checkpoint.
     """
-    if pack > 1 and wandb_project is not None:
-        raise ConfigError(
-            "--pack and --wandb cannot be combined yet: a pack is one process "
-            "for several trials; without --pack each trial logs to W&B"
-        )
     runs = study.runs(trials)
     outcome = Outcome(skipped=[run for run in runs if is_finished(run, out)])
     pending = [run for run in runs if not is_finished(run, out)]
@@ -187,7 +182,7 @@ def run_group(
     checkpoint_minutes: float = 5.0,
 ) -> None:
     """One run alone, or a pack of trials as one process (its trials alone if not packable)."""
-    if len(runs) > 1 and run_pack_process(runs, out, threads, checkpoint_minutes):
+    if len(runs) > 1 and run_pack_process(runs, out, threads, checkpoint_minutes, wandb_project):
         return
     for run in runs:
         run_one(run, out, threads, wandb_project)
@@ -205,10 +200,14 @@ def pack_checkpoint(folder: Path) -> Path | None:
 
 
 def run_pack_process(
-    runs: list[Run], out: Path, threads: int, checkpoint_minutes: float = 5.0
+    runs: list[Run],
+    out: Path,
+    threads: int,
+    checkpoint_minutes: float = 5.0,
+    wandb_project: str | None = None,
 ) -> bool:
-    """Train `runs` as one batched process (lit_evoae.study.pack); False if the variant is
-    not a coevolution, whose trials then run alone."""
+    """Train `runs` as one batched process (lit_evoae.study.pack); False if their system
+    cannot be packed, and they then run alone."""
     folder = out / "packs" / f"{runs[0].variant}__trial_{runs[0].trial:03d}+{len(runs) - 1}"
     resume = pack_checkpoint(folder)
     if resume is None and folder.exists():
@@ -229,6 +228,7 @@ def run_pack_process(
         "logging": str(logging),
         "resume": str(resume) if resume else None,
         "checkpoint_minutes": checkpoint_minutes,
+        "wandb_project": wandb_project,
     }
     atomic_write_text(folder / keys.PACK, json.dumps(spec, indent=1))
     environment = {**os.environ, "OMP_NUM_THREADS": str(threads)}

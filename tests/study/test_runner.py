@@ -15,7 +15,7 @@ import yaml
 from lit_evoae import keys
 from lit_evoae.study.cli import main
 from lit_evoae.study.runner import describe_packs, packs, shared_part
-from lit_evoae.study.spec import Run
+from lit_evoae.study.spec import Run, load_study
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -165,6 +165,28 @@ def test_runs_can_log_to_wandb_grouped_by_variant(tmp_path, tiny_coevolution, mo
     assert (described.project, described.run_group) == ("tiny", "random_fixed")
     assert described.display_name == "random_fixed/trial_000"
     assert list(described.tags) == ["pruning=random_fixed"]
+
+
+@pytest.mark.slow  # a subprocess, DDP or SLURM run
+def test_every_trial_of_a_pack_is_its_own_wandb_run(tmp_path, tiny_coevolution, monkeypatch):
+    from test_wandb import history, run_records
+
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    tiny_coevolution["trainer"]["max_epochs"] = 2
+    study = make_study(tmp_path, tiny_coevolution)
+    out = tmp_path / "runs"
+    main(["run", "--study", str(study), "--out", str(out), "--pack", "4", "--wandb", "tiny"])
+    for run in load_study(study).runs():
+        (offline,) = (run.folder(out) / "wandb").glob("offline-run-*")
+        records = run_records(offline)
+        (described,) = [r.run for r in records if r.WhichOneof("record_type") == "run"]
+        assert (described.project, described.run_group) == ("tiny", run.variant)
+        assert described.display_name == run.key
+        assert list(described.tags) == [f"pruning={run.variant}"]
+        rows = history(offline)
+        assert len(rows) == 2  # one per generation; the final and test rows join the last
+        logged = set().union(*rows)
+        assert {keys.VAL_L1, keys.TRAIN_LOSS, keys.PRUNE_SPARSITY, keys.TEST_L1} <= logged
 
 
 @pytest.mark.slow  # a subprocess, DDP or SLURM run
