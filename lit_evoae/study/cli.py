@@ -97,6 +97,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     slurm = study_command("slurm", "submit the study's unfinished runs as a SLURM job array")
     slurm.add_argument("--cpus-per-task", type=int, default=2, help="CPUs per run (default 2)")
+    slurm.add_argument(
+        "--pack",
+        type=_pack_size,
+        default=1,
+        metavar="N|auto",
+        help="one array task per pack of up to N runs, as `run --pack` packs them; a requeued "
+        "task resumes its pack (default 1: one task per run)",
+    )
     slurm.add_argument("--time", default="04:00:00", help="time limit per run (default 04:00:00)")
     slurm.add_argument("--parallel", type=int, help="most array tasks running at once (%%N)")
     slurm.add_argument(
@@ -171,6 +179,7 @@ def _slurm(options) -> None:
         template=options.template or DEFAULT_TEMPLATE,
         wandb_project=project,
         dry_run=options.dry_run,
+        pack=options.pack,
     )
     if not submission.pending:
         print(f"every run of {study.name} has finished; nothing to submit")
@@ -181,7 +190,8 @@ def _slurm(options) -> None:
         print(("would run: " if options.dry_run else "ran: ") + " ".join(command))
     jobs = ", ".join(submission.job_ids) or "none (dry run)"
     print(
-        f"{submission.pending} runs in {len(submission.scripts)} array(s); jobs: {jobs}; "
+        f"{submission.pending} runs in {submission.tasks} array task(s) of "
+        f"{len(submission.scripts)} array(s); jobs: {jobs}; "
         f"logs in {submission.folder / 'logs'}; results in {options.out}"
     )
 

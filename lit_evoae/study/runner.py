@@ -248,6 +248,8 @@ class Plan:
     out: Path
     runs: list[Run]
     wandb_project: str | None = None
+    #: A SLURM submission with --pack: array task i trains the runs of task_packs[i].
+    task_packs: list[list[int]] | None = None
 
 
 def write_plan(
@@ -257,6 +259,7 @@ def write_plan(
     path: Path | None = None,
     wandb_project: str | None = None,
     packs: list[list[str]] | None = None,
+    task_packs: list[list[int]] | None = None,
 ) -> None:
     """The study's runs, in order, as `read_plan` reads them back (and the report groups them).
 
@@ -274,6 +277,7 @@ def write_plan(
         "only": list(study.only),
         "runs": [run.to_plan() for run in runs],
         "packs": packs or [],
+        **({"task_packs": task_packs} if task_packs is not None else {}),
     }
     atomic_write_text(path, json.dumps(plan, indent=1))
 
@@ -285,6 +289,7 @@ def read_plan(path: Path) -> Plan:
             Path(plan["out"]),
             [Run.from_plan(record) for record in plan["runs"]],
             plan.get("wandb_project"),
+            plan.get("task_packs"),
         )
     except (OSError, ValueError, KeyError, TypeError) as error:
         raise ConfigError(

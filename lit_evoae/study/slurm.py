@@ -18,7 +18,7 @@ from pathlib import Path
 
 from lit_evoae.errors import ConfigError, UserError
 from lit_evoae.study.results import is_finished
-from lit_evoae.study.runner import read_plan, run_one, write_plan
+from lit_evoae.study.runner import pack_limits, packs, read_plan, run_group, run_one, write_plan
 from lit_evoae.study.spec import Study
 
 #: The job-array template in a checkout; `--template` names another.
@@ -34,7 +34,8 @@ class Submission:
     scripts: list[Path]
     commands: list[list[str]]
     job_ids: list[str]
-    pending: int
+    pending: int  # unfinished runs
+    tasks: int  # array tasks: one per run, or one per pack
 
 
 def render(template: str, values: dict[str, object]) -> str:
@@ -93,18 +94,28 @@ def submit_study(
     template: Path = DEFAULT_TEMPLATE,
     wandb_project: str | None = None,
     dry_run: bool = False,
+    pack: int | str = 1,
 ) -> Submission:
-    """Render one array script per chunk of unfinished runs and submit it (unless dry_run)."""
+    """Render one array script per chunk of unfinished runs and submit it (unless dry_run).
+    With `pack` > 1 (or auto), an array task trains a pack of runs as the local runner does
+    (`packs`), and a requeued task resumes its pack from its newest checkpoint."""
     if not template.is_file():
         raise ConfigError(f"sbatch template {template} does not exist; pass --template")
     out = out.resolve()
     runs = study.runs(trials)
     write_plan(study, runs, out, wandb_project=wandb_project)
     pending = [index for index, run in enumerate(runs) if not is_finished(run, out)]
+    task_packs, unfinished = None, len(pending)
+    if pack != 1:
+        waiting = [runs[index] for index in pending]
+        groups = packs(waiting, pack_limits(waiting, pack, study.name))
+        position = {run.key: index for index, run in enumerate(runs)}
+        task_packs = [[position[run.key] for run in group] for group in groups]
+        pending = list(range(len(task_packs)))  # one array task per pack
     folder = out / "slurm" / datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
     (folder / "logs").mkdir(parents=True, exist_ok=True)
     plan = folder / "plan.json"
-    write_plan(study, runs, out, plan, wandb_project)
+    write_plan(study, runs, out, plan, wandb_project, task_packs=task_packs)
     scripts, commands, job_ids = [], [], []
     throttle = f"%{parallel}" if parallel else ""
     size = max_array_size() if pending else DEFAULT_MAX_ARRAY_SIZE
@@ -128,7 +139,7 @@ def submit_study(
         commands.append(command)
         if not dry_run:
             job_ids.append(_sbatch(command))
-    return Submission(folder, scripts, commands, job_ids, len(pending))
+    return Submission(folder, scripts, commands, job_ids, unfinished, len(pending))
 
 
 def _sbatch(command: list[str]) -> str:
@@ -145,17 +156,21 @@ def _sbatch(command: list[str]) -> str:
 
 
 def run_task(plan_path: Path, index: int) -> dict | None:
-    """Run the plan's run number `index` (an array task); None if it had already finished."""
+    """Run the plan's task `index` (an array task): its run, or with --pack its pack; None
+    if it had already finished."""
     plan = read_plan(plan_path)
-    if not 0 <= index < len(plan.runs):
-        raise ConfigError(
-            f"--index {index} is outside the plan {plan_path} (0..{len(plan.runs) - 1})"
-        )
-    run = plan.runs[index]
-    if is_finished(run, plan.out):
+    tasks = plan.task_packs if plan.task_packs is not None else plan.runs
+    if not 0 <= index < len(tasks):
+        raise ConfigError(f"--index {index} is outside the plan {plan_path} (0..{len(tasks) - 1})")
+    runs = [plan.runs[i] for i in plan.task_packs[index]] if plan.task_packs else [tasks[index]]
+    runs = [run for run in runs if not is_finished(run, plan.out)]
+    if not runs:
         return None
     # SLURM's warning signal reaches every process of the step. The run's own process
     # (Lightning) checkpoints and requeues on it; this parent must merely survive it.
     signal.signal(signal.SIGUSR1, lambda *_: None)
     threads = max(1, int(os.environ.get("SLURM_CPUS_PER_TASK", "1")))
-    return run_one(run, plan.out, threads, plan.wandb_project)
+    if plan.task_packs is None:
+        return run_one(runs[0], plan.out, threads, plan.wandb_project)
+    run_group(runs, plan.out, threads, plan.wandb_project)
+    return {"finished": [run.key for run in runs]}

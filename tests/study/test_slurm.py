@@ -108,7 +108,7 @@ def test_a_study_runs_as_an_array_on_a_real_slurm(
             "00:10:00",
         ]
     )
-    assert "4 runs in 1 array(s)" in capsys.readouterr().out
+    assert "4 runs in 4 array task(s) of 1 array(s)" in capsys.readouterr().out
     local_slurm.wait_until_empty(timeout=300)
     logs = "\n".join(p.read_text() for p in out.glob("slurm/*/logs/*.out"))
     found = results(out)
@@ -167,3 +167,46 @@ def test_a_preempted_array_task_is_requeued_and_resumes(
     with (folder / keys.METRICS_CSV).open() as handle:
         validated = [int(row["epoch"]) for row in csv.DictReader(handle) if row[keys.VAL_L1]]
     assert sorted(set(validated)) == list(range(epochs))  # no epoch's metrics lost
+
+
+def test_with_pack_an_array_task_trains_a_pack(tiny_study, tmp_path, capsys):
+    out = tmp_path / "runs"
+    main(["slurm", "--study", str(tiny_study), "--out", str(out), "--dry-run", "--pack", "3"])
+    printed = capsys.readouterr().out
+    (script,) = out.glob("slurm/*/array_000.sbatch")
+    assert "#SBATCH --array=0-1" in script.read_text()  # two packs: 3 runs, then 1
+    plan = json.loads((script.parent / "plan.json").read_text())
+    assert plan["task_packs"] == [[0, 1, 2], [3]]
+    assert "4 runs in 2 array task(s) of 1 array(s)" in printed
+
+
+def test_a_packed_study_runs_as_an_array_on_a_real_slurm(
+    local_slurm, tmp_path, tiny_coevolution, monkeypatch, capsys
+):
+    monkeypatch.setenv("SLURM_CONF", str(local_slurm.conf))
+    study = make_study(tmp_path, copy.deepcopy(tiny_coevolution))
+    out = tmp_path / "runs"
+    command = [
+        "slurm",
+        "--study",
+        str(study),
+        "--out",
+        str(out),
+        "--cpus-per-task",
+        "1",
+        "--time",
+        "00:10:00",
+        "--pack",
+        "4",
+    ]
+    main(command)
+    assert "4 runs in 1 array task(s) of 1 array(s)" in capsys.readouterr().out
+    local_slurm.wait_until_empty(timeout=300)
+    logs = "\n".join(p.read_text() for p in out.glob("slurm/*/logs/*.out"))
+    found = results(out)
+    assert sorted(found) == [("none", 0), ("none", 1), ("random_fixed", 0), ("random_fixed", 1)], (
+        logs
+    )
+    assert all(result["packed_with"] == 4 for result in found.values())
+    main(command)
+    assert "nothing to submit" in capsys.readouterr().out
