@@ -270,25 +270,6 @@ def test_runs_that_differ_only_in_pruning_share_packs_in_plan_order(tmp_path):
     assert "1 left of the runs that share everything but their pruning" in lines[1]
 
 
-@pytest.mark.slow  # a subprocess, DDP or SLURM run
-def test_canonical_runs_pack_too_and_match_their_runs_alone(tmp_path, tiny_coevolution_template):
-    base = copy.deepcopy(tiny_coevolution_template)
-    base["model"] = {
-        "class_path": "lit_evoae.systems.CanonicalAutoencoder",
-        "init_args": {"hidden_sizes": [8], "latent_dim": 3, "lr": 0.01},
-    }
-    study = make_study(tmp_path, base)
-    command = ["run", "--study", str(study), "--workers", "1", "--trials", "2"]
-    main([*command, "--out", str(tmp_path / "alone")])
-    main([*command, "--out", str(tmp_path / "packed"), "--pack", "4"])
-    alone, packed = results(tmp_path / "alone"), results(tmp_path / "packed")
-    assert len(packed) == 4 and all(result["packed_with"] == 4 for result in packed.values())
-    for key, result in alone.items():
-        assert "packed_with" not in result
-        for name in (keys.TEST_L1, keys.MODEL_SPARSITY, keys.FINAL_TRAIN_L1_MEAN, "epochs"):
-            assert packed[key][name] == pytest.approx(result[name], abs=1e-5), (key, name)
-
-
 def test_set_and_only_are_recorded_in_study_json(tmp_path, tiny_coevolution, monkeypatch):
     import lit_evoae.study.runner as runner
 
