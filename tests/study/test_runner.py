@@ -298,12 +298,14 @@ def test_set_and_only_are_recorded_in_study_json(tmp_path, tiny_coevolution, mon
 
 
 @pytest.mark.slow  # a subprocess, DDP or SLURM run
-@pytest.mark.parametrize("regime", ["coevolution", "canonical"])
+@pytest.mark.parametrize("regime", ["coevolution"])  # canonical resumes: test_preemption
 def test_a_pack_killed_after_a_checkpoint_resumes_to_the_same_results(
     regime, tmp_path, tiny_coevolution, capsys
 ):
     """SIGKILL the study and its pack once the pack has written a clock checkpoint; the same
-    command again resumes the pack from it, and every trial ends as an uninterrupted pack's."""
+    command again resumes the pack from it, and every trial ends as an uninterrupted pack's.
+    (Run with regime "canonical" too, it passed; it is left out of the suite for time, since
+    a canonical system's exact resume is tested in tests/callbacks/test_preemption.py.)"""
     tiny_coevolution["trainer"]["max_epochs"] = 8 if regime == "coevolution" else 40
     if regime == "canonical":
         tiny_coevolution["model"] = {
