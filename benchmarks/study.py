@@ -27,9 +27,7 @@ from pathlib import Path
 import pytorch_lightning as pl
 import torch
 
-from lit_evoae.callbacks import Pruning
-from lit_evoae.cli import build_cli
-from lit_evoae.study.pack import pack_arguments, packed_system, pruning_per_variant
+from lit_evoae.study.pack import build_pack
 from lit_evoae.study.spec import load_study
 
 HERE = Path(__file__).resolve().parent
@@ -58,16 +56,10 @@ def time_pack(runs, folder: Path, generations: int, device: str) -> tuple[float,
     logging = folder / "logging.yaml"
     logging.write_text("trainer:\n  logger: false\n")
     epochs = ["--trainer.max_epochs", str(WARM_UP + generations), "--trainer.accelerator", device]
-    arguments = [*pack_arguments(runs, folder, logging), *epochs]
-    cli = build_cli(arguments, run=False)
-    system = packed_system(cli.model, runs)
-    trainer = cli.trainer
-    (first,) = [c for c in trainer.callbacks if isinstance(c, Pruning)]
-    trainer.callbacks.remove(first)
-    trainer.callbacks.extend(pruning_per_variant(runs, first, folder, logging))
+    cli, system = build_pack(runs, folder, logging, epochs)
     clock = GenerationClock()
-    trainer.callbacks.append(clock)
-    trainer.fit(system, datamodule=cli.datamodule)
+    cli.trainer.callbacks.append(clock)
+    cli.trainer.fit(system, datamodule=cli.datamodule)
     steady = clock.stamps[WARM_UP:]
     return steady[0] - start, (steady[-1] - steady[0]) / generations
 

@@ -118,18 +118,19 @@ class Pruning(PopulationCallback):
                     picked.append((trial, chosen, loss_before))
             self.operator.reset_(rows)
         after = population.sparsity()
-        self._log(system, rows, cells, after, self._changes(population, picked, before, after))
+        effects = [
+            (
+                trial,
+                after[chosen] - before[chosen],
+                None if loss is None else self._probe_loss(population, chosen) - loss,
+            )
+            for trial, chosen, loss in picked
+        ]
+        self._log(system, rows, cells, after, _summary(effects))
         if len(system.seeds) > 1:  # per trial too: each trial of a pack logs what it would alone
             for trial, positions in governed:
-                mine = [change for change in picked if change[0] == trial]
-                self._log(
-                    system,
-                    positions,
-                    cells,
-                    after,
-                    self._changes(population, mine, before, after),
-                    trial,
-                )
+                mine = [effect for effect in effects if effect[0] == trial]
+                self._log(system, positions, cells, after, _summary(mine), trial)
 
     @property
     def state_key(self) -> str:
@@ -143,21 +144,6 @@ class Pruning(PopulationCallback):
         gives each variant's trials a Pruning of their own)."""
         self.trials = list(trials)
         return self
-
-    def _changes(
-        self, population, picked, before, after
-    ) -> tuple[int, Tensor | None, Tensor | None]:
-        """(individuals pruned, their mean removed fraction, their mean probe-loss change)."""
-        if not picked:
-            return 0, None, None
-        chosen = torch.cat([rows for _, rows, _ in picked])
-        changes = [
-            self._probe_loss(population, rows) - loss
-            for _, rows, loss in picked
-            if loss is not None
-        ]
-        change = torch.cat(changes).mean() if changes else None
-        return len(chosen), (after[chosen] - before[chosen]).mean(), change
 
     def _log(self, system, rows, cells, after, changes, trial: int | None = None) -> None:
         """The pruning's keys, over `rows`; with `trial`, under that trial's names. Under DDP
@@ -220,3 +206,13 @@ class Pruning(PopulationCallback):
         for generator, state in zip(self.generators, self._pending_generators, strict=True):
             generator.set_state(state)
         self._pending_generators = None
+
+
+def _summary(effects: list) -> tuple[int, Tensor | None, Tensor | None]:
+    """(individuals pruned, their mean removed fraction, their mean probe-loss change) from
+    (trial, removed fraction per individual, probe-loss change per individual or None)."""
+    if not effects:
+        return 0, None, None
+    removed = torch.cat([fractions for _, fractions, _ in effects])
+    changes = [change for _, _, change in effects if change is not None]
+    return len(removed), removed.mean(), torch.cat(changes).mean() if changes else None

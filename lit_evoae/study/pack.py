@@ -120,6 +120,20 @@ def pruning_per_variant(runs: list[Run], first: Pruning, folder: Path, logging: 
     return callbacks
 
 
+def build_pack(runs: list[Run], folder: Path, logging: Path, extra: list[str] | None = None):
+    """(the parsed CLI, the pack's population) for `runs`, its Trainer holding one Pruning per
+    variant; `extra` arguments come last. None for a system that cannot be packed."""
+    cli = build_cli([*pack_arguments(runs, folder, logging), *(extra or [])], run=False)
+    system = packed_system(cli.model, runs)
+    if system is None:
+        return None
+    callbacks = cli.trainer.callbacks
+    (first,) = [c for c in callbacks if isinstance(c, Pruning)]
+    callbacks.remove(first)
+    callbacks.extend(pruning_per_variant(runs, first, folder, logging))
+    return cli, system
+
+
 def run_pack(
     runs: list[Run],
     out: Path,
@@ -133,14 +147,11 @@ def run_pack(
     from that checkpoint (this pack's own); with `wandb_project`, each trial also becomes a
     W&B run of its own."""
     start = time.perf_counter()
-    cli = build_cli(pack_arguments(runs, folder, logging), run=False)
-    system = packed_system(cli.model, runs)
-    if system is None:
+    built = build_pack(runs, folder, logging)
+    if built is None:
         return NOT_PACKABLE
+    cli, system = built
     trainer = cli.trainer
-    (first,) = [c for c in trainer.callbacks if isinstance(c, Pruning)]
-    trainer.callbacks.remove(first)
-    trainer.callbacks.extend(pruning_per_variant(runs, first, folder, logging))
     bests, clock = TrialBests(len(runs)), ClockCheckpoint(checkpoint_minutes)
     trainer.callbacks.extend([bests, clock])
     if resume is not None:

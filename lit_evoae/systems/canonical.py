@@ -162,7 +162,7 @@ class CanonicalAutoencoder(AutoencoderSystem):
         self.log_model_size()
 
     def best_individual(self) -> tuple[StackedAutoencoder, int]:
-        return self.population, int(self.individual_l1.argmin()) if len(self.seeds) > 1 else 0
+        return self.population, int(self.individual_l1.argmin())  # 0 alone
 
     def pruning_target(self) -> StackedAutoencoder:
         return self.population
