@@ -16,6 +16,10 @@ GEN_DIVERGED = "gen/diverged"
 LR = "lr"  # the canonical run's decayed rate; coevolution logs `cell(LR, c)` per cell
 MODEL_PARAMS = "model/params"
 MODEL_SPARSITY = "model/sparsity"
+#: Nonzero encoder / decoder parameters, the mean over a trial's final centers (cells): the
+#: network size the paper plots over generations.
+MODEL_ENCODER_LIVE = "model/encoder_live"
+MODEL_DECODER_LIVE = "model/decoder_live"
 PRUNE_EVENTS = "prune/events"
 PRUNE_SPARSITY = "prune/sparsity"
 PRUNE_REMOVED = "prune/removed_fraction"

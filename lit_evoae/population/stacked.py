@@ -225,6 +225,17 @@ class StackedAutoencoder(nn.Module):
         ).all(0)
 
     @torch.no_grad()
+    def live_parameters(self) -> tuple[Tensor, Tensor]:
+        """Per individual, its encoder's and its decoder's nonzero weights and biases."""
+        return tuple(
+            sum(
+                (linear.weight != 0).flatten(1).sum(1) + (linear.bias != 0).sum(1)
+                for linear in mlp.linears()
+            )
+            for mlp in (self.encoders, self.decoders)
+        )
+
+    @torch.no_grad()
     def sparsity(self) -> Tensor:
         """Per individual, the fraction of weights and biases exactly zero: (population,)."""
         zeros = sum(

@@ -57,6 +57,10 @@ def write_result(run: Run, out: Path, seconds: float, packed_with: int = 1) -> d
         "epochs": 1 + max(int(row["epoch"]) for row in _generations(rows)),
         **final_values(rows),
     }
+    for key in (keys.MODEL_ENCODER_LIVE, keys.MODEL_DECODER_LIVE):
+        logged = [row[key] for row in rows if row.get(key)]
+        if logged:  # the last generation's (runs older than these keys have none)
+            record[key] = float(logged[-1])
     if packed_with > 1:
         record["packed_with"] = packed_with
     atomic_write_text(folder / keys.RESULT, json.dumps(record, indent=1))

@@ -187,6 +187,15 @@ class AutoencoderSystem(pl.LightningModule, ABC):
         sparsity = population.sparsity()
         self.log(keys.MODEL_PARAMS, params)
         self.log(keys.MODEL_SPARSITY, sparsity[index])
+        trials = len(self.seeds)
+        for key, live in zip(
+            (keys.MODEL_ENCODER_LIVE, keys.MODEL_DECODER_LIVE),
+            population.live_parameters(),
+            strict=True,
+        ):
+            by_trial = live.float().view(trials, -1).mean(1)
+            self.log(key, by_trial.mean())
+            self.log_per_trial(key, by_trial)
         if len(self.seeds) > 1:  # each trial's best individual
             l1 = self.individual_l1.view(len(self.seeds), -1)
             best = l1.argmin(1).cpu() + torch.arange(len(l1)) * l1.shape[1]

@@ -78,6 +78,17 @@ def test_masks_zero_weights_and_count_as_sparsity(population):
     torch.testing.assert_close(population.sparsity(), torch.tensor([0, 0, 0, expected]))
 
 
+def test_live_parameters_count_each_half_s_nonzero_entries(population):
+    plain = population.individual(0)
+    full = [sum(p.numel() for p in half.parameters()) for half in (plain.encoder, plain.decoder)]
+    population.encoders[0].weight_mask[1, :, :2] = False  # units 0, 1: 12 inputs each
+    list(population.decoders.linears())[1].bias_mask[2, :4] = False
+    population.apply_masks_()
+    encoder, decoder = population.live_parameters()
+    assert encoder.tolist() == [full[0], full[0] - 24, full[0], full[0]]
+    assert decoder.tolist() == [full[1], full[1], full[1] - 4, full[1]]
+
+
 def test_parameter_count_matches_the_plain_module(population):
     plain = population.individual(0)
     assert population.parameters_per_individual() == sum(p.numel() for p in plain.parameters())

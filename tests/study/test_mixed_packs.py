@@ -118,6 +118,7 @@ def test_every_packed_trial_equals_its_run_alone(both):
             keys.VAL_L1,
             keys.TRAIN_LOSS,
             keys.MODEL_SPARSITY,
+            keys.MODEL_ENCODER_LIVE,
             keys.PRUNE_EVENTS,
             keys.PRUNE_SPARSITY,
             keys.FINAL_TRAIN_L1_MEAN,

@@ -41,7 +41,12 @@ def test_logs_the_metric_names_later_tools_rely_on(tiny_data, quiet_trainer):
         p.numel() for p in model.autoencoder().parameters()
     )
     (result,) = trainer.test(model, datamodule=tiny_data, verbose=False)
-    assert set(result) == {keys.TEST_L1, keys.MODEL_PARAMS, keys.MODEL_SPARSITY}
+    sizes = {keys.MODEL_ENCODER_LIVE, keys.MODEL_DECODER_LIVE}
+    assert set(result) == {keys.TEST_L1, keys.MODEL_PARAMS, keys.MODEL_SPARSITY, *sizes}
+    halves = model.autoencoder().encoder, model.autoencoder().decoder
+    assert [result[key] for key in sorted(sizes, reverse=True)] == [
+        sum(int((p != 0).sum()) for p in half.parameters()) for half in halves
+    ]
 
 
 def test_masked_weights_stay_zero_through_training(tiny_data, quiet_trainer):

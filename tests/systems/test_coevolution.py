@@ -123,6 +123,8 @@ def test_logs_per_generation_and_learning_rates_mutate_within_bounds(tiny_data, 
         keys.GEN_WORST_LOSS,
         keys.MODEL_PARAMS,
         keys.MODEL_SPARSITY,
+        keys.MODEL_ENCODER_LIVE,
+        keys.MODEL_DECODER_LIVE,
     ]:
         assert key in metrics, key
     assert (
