@@ -3,13 +3,21 @@
     claims:                                   # in a study file
       - random_exponential < none             # on final/train_l1_mean, the paper's metric
       - {claim: conjunctive_exponential > none, metric: test/l1}
+      - conjunctive_exponential ~= none within 5%   # equivalent: within 5% of none's median
 
 A claim compares two variants (names as the runs' `variant`) on a metric that is lower
-when better. Its verdict: `holds` or `fails` when a two-sided Mann-Whitney U test,
-Holm-corrected over all the study's claims, is significant at 0.05 (in the claimed
-direction, or against it), else `inconclusive`, with the reason: the test is not
-significant, or the trials are too few for any result to be (the smallest p-value two
+when better. Its verdict: `holds` or `fails` when its test, Holm-corrected over all the
+study's claims, is significant at 0.05, else `inconclusive`, with the reason: the test is
+not significant, or the trials are too few for any result to be (the smallest p-value two
 samples of those sizes can give, corrected, is not below 0.05).
+
+- `A < B`, `A > B`: a two-sided Mann-Whitney U test; significant in the claimed direction
+  holds, against it fails.
+- `A ~= B within M%`: equivalence within the margin d = M% of B's median. Where the
+  medians differ by less than d, two one-sided tests (TOST) on shifted samples, A + d >
+  B and A - d < B (Mann-Whitney, each one-sided; p is the larger): significant holds.
+  Where they differ by more, the one-sided test that A lies beyond d on that side (p
+  doubled for the two sides): significant fails.
 """
 
 import re
@@ -26,20 +34,58 @@ DEFAULT_METRIC = keys.FINAL_TRAIN_L1_MEAN
 #: capacity and sparsity, where "<" still means "lower").
 METRICS = (*map(keys.final, keys.FINAL_NAMES), keys.TEST_L1, keys.VAL_L1_BEST, keys.MODEL_SPARSITY)
 _FORM = re.compile(r"^\s*(\S+)\s*([<>])\s*(\S+)\s*$")
+_EQUIVALENCE = re.compile(r"^\s*(\S+)\s*~=\s*(\S+)(.*)$")
+_MARGIN = re.compile(r"^\s*within\s+(\S+)\s*%\s*$")
+EQUIVALENT = "~="
 
 
 @dataclass(frozen=True)
 class Claim:
     left: str
-    relation: str  # "<" or ">"
+    relation: str  # "<", ">" or "~=" (equivalent within `margin`)
     right: str
     metric: str = DEFAULT_METRIC
+    margin: float | None = None  # of the right side's median, for "~=": 0.05 is 5%
+
+    @property
+    def text(self) -> str:
+        within = "" if self.margin is None else f" within {100 * self.margin:g}%"
+        return f"{self.left} {self.relation} {self.right}{within}"
 
     def __str__(self) -> str:
-        return f"{self.left} {self.relation} {self.right} on {self.metric}"
+        return f"{self.text} on {self.metric}"
 
     def to_plan(self) -> dict:
-        return {"claim": f"{self.left} {self.relation} {self.right}", "metric": self.metric}
+        return {"claim": self.text, "metric": self.metric}
+
+
+def parse_claim(text: str, metric: str, where: str) -> Claim:
+    """One claim's text: `A < B`, `A > B` or `A ~= B within M%`."""
+    equivalence = _EQUIVALENCE.match(str(text))
+    if equivalence:
+        left, right, rest = equivalence.groups()
+        margin = _MARGIN.match(rest)
+        value = _percent(margin.group(1)) if margin else None
+        if value is None or value <= 0:
+            raise ConfigError(
+                f"{where}: claim {text!r} needs a margin above 0: write it as "
+                f"'{left} ~= {right} within 5%'"
+            )
+        return Claim(left, EQUIVALENT, right, metric, value / 100)
+    match = _FORM.match(str(text))
+    if not match:
+        raise ConfigError(
+            f"{where}: claim {text!r} must read 'VARIANT < VARIANT', 'VARIANT > VARIANT' "
+            "or 'VARIANT ~= VARIANT within M%'"
+        )
+    return Claim(*match.groups(), metric)
+
+
+def _percent(text: str) -> float | None:
+    try:
+        return float(text)
+    except ValueError:
+        return None
 
 
 def parse_claims(entries, variants: list[str], where: str) -> tuple[Claim, ...]:
@@ -56,13 +102,8 @@ def parse_claims(entries, variants: list[str], where: str) -> tuple[Claim, ...]:
             if isinstance(entry, dict)
             else (entry, DEFAULT_METRIC)
         )
-        match = _FORM.match(str(text))
-        if not match:
-            raise ConfigError(
-                f"{where}: claim {text!r} must read 'VARIANT < VARIANT' or 'VARIANT > VARIANT'"
-            )
-        left, relation, right = match.groups()
-        unknown = [name for name in (left, right) if name not in variants]
+        claim = parse_claim(text, metric, where)
+        unknown = [name for name in (claim.left, claim.right) if name not in variants]
         if unknown:
             raise ConfigError(
                 f"{where}: claim {text!r} names unknown variant(s) {unknown}; "
@@ -73,25 +114,21 @@ def parse_claims(entries, variants: list[str], where: str) -> tuple[Claim, ...]:
                 f"{where}: claim {text!r} names unknown metric {metric!r}; "
                 f"choose one of {', '.join(METRICS)}"
             )
-        claims.append(Claim(left, relation, right, metric))
+        claims.append(claim)
     return tuple(claims)
 
 
 def claims_from_plan(records: list[dict]) -> tuple[Claim, ...]:
-    claims = []
-    for record in records:
-        left, relation, right = _FORM.match(record["claim"]).groups()
-        claims.append(Claim(left, relation, right, record["metric"]))
-    return tuple(claims)
+    return tuple(parse_claim(r["claim"], r["metric"], "study.json") for r in records)
 
 
 def verdicts(claims: tuple[Claim, ...], results: list[dict], compare, holm) -> list[dict]:
     """One row per claim: medians and n of both sides, Holm-corrected p, effect, verdict."""
-    rows, p_values, floors = [], [], []
+    rows, p_values, floors, within = [], [], [], []
     for claim in claims:
         left, right = (_values(results, name, claim.metric) for name in (claim.left, claim.right))
         row = {
-            "claim": f"{claim.left} {claim.relation} {claim.right}",
+            "claim": claim.text,
             "metric": claim.metric,
             "n_left": len(left),
             "n_right": len(right),
@@ -100,12 +137,22 @@ def verdicts(claims: tuple[Claim, ...], results: list[dict], compare, holm) -> l
         }
         testable = len(left) >= 1 and len(right) >= 1 and len(left) + len(right) >= 3
         p_value, effect = compare(left, right) if testable else (1.0, None)
+        floor = smallest_p(len(left), len(right))
+        if claim.relation == EQUIVALENT and testable:
+            row["margin"] = claim.margin * abs(row["median_right"])
+            within.append(abs(row["median_left"] - row["median_right"]) < row["margin"])
+            p_value = equivalence_p(left, right, row["margin"], within[-1])
+            floor = floor / 2 if within[-1] else floor  # one-sided, or doubled one-sided
+        else:
+            within.append(None)
         row["effect"] = effect
         p_values.append(p_value)
-        floors.append(smallest_p(len(left), len(right)))
+        floors.append(floor)
         rows.append(row)
     adjusted, adjusted_floors = holm(p_values), holm(floors)
-    for row, claim, p_value, floor in zip(rows, claims, adjusted, adjusted_floors, strict=True):
+    for row, claim, p_value, floor, inside in zip(
+        rows, claims, adjusted, adjusted_floors, within, strict=True
+    ):
         row["p_holm"] = p_value
         if floor >= ALPHA:
             row["verdict"] = "inconclusive"
@@ -113,6 +160,8 @@ def verdicts(claims: tuple[Claim, ...], results: list[dict], compare, holm) -> l
                 f"too few trials: n = {row['n_left']} and {row['n_right']} cannot "
                 f"reach p < {ALPHA} (smallest corrected p {floor:.3g})"
             )
+        elif claim.relation == EQUIVALENT:
+            row["verdict"], row["reason"] = _equivalence_verdict(row, p_value, inside)
         elif p_value >= ALPHA:
             row["verdict"], row["reason"] = "inconclusive", "the difference is not significant"
         else:
@@ -125,6 +174,32 @@ def verdicts(claims: tuple[Claim, ...], results: list[dict], compare, holm) -> l
                 else "significant, against the claimed direction"
             )
     return rows
+
+
+def equivalence_p(left: list[float], right: list[float], margin: float, within: bool) -> float:
+    """The p-value of equivalence within +-margin (TOST: the larger of the two one-sided
+    Mann-Whitney p-values on shifted samples) when the medians lie `within` it; else of a
+    difference beyond the margin on the medians' side (one-sided, doubled)."""
+    from scipy.stats import mannwhitneyu  # deferred: parsing a study must not import scipy
+
+    def shifted(by: float, alternative: str) -> float:
+        return float(mannwhitneyu([v + by for v in left], right, alternative=alternative).pvalue)
+
+    if within:
+        return max(shifted(margin, "greater"), shifted(-margin, "less"))
+    above = median(left) > median(right)
+    beyond = shifted(-margin, "greater") if above else shifted(margin, "less")
+    return min(1.0, 2 * beyond)
+
+
+def _equivalence_verdict(row: dict, p_value: float, within: bool) -> tuple[str, str]:
+    margin = f"the margin {row['margin']:.3g}"
+    if p_value >= ALPHA:
+        side = "within" if within else "beyond"
+        return "inconclusive", f"medians differ by {side} {margin}, not significantly"
+    if within:
+        return "holds", f"equivalent: both one-sided tests reject a difference beyond {margin}"
+    return "fails", f"significantly different by more than {margin}"
 
 
 def _values(results: list[dict], variant: str, metric: str) -> list[float]:

@@ -128,6 +128,12 @@ def _parser() -> argparse.ArgumentParser:
     task.add_argument("--index", required=True, type=int, help="the run's index in the plan")
     report = commands.add_parser("report", help="tables, tests and plots of a study's results")
     report.add_argument("out", type=Path, help="the study's output folder")
+    report.add_argument(
+        "--study",
+        type=Path,
+        help="judge the claims of this study file instead of those its study.json "
+        "recorded (claims may be revised after the runs)",
+    )
     return parser
 
 
@@ -206,7 +212,8 @@ def _task(options) -> None:
 def _report(options) -> None:
     from lit_evoae.study.report import write_report  # deferred: scipy and matplotlib
 
-    folder = write_report(options.out)
+    claims = None if options.study is None else load_study(options.study).claims
+    folder = write_report(options.out, claims)
     print((folder / keys.REPORT_MD).read_text())
     print(f"tables and plots in {folder}")
 

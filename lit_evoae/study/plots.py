@@ -51,7 +51,7 @@ def plot_boxes(
         axis.set_xticks(range(1, len(names) + 1), ticks, rotation=30, ha="right")
         axis.set_title(group)
         axis.set_ylabel(label)
-    return _save(figure, path)
+    return save_figure(figure, path)
 
 
 def plot_l1_vs_sparsity(results: list[dict], path: Path) -> Path:
@@ -70,7 +70,7 @@ def plot_l1_vs_sparsity(results: list[dict], path: Path) -> Path:
         axis.set_xlabel("fraction of weights pruned")
         axis.set_ylabel("final test L1")
         axis.legend(fontsize="small")
-    return _save(figure, path)
+    return save_figure(figure, path)
 
 
 def plot_curves(results: list[dict], path: Path) -> Path:
@@ -78,7 +78,7 @@ def plot_curves(results: list[dict], path: Path) -> Path:
     figure, panels = _panels(results)
     for axis, group, variants in panels:
         for name in sorted(variants):
-            curves = [_val_curve(Path(r["folder"]) / keys.METRICS_CSV) for r in variants[name]]
+            curves = [read_curve(Path(r["folder"]) / keys.METRICS_CSV) for r in variants[name]]
             length = min(len(curve) for curve in curves)
             if length:
                 middle = [
@@ -89,20 +89,22 @@ def plot_curves(results: list[dict], path: Path) -> Path:
         axis.set_xlabel("epoch (generation)")
         axis.set_ylabel("val L1")
         axis.legend(fontsize="small")
-    return _save(figure, path)
+    return save_figure(figure, path)
 
 
-def _val_curve(metrics: Path) -> list[float]:
+def read_curve(metrics: Path, key: str = keys.VAL_L1) -> list[float]:
+    """`key` per epoch, in epoch order, from the rows of `metrics` (a metrics.csv) that have it."""
     if not metrics.is_file():
         return []
     with metrics.open() as handle:
-        rows = [row for row in csv.DictReader(handle) if row.get(keys.VAL_L1)]
-    by_epoch = {int(row["epoch"]): float(row[keys.VAL_L1]) for row in rows}
+        rows = [row for row in csv.DictReader(handle) if row.get(key)]
+    by_epoch = {int(row["epoch"]): float(row[key]) for row in rows}
     return [by_epoch[epoch] for epoch in sorted(by_epoch)]
 
 
-def _save(figure, path: Path) -> Path:
-    figure.tight_layout()
-    figure.savefig(path, dpi=100)
+def save_figure(figure, path: Path, tight: bool = True) -> Path:
+    if tight:
+        figure.tight_layout()
+    figure.savefig(path, dpi=100, bbox_inches="tight")
     plt.close(figure)
     return path

@@ -1,8 +1,9 @@
 """The study report: per-group tables with significance tests, and plots.
 
 Runs are grouped by every grid axis except `pruning` (e.g. regime, data set). Within a
-group each pruning variant is compared, on final test L1, against no pruning (`none`) and
-against random pruning with the same schedule (`random_<schedule>`): two-sided
+group each pruning variant is compared, on final test L1, against no pruning (`none`),
+random pruning and magnitude pruning with the same schedule (`random_<schedule>`,
+`magnitude_<schedule>`): two-sided
 Mann-Whitney U tests, Holm-corrected within each family (all tests against one
 baseline in one group), with the rank-biserial correlation as effect size
 (r = 2U/(n1 n2) - 1; r > 0: the variant's L1 tends to be higher, i.e. worse).
@@ -20,7 +21,8 @@ from scipy.stats import mannwhitneyu
 
 from lit_evoae import keys
 from lit_evoae.io import atomic_write_text
-from lit_evoae.study.claims import ALPHA, claims_from_plan, smallest_p, verdicts
+from lit_evoae.study.claims import ALPHA, Claim, claims_from_plan, smallest_p, verdicts
+from lit_evoae.study.grid_report import grid_sections
 from lit_evoae.study.plots import plot_all
 from lit_evoae.study.results import NO_PRUNING, by_group, load_results
 
@@ -41,12 +43,30 @@ def compare(variant: list[float], baseline: list[float]) -> tuple[float, float]:
     return float(p_value), 2 * float(statistic) / (len(variant) * len(baseline)) - 1
 
 
+def same_schedule(name: str, baseline_operator: str) -> str | None:
+    """`<baseline_operator>_<schedule>` for `<operator>_<schedule>`; None for the baseline
+    operator itself and for none."""
+    operator, _, schedule = name.partition("_")
+    if name == NO_PRUNING or operator == baseline_operator or not schedule:
+        return None
+    return f"{baseline_operator}_{schedule}"
+
+
 def random_baseline(name: str) -> str | None:
     """`random_<schedule>` for `<operator>_<schedule>`; None for random itself and for none."""
-    operator, _, schedule = name.partition("_")
-    return (
-        None if name == NO_PRUNING or operator == "random" or not schedule else f"random_{schedule}"
-    )
+    return same_schedule(name, "random")
+
+
+def magnitude_baseline(name: str) -> str | None:
+    """`magnitude_<schedule>`: the usual pruning baseline on the same schedule."""
+    return same_schedule(name, "magnitude")
+
+
+BASELINES = (
+    (lambda name: NO_PRUNING, "none"),
+    (random_baseline, "random"),
+    (magnitude_baseline, "magnitude"),
+)
 
 
 def summarise(results: list[dict]) -> dict[str, list[dict]]:
@@ -68,7 +88,7 @@ def summarise(results: list[dict]) -> dict[str, list[dict]]:
                     "median_train_l1_mean": _median_of(variants[name], keys.FINAL_TRAIN_L1_MEAN),
                 }
             )
-        for baseline_of, label in ((lambda n: NO_PRUNING, "none"), (random_baseline, "random")):
+        for baseline_of, label in BASELINES:
             tests = [(row, baseline_of(row["variant"])) for row in rows]
             tests = [(row, base) for row, base in tests if base in l1 and base != row["variant"]]
             outcomes = [compare(l1[row["variant"]], l1[base]) for row, base in tests]
@@ -91,6 +111,8 @@ COLUMNS = [
     "effect_vs_none",
     "p_vs_random_holm",
     "effect_vs_random",
+    "p_vs_magnitude_holm",
+    "effect_vs_magnitude",
 ]
 
 
@@ -101,7 +123,7 @@ def small_n_warning(rows: list[dict]) -> str | None:
     tested = [
         (row["n"], sizes[base])
         for row in rows
-        for base in (NO_PRUNING, random_baseline(row["variant"]))
+        for base in (baseline_of(row["variant"]) for baseline_of, _ in BASELINES)
         if base in sizes and base != row["variant"]
     ]
     untestable = [pair for pair in tested if smallest_p(*pair) >= ALPHA]
@@ -152,6 +174,7 @@ CLAIM_COLUMNS = [
     "n_right",
     "median_left",
     "median_right",
+    "margin",
     "p_holm",
     "effect",
     "verdict",
@@ -170,17 +193,20 @@ def claim_markdown(rows: list[dict]) -> str:
     return "\n".join(lines + [""])
 
 
-def write_report(out: Path) -> Path:
+def write_report(out: Path, claims: tuple[Claim, ...] | None = None) -> Path:
     """Tables (report.md, report.csv), the claims' verdicts (claims.csv) and plots (*.png)
-    into `out/report/`."""
+    into `out/report/`; `claims`: judge these instead of those study.json recorded."""
     results = load_results(out)
     tables = summarise(results)
     folder = out / "report"
     folder.mkdir(exist_ok=True)
-    plan_file = out / keys.PLAN
-    records = json.loads(plan_file.read_text()).get("claims", []) if plan_file.is_file() else []
-    claims = verdicts(claims_from_plan(records), results, compare, holm)
+    if claims is None:
+        plan_file = out / keys.PLAN
+        records = json.loads(plan_file.read_text()).get("claims", []) if plan_file.is_file() else []
+        claims = claims_from_plan(records)
+    claims = verdicts(claims, results, compare, holm)
     text = markdown(tables) + ("\n" + claim_markdown(claims) if claims else "")
+    text += "\n" + grid_sections(results, folder, compare, holm)
     atomic_write_text(folder / keys.REPORT_MD, text)
     if claims:
         with (folder / keys.CLAIMS_CSV).open("w", newline="") as handle:

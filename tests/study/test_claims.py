@@ -7,7 +7,7 @@ import yaml
 
 from lit_evoae import keys
 from lit_evoae.errors import ConfigError
-from lit_evoae.study.claims import Claim, parse_claims, verdicts
+from lit_evoae.study.claims import Claim, claims_from_plan, parse_claims, verdicts
 from lit_evoae.study.cli import main
 from lit_evoae.study.report import compare, holm
 from lit_evoae.study.spec import load_study
@@ -48,6 +48,10 @@ def test_claims_read_as_a_relation_between_variants_on_a_metric():
         ),
         ({"claim": "none < random_exponential", "metric": "speed"}, "unknown metric 'speed'"),
         ("none is better", "must read 'VARIANT < VARIANT'"),
+        ("none ~= random_exponential", r"needs a margin above 0: write it as 'none ~= "),
+        ("none ~= random_exponential within 0%", "needs a margin above 0"),
+        ("none ~= random_exponential within -5%", "needs a margin above 0"),
+        ("none ~= random_exponential within five%", "needs a margin above 0"),
     ],
 )
 def test_a_bad_claim_is_one_error_naming_it_and_the_file(entry, message):
@@ -65,6 +69,43 @@ def test_verdicts_hold_fail_or_are_inconclusive_with_the_reason():
     mixed = results({"random_exponential": low, "none": [v + 0.005 for v in low]})
     (row,) = verdicts(claims[:1], mixed, compare, holm)
     assert (row["verdict"], row["reason"]) == ("inconclusive", "the difference is not significant")
+
+
+def test_an_equivalence_claim_reads_its_margin_and_keeps_it_in_the_plan():
+    (claim,) = parse_claims(["none ~= random_exponential within 5%"], VARIANTS, "s.yaml")
+    assert claim == Claim("none", "~=", "random_exponential", keys.FINAL_TRAIN_L1_MEAN, 0.05)
+    assert claims_from_plan([claim.to_plan()]) == (claim,)
+
+
+EQUAL = [0.200, 0.201, 0.199, 0.2005, 0.1995, 0.2002, 0.1998, 0.2001, 0.1999, 0.2003]
+
+
+def test_tost_holds_for_samples_equal_within_the_margin():
+    shifted = [v + 0.001 for v in EQUAL]  # 0.5% apart, margin 5% of 0.2 = 0.01
+    claim = Claim("random_exponential", "~=", "none", margin=0.05)
+    (row,) = verdicts(
+        (claim,), results({"random_exponential": shifted, "none": EQUAL}), compare, holm
+    )
+    assert row["verdict"] == "holds" and row["reason"].startswith("equivalent")
+    assert row["margin"] == pytest.approx(0.05 * 0.20005) and row["p_holm"] < 0.05
+
+
+def test_tost_fails_for_samples_apart_by_more_than_the_margin():
+    worse = [v * 1.3 for v in EQUAL]
+    claim = Claim("random_exponential", "~=", "none", margin=0.05)
+    (row,) = verdicts(
+        (claim,), results({"random_exponential": worse, "none": EQUAL}), compare, holm
+    )
+    assert row["verdict"] == "fails" and "more than the margin" in row["reason"]
+
+
+def test_tost_is_inconclusive_when_the_spread_hides_the_margin():
+    spread = [0.1, 0.3, 0.15, 0.25, 0.2]
+    claim = Claim("random_exponential", "~=", "none", margin=0.05)
+    rows = verdicts(
+        (claim,), results({"random_exponential": spread, "none": spread}), compare, holm
+    )
+    assert rows[0]["verdict"] == "inconclusive" and "not significantly" in rows[0]["reason"]
 
 
 def test_a_single_trial_cannot_settle_a_claim():
@@ -113,6 +154,12 @@ def test_the_study_file_states_claims_and_the_report_judges_them(tmp_path):
     # 4 against 4 trials, every one lower: the exact two-sided p is 2/70 = 0.029
     assert "| holds | significant, in the claimed direction |" in report
     assert (out / "report" / "claims.csv").is_file()
+    study["claims"] = ["random_exponential ~= none within 5%"]  # revised after the runs
+    (tmp_path / "s.yaml").write_text(yaml.safe_dump(study))
+    main(["report", str(out), "--study", str(tmp_path / "s.yaml")])
+    revised = (out / "report" / "claims.csv").read_text()
+    assert "random_exponential ~= none within 5%" in revised and "< none" not in revised
+    assert "significantly different by more than the margin" in revised
 
 
 def test_an_unknown_variant_in_a_study_files_claims_is_refused(tmp_path):

@@ -50,7 +50,7 @@ def test_every_plot_is_written_and_the_papers_metric_only_when_logged(results, t
 
 def test_boxes_say_n_under_each_variant(results, tmp_path, monkeypatch):
     figures = []
-    monkeypatch.setattr(plots, "_save", lambda figure, path: figures.append(figure) or path)
+    monkeypatch.setattr(plots, "save_figure", lambda figure, path: figures.append(figure) or path)
     plots.plot_boxes(results, tmp_path / "boxes.png")
     labels = [tick.get_text() for tick in figures[0].axes[0].get_xticklabels()]
     assert labels == ["none\nn=3", "random_fixed\nn=2"]
@@ -58,5 +58,5 @@ def test_boxes_say_n_under_each_variant(results, tmp_path, monkeypatch):
 
 
 def test_a_curve_is_read_in_epoch_order_skipping_rows_without_val_l1(results):
-    curve = plots._val_curve(Path(results[0]["folder"]) / keys.METRICS_CSV)
+    curve = plots.read_curve(Path(results[0]["folder"]) / keys.METRICS_CSV)
     assert curve == pytest.approx([0.5, 0.4, 0.3])

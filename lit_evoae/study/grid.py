@@ -1,0 +1,79 @@
+"""The operator x schedule grid of a study group, read from its variants' names.
+
+A pruning variant is named `<operator>_<schedule>` (`random_final_n`) or `none`, as the
+fragments in `callbacks/` are. These pure helpers lay a group's variants out on that grid,
+find its Pareto front of quality against capacity, and the best combination with those
+not significantly worse than it (the paper's third claim).
+"""
+
+from dataclasses import dataclass
+from statistics import median
+
+import numpy as np
+
+from lit_evoae.study.results import NO_PRUNING
+
+#: The paper's operators and schedules, in its order; others found in a study go after.
+OPERATORS = ("random", "variance", "conjunctive", "magnitude")
+SCHEDULES = ("fixed", "increase", "decrease", "population", "exponential", "final_n")
+
+
+def operator_schedule(variant: str) -> tuple[str, str] | None:
+    """(operator, schedule) of `<operator>_<schedule>`; None for `none` or another name."""
+    operator, _, schedule = variant.partition("_")
+    if variant == NO_PRUNING or not schedule:
+        return None
+    return operator, schedule
+
+
+def grid_axes(variants: list[str]) -> tuple[list[str], list[str]]:
+    """The operators and schedules `variants` use, known ones first in the paper's order."""
+    pairs = [p for p in map(operator_schedule, variants) if p is not None]
+    return _ordered({o for o, _ in pairs}, OPERATORS), _ordered({s for _, s in pairs}, SCHEDULES)
+
+
+def _ordered(found: set[str], known: tuple[str, ...]) -> list[str]:
+    return [name for name in known if name in found] + sorted(found - set(known))
+
+
+@dataclass(frozen=True)
+class Summary:
+    """One variant's median and quartiles of a metric."""
+
+    median: float
+    low: float
+    high: float
+    n: int
+
+    @classmethod
+    def of(cls, values: list[float]) -> "Summary":
+        low, high = np.percentile(values, [25, 75])
+        return cls(median(values), float(low), float(high), len(values))
+
+
+def pareto_front(points: dict[str, tuple[float, float]]) -> list[str]:
+    """The variants no other variant dominates, lower being better on both coordinates
+    (e.g. (training L1, capacity)); sorted by the first coordinate."""
+    front = [
+        name
+        for name, (x, y) in points.items()
+        if not any(
+            (ox <= x and oy <= y) and (ox < x or oy < y)
+            for other, (ox, oy) in points.items()
+            if other != name
+        )
+    ]
+    return sorted(front, key=lambda name: points[name])
+
+
+def best_and_ties(values: dict[str, list[float]], compare, holm, alpha: float) -> dict:
+    """The variant of lowest median, and every variant not significantly different from it
+    (two-sided Mann-Whitney against the best, Holm-corrected over those tests): the set from
+    which data of this size cannot single out one best combination."""
+    best = min(values, key=lambda name: median(values[name]))
+    others = [name for name in sorted(values) if name != best]
+    tested = [name for name in others if len(values[name]) + len(values[best]) >= 3]
+    adjusted = holm([compare(values[name], values[best])[0] for name in tested])
+    p_values = dict(zip(tested, adjusted, strict=True))
+    ties = [name for name in others if p_values.get(name, 1.0) >= alpha]
+    return {"best": best, "ties": ties, "p_holm": p_values}

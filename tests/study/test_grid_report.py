@@ -1,0 +1,93 @@
+"""The report's grid sections on hand-made results: heatmaps, Pareto front, size curves and
+the best combination, in two regimes and a group that has one variant."""
+
+import csv
+import json
+
+import matplotlib.pyplot as plt
+import pytest
+
+from lit_evoae import keys
+from lit_evoae.study import grid_plots
+from lit_evoae.study.report import write_report
+from lit_evoae.study.results import by_group, load_results
+
+QUALITY = {  # (regime, pruning): final/train_l1_mean of each trial; capacity goes with it
+    ("canonical", "none"): ([0.27, 0.26, 0.28], 1.0),
+    ("canonical", "random_fixed"): ([0.50, 0.52, 0.51], 0.6),
+    ("canonical", "random_exponential"): ([0.45, 0.46, 0.44], 0.7),
+    ("canonical", "conjunctive_fixed"): ([0.27, 0.28, 0.29], 0.75),
+    ("coevolution", "none"): ([0.15, 0.14, 0.16], 1.0),
+    ("coevolution", "random_exponential"): ([0.10, 0.09, 0.11], 0.9),
+}
+
+
+@pytest.fixture
+def out(tmp_path):
+    entries = {**QUALITY, ("tiny", "none"): ([0.3, 0.31], 1.0)}
+    for (regime, pruning), (values, capacity) in entries.items():
+        for trial, value in enumerate(values):
+            folder = tmp_path / f"{regime}__{pruning}" / f"trial_{trial:03d}"
+            folder.mkdir(parents=True)
+            record = {
+                "variant": f"{regime}__{pruning}",
+                "trial": trial,
+                "seed": trial,
+                "choices": {"regime": regime, "pruning": pruning},
+                keys.TEST_L1: value,
+                keys.MODEL_SPARSITY: 1 - capacity,
+                keys.FINAL_TRAIN_L1_MEAN: value,
+                keys.final("capacity"): capacity,
+                keys.MODEL_ENCODER_LIVE: 100 * capacity,
+            }
+            (folder / keys.RESULT).write_text(json.dumps(record))
+            with (folder / keys.METRICS_CSV).open("w", newline="") as handle:
+                writer = csv.writer(handle)
+                writer.writerow(
+                    ["epoch", keys.VAL_L1, keys.MODEL_ENCODER_LIVE, keys.MODEL_DECODER_LIVE]
+                )
+                for epoch in range(4):
+                    live = 100 - (100 - 100 * capacity) * epoch / 3
+                    writer.writerow([epoch, value, live, live + 10])
+    return tmp_path
+
+
+def test_the_report_draws_the_grid_and_names_the_best_per_regime(out):
+    folder = write_report(out)
+    for name in ("heatmap_train_l1_mean", "heatmap_capacity", "pareto", "size_curves"):
+        assert (folder / f"{name}.png").stat().st_size > 1000, name
+    text = (folder / keys.REPORT_MD).read_text()
+    assert "regime=tiny: no heatmap, it has 1 variant(s) and 0 named" in text
+    assert "regime=canonical: best **none**" in text
+    assert "regime=coevolution: best **random_exponential** (median 0.1000, n = 3)" in text
+    # canonical: none (0.27, 1.0), conjunctive_fixed (0.28, 0.75), random_exponential
+    # (0.45, 0.7) and random_fixed (0.51, 0.6) each trade quality for capacity: all on the front
+    assert (
+        "regime=canonical: Pareto front (train L1, capacity): none (0.2700, 1.000), "
+        "conjunctive_fixed (0.2800, 0.750), random_exponential (0.4500, 0.700), "
+        "random_fixed (0.5100, 0.600)" in text
+    )
+    assert "regime=coevolution: Pareto front (train L1, capacity): random_exponential" in text
+
+
+def test_heatmaps_share_one_colour_scale_and_show_missing_cells(out, monkeypatch):
+    figures = []
+    monkeypatch.setattr(grid_plots, "save_figure", lambda f, path, **_: figures.append(f) or path)
+    drawn, skipped = grid_plots.heatmap_groups(by_group(load_results(out)))
+    assert [group for group, _ in drawn] == ["regime=canonical", "regime=coevolution"]
+    assert len(skipped) == 1
+    grid_plots.plot_heatmaps(drawn, keys.FINAL_TRAIN_L1_MEAN, "L1", out / "h.png")
+    (figure,) = figures
+    panels = [axis for axis in figure.axes if axis.get_images()]
+    scales = {axis.get_images()[0].get_clim() for axis in panels}
+    assert scales == {(0.1, 0.51)}  # both regimes' medians on one scale
+    texts = [[t.get_text() for t in axis.texts] for axis in panels]
+    assert "0.100\nn=3" in texts[1] and "0.270\nn=3" in texts[0]
+    assert texts[0].count("not run") == 1  # conjunctive_exponential: the missing cell
+    assert texts[1].count("not run") == 0 and [
+        t.get_text() for t in panels[1].get_yticklabels()
+    ] == [
+        "random",
+        "none",
+    ]
+    plt.close(figure)
