@@ -46,6 +46,15 @@ def config(tmp_path, monkeypatch):
         ),
         (["--pruning.probability", "2"], "pruning.probability: got 2; allowed: >=0 and <=1"),
         (
+            [
+                "--pruning.operator",
+                "MagnitudePruning",
+                "--pruning.operator.init_args.amount",
+                "1.5",
+            ],
+            "pruning.operator.init_args.amount: got 1.5; allowed: >=0 and <=1",
+        ),
+        (
             ["--model.init_args.optimizer_state", "fresh"],
             "model.init_args.optimizer_state: got fresh; allowed: persistent, reset_every_step",
         ),
