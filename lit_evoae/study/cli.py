@@ -64,6 +64,12 @@ def _parser() -> argparse.ArgumentParser:
             "trainer.max_epochs=20 (repeatable; in study.json)",
         )
         command.add_argument(
+            "--rerun",
+            action="store_true",
+            help="make again the finished runs whose recorded settings differ from what this "
+            "command asks for (without it, such a run stops the command)",
+        )
+        command.add_argument(
             "--only",
             action="append",
             metavar="PATTERN",
@@ -159,6 +165,7 @@ def _run(options) -> None:
         project,
         options.pack,
         options.pack_checkpoint_minutes,
+        options.rerun,
     )
     print(
         f"{len(outcome.finished)} runs finished, {len(outcome.skipped)} already done, "
@@ -186,6 +193,7 @@ def _slurm(options) -> None:
         wandb_project=project,
         dry_run=options.dry_run,
         pack=options.pack,
+        rerun=options.rerun,
     )
     if not submission.pending:
         print(f"every run of {study.name} has finished; nothing to submit")

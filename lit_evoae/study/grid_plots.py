@@ -89,10 +89,8 @@ def plot_heatmaps(grouped, metric: str, label: str, path: Path, subtitle: str = 
         axis.set_yticks(range(len(rows)), rows)
         axis.set_title(group)
     figure.colorbar(image, ax=list(axes[0]), label=f"median {label}", shrink=0.9)
-    figure.suptitle(
-        f"median {label} per operator x schedule" + (f"\n{subtitle}" if subtitle else "")
-    )
-    return save_figure(figure, path, tight=False)
+    figure.suptitle(f"median {label} per operator x schedule")
+    return save_figure(figure, path, tight=False, subtitle=subtitle)
 
 
 def plot_pareto(grouped, path: Path, subtitle: str = "") -> tuple[Path, dict[str, list[str]]]:
@@ -142,10 +140,8 @@ def plot_pareto(grouped, path: Path, subtitle: str = "") -> tuple[Path, dict[str
         axis.set_ylabel("final/capacity: fraction of weights nonzero (median, IQR)")
         axis.set_title(group)
         axis.legend(fontsize="small")
-    figure.suptitle(
-        "quality against capacity: lower-left is better" + (f"\n{subtitle}" if subtitle else "")
-    )
-    return save_figure(figure, path), fronts
+    figure.suptitle("quality against capacity: lower-left is better")
+    return save_figure(figure, path, subtitle=subtitle), fronts
 
 
 def plot_sizes(grouped, path: Path, subtitle: str = "") -> Path:
@@ -185,7 +181,5 @@ def plot_sizes(grouped, path: Path, subtitle: str = "") -> Path:
             axis.set_xlabel("generation")
             axis.set_ylabel(f"live {half} parameters")
         row[1].legend(fontsize=6, ncol=2, loc="center left", bbox_to_anchor=(1.01, 0.5))
-    figure.suptitle(
-        "network size over generations (median, IQR band)" + (f"\n{subtitle}" if subtitle else "")
-    )
-    return save_figure(figure, path)
+    figure.suptitle("network size over generations (median, IQR band)")
+    return save_figure(figure, path, subtitle=subtitle)

@@ -12,11 +12,12 @@ from lit_evoae import keys  # noqa: E402
 from lit_evoae.study.results import by_group  # noqa: E402
 
 
-def plot_all(results: list[dict], folder: Path) -> list[Path]:
+def plot_all(results: list[dict], folder: Path, subtitle: str = "") -> list[Path]:
+    """Every plot; each says `subtitle` (how the runs were made) under its panels."""
     paths = [
-        plot_boxes(results, folder / "test_l1_boxplot.png"),
-        plot_l1_vs_sparsity(results, folder / "test_l1_vs_sparsity.png"),
-        plot_curves(results, folder / "val_l1_curves.png"),
+        plot_boxes(results, folder / "test_l1_boxplot.png", subtitle=subtitle),
+        plot_l1_vs_sparsity(results, folder / "test_l1_vs_sparsity.png", subtitle),
+        plot_curves(results, folder / "val_l1_curves.png", subtitle),
     ]
     if all(r.get(keys.FINAL_TRAIN_L1_MEAN) is not None for r in results):
         paths.append(
@@ -25,6 +26,7 @@ def plot_all(results: list[dict], folder: Path) -> list[Path]:
                 folder / "train_l1_mean_boxplot.png",
                 keys.FINAL_TRAIN_L1_MEAN,
                 "mean over cells of training L1",
+                subtitle,
             )
         )
     return paths
@@ -39,7 +41,11 @@ def _panels(results: list[dict]):
 
 
 def plot_boxes(
-    results: list[dict], path: Path, metric: str = keys.TEST_L1, label: str = "final test L1"
+    results: list[dict],
+    path: Path,
+    metric: str = keys.TEST_L1,
+    label: str = "final test L1",
+    subtitle: str = "",
 ) -> Path:
     """`metric` (default: the best cell's final test L1) by pruning variant, one panel per
     group, with n under each box."""
@@ -51,10 +57,10 @@ def plot_boxes(
         axis.set_xticks(range(1, len(names) + 1), ticks, rotation=30, ha="right")
         axis.set_title(group)
         axis.set_ylabel(label)
-    return save_figure(figure, path)
+    return save_figure(figure, path, subtitle=subtitle)
 
 
-def plot_l1_vs_sparsity(results: list[dict], path: Path) -> Path:
+def plot_l1_vs_sparsity(results: list[dict], path: Path, subtitle: str = "") -> Path:
     """Each run's final test L1 against the fraction of its weights pruned."""
     figure, panels = _panels(results)
     for axis, group, variants in panels:
@@ -70,10 +76,10 @@ def plot_l1_vs_sparsity(results: list[dict], path: Path) -> Path:
         axis.set_xlabel("fraction of weights pruned")
         axis.set_ylabel("final test L1")
         axis.legend(fontsize="small")
-    return save_figure(figure, path)
+    return save_figure(figure, path, subtitle=subtitle)
 
 
-def plot_curves(results: list[dict], path: Path) -> Path:
+def plot_curves(results: list[dict], path: Path, subtitle: str = "") -> Path:
     """Median validation L1 (best individual) over epochs, per variant."""
     figure, panels = _panels(results)
     for axis, group, variants in panels:
@@ -89,7 +95,7 @@ def plot_curves(results: list[dict], path: Path) -> Path:
         axis.set_xlabel("epoch (generation)")
         axis.set_ylabel("val L1")
         axis.legend(fontsize="small")
-    return save_figure(figure, path)
+    return save_figure(figure, path, subtitle=subtitle)
 
 
 def read_curve(metrics: Path, key: str = keys.VAL_L1) -> list[float]:
@@ -102,9 +108,12 @@ def read_curve(metrics: Path, key: str = keys.VAL_L1) -> list[float]:
     return [by_epoch[epoch] for epoch in sorted(by_epoch)]
 
 
-def save_figure(figure, path: Path, tight: bool = True) -> Path:
+def save_figure(figure, path: Path, tight: bool = True, subtitle: str = "") -> Path:
+    """Write `figure`, with `subtitle` (how its runs were made) below its panels."""
     if tight:
         figure.tight_layout()
+    if subtitle:
+        figure.text(0.5, 0, subtitle, ha="center", va="top", fontsize=8, color="0.3")
     figure.savefig(path, dpi=100, bbox_inches="tight")
     plt.close(figure)
     return path

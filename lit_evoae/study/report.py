@@ -138,8 +138,9 @@ def small_n_warning(rows: list[dict]) -> str | None:
     )
 
 
-def markdown(tables: dict[str, list[dict]]) -> str:
-    lines = ["# Study report", "", __doc__.split("\n\n", 1)[1].strip(), ""]
+def markdown(tables: dict[str, list[dict]], provenance: str = "") -> str:
+    lines = ["# Study report", "", f"Runs {provenance}." if provenance else "", ""]
+    lines += [__doc__.split("\n\n", 1)[1].strip(), ""]
     for group, rows in tables.items():
         warning = small_n_warning(rows)
         lines += [
@@ -193,6 +194,20 @@ def claim_markdown(rows: list[dict]) -> str:
     return "\n".join(lines + [""])
 
 
+def made_with(out: Path) -> str:
+    """The --set and --only of the commands that made the runs under `out` (study.json's
+    history), one line: a shortened study must say so wherever its results are shown."""
+    plan_file = out / keys.PLAN
+    plan = json.loads(plan_file.read_text()) if plan_file.is_file() else {}
+    history = plan.get("history") or [{"set": plan.get("set", []), "only": plan.get("only", [])}]
+    commands = []
+    for command in history:
+        parts = [f"--set {key}={value}" for key, value in command.get("set", [])]
+        parts += [f"--only '{pattern}'" for pattern in command.get("only", [])]
+        commands.append(" ".join(parts) or "the study file as written (no --set, no --only)")
+    return "made with: " + "; then ".join(dict.fromkeys(commands))
+
+
 def write_report(out: Path, claims: tuple[Claim, ...] | None = None) -> Path:
     """Tables (report.md, report.csv), the claims' verdicts (claims.csv) and plots (*.png)
     into `out/report/`; `claims`: judge these instead of those study.json recorded."""
@@ -205,8 +220,9 @@ def write_report(out: Path, claims: tuple[Claim, ...] | None = None) -> Path:
         records = json.loads(plan_file.read_text()).get("claims", []) if plan_file.is_file() else []
         claims = claims_from_plan(records)
     claims = verdicts(claims, results, compare, holm)
-    text = markdown(tables) + ("\n" + claim_markdown(claims) if claims else "")
-    text += "\n" + grid_sections(results, folder, compare, holm)
+    provenance = made_with(out)
+    text = markdown(tables, provenance) + ("\n" + claim_markdown(claims) if claims else "")
+    text += "\n" + grid_sections(results, folder, compare, holm, provenance)
     atomic_write_text(folder / keys.REPORT_MD, text)
     if claims:
         with (folder / keys.CLAIMS_CSV).open("w", newline="") as handle:
@@ -214,10 +230,10 @@ def write_report(out: Path, claims: tuple[Claim, ...] | None = None) -> Path:
             writer.writeheader()
             writer.writerows(claims)
     with (folder / keys.REPORT_CSV).open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=["group", *COLUMNS])
+        writer = csv.DictWriter(handle, fieldnames=["group", *COLUMNS, "made_with"])
         writer.writeheader()
         for group, rows in tables.items():
             for row in rows:
-                writer.writerow({"group": group, **row})
-    plot_all(results, folder)
+                writer.writerow({"group": group, **row, "made_with": provenance})
+    plot_all(results, folder, provenance)
     return folder

@@ -6,11 +6,12 @@ computed from it the same way for both, so the report cannot tell them apart.
 
 import csv
 import json
+import shutil
 from collections import defaultdict
 from pathlib import Path
 
 from lit_evoae import keys
-from lit_evoae.errors import DataError
+from lit_evoae.errors import ConfigError, DataError
 from lit_evoae.io import atomic_write_text
 from lit_evoae.study.spec import Run
 
@@ -24,6 +25,46 @@ class RunFailed(Exception):
 
 def is_finished(run: Run, out: Path) -> bool:
     return (run.folder(out) / keys.RESULT).is_file()
+
+
+def finished_runs(runs: list[Run], out: Path, rerun: bool = False) -> list[Run]:
+    """The runs already finished under `out` with the settings asked for now. A finished run
+    recorded with other settings (another --set, an edited config) stops the command with
+    one line naming the first key that differs, so a study never mixes or mislabels runs;
+    with `rerun`, such runs are cleared instead, to be made again. Runs recorded before
+    settings were recorded are taken as they are."""
+    done = []
+    for run in runs:
+        if not is_finished(run, out):
+            continue
+        recorded = json.loads((run.folder(out) / keys.RESULT).read_text()).get("settings")
+        difference = None if recorded is None else first_difference(recorded, run.settings())
+        if difference is None:
+            done.append(run)
+        elif rerun:
+            shutil.rmtree(run.folder(out))
+        else:
+            key, then, now = difference
+            raise ConfigError(
+                f"{run.key} in {out} was made with {key}={then}, but this command asks for "
+                f"{key}={now}; write to a new --out, or add --rerun to make such runs again"
+            )
+    return done
+
+
+def first_difference(recorded: dict, asked: dict) -> tuple[str, str, str] | None:
+    """(key, recorded value, asked value) of the first key whose values differ, or None."""
+    for key in [*asked, *(key for key in recorded if key not in asked)]:
+        if recorded.get(key, _UNSET) != asked.get(key, _UNSET):
+            return key, _shown(recorded.get(key, _UNSET)), _shown(asked.get(key, _UNSET))
+    return None
+
+
+_UNSET = "(not set)"
+
+
+def _shown(value) -> str:
+    return value if isinstance(value, str) else json.dumps(value)
 
 
 def read_metrics(path: Path) -> list[dict]:
@@ -50,6 +91,7 @@ def write_result(run: Run, out: Path, seconds: float, packed_with: int = 1) -> d
         "seed": run.seed,
         "seconds": seconds,
         "choices": dict(run.choices),
+        "settings": run.settings(),
         keys.TEST_L1: float(last[keys.TEST_L1]),
         keys.MODEL_SPARSITY: float(last[keys.MODEL_SPARSITY]),
         keys.MODEL_PARAMS: float(last[keys.MODEL_PARAMS]),

@@ -27,7 +27,7 @@ from lit_evoae import keys
 from lit_evoae.errors import ConfigError
 from lit_evoae.io import atomic_write_text
 from lit_evoae.runs import latest_preemption_checkpoint
-from lit_evoae.study.results import RunFailed, is_finished, write_result
+from lit_evoae.study.results import RunFailed, finished_runs, write_result
 from lit_evoae.study.sizing import pack_size
 from lit_evoae.study.spec import Run, Study
 
@@ -51,6 +51,7 @@ def run_study(
     wandb_project: str | None = None,
     pack: int | str = 1,
     checkpoint_minutes: float = 5.0,
+    rerun: bool = False,
 ) -> Outcome:
     """Run every unfinished run of `study` under `out` with `workers` processes at a time.
 
@@ -58,11 +59,12 @@ def run_study(
     `pack` > 1, up to `pack` runs that differ only in their pruning train as one batched
     process; the log and `study.json` say which runs went together. A pack checkpoints
     every `checkpoint_minutes` and at pre-emption signals; running the study again resumes
-    an interrupted pack from its newest checkpoint.
+    an interrupted pack from its newest checkpoint. A finished run made with other settings
+    stops the study before anything is written, unless `rerun` (then it is made again).
     """
     runs = study.runs(trials)
-    outcome = Outcome(skipped=[run for run in runs if is_finished(run, out)])
-    pending = [run for run in runs if not is_finished(run, out)]
+    outcome = Outcome(skipped=finished_runs(runs, out, rerun))
+    pending = [run for run in runs if run not in outcome.skipped]
     limits = pack_limits(pending, pack, study.name)
     groups = packs(pending, limits)
     write_plan(
@@ -268,6 +270,10 @@ def write_plan(
     """
     path = path or out / keys.PLAN
     path.parent.mkdir(parents=True, exist_ok=True)
+    command = {"set": [list(item) for item in study.sets], "only": list(study.only)}
+    history = _history(path)
+    if not history or history[-1] != command:
+        history.append(command)
     plan = {
         "name": study.name,
         "out": str(out.resolve()),
@@ -277,9 +283,20 @@ def write_plan(
         "only": list(study.only),
         "runs": [run.to_plan() for run in runs],
         "packs": packs or [],
+        "history": history,  # the --set and --only of every command that wrote here
         **({"task_packs": task_packs} if task_packs is not None else {}),
     }
     atomic_write_text(path, json.dumps(plan, indent=1))
+
+
+def _history(path: Path) -> list[dict]:
+    try:
+        plan = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return []
+    if "history" in plan:
+        return plan["history"]
+    return [{"set": plan.get("set", []), "only": plan.get("only", [])}]  # older plans
 
 
 def read_plan(path: Path) -> Plan:

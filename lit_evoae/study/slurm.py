@@ -17,7 +17,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from lit_evoae.errors import ConfigError, UserError
-from lit_evoae.study.results import is_finished
+from lit_evoae.study.results import finished_runs, is_finished
 from lit_evoae.study.runner import pack_limits, packs, read_plan, run_group, run_one, write_plan
 from lit_evoae.study.spec import Study
 
@@ -95,6 +95,7 @@ def submit_study(
     wandb_project: str | None = None,
     dry_run: bool = False,
     pack: int | str = 1,
+    rerun: bool = False,
 ) -> Submission:
     """Render one array script per chunk of unfinished runs and submit it (unless dry_run).
     With `pack` > 1 (or auto), an array task trains a pack of runs as the local runner does
@@ -103,8 +104,9 @@ def submit_study(
         raise ConfigError(f"sbatch template {template} does not exist; pass --template")
     out = out.resolve()
     runs = study.runs(trials)
+    done = finished_runs(runs, out, rerun)
     write_plan(study, runs, out, wandb_project=wandb_project)
-    pending = [index for index, run in enumerate(runs) if not is_finished(run, out)]
+    pending = [index for index, run in enumerate(runs) if run not in done]
     task_packs, unfinished = None, len(pending)
     if pack != 1:
         waiting = [runs[index] for index in pending]

@@ -18,6 +18,7 @@ changes the seeds of the others.
 
 import dataclasses
 import fnmatch
+import functools
 import hashlib
 import itertools
 import json
@@ -65,6 +66,19 @@ class Run:
             # JSON, which is YAML, so jsonargparse reads lists, numbers and booleans back.
             arguments += [f"--{key}", value if isinstance(value, str) else json.dumps(value)]
         return arguments + ["--seed_everything", str(self.seed)]
+
+    def settings(self) -> dict[str, Any]:
+        """What makes this run the run it is, as a rerun compares it with what it finds
+        recorded: each config file in order (its name and a digest of its contents, so an
+        edited file counts as changed), every override as it resolves (the last one of a key
+        wins), and the seed; JSON values, as result.json holds them."""
+        values: dict[str, Any] = {
+            f"config {number}": f"{config.name} (sha256 {_digest(config)})"
+            for number, config in enumerate(self.configs, start=1)
+        }
+        values.update(dict(self.overrides))
+        values["seed_everything"] = self.seed
+        return json.loads(json.dumps(values, default=str))
 
     def to_plan(self) -> dict:
         """A JSON-able record from which `from_plan` rebuilds the run (for SLURM array tasks)."""
@@ -161,6 +175,14 @@ def parse_sets(sets: list[str]) -> tuple[tuple[str, Any], ...]:
             parsed = value
         pairs.append((key.strip().removeprefix("--"), value if parsed is None else parsed))
     return tuple(pairs)
+
+
+@functools.cache
+def _digest(config: Path) -> str:
+    try:
+        return hashlib.sha256(config.read_bytes()).hexdigest()[:12]
+    except OSError:
+        return "unreadable"
 
 
 def derive_seed(variant: str, trial: int) -> int:

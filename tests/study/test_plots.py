@@ -50,7 +50,9 @@ def test_every_plot_is_written_and_the_papers_metric_only_when_logged(results, t
 
 def test_boxes_say_n_under_each_variant(results, tmp_path, monkeypatch):
     figures = []
-    monkeypatch.setattr(plots, "save_figure", lambda figure, path: figures.append(figure) or path)
+    monkeypatch.setattr(
+        plots, "save_figure", lambda figure, path, **_: figures.append(figure) or path
+    )
     plots.plot_boxes(results, tmp_path / "boxes.png")
     labels = [tick.get_text() for tick in figures[0].axes[0].get_xticklabels()]
     assert labels == ["none\nn=3", "random_fixed\nn=2"]

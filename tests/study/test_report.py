@@ -107,3 +107,36 @@ def test_report_warns_when_n_is_too_small_for_any_significance(study, capsys):
     printed = capsys.readouterr().out
     assert printed.count("n = 1 trials per variant is too few") == 2  # once per group
     assert "the smallest possible p is 1" in printed
+
+
+def test_the_report_and_its_plots_say_how_the_runs_were_made(study, monkeypatch):
+    from lit_evoae.study import grid_plots, plots, report
+
+    history = [
+        {"set": [], "only": ["canonical__*"]},
+        {"set": [["trainer.max_epochs", 5]], "only": []},
+    ]
+    (study / keys.PLAN).write_text(json.dumps({"runs": [], "history": history}))
+    expected = "made with: --only 'canonical__*'; then --set trainer.max_epochs=5"
+    assert report.made_with(study) == expected
+    subtitles = []
+    original = plots.save_figure
+
+    def save(figure, path, tight=True, subtitle=""):
+        subtitles.append(subtitle)
+        return original(figure, path, tight, subtitle)
+
+    monkeypatch.setattr(plots, "save_figure", save)
+    monkeypatch.setattr(grid_plots, "save_figure", save)
+    folder = report.write_report(study)
+    assert f"Runs {expected}." in (folder / keys.REPORT_MD).read_text()
+    with (folder / keys.REPORT_CSV).open() as handle:
+        assert {row["made_with"] for row in csv.DictReader(handle)} == {expected}
+    assert len(subtitles) >= 4 and set(subtitles) == {expected}
+
+
+def test_a_study_run_as_written_says_so(study):
+    from lit_evoae.study.report import made_with
+
+    (study / keys.PLAN).write_text(json.dumps({"runs": [], "set": [], "only": []}))
+    assert made_with(study) == "made with: the study file as written (no --set, no --only)"

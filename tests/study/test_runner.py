@@ -85,6 +85,20 @@ def test_rerun_skips_finished_runs(finished_study, capsys):
 
 
 @pytest.mark.slow  # a subprocess, DDP or SLURM run
+def test_a_rerun_asking_for_other_settings_stops_before_writing(finished_study, capsys):
+    study, out = finished_study
+    plan = (out / keys.PLAN).read_text()
+    command = ["run", "--study", str(study), "--out", str(out), "--set", "trainer.max_epochs=3"]
+    with pytest.raises(SystemExit) as exited:
+        main(command)
+    assert exited.value.code == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert "was made with trainer.max_epochs=(not set), but this command asks for " in line
+    assert "trainer.max_epochs=3; write to a new --out, or add --rerun" in line
+    assert (out / keys.PLAN).read_text() == plan  # study.json still describes the runs
+
+
+@pytest.mark.slow  # a subprocess, DDP or SLURM run
 def test_an_interrupted_study_resumes_without_redoing_work(tmp_path, tiny_coevolution):
     study = make_study(tmp_path, tiny_coevolution)
     out = tmp_path / "runs"
