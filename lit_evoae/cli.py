@@ -18,6 +18,7 @@ import lit_evoae.pruning.schedules  # noqa: F401  (schedules by short class name
 import lit_evoae.systems  # noqa: F401  (registers the systems for short class names)
 from lit_evoae import keys
 from lit_evoae.callbacks import Preemption, Pruning
+from lit_evoae.callbacks.preemption import program_words
 from lit_evoae.callbacks.progress import GenerationLines
 from lit_evoae.callbacks.wandb_media import wandb_loggers
 from lit_evoae.checkpoints import AtomicCheckpointIO, read_checkpoint, refuse_mismatch
@@ -146,6 +147,16 @@ class LitEvoAECLI(LightningCLI):
             kwargs["callbacks"] = [*callbacks, GenerationLines()]
         return super().instantiate_trainer(**kwargs)
 
+    def parse_arguments(self, parser: LightningArgumentParser, args) -> None:
+        # Kept for the command that resumes this run (Preemption's hint).
+        typed = sys.argv[1:] if args is None else args
+        self._command = (
+            [*program_words(sys.argv[0] if args is None else "lit-evoae"), *typed]
+            if isinstance(typed, list)
+            else None
+        )
+        super().parse_arguments(parser, args)
+
     def _parse_ckpt_path(self) -> None:
         # LightningCLI reads --ckpt_path's hyperparameters here, before anything else does:
         # check the file first so a typo or a damaged file is one line naming it.
@@ -194,6 +205,9 @@ class LitEvoAECLI(LightningCLI):
         return read_checkpoint(path).get("epoch")
 
     def before_fit(self) -> None:
+        for callback in self.trainer.callbacks:
+            if isinstance(callback, Preemption):
+                callback.command = getattr(self, "_command", None)
         if self._resume_epoch is None or not self.trainer.is_global_zero:
             return
         for logger in self.trainer.loggers:  # epochs after the checkpoint are logged again

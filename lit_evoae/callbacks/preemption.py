@@ -1,4 +1,4 @@
-"""Pre-emption: on SLURM's warning signal (or SIGTERM), checkpoint at the next generation boundary.
+"""Pre-emption: on SLURM's warning signal, SIGTERM or Ctrl-C, checkpoint between generations.
 
 Lightning's own SLURM handler saves its checkpoint inside the signal handler, which may
 fall in the middle of a generation; resuming from such a file is not exact. This callback
@@ -9,15 +9,19 @@ requeues the job under SLURM (as Lightning would) and stops the run with `Preemp
 A signal during the last generation lets the run finish.
 
 The file is `hpc_ckpt_N.ckpt` in the run folder (see `lit_evoae.runs`); a requeued SLURM
-job resumes from the newest one by itself, in the same run folder; elsewhere resume with
-`--ckpt_path`.
+job resumes from the newest one by itself, in the same run folder; elsewhere the run's
+own command with `--ckpt_path` resumes it, and the stopping run prints that command.
 """
 
 import os
 import re
+import shlex
+import shutil
 import signal
 import subprocess
+import sys
 import threading
+from pathlib import Path
 from typing import Literal
 
 import pytorch_lightning as pl
@@ -34,15 +38,44 @@ SignalName = Literal["SIGUSR1", "SIGUSR2", "SIGTERM", "SIGINT"]
 class Preempted(UserError):
     """The run stopped on a signal after saving a checkpoint to resume from."""
 
-    def __init__(self, signal_name: str, path: str, requeued: bool) -> None:
-        then = (
-            "the requeued job resumes from it"
-            if requeued
-            else f"resume with: lit-evoae fit <same arguments> --ckpt_path {path}"
-        )
+    def __init__(
+        self, signal_name: str, path: str, requeued: bool, command: list[str] | None = None
+    ) -> None:
+        if requeued:
+            then = "the requeued job resumes from it"
+        elif command:
+            then = f"resume with: {resume_command(command, path)}"
+        else:
+            then = f"resume with: lit-evoae fit <same arguments> --ckpt_path {path}"
         super().__init__(f"stopped by {signal_name}; checkpoint saved to {path}; {then}")
         self.signal_name = signal_name
         self.path = path
+
+
+def resume_command(command: list[str], checkpoint: str) -> str:
+    """`command` (a run's argv: program, subcommand, arguments) shell-quoted, with
+    `--ckpt_path checkpoint` in place of any --ckpt_path it had."""
+    kept, skip = [], False
+    for argument in command:
+        if skip:
+            skip = False
+        elif argument == "--ckpt_path":
+            skip = True
+        elif not argument.startswith("--ckpt_path="):
+            kept.append(argument)
+    return shlex.join([*kept, "--ckpt_path", checkpoint])
+
+
+def program_words(argv0: str) -> list[str]:
+    """How to call this program again: `lit-evoae` when that is what runs, else the
+    interpreter with `-m lit_evoae.cli` (for `python -m lit_evoae.cli`), else argv[0]."""
+    path = Path(argv0)
+    if path.name == "cli.py" and path.parent.name == "lit_evoae":
+        return [sys.executable, "-m", "lit_evoae.cli"]
+    found = shutil.which(path.name)
+    if found and Path(found).resolve() == path.resolve():
+        return [path.name]
+    return [argv0]
 
 
 class Preemption(pl.Callback):
@@ -50,19 +83,29 @@ class Preemption(pl.Callback):
 
     Args:
         signals: the signals that mean "save and stop"; SLURM sends SIGUSR1 when the job
-            was submitted with `--signal=SIGUSR1@90`, and SIGTERM before killing a job.
+            was submitted with `--signal=SIGUSR1@90`, and SIGTERM before killing a job;
+            SIGINT is Ctrl-C (a second one stops at once, without a checkpoint).
         requeue: under SLURM, requeue the job (`scontrol requeue`) after saving.
     """
 
     def __init__(self, signals: list[SignalName] | None = None, requeue: bool = True) -> None:
-        self.signals = list(signals) if signals is not None else ["SIGUSR1", "SIGTERM"]
+        self.signals = list(signals) if signals is not None else ["SIGUSR1", "SIGTERM", "SIGINT"]
         self.requeue = requeue
+        self.command: list[str] | None = None  # the run's argv, for the resume hint (the CLI)
         self.received: str | None = None
         self.saved: str | None = None  # the checkpoint taken after the signal
         self._previous: dict[int, object] = {}
 
     def _note(self, signum: int, _frame) -> None:
-        self.received = signal.Signals(signum).name
+        name = signal.Signals(signum).name
+        if name == "SIGINT":
+            if self.received == "SIGINT":
+                raise KeyboardInterrupt  # a second Ctrl-C: stop now, without a checkpoint
+            sys.stderr.write(
+                "\nlit-evoae: SIGINT (Ctrl-C): stopping when this generation ends, with a "
+                "checkpoint to resume from; press Ctrl-C again to stop now, without one\n"
+            )
+        self.received = name
 
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         # After Lightning registered its handlers, so these replace them for the training.
@@ -96,7 +139,7 @@ class Preemption(pl.Callback):
             return
         self.received = self.received or "a signal to another rank"
         self.saved = compat.hpc_save_path(trainer, run_folder(trainer))
-        trainer.save_checkpoint(self.saved)
+        trainer.save_checkpoint(self.saved, weights_only=False)  # everything, said aloud
         rank_zero_info(f"{self.received}: checkpoint saved to {self.saved}")
 
     def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
@@ -105,7 +148,7 @@ class Preemption(pl.Callback):
         for logger in trainer.loggers:
             logger.save()  # the finished generation's metrics go to disk with the checkpoint
         requeued = self.requeue and trainer.is_global_zero and _requeue_slurm_job()
-        raise Preempted(self.received, self.saved, requeued)
+        raise Preempted(self.received, self.saved, requeued, self.command)
 
 
 def _requeue_slurm_job() -> bool:

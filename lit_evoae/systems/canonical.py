@@ -138,7 +138,7 @@ class CanonicalAutoencoder(AutoencoderSystem):
         checkpoint = self.trainer.checkpoint_callback
         folder = Path((checkpoint and checkpoint.dirpath) or self.trainer.default_root_dir)
         path = folder / "diverged.ckpt"
-        self.trainer.save_checkpoint(path)
+        self.trainer.save_checkpoint(path, weights_only=False)
         good = (checkpoint and (checkpoint.last_model_path or checkpoint.best_model_path)) or None
         raise Diverged(
             f"training diverged at epoch {self.current_epoch}, batch {step}: the loss is "

@@ -3,6 +3,7 @@ resuming the checkpoint ends bit-identical."""
 
 import csv
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -41,6 +42,18 @@ class SignalAt(PopulationCallback):
     def on_validation_start(self, trainer, pl_module) -> None:
         if trainer.state.fn == "fit":
             self._send(trainer, "validation")
+
+
+#: Any warning that loading a checkpoint raises (torch.load's, Lightning's) as an error. Not
+#: every warning: this machine's SLURM makes Lightning warn that srun is not used.
+LOAD_WARNINGS_AS_ERRORS = ",".join(
+    [
+        "error::FutureWarning",
+        "error:::torch.serialization",
+        "error:::lightning_fabric.utilities.cloud_io",
+        "error:::pytorch_lightning.trainer.connectors.checkpoint_connector",
+    ]
+)
 
 
 def write_config(folder: Path, config: dict, epochs: int) -> Path:
@@ -157,7 +170,10 @@ def test_a_signal_in_the_last_generation_lets_the_run_finish(tmp_path, tiny_coev
 
 
 @pytest.mark.slow  # a subprocess, DDP or SLURM run
-def test_an_external_sigterm_saves_and_the_resumed_run_completes(tmp_path, tiny_coevolution):
+@pytest.mark.parametrize("name", ["SIGTERM", "SIGINT"])
+def test_an_external_signal_saves_and_the_printed_command_resumes_the_run(
+    tmp_path, tiny_coevolution, name
+):
     epochs = 40
     config = write_config(tmp_path / "run", tiny_coevolution, epochs=epochs)
     command = [
@@ -177,18 +193,26 @@ def test_an_external_sigterm_saves_and_the_resumed_run_completes(tmp_path, tiny_
     while not (tmp_path / "run" / "ckpts" / "last.ckpt").is_file():  # an epoch or more done
         assert time.monotonic() < deadline and process.poll() is None, "the run did not start"
         time.sleep(0.1)
-    process.send_signal(signal.SIGTERM)
+    process.send_signal(getattr(signal, name))
     output, _ = process.communicate(timeout=120)
     assert process.returncode == 2, output
-    assert "lit-evoae: error: stopped by SIGTERM; checkpoint saved to" in output
+    assert f"lit-evoae: error: stopped by {name}; checkpoint saved to" in output
+    assert "graceful shutdown" not in output and "weights_only" not in output
     checkpoint = tmp_path / "run" / "hpc_ckpt_1.ckpt"
     assert checkpoint.is_file()
     stopped_at = torch.load(checkpoint, weights_only=True)["epoch"]
     assert stopped_at < epochs - 1
+    resume = output.split("resume with: ", 1)[1].strip().splitlines()[0]
+    assert shlex.split(resume) == [*command, "--ckpt_path", str(checkpoint)]  # pasteable
     done = subprocess.run(
-        [*command, "--ckpt_path", str(checkpoint)], capture_output=True, text=True, timeout=300
+        shlex.split(resume),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "PYTHONWARNINGS": LOAD_WARNINGS_AS_ERRORS},
     )
     assert done.returncode == 0, done.stdout + done.stderr
+    assert "weights_only" not in done.stdout + done.stderr
     validated = [int(r["epoch"]) for r in metric_rows(tmp_path / "run") if r[keys.VAL_L1]]
     assert validated == list(range(epochs))  # every epoch once: none lost, none repeated
 
@@ -279,3 +303,15 @@ def test_a_requeued_slurm_job_resumes_its_run_in_its_own_folder(
     )
     assert sorted(p.name for p in (tmp_path / "lightning_logs").iterdir()) == ["version_0"]
     assert validated_epochs(tmp_path / "lightning_logs" / "version_0") == [0, 1, 2, 3]
+
+
+def test_the_resume_command_is_the_runs_own_with_its_checkpoint():
+    from lit_evoae.callbacks.preemption import resume_command
+
+    command = ["lit-evoae", "fit", "--config", "my runs/a.yaml", "--ckpt_path", "old.ckpt"]
+    assert resume_command(command, "run 1/hpc_ckpt_1.ckpt") == (
+        "lit-evoae fit --config 'my runs/a.yaml' --ckpt_path 'run 1/hpc_ckpt_1.ckpt'"
+    )
+    assert resume_command(["lit-evoae", "fit", "--ckpt_path=x"], "y") == (
+        "lit-evoae fit --ckpt_path y"
+    )
