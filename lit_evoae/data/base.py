@@ -6,6 +6,7 @@ from torch import Tensor
 from torch.utils.data import DataLoader, Dataset, TensorDataset
 
 from lit_evoae.arguments import NonNegativeInt, PositiveInt, check
+from lit_evoae.errors import ConfigError, DataError
 
 
 class WholeSplit(Dataset):
@@ -75,3 +76,33 @@ def validation_inputs(trainer: pl.Trainer) -> Tensor:
     if not loader:
         return torch.empty(0)
     return torch.cat([batch[0] for batch in loader])
+
+
+def fraction_split(
+    count: int, val_fraction: float, test_fraction: float, seed: int, where: str
+) -> tuple[Tensor, Tensor, Tensor]:
+    """Row indices of (train, val, test) for `count` examples shuffled with `seed`: about
+    `val_fraction` and `test_fraction` of them (test may be 0: a set with its own test
+    split), the rest train. A split that would be empty is a one-line error naming `where`."""
+    for name, value in (("val_fraction", val_fraction), ("test_fraction", test_fraction)):
+        if not 0 <= value < 1:
+            raise ConfigError(f"{where}: {name}={value} is invalid: choose a value in [0, 1)")
+    if val_fraction + test_fraction >= 1:
+        raise ConfigError(
+            f"{where}: val_fraction {val_fraction} + test_fraction {test_fraction} leave no "
+            "examples to train on; choose fractions that sum below 1"
+        )
+    val, test = round(val_fraction * count), round(test_fraction * count)
+    sizes = {"training": count - val - test, "validation": val}
+    if test_fraction > 0:
+        sizes["test"] = test
+    empty = [name for name, size in sizes.items() if size < 1]
+    if empty:
+        raise DataError(
+            f"{where}: {count} examples are too few for the {' and '.join(empty)} split(s) "
+            f"(val_fraction {val_fraction}, test_fraction {test_fraction}); use more "
+            "examples or other fractions"
+        )
+    order = torch.randperm(count, generator=torch.Generator().manual_seed(seed))
+    train_end = count - val - test
+    return order[:train_end], order[train_end : train_end + val], order[train_end + val :]
