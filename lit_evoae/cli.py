@@ -1,12 +1,14 @@
 """The `lit-evoae` command: LightningCLI over lit_evoae's systems and data modules."""
 
 import os
+import shutil
 import sys
 import time
 from pathlib import Path
 from typing import NoReturn
 
 import pytorch_lightning as pl
+import torch
 import yaml
 from pytorch_lightning.callbacks import ModelCheckpoint, ProgressBar
 from pytorch_lightning.cli import LightningArgumentParser, LightningCLI, SaveConfigCallback
@@ -22,7 +24,7 @@ from lit_evoae.callbacks.preemption import program_words
 from lit_evoae.callbacks.progress import GenerationLines
 from lit_evoae.callbacks.wandb_media import wandb_loggers
 from lit_evoae.checkpoints import AtomicCheckpointIO, read_checkpoint, refuse_mismatch
-from lit_evoae.errors import one_line_error
+from lit_evoae.errors import ConfigError, one_line_error
 from lit_evoae.export import main as export_main
 from lit_evoae.io import atomic_write_text
 from lit_evoae.loggers import ResumableCSVLogger, wandb_configured
@@ -36,6 +38,8 @@ from lit_evoae.runs import (
     requeued_checkpoint,
     run_folder,
 )
+from lit_evoae.systems import CoevolutionaryAutoencoder
+from lit_evoae.systems.sharding import check_split
 
 DESCRIPTION = (
     "Evolutionary autoencoder training with activation-based pruning (LightningCLI). "
@@ -133,6 +137,7 @@ class LitEvoAECLI(LightningCLI):
         # Atomic checkpoint files and a clear error for a damaged one, unless the user
         # configured a CheckpointIO of their own.
         config = self.config_init[self.subcommand] if self.subcommand else self.config_init
+        refuse_absent_accelerator(config["trainer"].get("accelerator"))
         configured = _as_list(config["trainer"].get("plugins"))
         if not any(isinstance(plugin, CheckpointIO) for plugin in configured):
             kwargs["plugins"] = [*configured, AtomicCheckpointIO()]
@@ -205,6 +210,11 @@ class LitEvoAECLI(LightningCLI):
         return read_checkpoint(path).get("epoch")
 
     def before_fit(self) -> None:
+        model = self.model
+        if isinstance(model, CoevolutionaryAutoencoder):  # refused here, before ranks start
+            check_split(self.trainer.world_size, model.population_size, model.strategy.update_order)
+        self._folder = Path(run_folder(self.trainer))
+        self._folder_existed = self._folder.exists()  # a resumed run's, or a study run's
         for callback in self.trainer.callbacks:
             if isinstance(callback, Preemption):
                 callback.command = getattr(self, "_command", None)
@@ -213,6 +223,24 @@ class LitEvoAECLI(LightningCLI):
         for logger in self.trainer.loggers:  # epochs after the checkpoint are logged again
             if isinstance(logger, ResumableCSVLogger):
                 logger.forget_after_epoch(self._resume_epoch)
+
+    def _run_subcommand(self, subcommand: str) -> None:
+        try:
+            super()._run_subcommand(subcommand)
+        except BaseException:
+            if subcommand == "fit":
+                self._remove_unstarted_folder()
+            raise
+
+    def _remove_unstarted_folder(self) -> None:
+        """A run that failed before its first generation ended leaves no folder behind (it
+        would hold a config.yaml and nothing to resume); folders it found are kept."""
+        folder = getattr(self, "_folder", None)
+        trainer = self.trainer
+        started = trainer.fit_loop.epoch_progress.current.completed > 0
+        if folder is None or self._folder_existed or started or not trainer.is_global_zero:
+            return
+        shutil.rmtree(folder, ignore_errors=True)
 
     def after_fit(self) -> None:
         if self.wandb_offline and self.trainer.is_global_zero:
@@ -259,6 +287,31 @@ class LitEvoAECLI(LightningCLI):
         folder = run_folder(trainer)
         if trainer.is_global_zero and not trainer.fast_dev_run:
             save_autoencoder(self.model.autoencoder(), Path(folder) / keys.BEST_AUTOENCODER)
+
+
+#: Lightning's accelerator names that need hardware this machine may not have.
+HARDWARE = ("gpu", "cuda", "mps", "tpu", "hpu")
+
+
+def available_accelerators() -> list[str]:
+    found = ["cpu", "auto"]
+    if torch.cuda.is_available():
+        found += ["gpu", "cuda"]
+    if torch.backends.mps.is_available():
+        found += ["mps"]
+    return found
+
+
+def refuse_absent_accelerator(accelerator) -> None:
+    """One line naming what this machine has, instead of Lightning's "No supported gpu
+    backend found!"."""
+    if isinstance(accelerator, str) and accelerator in HARDWARE:
+        present = available_accelerators()
+        if accelerator not in present:
+            raise ConfigError(
+                f"trainer.accelerator={accelerator} is not present on this machine; "
+                f"choose one that is: {', '.join(present)}"
+            )
 
 
 def _as_list(value) -> list:

@@ -1,6 +1,7 @@
 """Plain `nn.Module` autoencoders: the form one individual takes for export, inference and tests."""
 
 import os
+import warnings
 from collections.abc import Sequence
 from contextlib import contextmanager
 from itertools import pairwise
@@ -26,7 +27,16 @@ def eval_mode(module: nn.Module):
 def layer_sizes(
     input_dim: int, hidden_sizes: Sequence[int], latent_dim: int
 ) -> tuple[list[int], list[int]]:
-    """Encoder and decoder widths, input to output; the decoder mirrors the encoder (paper)."""
+    """Encoder and decoder widths, input to output; the decoder mirrors the encoder (paper).
+    A code as wide as the input can copy it: that is allowed, with a warning."""
+    if latent_dim >= input_dim:
+        warnings.warn(
+            f"latent_dim {latent_dim} is not smaller than the input width {input_dim}: the "
+            "autoencoder can learn to copy its input instead of compressing it (check "
+            "model.init_args.latent_dim and the data's width)",
+            UserWarning,
+            stacklevel=2,
+        )
     encoder = [input_dim, *hidden_sizes, latent_dim]
     return encoder, encoder[::-1]
 

@@ -6,6 +6,8 @@ import sys
 from pathlib import Path
 
 import pytest
+import pytorch_lightning as pl
+import torch
 import yaml
 
 from lit_evoae import keys
@@ -395,3 +397,59 @@ def test_console_script_help_and_print_config():
     assert config["model"]["class_path"] == "lit_evoae.systems.CanonicalAutoencoder"
     assert config["data"]["init_args"]["dim"] == 1000
     assert config["checkpoint"]["monitor"] == keys.VAL_L1
+
+
+class FailAt(pl.Callback):
+    """Raises at the end of generation `epoch`, to fail a run part-way."""
+
+    def __init__(self, epoch: int = 0) -> None:
+        self.epoch = epoch
+
+    def on_train_epoch_end(self, trainer, pl_module) -> None:
+        if trainer.current_epoch == self.epoch:
+            raise RuntimeError("a failure inside the run")
+
+
+@pytest.mark.parametrize(("epoch", "kept"), [(0, False), (1, True)])
+def test_a_run_failing_in_its_first_generation_leaves_no_folder(tiny_config, tmp_path, epoch, kept):
+    failing = [{"class_path": "test_cli.FailAt", "init_args": {"epoch": epoch}}]
+    with pytest.raises(RuntimeError, match="a failure inside the run"):
+        build_cli(
+            ["fit", "--config", str(tiny_config), "--trainer.callbacks", yaml.safe_dump(failing)]
+        )
+    run = tmp_path / "lightning_logs" / "version_0"
+    assert run.is_dir() == kept  # a later failure keeps what it logged and saved
+
+
+def test_a_ddp_split_that_cannot_work_is_refused_before_any_rank_starts(
+    tmp_path, monkeypatch, capsys
+):
+    monkeypatch.chdir(tmp_path)
+    config = tmp_path / "coevolution.yaml"
+    config.write_text(yaml.safe_dump(COEVOLUTION))  # 4 cells
+    err = console_error(
+        monkeypatch,
+        capsys,
+        "fit",
+        "--config",
+        str(config),
+        "--trainer.devices",
+        "3",
+        "--trainer.strategy",
+        "ddp",
+    )
+    lines = [line for line in err.splitlines() if line.startswith("lit-evoae: error:")]
+    assert lines == [
+        "lit-evoae: error: 4 cells cannot be split evenly over 3 processes; use a number of "
+        "devices x nodes that divides the topology's size"
+    ]
+    assert not (tmp_path / "lightning_logs").exists()
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")
+def test_an_absent_accelerator_is_refused_naming_those_present(tiny_config, capsys, monkeypatch):
+    err = console_error(
+        monkeypatch, capsys, "fit", "--config", str(tiny_config), "--trainer.accelerator", "gpu"
+    )
+    assert "lit-evoae: error: trainer.accelerator=gpu is not present on this machine; " in err
+    assert "choose one that is: cpu, auto" in err

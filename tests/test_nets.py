@@ -1,3 +1,5 @@
+import warnings
+
 import pytest
 import torch
 from torch import nn
@@ -32,3 +34,13 @@ def test_reconstruction_is_a_probability_per_feature():
 def test_encoder_and_decoder_that_do_not_connect_are_refused():
     with pytest.raises(ValueError, match="do not connect"):
         Autoencoder([10, 4, 3], [2, 4, 10])
+
+
+def test_a_code_as_wide_as_the_input_is_warned_about_naming_both():
+    from lit_evoae.nets import layer_sizes
+
+    with pytest.warns(UserWarning, match="latent_dim 10 is not smaller than the input width 1"):
+        layer_sizes(1, [30], 10)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert layer_sizes(20, [8], 3) == ([20, 8, 3], [3, 8, 20])

@@ -19,6 +19,25 @@ from lit_evoae.errors import ConfigError
 from lit_evoae.population.orders import UpdateOrder
 
 
+def check_split(world: int, size: int, order: UpdateOrder | None) -> None:
+    """A ConfigError when `size` cells cannot be split over `world` processes (training in
+    `order`; None: only scoring). The CLI asks before any rank starts, so the refusal is
+    one line, once; each rank asks again as it sets up."""
+    if world == 1:
+        return
+    if order is not None and not order.splits_over_ranks:
+        raise ConfigError(
+            f"strategy.update_order={type(order).__name__} trains cells one group after "
+            f"another, which cannot be split over {world} processes; use Synchronous "
+            "with DDP"
+        )
+    if size % world:
+        raise ConfigError(
+            f"{size} cells cannot be split evenly over {world} processes; "
+            "use a number of devices x nodes that divides the topology's size"
+        )
+
+
 class Sharding:
     """Rank `rank` of `world` owns cells `block` of a population of `size`."""
 
@@ -35,17 +54,7 @@ class Sharding:
         world = trainer.world_size
         if world == 1:
             return cls(size)
-        if order is not None and not order.splits_over_ranks:
-            raise ConfigError(
-                f"strategy.update_order={type(order).__name__} trains cells one group after "
-                f"another, which cannot be split over {world} processes; use Synchronous "
-                "with DDP"
-            )
-        if size % world:
-            raise ConfigError(
-                f"{size} cells cannot be split evenly over {world} processes; "
-                "use a number of devices x nodes that divides the topology's size"
-            )
+        check_split(world, size, order)
         compat.keep_whole_training_set_per_rank(trainer)
         # Masks and Adam moments differ between ranks until shared: DDP must not broadcast them.
         options = compat.ddp_options(trainer.strategy)
