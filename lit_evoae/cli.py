@@ -1,6 +1,8 @@
 """The `lit-evoae` command: LightningCLI over lit_evoae's systems and data modules."""
 
+import difflib
 import os
+import re
 import shutil
 import sys
 import time
@@ -55,12 +57,55 @@ class OneScreenParser(LightningArgumentParser):
     def error(self, message: str, ex: Exception | None = None) -> NoReturn:
         if not self.exit_on_error or os.environ.get("JSONARGPARSE_DEBUG"):
             super().error(message, ex)
-        prog = (getattr(ex, "subcommand_parser", None) or self).prog.replace(" [options]", "")
+        parser = getattr(ex, "subcommand_parser", None) or self
+        prog = parser.prog.replace(" [options]", "")
+        unknown = _UNRECOGNIZED.match(message)
+        text = unknown_options(unknown.group(1), parser) if unknown else one_screen(message)
         sys.stderr.write(
-            f"lit-evoae: error: {one_screen(message)}\n"
-            f"Every key and its allowed values: {prog} --help\n"
+            f"lit-evoae: error: {text}\nEvery key and its allowed values: {prog} --help\n"
         )
         sys.exit(2)
+
+
+_UNRECOGNIZED = re.compile(r"^[Uu]nrecognized arguments: (.*)$", re.DOTALL)
+
+
+def unknown_options(given: str, parser) -> str:
+    """`unrecognized arguments` with a "did you mean" for each misspelt --key."""
+    known = [option for option in parser._option_string_actions if option.startswith("--")]
+    hints = []
+    for word in given.split():
+        if word.startswith("--"):
+            key = word.split("=", 1)[0]
+            close = difflib.get_close_matches(key, known, n=1, cutoff=0.75)
+            hints += [f"{key} (did you mean {close[0]}?)"] if close else [key]
+    listed = ", ".join(hints) or given.strip()
+    return f"unrecognized arguments: {listed}"
+
+
+def check_config_files(args: list[str]) -> None:
+    """Each --config file that exists must be YAML: one line naming the file, the line and
+    column and PyYAML's cause, where jsonargparse says only "<unicode string>"."""
+    for index, argument in enumerate(args):
+        if argument in ("--config", "-c") and index + 1 < len(args):
+            path = Path(args[index + 1])
+        elif argument.startswith("--config="):
+            path = Path(argument.split("=", 1)[1])
+        else:
+            continue
+        if not path.is_file():
+            continue
+        try:
+            yaml.safe_load(path.read_text())
+        except yaml.YAMLError as error:
+            mark = getattr(error, "problem_mark", None)
+            where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+            cause = getattr(error, "problem", None) or str(error).splitlines()[0]
+            context = getattr(error, "context", None)
+            raise ConfigError(
+                f"config file {path}: invalid YAML{where}: {cause}"
+                + (f" ({context})" if context else "")
+            ) from error
 
 
 class SaveConfig(SaveConfigCallback):
@@ -101,6 +146,11 @@ class LitEvoAECLI(LightningCLI):
 
     wandb_offline = False  # set when W&B is configured but has no credentials
     _checked_checkpoint: tuple[str, int | None] | None = None  # (--ckpt_path, its epoch)
+
+    def init_parser(self, **kwargs) -> LightningArgumentParser:
+        # No prefix matching: --trainer.max_epoch must not silently mean max_epochs.
+        kwargs.setdefault("allow_abbrev", False)
+        return super().init_parser(**kwargs)
 
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
         parser.link_arguments("data.input_dim", "model.init_args.input_dim", apply_on="instantiate")
@@ -328,6 +378,7 @@ def build_cli(args: list[str] | None = None, run: bool = True) -> LitEvoAECLI:
     """Parse `args` (default: sys.argv) and run the chosen subcommand (with `run=False`, `args`
     has no subcommand and only instantiates the classes); returns the CLI object."""
     silence_notices()
+    check_config_files(sys.argv[1:] if args is None else list(args))
     return LitEvoAECLI(
         pl.LightningModule,
         pl.LightningDataModule,

@@ -98,3 +98,27 @@ def test_a_parse_error_fits_one_screen_with_the_full_key_and_what_is_allowed(
     assert len(lines) <= 3, err  # Lightning may warn once before parsing
     for noise in ("usage:", "NestedArg", "Subtypes", "NoneType"):
         assert noise not in err
+
+
+@pytest.mark.parametrize("typed", ["--trainer.max_epoch", "--trainer.max_epocs"])
+def test_no_abbreviations_and_a_misspelt_key_gets_did_you_mean(config, capsys, typed):
+    with pytest.raises(SystemExit) as exited:
+        build_cli(["fit", "--config", str(config), typed, "3"])
+    assert exited.value.code == 2
+    first = capsys.readouterr().err.strip().splitlines()[0]
+    assert first == (
+        f"lit-evoae: error: unrecognized arguments: {typed} (did you mean --trainer.max_epochs?)"
+    )
+
+
+def test_a_yaml_error_names_the_file_line_column_and_cause(config, tmp_path):
+    from lit_evoae.errors import ConfigError
+
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("trainer:\n  max_epochs: 3\n  bad: [1, 2\n")
+    with pytest.raises(ConfigError) as raised:
+        build_cli(["fit", "--config", str(config), "--config", str(broken)])
+    assert str(raised.value) == (
+        f"config file {broken}: invalid YAML at line 4, column 1: expected ',' or ']', but got "
+        "'<stream end>' (while parsing a flow sequence)"
+    )

@@ -39,11 +39,13 @@ def _pack_size(value: str) -> int | str:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="lit-evoae-study", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="lit-evoae-study", description=__doc__, allow_abbrev=False
+    )
     commands = parser.add_subparsers(dest="command", required=True)
 
     def study_command(name: str, help: str) -> argparse.ArgumentParser:
-        command = commands.add_parser(name, help=help)
+        command = commands.add_parser(name, help=help, allow_abbrev=False)
         command.add_argument("--study", required=True, type=Path, help="study file (YAML)")
         command.add_argument("--out", required=True, type=Path, help="output folder of the study")
         command.add_argument("--trials", type=int, help="trials per variant (default: the study's)")
