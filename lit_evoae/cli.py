@@ -23,7 +23,7 @@ import lit_evoae.systems  # noqa: F401  (registers the systems for short class n
 from lit_evoae import keys
 from lit_evoae.callbacks import Preemption, Pruning
 from lit_evoae.callbacks.preemption import program_words
-from lit_evoae.callbacks.progress import GenerationLines
+from lit_evoae.callbacks.progress import GenerationBar, GenerationLines
 from lit_evoae.callbacks.wandb_media import wandb_loggers
 from lit_evoae.checkpoints import AtomicCheckpointIO, read_checkpoint, refuse_mismatch
 from lit_evoae.errors import ConfigError, one_line_error
@@ -191,15 +191,13 @@ class LitEvoAECLI(LightningCLI):
         configured = _as_list(config["trainer"].get("plugins"))
         if not any(isinstance(plugin, CheckpointIO) for plugin in configured):
             kwargs["plugins"] = [*configured, AtomicCheckpointIO()]
-        # In a log file a redrawn bar is hundreds of lines: print a line now and then instead.
+        # A bar that counts generations in a terminal; in a log file, where a redrawn bar is
+        # hundreds of lines, a line now and then.
         callbacks = _as_list(config["trainer"].get("callbacks"))
         wants_progress = config["trainer"].get("enable_progress_bar") is not False
-        if (
-            wants_progress
-            and not sys.stdout.isatty()
-            and not any(isinstance(callback, ProgressBar) for callback in callbacks)
-        ):
-            kwargs["callbacks"] = [*callbacks, GenerationLines()]
+        if wants_progress and not any(isinstance(c, ProgressBar) for c in callbacks):
+            progress = GenerationBar() if sys.stdout.isatty() else GenerationLines()
+            kwargs["callbacks"] = [*callbacks, progress]
         return super().instantiate_trainer(**kwargs)
 
     def parse_arguments(self, parser: LightningArgumentParser, args) -> None:

@@ -1,15 +1,19 @@
-"""Progress for logs: one line every few generations instead of a redrawn bar.
+"""Progress that counts generations: a bar in a terminal, a line now and then in a log.
 
-A tqdm bar written to a file (a SLURM log, `> out.txt`) is hundreds of lines of carriage
-returns. When stdout is not a terminal the CLI uses this progress bar instead: a plain
-line with the generation, the validation L1 and the time left, about twenty times a run.
+One Lightning epoch is one generation and one training step, so Lightning's bar reads
+`Epoch 2: 100% 1/1` and says nothing of the run. In a terminal the CLI uses
+`GenerationBar` (generations done/total, the time left, val/l1); when stdout is not a
+terminal (a SLURM log, `> out.txt`), where a redrawn bar is hundreds of lines of carriage
+returns, `GenerationLines`: a plain line with the generation, the validation L1 and the
+time left, about twenty times a run.
 """
 
 import sys
 import time
 
 import pytorch_lightning as pl
-from pytorch_lightning.callbacks import ProgressBar
+from pytorch_lightning.callbacks import ProgressBar, TQDMProgressBar
+from pytorch_lightning.callbacks.progress.tqdm_progress import Tqdm
 
 from lit_evoae import keys
 
@@ -61,6 +65,53 @@ class GenerationLines(ProgressBar):
             if total > done:
                 parts.append(f"about {_duration(per_generation * (total - done))} left")
         return " · ".join(parts)
+
+
+class GenerationBar(TQDMProgressBar):
+    """One bar over the whole fit: generations done/total, elapsed and left (tqdm's own
+    estimate), and the metrics; no bar per generation or per validation."""
+
+    def init_train_tqdm(self) -> Tqdm:
+        epochs = self.trainer.max_epochs
+        return Tqdm(
+            desc="generations",
+            total=epochs if epochs and epochs > 0 else None,
+            initial=self.trainer.current_epoch,  # a resumed run counts on from there
+            unit="gen",
+            disable=self.is_disabled,
+            leave=True,
+            dynamic_ncols=True,
+            file=sys.stdout,
+            smoothing=0.1,
+        )
+
+    def on_train_epoch_start(self, trainer: pl.Trainer, *_) -> None:
+        pass  # one bar for the fit, not one per generation
+
+    def on_train_batch_end(self, *_) -> None:
+        pass  # a generation is one step: the bar moves when it ends
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        bar = self.train_progress_bar
+        if not bar.disable:
+            bar.set_postfix(self.get_metrics(trainer, pl_module), refresh=False)
+            bar.update(1)
+
+    def on_validation_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if trainer.state.fn != "fit":
+            super().on_validation_start(trainer, pl_module)
+
+    def on_validation_batch_start(self, trainer: pl.Trainer, *args, **kwargs) -> None:
+        if trainer.state.fn != "fit":
+            super().on_validation_batch_start(trainer, *args, **kwargs)
+
+    def on_validation_batch_end(self, trainer: pl.Trainer, *args, **kwargs) -> None:
+        if trainer.state.fn != "fit":
+            super().on_validation_batch_end(trainer, *args, **kwargs)
+
+    def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if trainer.state.fn != "fit":
+            super().on_validation_end(trainer, pl_module)
 
 
 def _duration(seconds: float) -> str:
