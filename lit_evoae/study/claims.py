@@ -154,7 +154,15 @@ def verdicts(claims: tuple[Claim, ...], results: list[dict], compare, holm) -> l
         rows, claims, adjusted, adjusted_floors, within, strict=True
     ):
         row["p_holm"] = p_value
-        if floor >= ALPHA:
+        if not row["n_left"] or not row["n_right"]:
+            missing = [
+                name
+                for name, n in ((claim.left, row["n_left"]), (claim.right, row["n_right"]))
+                if not n
+            ]
+            row["verdict"] = "inconclusive"
+            row["reason"] = f"not run: no finished runs of {' and '.join(missing)}"
+        elif floor >= ALPHA:
             row["verdict"] = "inconclusive"
             row["reason"] = (
                 f"too few trials: n = {row['n_left']} and {row['n_right']} cannot "

@@ -81,6 +81,7 @@ def plot_heatmaps(grouped, metric: str, label: str, path: Path, subtitle: str = 
                     ha="center",
                     va="center",
                     fontsize=8,
+                    color=_text_colour(summary.median, low, high),
                 )
         image = axis.imshow(
             np.ma.masked_invalid(grid), cmap="viridis_r", vmin=low, vmax=high, alpha=0.85
@@ -91,6 +92,12 @@ def plot_heatmaps(grouped, metric: str, label: str, path: Path, subtitle: str = 
     figure.colorbar(image, ax=list(axes[0]), label=f"median {label}", shrink=0.9)
     figure.suptitle(f"median {label} per operator x schedule")
     return save_figure(figure, path, tight=False, subtitle=subtitle)
+
+
+def _text_colour(value: float, low: float, high: float) -> str:
+    """White on the dark end of viridis_r (high values), black elsewhere."""
+    share = (value - low) / (high - low) if high > low else 0.0
+    return "white" if share > 0.6 else "black"
 
 
 def plot_pareto(grouped, path: Path, subtitle: str = "") -> tuple[Path, dict[str, list[str]]]:

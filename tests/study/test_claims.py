@@ -108,6 +108,19 @@ def test_tost_is_inconclusive_when_the_spread_hides_the_margin():
     assert rows[0]["verdict"] == "inconclusive" and "not significantly" in rows[0]["reason"]
 
 
+def test_a_claim_on_a_variant_not_run_says_so():
+    (row,) = verdicts(
+        (Claim("random_exponential", "<", "none"),),
+        results({"none": [0.3, 0.2, 0.1]}),
+        compare,
+        holm,
+    )
+    assert (row["verdict"], row["reason"]) == (
+        "inconclusive",
+        "not run: no finished runs of random_exponential",
+    )
+
+
 def test_a_single_trial_cannot_settle_a_claim():
     (row,) = verdicts(
         (Claim("random_exponential", "<", "none"),),
