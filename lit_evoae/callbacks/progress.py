@@ -83,6 +83,7 @@ class GenerationBar(TQDMProgressBar):
             dynamic_ncols=True,
             file=sys.stdout,
             smoothing=0.1,
+            mininterval=0,  # a redraw per generation: a few hundred in a whole run
         )
 
     def on_train_epoch_start(self, trainer: pl.Trainer, *_) -> None:
