@@ -187,6 +187,9 @@ def run_pack(
         log_trials(runs, out, wandb_project)
     for run in runs:  # last: a result marks its run finished
         write_result(run, out, seconds, packed_with=len(runs))
+    log_dir = Path(trainer.logger.log_dir)  # a finished pack needs no checkpoint to resume
+    for checkpoint in [log_dir / keys.CLOCK_CHECKPOINT, *log_dir.glob("hpc_ckpt_*.ckpt")]:
+        checkpoint.unlink(missing_ok=True)
     return 0
 
 

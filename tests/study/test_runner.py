@@ -360,6 +360,7 @@ def test_a_pack_killed_after_a_checkpoint_resumes_to_the_same_results(
     assert "resuming from" in log.read_text()
     straight, resumed = results(tmp_path / "straight"), results(out)
     assert sorted(straight) == sorted(resumed) and len(resumed) == 4
+    assert not list(tmp_path.glob("*/packs/*/*.ckpt"))  # finished packs drop their checkpoints
     for key, result in straight.items():
         for name in (keys.TEST_L1, keys.VAL_L1_BEST, keys.FINAL_TRAIN_L1_MEAN, "epochs"):
             assert resumed[key][name] == pytest.approx(result[name], abs=1e-6), (key, name)
