@@ -5,7 +5,10 @@ Each is matched by its own message, so every other warning still shows:
 - `isinstance(treespec, LeafSpec)` is deprecated: raised inside Lightning 2.6 against
   newer torch, on every run, and not ours to fix;
 - "The dirpath has changed …": ModelCheckpoint's note when `test --ckpt_path` restores a
-  checkpoint of an earlier run, which is what the command is for.
+  checkpoint of an earlier run, which is what the command is for;
+- "LightningCLI's args parameter is intended to run from within Python …": the study
+  tools build a run's CLI from its own arguments (`build_cli(args)`) inside a process
+  that has arguments of its own, which is what `args` is for.
 """
 
 import logging
@@ -14,6 +17,7 @@ import warnings
 SILENCED_WARNINGS = (
     r"`isinstance\(treespec, LeafSpec\)` is deprecated",
     r"The dirpath has changed from",
+    r"LightningCLI's args parameter is intended to run from within Python",
 )
 ADVERTISEMENT = "💡 Tip:"
 #: Where Lightning's rank_zero_info writes (both packages install their own logger).

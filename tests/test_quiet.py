@@ -14,6 +14,11 @@ def test_only_the_named_notices_are_silenced(lightning_messages):
             stacklevel=1,
         )
         warnings.warn("The dirpath has changed from 'a' to 'b', therefore …", stacklevel=1)
+        warnings.warn(
+            "LightningCLI's args parameter is intended to run from within Python like if it "
+            "were from the command line. To prevent mistakes …",
+            stacklevel=1,
+        )
         warnings.warn("a real problem", UserWarning, stacklevel=1)
     assert [str(w.message) for w in seen] == ["a real problem"]
     for name in RANK_ZERO_LOGGERS:
