@@ -1,6 +1,5 @@
 """The `lit-evoae` command: LightningCLI over lit_evoae's systems and data modules."""
 
-import difflib
 import os
 import re
 import shutil
@@ -20,12 +19,13 @@ import lit_evoae.data  # noqa: F401  (registers the data modules for short class
 import lit_evoae.pruning.operators  # noqa: F401  (pruning operators by short class name)
 import lit_evoae.pruning.schedules  # noqa: F401  (schedules by short class name)
 import lit_evoae.systems  # noqa: F401  (registers the systems for short class names)
-from lit_evoae import keys
+from lit_evoae import cli_cache, keys
 from lit_evoae.callbacks import Preemption, Pruning
 from lit_evoae.callbacks.preemption import program_words
 from lit_evoae.callbacks.progress import GenerationBar, GenerationLines
 from lit_evoae.callbacks.wandb_media import wandb_loggers
 from lit_evoae.checkpoints import AtomicCheckpointIO, read_checkpoint, refuse_mismatch
+from lit_evoae.config_files import check_config_files
 from lit_evoae.errors import ConfigError, one_line_error
 from lit_evoae.export import main as export_main
 from lit_evoae.io import atomic_write_text
@@ -73,39 +73,7 @@ _UNRECOGNIZED = re.compile(r"^[Uu]nrecognized arguments: (.*)$", re.DOTALL)
 def unknown_options(given: str, parser) -> str:
     """`unrecognized arguments` with a "did you mean" for each misspelt --key."""
     known = [option for option in parser._option_string_actions if option.startswith("--")]
-    hints = []
-    for word in given.split():
-        if word.startswith("--"):
-            key = word.split("=", 1)[0]
-            close = difflib.get_close_matches(key, known, n=1, cutoff=0.75)
-            hints += [f"{key} (did you mean {close[0]}?)"] if close else [key]
-    listed = ", ".join(hints) or given.strip()
-    return f"unrecognized arguments: {listed}"
-
-
-def check_config_files(args: list[str]) -> None:
-    """Each --config file that exists must be YAML: one line naming the file, the line and
-    column and PyYAML's cause, where jsonargparse says only "<unicode string>"."""
-    for index, argument in enumerate(args):
-        if argument in ("--config", "-c") and index + 1 < len(args):
-            path = Path(args[index + 1])
-        elif argument.startswith("--config="):
-            path = Path(argument.split("=", 1)[1])
-        else:
-            continue
-        if not path.is_file():
-            continue
-        try:
-            yaml.safe_load(path.read_text())
-        except yaml.YAMLError as error:
-            mark = getattr(error, "problem_mark", None)
-            where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-            cause = getattr(error, "problem", None) or str(error).splitlines()[0]
-            context = getattr(error, "context", None)
-            raise ConfigError(
-                f"config file {path}: invalid YAML{where}: {cause}"
-                + (f" ({context})" if context else "")
-            ) from error
+    return cli_cache.unrecognized(given.split(), known)
 
 
 class SaveConfig(SaveConfigCallback):
@@ -146,6 +114,10 @@ class LitEvoAECLI(LightningCLI):
 
     wandb_offline = False  # set when W&B is configured but has no credentials
     _checked_checkpoint: tuple[str, int | None] | None = None  # (--ckpt_path, its epoch)
+
+    def __init__(self, *args, cache_as: str | None = None, **kwargs) -> None:
+        self.cache_as = cache_as  # the console command's name: cli_cache keeps its answers
+        super().__init__(*args, **kwargs)
 
     def init_parser(self, **kwargs) -> LightningArgumentParser:
         # No prefix matching: --trainer.max_epoch must not silently mean max_epochs.
@@ -208,6 +180,8 @@ class LitEvoAECLI(LightningCLI):
             if isinstance(typed, list)
             else None
         )
+        if self.cache_as:  # the console command: keep what the parser says for quick answers
+            cli_cache.store(parser, self.cache_as)
         super().parse_arguments(parser, args)
 
     def _parse_ckpt_path(self) -> None:
@@ -372,9 +346,12 @@ def _uses_wandb(config) -> bool:
     return any("WandbLogger" in str(getattr(logger, "class_path", "")) for logger in loggers)
 
 
-def build_cli(args: list[str] | None = None, run: bool = True) -> LitEvoAECLI:
+def build_cli(
+    args: list[str] | None = None, run: bool = True, cache_as: str | None = None
+) -> LitEvoAECLI:
     """Parse `args` (default: sys.argv) and run the chosen subcommand (with `run=False`, `args`
-    has no subcommand and only instantiates the classes); returns the CLI object."""
+    has no subcommand and only instantiates the classes); returns the CLI object. `cache_as`:
+    the console command's name, under which `cli_cache` keeps the parser's answers."""
     silence_notices()
     check_config_files(sys.argv[1:] if args is None else list(args))
     return LitEvoAECLI(
@@ -387,16 +364,18 @@ def build_cli(args: list[str] | None = None, run: bool = True) -> LitEvoAECLI:
         parser_kwargs={"description": DESCRIPTION},
         args=args,
         run=run,
+        cache_as=cache_as,
     )
 
 
-def main() -> None:
-    """Console entry point: exit 0 on success, 2 with a one-line message on a user error."""
+def main(cache_as: str | None = None) -> None:
+    """Console entry point (behind `entry.main`): exit 0 on success, 2 with a one-line message
+    on a user error."""
     try:
         if sys.argv[1:2] == ["export"]:
             export_main(sys.argv[2:])
         else:
-            build_cli()
+            build_cli(cache_as=cache_as)
     except Exception as error:
         message = one_line_error(error)
         if message is None:

@@ -7,8 +7,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import torch
-
 # The mode an ordinary open() would give a new file (mkstemp's temporaries are 0600).
 _UMASK = os.umask(0)
 os.umask(_UMASK)
@@ -34,6 +32,8 @@ def replacing(path: str | os.PathLike) -> Iterator[str]:
 
 def atomic_save(payload: Any, path: str | os.PathLike) -> None:
     """`torch.save` that never leaves a half-written file at `path`."""
+    import torch  # here: the command line's quick path (cli_cache) writes text without torch
+
     with replacing(path) as temporary:
         torch.save(payload, temporary)
 

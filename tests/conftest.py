@@ -2,6 +2,7 @@
 
 import copy
 import logging
+import os
 
 import pytest
 import pytorch_lightning as pl
@@ -119,3 +120,10 @@ def lightning_messages():
     yield recorder.messages
     for name in RANK_ZERO_LOGGERS:
         logging.getLogger(name).removeHandler(recorder)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def cache_folder_of_the_session(tmp_path_factory):
+    """The command line's copy of its parser (cli_cache) goes to this session's folder, not
+    the user's ~/.cache; subprocesses inherit it."""
+    os.environ["XDG_CACHE_HOME"] = str(tmp_path_factory.mktemp("xdg_cache"))

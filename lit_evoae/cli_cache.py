@@ -1,0 +1,182 @@
+"""`--help` and misspelt keys answered in a fraction of a second, from a copy of the parser.
+
+Building LightningCLI's parser imports Lightning, and with it torch, torchmetrics and
+torchvision: about 8 s on a 2-core machine before a word is printed. The parser depends
+only on the installed code, so a full start stores what the parser would say (its help
+texts, its option names, the options that take nested keys) in a small file keyed by
+that code. A later `--help`, an unknown `--key` or an unknown subcommand is answered
+from the file; everything else goes to the full parser. A changed source file, another
+Lightning, jsonargparse or torch, another program name or terminal width is another key,
+so a stale copy is never read.
+"""
+
+import difflib
+import hashlib
+import json
+import os
+import shutil
+import sys
+from importlib import metadata
+from pathlib import Path
+
+from lit_evoae.io import atomic_write_text
+
+#: What decides the parser besides lit_evoae's own source files.
+_DISTRIBUTIONS = ("pytorch-lightning", "lightning", "jsonargparse", "torch", "typing-extensions")
+_HELP = ("-h", "--help")
+PACKAGE = Path(__file__).resolve().parent
+_KEPT = 8  # cache files kept (one per installed code, program name and terminal width)
+
+
+def cache_folder() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "lit_evoae"
+
+
+def fingerprint(program: str, package: Path = PACKAGE) -> str:
+    """A digest of everything the parser's answers depend on: `package`'s source files (by
+    size and modification time), the versions beside it, the program name, the width."""
+    digest = hashlib.sha256()
+    for path in sorted(package.rglob("*.py")):
+        stat = path.stat()
+        digest.update(f"{path.relative_to(package)}:{stat.st_size}:{stat.st_mtime_ns};".encode())
+    for name in _DISTRIBUTIONS:
+        try:
+            digest.update(f"{name}={metadata.version(name)};".encode())
+        except metadata.PackageNotFoundError:
+            digest.update(f"{name}=-;".encode())
+    columns = shutil.get_terminal_size().columns
+    digest.update(f"{sys.version}|{sys.prefix}|{program}|{columns}".encode())
+    for name, value in sorted(os.environ.items()):  # e.g. JSONARGPARSE_DEFAULT_ENV
+        if name.startswith("JSONARGPARSE_"):
+            digest.update(f"{name}={value};".encode())
+    return digest.hexdigest()[:20]
+
+
+def cache_file(program: str) -> Path:
+    return cache_folder() / f"cli-{fingerprint(program)}.json"
+
+
+def unrecognized(words: list[str], known: list[str]) -> str:
+    """`unrecognized arguments`, with a "did you mean" for each misspelt --key of `words`."""
+    hints = []
+    for word in words:
+        if word.startswith("--"):
+            key = word.split("=", 1)[0]
+            close = difflib.get_close_matches(key, known, n=1, cutoff=0.75)
+            hints += [f"{key} (did you mean {close[0]}?)"] if close else [key]
+    listed = ", ".join(hints) or " ".join(words).strip()
+    return f"unrecognized arguments: {listed}"
+
+
+def store(parser, program: str) -> None:
+    """Write what `parser` (LightningCLI's, with its subcommands) would answer, if this
+    code's copy is missing. Best effort: a cache that cannot be written is skipped."""
+    path = cache_file(program)
+    if path.exists():
+        return
+    subcommands = parser._subcommands_action._name_parser_map
+    answers = {
+        "help": parser.format_help(),
+        "prog": parser.prog,
+        "subcommands": {
+            name: {
+                "help": sub.format_help(),
+                "prog": sub.prog.replace(" [options]", ""),
+                "options": [o for o in sub._option_string_actions if o.startswith("--")],
+                "nested": _nested_options(sub),
+            }
+            for name, sub in subcommands.items()
+        },
+    }
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(path, json.dumps(answers))
+        for old in sorted(path.parent.glob("cli-*.json"), key=os.path.getmtime)[:-_KEPT]:
+            old.unlink(missing_ok=True)
+    except OSError:
+        pass
+
+
+def answer(args: list[str], program: str) -> int | None:
+    """Print the parser's answer to `args` and return the exit status, where the stored copy
+    can give it; None where the full parser must decide."""
+    path = cache_file(program)
+    try:
+        answers = json.loads(path.read_text())
+    except OSError:
+        return None
+    except ValueError:  # damaged: the next full start writes it again
+        path.unlink(missing_ok=True)
+        return None
+    subcommands = answers["subcommands"]
+    if "--" in args:
+        return None
+    if not args:
+        names = ",".join(subcommands)
+        _error(
+            f'expected "subcommand" to be one of {{{names}}}, but it was not provided.',
+            answers["prog"],
+        )
+        return 2
+    if args == [args[0]] and args[0] in _HELP:
+        sys.stdout.write(answers["help"])
+        return 0
+    if args[0].startswith("-"):
+        return None
+    if args[0] not in subcommands:
+        choices = ", ".join(repr(name) for name in subcommands)
+        _error(
+            f"argument subcommand: invalid choice: {args[0]!r} (choose from {choices})",
+            answers["prog"],
+        )
+        return 2
+    sub = subcommands[args[0]]
+    if len(args) == 2 and args[1] in _HELP:
+        sys.stdout.write(sub["help"])
+        return 0
+    unknown = [word for word in args[1:] if _unknown_key(word, sub)]
+    if unknown:
+        _error(unrecognized(unknown, sub["options"]), sub["prog"])
+        return 2
+    return None
+
+
+def _error(text: str, prog: str) -> None:
+    sys.stderr.write(f"lit-evoae: error: {text}\nEvery key and its allowed values: {prog} --help\n")
+
+
+def _unknown_key(word: str, sub: dict) -> bool:
+    """Whether `word` is a --key the parser certainly refuses: not one of its options, and
+    not below an option whose value takes keys of its own (a class's init_args, a dict)."""
+    if not word.startswith("--"):
+        return False
+    key = word.split("=", 1)[0].removesuffix("+")
+    if key in sub["options"]:
+        return False
+    parts = key.split(".")
+    return not any(".".join(parts[:end]) in sub["nested"] for end in range(1, len(parts)))
+
+
+def _nested_options(parser) -> list[str]:
+    """The options of `parser` below which jsonargparse accepts keys it does not list: every
+    typed option whose type is more than plain numbers, strings and booleans."""
+    nested = []
+    for action in parser._actions:
+        typehint = getattr(action, "_typehint", None)
+        if typehint is not None and not _plain(typehint):
+            nested += [o for o in action.option_strings if o.startswith("--")]
+    return nested
+
+
+def _plain(typehint) -> bool:
+    import typing
+
+    arguments = typing.get_args(typehint)
+    if typing.get_origin(typehint) is typing.Literal:
+        return True
+    if arguments:
+        return all(_plain(argument) for argument in arguments)
+    return typehint is type(None) or (
+        isinstance(typehint, type) and issubclass(typehint, (bool, int, float, str))
+    )
