@@ -23,6 +23,7 @@ COMMANDS = {
     "fit --help": ["fit", "--help"],
     "unknown key": ["fit", "--config", "configs/canonical.yaml", "--trainer.max_epocs", "3"],
     "unknown subcommand": ["fitt"],
+    "bad value": ["fit", "--config", "configs/canonical.yaml", "--pruning.probability", "2"],
 }
 
 

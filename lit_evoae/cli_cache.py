@@ -16,6 +16,8 @@ import json
 import os
 import shutil
 import sys
+import types
+import typing
 from importlib import metadata
 from pathlib import Path
 
@@ -85,6 +87,7 @@ def store(parser, program: str) -> None:
                 "prog": sub.prog.replace(" [options]", ""),
                 "options": [o for o in sub._option_string_actions if o.startswith("--")],
                 "nested": _nested_options(sub),
+                "plain": _plain_options(sub),
             }
             for name, sub in subcommands.items()
         },
@@ -139,6 +142,10 @@ def answer(args: list[str], program: str) -> int | None:
     if unknown:
         _error(unrecognized(unknown, sub["options"]), sub["prog"])
         return 2
+    refused = _refused_value(args[1:], sub["plain"])
+    if refused:
+        _error(refused, sub["prog"])
+        return 2
     return None
 
 
@@ -170,8 +177,6 @@ def _nested_options(parser) -> list[str]:
 
 
 def _plain(typehint) -> bool:
-    import typing
-
     arguments = typing.get_args(typehint)
     if typing.get_origin(typehint) is typing.Literal:
         return True
@@ -180,3 +185,77 @@ def _plain(typehint) -> bool:
     return typehint is type(None) or (
         isinstance(typehint, type) and issubclass(typehint, (bool, int, float, str))
     )
+
+
+#: Modules whose types a stored typehint may name: light to import, unlike torch's.
+_TYPE_MODULES = ("builtins", "typing", "jsonargparse.typing", "lit_evoae.arguments")
+
+
+def _plain_options(parser) -> dict[str, str]:
+    """Each option with a plain typehint, as text that `_typehint` reads back (those whose
+    types live elsewhere, or that do not read back to the same type, are left out)."""
+    plain = {}
+    for action in parser._actions:
+        typehint = getattr(action, "_typehint", None)
+        options = [o for o in action.option_strings if o.startswith("--")]
+        if typehint is None or not options or not _plain(typehint):
+            continue
+        try:
+            text = _typehint_text(typehint)
+            if _typehint(text) == typehint:
+                plain[options[0]] = text
+        except (ValueError, AttributeError, SyntaxError, NameError, TypeError):
+            continue
+    return plain
+
+
+def _typehint_text(typehint) -> str:
+    origin, arguments = typing.get_origin(typehint), typing.get_args(typehint)
+    if origin is typing.Literal:
+        return f"typing.Literal[{', '.join(repr(argument) for argument in arguments)}]"
+    inner = ", ".join(_typehint_text(argument) for argument in arguments)
+    if origin in (typing.Union, types.UnionType):
+        return f"typing.Union[{inner}]"
+    if origin is not None:
+        return f"{_type_name(origin)}[{inner}]"
+    return "None" if typehint is type(None) else _type_name(typehint)
+
+
+def _type_name(kind: type) -> str:
+    if kind.__module__ not in _TYPE_MODULES:
+        raise ValueError(f"{kind} is not from a light module")
+    return f"{kind.__module__}.{kind.__qualname__}"
+
+
+def _typehint(text: str):
+    import jsonargparse.typing  # noqa: F401  (names in `text`)
+
+    import lit_evoae.arguments  # noqa: F401  (names in `text`)
+
+    names = {"__builtins__": {}, "builtins": __import__("builtins"), "typing": typing}
+    names |= {"jsonargparse": sys.modules["jsonargparse"], "lit_evoae": sys.modules["lit_evoae"]}
+    return eval(text, names)  # text written by _typehint_text from the parser's own types
+
+
+def _refused_value(words: list[str], plain: dict[str, str]) -> str | None:
+    """The parse error of the first `--key value` of `words` whose plain-typed value
+    jsonargparse refuses, as the full parser words it; None if there is none."""
+    from jsonargparse import ArgumentParser
+
+    from lit_evoae.parse_errors import one_screen
+
+    for index, word in enumerate(words):
+        key, equals, value = word.partition("=")
+        if key not in plain:
+            continue
+        if not equals:
+            if index + 1 >= len(words) or words[index + 1].startswith("--"):
+                continue  # no value: the full parser says so
+            value = words[index + 1]
+        parser = ArgumentParser(exit_on_error=False)
+        parser.add_argument(key, type=_typehint(plain[key]))
+        try:
+            parser.parse_args([f"{key}={value}"])
+        except Exception as error:  # jsonargparse's ArgumentError
+            return one_screen(str(error))
+    return None

@@ -1,5 +1,6 @@
 import contextlib
 import io
+import json
 import shutil
 from pathlib import Path
 
@@ -23,11 +24,20 @@ ANSWERED = [
     ["fit", "--trainer.max_epocs", "3"],
     ["fit", "--config", CANONICAL, "--trainer.max_epocs=3", "--pruning.probabilty", "0.2"],
     ["validate", "--config", CANONICAL, "--no_such_key", "1"],
+    ["fit", "--trainer.max_epochs", "abc"],
+    ["fit", "--config", CANONICAL, "--pruning.probability=2"],
+    ["fit", "--checkpoint.save_last", "maybe"],
+    ["fit", "--preemption.signals", "[SIGFOO]"],
+    ["test", "--trainer.precision", "17"],
+    ["fit", "--trainer.max_epochs", "3", "--pruning.seed", "-1"],
 ]
 
 #: Left to the full parser: what a copy of the option names cannot judge.
 DEFERRED = [
     ["fit", "--trainer.max_epochs", "3"],
+    ["fit", "--trainer.max_epochs=null", "--pruning.probability", "0.5", "--seed_everything", "7"],
+    ["fit", "--preemption.signals", "[SIGTERM]", "--trainer.precision", "bf16-mixed"],
+    ["fit", "--trainer.barebones", "--trainer.max_epochs", "3"],
     ["fit", "--model.init_args.hidden_sizes", "[4]"],
     ["fit", "--model.hidden_sizes", "[4]"],
     ["fit", "--trainer.callbacks+=EarlyStopping"],
@@ -71,6 +81,15 @@ def test_the_copy_answers_as_the_full_parser_does(stored):
         assert status is not None, args
         assert (status, out, err) == full_answer(args), args
     assert "did you mean --trainer.max_epochs?" in quick_answer(ANSWERED[5])[2]
+    assert "pruning.probability: got 2; allowed: >=0 and <=1" in quick_answer(ANSWERED[9])[2]
+
+
+def test_every_plain_option_is_kept_with_its_type(stored):
+    """Every option of a plain type (numbers, strings, booleans, choices) reads back."""
+    answers = json.loads(cli_cache.cache_file(PROGRAM).read_text())
+    plain = answers["subcommands"]["fit"]["plain"]
+    assert {"--trainer.max_epochs", "--pruning.probability", "--preemption.signals"} <= set(plain)
+    assert len(plain) >= 40
 
 
 def test_what_the_copy_cannot_judge_is_left_to_the_full_parser(stored):
@@ -78,24 +97,28 @@ def test_what_the_copy_cannot_judge_is_left_to_the_full_parser(stored):
         assert quick_answer(args) == (None, "", ""), args
 
 
-def flattened(tree: dict, prefix: str = "--") -> list[str]:
-    keys = []
+def flattened(tree: dict, prefix: str = "--") -> dict[str, object]:
+    keys = {}
     for key, value in tree.items():
         if isinstance(value, dict) and value:
-            keys += flattened(value, f"{prefix}{key}.")
+            keys |= flattened(value, f"{prefix}{key}.")
         else:
-            keys.append(f"{prefix}{key}")
+            keys[f"{prefix}{key}"] = value
     return keys
 
 
-def test_no_key_of_a_shipped_config_is_called_unknown(stored):
+def test_no_key_or_value_of_a_shipped_config_is_refused(stored):
     files = [*ROOT.glob("configs/**/*.yaml"), *ROOT.glob("callbacks/*.yaml")]
-    keys = {key for path in files for key in flattened(yaml.safe_load(path.read_text()) or {})}
-    keys = {key for key in keys if not key.startswith(("--grid", "--claims", "--variants"))}
-    assert {"--model.init_args.hidden_sizes", "--pruning.operator.init_args.amount"} <= keys
-    for key in sorted(keys):
-        if key.split(".")[0] in ("--model", "--data", "--trainer", "--pruning", "--checkpoint"):
-            assert quick_answer(["fit", key, "1"])[0] is None, key
+    given = {}
+    for path in files:
+        given |= flattened(yaml.safe_load(path.read_text()) or {})
+    sections = ("--model", "--data", "--trainer", "--pruning", "--checkpoint", "--preemption")
+    given = {key: value for key, value in given.items() if key.split(".")[0] in sections}
+    assert {"--model.init_args.hidden_sizes", "--pruning.operator.init_args.amount"} <= set(given)
+    assert "--trainer.max_epochs" in given
+    for key, value in sorted(given.items()):
+        text = value if isinstance(value, str) else json.dumps(value)
+        assert quick_answer(["fit", key, text]) == (None, "", ""), (key, text)
 
 
 def test_without_a_copy_or_with_a_damaged_one_nothing_is_answered(monkeypatch, tmp_path):
