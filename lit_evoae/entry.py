@@ -1,7 +1,8 @@
 """The `lit-evoae` command: what can be answered without torch is answered before importing it.
 
-A YAML error in a --config file, `--help`, an unknown key or subcommand (from the copy of the
-parser that `cli_cache` keeps) print at once; everything else starts the full LightningCLI.
+A YAML error in a --config file, `--help`, an unknown key or subcommand, a bad plain value
+(from the copy of the parser that `cli_cache` keeps) and export's options are answered at
+once; everything else starts the full LightningCLI.
 """
 
 import os
@@ -10,12 +11,15 @@ import sys
 from lit_evoae import cli_cache
 from lit_evoae.config_files import check_config_files
 from lit_evoae.errors import ConfigError
+from lit_evoae.export_options import export_options
 
 
 def main() -> None:
     args = sys.argv[1:]
     program = os.path.basename(sys.argv[0])
-    if args[:1] != ["export"]:
+    if args[:1] == ["export"]:
+        export_options(args[1:])  # --help or a missing argument: answered here
+    else:
         try:
             check_config_files(args)
         except ConfigError as error:

@@ -6,7 +6,6 @@ layer's bias leaves every reconstruction unchanged. Decoder outputs and encoder
 inputs are the model's interface and always stay.
 """
 
-import argparse
 import importlib
 import json
 from pathlib import Path
@@ -15,6 +14,7 @@ import torch
 from torch import nn
 
 from lit_evoae.checkpoints import SYSTEM_KEY, read_checkpoint
+from lit_evoae.export_options import export_options
 from lit_evoae.nets import Autoencoder
 
 
@@ -72,14 +72,7 @@ def export_checkpoint(checkpoint: str | Path, out: str | Path) -> dict:
 
 def main(args: list[str]) -> None:
     """`lit-evoae export CHECKPOINT --out DIR`."""
-    parser = argparse.ArgumentParser(
-        prog="lit-evoae export",
-        description="Compact a checkpoint's best individual (dead units removed) and save it "
-        "as a torch.export program plus a JSON of its layer sizes.",
-    )
-    parser.add_argument("checkpoint", help="a .ckpt written by lit-evoae fit")
-    parser.add_argument("--out", default="exported", help="output folder (default: exported)")
-    options = parser.parse_args(args)
+    options = export_options(args)
     summary = export_checkpoint(options.checkpoint, options.out)
     print(
         f"exported to {options.out}/autoencoder.pt2: encoder {summary['encoder_sizes']}, "

@@ -77,3 +77,12 @@ def test_a_yaml_error_is_one_line_without_importing_torch(environment, tmp_path)
     first = shown.stderr.splitlines()[0]
     assert first.startswith(f"lit-evoae: error: config file {broken}: invalid YAML at line")
     assert "torch imported: False" in shown.stderr
+
+
+def test_export_help_and_a_missing_checkpoint_are_answered_without_importing_torch(environment):
+    shown = probe(environment, "export", "--help")
+    assert shown.returncode == 0 and "usage: lit-evoae export" in shown.stdout
+    assert "torch imported: False" in shown.stderr
+    missing = probe(environment, "export")
+    assert missing.returncode == 2 and "required: checkpoint" in missing.stderr
+    assert "torch imported: False" in missing.stderr
