@@ -210,3 +210,43 @@ def test_a_packed_study_runs_as_an_array_on_a_real_slurm(
     assert all(result["packed_with"] == 4 for result in found.values())
     main(command)
     assert "nothing to submit" in capsys.readouterr().out
+
+
+def test_a_preempted_pack_is_requeued_and_resumes_from_its_checkpoint(
+    local_slurm, tmp_path, tiny_coevolution, monkeypatch, capsys
+):
+    """The chain a long pack on a cluster goes through: SLURM's warning signal, the pack's
+    checkpoint and `scontrol requeue`, then the requeued task resuming that checkpoint."""
+    monkeypatch.setenv("SLURM_CONF", str(local_slurm.conf))
+    epochs = 1000  # long enough to signal it mid-way
+    tiny_coevolution["trainer"]["max_epochs"] = epochs
+    study = make_study(tmp_path, tiny_coevolution)
+    out = tmp_path / "runs"
+    command = ["slurm", "--study", str(study), "--out", str(out), "--cpus-per-task", "1"]
+    main([*command, "--pack", "4"])
+    job = capsys.readouterr().out.split("jobs: ")[1].split(";")[0]
+    deadline = time.monotonic() + 180
+    while not list(out.glob(f"packs/*/**/{keys.METRICS_CSV}")):  # it has trained a while
+        assert time.monotonic() < deadline, "the pack never logged"
+        time.sleep(0.5)
+    (folder,) = out.glob("packs/*")
+    time.sleep(2)
+    local_slurm.command("scancel", "--signal=USR1", f"{job}_0")
+    while not list(folder.rglob("hpc_ckpt_*.ckpt")):
+        assert time.monotonic() < deadline, "no checkpoint after the signal"
+        time.sleep(0.5)
+    time.sleep(3)  # let the requeue land, then skip SLURM's requeue delay
+    local_slurm.command("scontrol", "update", f"JobId={job}_0", "StartTime=now", check=False)
+    local_slurm.wait_until_empty(timeout=400)
+    log = (folder / keys.LOG).read_text()
+    assert "stopped by SIGUSR1" in log and "the requeued job resumes from it" in log, log
+    resumed = [line for line in log.splitlines() if line.startswith("resuming from")]
+    assert len(resumed) == 1 and "hpc_ckpt_" in resumed[0], log
+    found = results(out)
+    assert sorted(found) == [("none", 0), ("none", 1), ("random_fixed", 0), ("random_fixed", 1)]
+    for (variant, trial), result in found.items():
+        assert result["epochs"] == epochs and result["packed_with"] == 4
+        with (out / variant / f"trial_{trial:03d}" / keys.METRICS_CSV).open() as handle:
+            validated = [int(row["epoch"]) for row in csv.DictReader(handle) if row[keys.VAL_L1]]
+        assert sorted(validated) == list(range(epochs))  # every generation once, none lost
+    assert not list(folder.rglob("*.ckpt"))  # a finished pack keeps no checkpoint
