@@ -98,9 +98,8 @@ class Pruning(PopulationCallback):
             if not governed:
                 return
             rows = torch.cat([positions for _, positions in governed]).to(rows.device)
-        picked, before = [], None
+        picked = []
         if self.operator is not None:
-            before = population.sparsity()
             chance = self.schedule(
                 trainer.current_epoch,
                 trainer.max_epochs,
@@ -112,19 +111,23 @@ class Pruning(PopulationCallback):
                 drawn = torch.rand(len(positions), generator=generator) < chance
                 chosen = positions[drawn].to(rows.device)
                 if len(chosen):
+                    before = population.sparsity(chosen)
                     loss_before = self._probe_loss(population, chosen)
                     masks = self.operator.masks(population, chosen, generator)
                     system.prune_(chosen, masks, self.regrow)
-                    picked.append((trial, chosen, loss_before))
+                    picked.append((trial, chosen, before, loss_before))
             self.operator.reset_(rows)
-        after = population.sparsity()
+        # Only the rows this callback governs: a pack has one callback per variant.
+        governed_sparsity = population.sparsity(rows)
+        after = governed_sparsity.new_zeros(population.population_size)
+        after[rows] = governed_sparsity
         effects = [
             (
                 trial,
-                after[chosen] - before[chosen],
+                after[chosen] - before,
                 None if loss is None else self._probe_loss(population, chosen) - loss,
             )
-            for trial, chosen, loss in picked
+            for trial, chosen, before, loss in picked
         ]
         self._log(system, rows, cells, after, _summary(effects))
         if len(system.seeds) > 1:  # per trial too: each trial of a pack logs what it would alone

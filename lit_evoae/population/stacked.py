@@ -236,10 +236,12 @@ class StackedAutoencoder(nn.Module):
         )
 
     @torch.no_grad()
-    def sparsity(self) -> Tensor:
-        """Per individual, the fraction of weights and biases exactly zero: (population,)."""
+    def sparsity(self, rows: Tensor | None = None) -> Tensor:
+        """Per individual (of `rows` only, if given), the fraction of weights and biases
+        exactly zero: (population,) or (len(rows),)."""
+        picked = slice(None) if rows is None else rows
         zeros = sum(
-            (linear.weight == 0).flatten(1).sum(1) + (linear.bias == 0).sum(1)
+            (linear.weight[picked] == 0).flatten(1).sum(1) + (linear.bias[picked] == 0).sum(1)
             for linear in self.linears()
         )
         return zeros / self.parameters_per_individual()

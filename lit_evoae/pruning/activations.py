@@ -6,6 +6,7 @@ batch (Chan et al.'s parallel form of Welford's update), so memory does not grow
 with the number of batches.
 """
 
+import weakref
 from collections.abc import Callable
 from itertools import pairwise
 
@@ -29,7 +30,6 @@ class ActivationMoments:
     ) -> None:
         """`recorded()`, if given, names the rows to record now (None: all): a pack's
         operator records only the rows of the trials it prunes."""
-        self.recorded = recorded
         self.pairs = _linear_activation_pairs(population)
         size = population.population_size
         device = population.encoders[0].weight.device
@@ -39,6 +39,28 @@ class ActivationMoments:
         self.m2 = [torch.zeros_like(mean) for mean in self.mean]
         self._rows: list[Tensor | None] = [None] * len(self.pairs)
         self._handles: list[RemovableHandle] = []
+        self._recorders: list[Callable[[], Tensor | None] | None] = [recorded]
+        self._union: tuple[list, Tensor] | None = None  # the last rows joined, and the join
+
+    @classmethod
+    def shared(
+        cls, population: StackedAutoencoder, recorded: Callable[[], Tensor | None]
+    ) -> "ActivationMoments":
+        """The moments of `population` that every operator recording it shares, attached.
+
+        In a pack each variant's operator records its own trials' rows. Sharing one set of
+        hooks means one update per layer and pass, over the union of their rows, where each
+        operator would make its own: the same arithmetic per row, so each row's moments are
+        what its operator alone would gather. Rows of different operators never overlap
+        (a trial has one variant); each reads and resets only its own."""
+        moments = _SHARED.get(population)
+        if moments is None or not moments._handles:
+            moments = cls(population, recorded)
+            _SHARED[population] = moments
+        else:
+            moments._recorders.append(recorded)
+            moments._union = None
+        return moments.attach()
 
     def attach(self) -> "ActivationMoments":
         if not self._handles:
@@ -48,6 +70,8 @@ class ActivationMoments:
         return self
 
     def detach(self) -> None:
+        """Stop recording (for every operator sharing these moments: each detaches at the
+        end of fit, when none records any more)."""
         for handle in self._handles:
             handle.remove()
         self._handles.clear()
@@ -58,12 +82,26 @@ class ActivationMoments:
 
         return hook
 
+    def _wanted(self) -> Tensor | None:
+        """The rows to record in a pass over the whole population: None for all."""
+        if None in self._recorders:
+            return None
+        parts = [recorded() for recorded in self._recorders]
+        if any(part is None for part in parts):
+            return None
+        if len(parts) == 1:
+            return parts[0]
+        last = self._union  # each operator keeps its rows for a group: join them once
+        if last is None or any(a is not b for a, b in zip(last[0], parts, strict=True)):
+            self._union = last = (parts, torch.cat(parts))
+        return last[1]
+
     def _record(self, number: int):
         def hook(module: nn.Module, args: tuple, output: Tensor) -> None:
             if not module.training:
                 return
             rows = self._rows[number]
-            wanted = self.recorded() if self.recorded is not None and rows is None else None
+            wanted = self._wanted() if rows is None else None
             if wanted is None:
                 self.update(number, output.detach(), rows)
             elif len(wanted):
@@ -101,6 +139,12 @@ class ActivationMoments:
         for name in ("count", "mean", "m2"):
             for mine, theirs in zip(getattr(self, name), state[name], strict=True):
                 mine.copy_(theirs)
+
+
+#: Per population, the moments its operators share (see `ActivationMoments.shared`).
+_SHARED: "weakref.WeakKeyDictionary[StackedAutoencoder, ActivationMoments]" = (
+    weakref.WeakKeyDictionary()
+)
 
 
 def _linear_activation_pairs(

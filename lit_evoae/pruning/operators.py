@@ -138,7 +138,7 @@ class VariancePruning(PruningOperator):
                     cache.update({"for": current, "rows": rows.to(self._device(system))})
                 return cache["rows"]
 
-        self.moments = ActivationMoments(system.pruning_target(), recorded).attach()
+        self.moments = ActivationMoments.shared(system.pruning_target(), recorded)
 
     @staticmethod
     def _device(system) -> torch.device:
