@@ -103,3 +103,24 @@ def test_recording_can_be_limited_to_some_rows_with_the_same_moments_there():
         for row in (0, 2):
             torch.testing.assert_close(some.mean[layer][row], everyone.mean[layer][row])
             torch.testing.assert_close(some.m2[layer][row], everyone.m2[layer][row])
+
+
+def test_operators_sharing_a_population_share_one_recording_with_their_own_rows_in_it():
+    torch.manual_seed(0)
+    population = StackedAutoencoder(4, *layer_sizes(10, [6], 4))
+    alone = [
+        ActivationMoments(population, recorded=lambda: torch.tensor([0, 3])).attach(),
+        ActivationMoments(population, recorded=lambda: torch.tensor([1])).attach(),
+    ]
+    first = ActivationMoments.shared(population, lambda: torch.tensor([0, 3]))
+    second = ActivationMoments.shared(population, lambda: torch.tensor([1]))
+    assert first is second  # one set of hooks, one update per layer and pass
+    for _ in range(3):
+        population(torch.rand(5, 10))
+    for layer in range(len(first.pairs)):
+        assert first.count[layer].tolist() == [15.0, 15.0, 0.0, 15.0]  # row 2: nobody's
+        for moments, rows in zip(alone, ([0, 3], [1]), strict=True):
+            assert torch.equal(first.mean[layer][rows], moments.mean[layer][rows])
+            assert torch.equal(first.m2[layer][rows], moments.m2[layer][rows])
+    first.detach()
+    assert ActivationMoments.shared(population, lambda: None) is not first  # a new fit
