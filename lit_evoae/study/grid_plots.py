@@ -49,17 +49,20 @@ def heatmap_groups(grouped: list[tuple[str, dict]]) -> tuple[list, list[str]]:
 
 def plot_heatmaps(grouped, metric: str, label: str, path: Path, subtitle: str = "") -> Path:
     """Median `metric` per operator (row, `none` last) x schedule (column), one panel per
-    group on one shared colour scale; each cell says its median and n, and a cell no run
-    reached is hatched."""
+    group on one shared colour scale and one layout (every operator and schedule of any
+    group); each cell says its median and n, and a cell no run reached is hatched."""
     tables = {group: summaries(variants, metric) for group, variants in grouped}
     everything = [s.median for table in tables.values() for s in table.values()]
     low, high = (min(everything), max(everything)) if everything else (0.0, 1.0)
     figure, axes = plt.subplots(
         1, len(grouped), figsize=(1.4 + 1.5 * 7 * len(grouped), 4.8), squeeze=False
     )
-    for axis, (group, variants) in zip(axes[0], grouped, strict=True):
-        operators, schedules = grid_axes(list(variants))
-        rows = [*operators, NO_PRUNING] if NO_PRUNING in variants else operators
+    # One layout for every panel: a combination one group has and another lacks (a regime
+    # whose grid is still running) shows as "not run" there.
+    names = [name for _, variants in grouped for name in variants]
+    operators, schedules = grid_axes(names)
+    rows = [*operators, NO_PRUNING] if NO_PRUNING in names else operators
+    for axis, (group, _) in zip(axes[0], grouped, strict=True):
         grid = np.full((len(rows), len(schedules)), np.nan)
         for r, operator in enumerate(rows):
             for c, schedule in enumerate(schedules):
