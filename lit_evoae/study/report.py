@@ -121,21 +121,27 @@ def small_n_warning(rows: list[dict]) -> str | None:
     reach p < 0.05, whatever the data: p = 1 there means "untestable", not "no difference"."""
     sizes = {row["variant"]: row["n"] for row in rows}
     tested = [
-        (row["n"], sizes[base])
+        (row["variant"], base)
         for row in rows
         for base in (baseline_of(row["variant"]) for baseline_of, _ in BASELINES)
         if base in sizes and base != row["variant"]
     ]
-    untestable = [pair for pair in tested if smallest_p(*pair) >= ALPHA]
+    untestable = [pair for pair in tested if smallest_p(*map(sizes.get, pair)) >= ALPHA]
     if not untestable:
         return None
-    n = min(min(pair) for pair in untestable)
-    return (
-        f"**Warning:** n = {n} trials per variant is too few for the Mann-Whitney test to "
-        f"reach p < {ALPHA} whatever the results (the smallest possible p is "
-        f"{max(smallest_p(*pair) for pair in untestable):.3g}); run at least 4 trials per "
-        "variant (--trials 4) before reading the p-values."
+    lowest_p = max(smallest_p(*map(sizes.get, pair)) for pair in untestable)
+    after = (
+        f"too few for the Mann-Whitney test to reach p < {ALPHA} whatever the results (the "
+        f"smallest possible p is {lowest_p:.3g}); run at least 4 trials per variant "
+        "(--trials 4) before reading the p-values"
     )
+    if len(untestable) == len(tested):
+        n = min(sizes[name] for pair in untestable for name in pair)
+        return f"**Warning:** n = {n} trials per variant is {after}."
+    # Some variants of the group are still running: name the ones too small to test.
+    few = sorted({min(pair, key=sizes.get) for pair in untestable})
+    listed = ", ".join(f"{name} (n = {sizes[name]})" for name in few)
+    return f"**Warning:** the trials of {listed} are {after}; the other rows are testable."
 
 
 def markdown(tables: dict[str, list[dict]], provenance: str = "") -> str:

@@ -9,7 +9,14 @@ from scipy.stats import mannwhitneyu
 from lit_evoae import keys
 from lit_evoae.errors import DataError
 from lit_evoae.study.cli import main
-from lit_evoae.study.report import compare, holm, load_results, random_baseline, summarise
+from lit_evoae.study.report import (
+    compare,
+    holm,
+    load_results,
+    random_baseline,
+    small_n_warning,
+    summarise,
+)
 
 L1 = {  # per (regime, pruning): final test L1 of 4 trials
     ("canonical", "none"): [0.30, 0.31, 0.32, 0.33],
@@ -140,3 +147,17 @@ def test_a_study_run_as_written_says_so(study):
 
     (study / keys.PLAN).write_text(json.dumps({"runs": [], "set": [], "only": []}))
     assert made_with(study) == "made with: the study file as written (no --set, no --only)"
+
+
+def test_the_small_n_warning_names_the_variants_still_too_small_to_test():
+    rows = [
+        {"variant": "none", "n": 5},
+        {"variant": "random_fixed", "n": 5},
+        {"variant": "random_final_n", "n": 2},  # its pack still running
+    ]
+    warning = small_n_warning(rows)
+    assert warning.startswith("**Warning:** the trials of random_final_n (n = 2) are too few")
+    assert "the other rows are testable" in warning
+    assert small_n_warning([{**row, "n": 5} for row in rows]) is None
+    everyone = small_n_warning([{**row, "n": 1} for row in rows])
+    assert everyone.startswith("**Warning:** n = 1 trials per variant is too few")
