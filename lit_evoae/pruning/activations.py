@@ -84,9 +84,7 @@ class ActivationMoments:
 
     def _wanted(self) -> Tensor | None:
         """The rows to record in a pass over the whole population: None for all."""
-        if None in self._recorders:
-            return None
-        parts = [recorded() for recorded in self._recorders]
+        parts = [None if recorded is None else recorded() for recorded in self._recorders]
         if any(part is None for part in parts):
             return None
         if len(parts) == 1:
