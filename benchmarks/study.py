@@ -16,7 +16,7 @@ the parse, the data and the first generations, is printed apart):
 With CUDA, the cross-variant packs are timed on the GPU too
 (`paper_main projected GPU-minutes: M`).
 
-    python benchmarks/study.py [--threads 1] [--trials 2] [--generations 2] [--pack 38]
+    python benchmarks/study.py [--threads 1] [--trials 2] [--generations 2] [--glibc-malloc]
 """
 
 import argparse
@@ -27,6 +27,7 @@ from pathlib import Path
 import pytorch_lightning as pl
 import torch
 
+from lit_evoae.allocator import keep_freed_memory
 from lit_evoae.study.pack import build_pack
 from lit_evoae.study.spec import load_study
 
@@ -90,13 +91,18 @@ def throughput_line(name: str, runs, alone: list[list], folder: Path, generation
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument(
+        "--glibc-malloc", action="store_true", help="leave glibc's thresholds (lit_evoae.allocator)"
+    )
     parser.add_argument("--trials", type=int, default=2)
     parser.add_argument("--generations", type=int, default=2)
     options = parser.parse_args()
     torch.set_num_threads(options.threads)
+    kept = not options.glibc_malloc and keep_freed_memory()
     print(
         f"threads: {torch.get_num_threads()}  study: {STUDY.name}, {options.trials} trials "
-        f"per variant, {options.generations} timed generations",
+        f"per variant, {options.generations} timed generations; freed memory "
+        f"{'kept' if kept else 'returned (glibc default)'}",
         flush=True,
     )
     study = load_study(STUDY)

@@ -17,6 +17,7 @@ Both sides run one configuration: `configs/coevolution.yaml`'s optimiser state
 again for the other state, named in the line (`overhead ratio <order>, persistent: X`).
 
     python benchmarks/trial.py [--threads 1] [--generations 30] [--sequential-generations 10]
+                               [--glibc-malloc]
 """
 
 import argparse
@@ -28,6 +29,8 @@ from pathlib import Path
 
 import pytorch_lightning as pl
 import torch
+
+from lit_evoae.allocator import keep_freed_memory
 
 HERE = Path(__file__).resolve().parent
 CONFIG = HERE.parent / "configs" / "coevolution.yaml"
@@ -141,14 +144,22 @@ def batched_trial_lines(device: str, sizes: list[int], generations: int) -> None
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument(
+        "--glibc-malloc", action="store_true", help="leave glibc's thresholds (lit_evoae.allocator)"
+    )
     parser.add_argument("--generations", type=int, default=30)
     parser.add_argument("--sequential-generations", type=int, default=10)
     parser.add_argument("--trials", type=int, nargs="+", default=[8, 32])
     parser.add_argument("--skip-fit", action="store_true")
     options = parser.parse_args()
     torch.set_num_threads(options.threads)
+    kept = not options.glibc_malloc and keep_freed_memory()
     sys.path.insert(0, str(HERE))  # trial.GenerationClock for the CLI
-    print(f"threads: {torch.get_num_threads()}  (cpu cores: {os.cpu_count()})", flush=True)
+    print(
+        f"threads: {torch.get_num_threads()}  (cpu cores: {os.cpu_count()}); freed memory "
+        f"{'kept' if kept else 'returned (glibc default)'}",
+        flush=True,
+    )
     if not options.skip_fit:
         for state in STATES:
             for order in ORDERS:

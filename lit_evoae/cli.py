@@ -20,6 +20,7 @@ import lit_evoae.pruning.operators  # noqa: F401  (pruning operators by short cl
 import lit_evoae.pruning.schedules  # noqa: F401  (schedules by short class name)
 import lit_evoae.systems  # noqa: F401  (registers the systems for short class names)
 from lit_evoae import cli_cache, keys
+from lit_evoae.allocator import keep_freed_memory
 from lit_evoae.callbacks import Preemption, Pruning
 from lit_evoae.callbacks.preemption import program_words
 from lit_evoae.callbacks.progress import GenerationBar, GenerationLines
@@ -371,6 +372,7 @@ def build_cli(
 def main(cache_as: str | None = None) -> None:
     """Console entry point (behind `entry.main`): exit 0 on success, 2 with a one-line message
     on a user error."""
+    keep_freed_memory()
     try:
         if sys.argv[1:2] == ["export"]:
             export_main(sys.argv[2:])

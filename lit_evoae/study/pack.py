@@ -25,6 +25,7 @@ import pytorch_lightning as pl
 import torch
 
 from lit_evoae import keys
+from lit_evoae.allocator import keep_freed_memory
 from lit_evoae.callbacks import Pruning
 from lit_evoae.callbacks.clock_checkpoint import ClockCheckpoint
 from lit_evoae.cli import build_cli
@@ -226,6 +227,7 @@ def write_metrics(folder: Path, rows: list[dict], test_row: dict) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
+    keep_freed_memory()
     spec = json.loads(Path((argv or sys.argv[1:])[0]).read_text())
     runs = [Run.from_plan(record) for record in spec["runs"]]
     resume = Path(spec["resume"]) if spec.get("resume") else None
