@@ -16,7 +16,8 @@ the parse, the data and the first generations, is printed apart):
 With CUDA, the cross-variant packs are timed on the GPU too
 (`paper_main projected GPU-minutes: M`).
 
-    python benchmarks/study.py [--threads 1] [--trials 2] [--generations 2] [--glibc-malloc]
+    python benchmarks/study.py [--threads 1] [--trials 2] [--generations 2] [--eager-step]
+                               [--glibc-malloc]
 """
 
 import argparse
@@ -28,6 +29,7 @@ import pytorch_lightning as pl
 import torch
 
 from lit_evoae.allocator import keep_freed_memory
+from lit_evoae.population.optim import compile_first_step
 from lit_evoae.study.pack import build_pack
 from lit_evoae.study.spec import load_study
 
@@ -92,6 +94,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument(
+        "--eager-step", action="store_true", help="packs without the compiled optimiser step"
+    )
+    parser.add_argument(
         "--glibc-malloc", action="store_true", help="leave glibc's thresholds (lit_evoae.allocator)"
     )
     parser.add_argument("--trials", type=int, default=2)
@@ -99,10 +104,13 @@ def main() -> None:
     options = parser.parse_args()
     torch.set_num_threads(options.threads)
     kept = not options.glibc_malloc and keep_freed_memory()
+    if not options.eager_step:  # as a study's pack processes do
+        compile_first_step("cpu")
     print(
         f"threads: {torch.get_num_threads()}  study: {STUDY.name}, {options.trials} trials "
         f"per variant, {options.generations} timed generations; freed memory "
-        f"{'kept' if kept else 'returned (glibc default)'}",
+        f"{'kept' if kept else 'returned (glibc default)'}; optimiser step "
+        f"{'eager' if options.eager_step else 'compiled'}",
         flush=True,
     )
     study = load_study(STUDY)

@@ -127,3 +127,10 @@ def cache_folder_of_the_session(tmp_path_factory):
     """The command line's copy of its parser (cli_cache) goes to this session's folder, not
     the user's ~/.cache; subprocesses inherit it."""
     os.environ["XDG_CACHE_HOME"] = str(tmp_path_factory.mktemp("xdg_cache"))
+
+
+@pytest.fixture(autouse=True, scope="session")
+def eager_step_in_packs():
+    """Packs the tests start keep the eager optimiser step: compiling costs seconds a process
+    (tests/population/test_optim.py checks the compiled step itself)."""
+    os.environ["LIT_EVOAE_EAGER_STEP"] = "1"

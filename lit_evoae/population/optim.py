@@ -22,6 +22,7 @@ zeroing moments for the fused kernel: about 2x faster per network at 1 and 8 net
 one CPU thread, and no slower at 64 and 256; `benchmarks/adam.py --first-step`).
 """
 
+import warnings
 from typing import Literal
 
 import torch
@@ -134,11 +135,9 @@ class StackedAdam(nn.Module):
         if masked:
             torch._foreach_mul_(gradients, [mask for _, mask in pairs])
         rates = learning_rates.to(parameters[0].dtype)
-        shaped = [rates.view(-1, *[1] * (g.dim() - 1)) for g in gradients]
-        denominators = torch._foreach_abs(gradients)
-        torch._foreach_add_(denominators, self.eps)
-        torch._foreach_mul_(gradients, shaped)
-        torch._foreach_addcdiv_(parameters, gradients, denominators, value=-1.0)
+        compiled = _COMPILED.get(parameters[0].device.type)
+        if compiled is None or not _run_compiled(compiled, parameters, gradients, rates, self.eps):
+            _first_step_foreach_(parameters, gradients, rates, self.eps)
         for parameter, _ in pairs:
             parameter.grad = None
 
@@ -223,6 +222,63 @@ class PopulationStep(torch.optim.Optimizer):
 
     def step(self, closure):  # type: ignore[override]
         return closure()
+
+
+def _first_step_foreach_(
+    parameters: list[Tensor], gradients: list[Tensor], rates: Tensor, eps: float
+) -> None:
+    """parameter -= rate * g / (|g| + eps): four `_foreach_*` calls for every tensor and row
+    (the gradients are overwritten)."""
+    shaped = [rates.view(-1, *[1] * (g.dim() - 1)) for g in gradients]
+    denominators = torch._foreach_abs(gradients)
+    torch._foreach_add_(denominators, eps)
+    torch._foreach_mul_(gradients, shaped)
+    torch._foreach_addcdiv_(parameters, gradients, denominators, value=-1.0)
+
+
+def _first_step_per_tensor_(
+    parameters: list[Tensor], gradients: list[Tensor], rates: Tensor, eps: float
+) -> None:
+    """The same arithmetic, in the same order, as one expression per tensor: what
+    `torch.compile` fuses into one pass over each tensor."""
+    for parameter, gradient in zip(parameters, gradients, strict=True):
+        rate = rates.view(-1, *[1] * (gradient.dim() - 1))
+        parameter.addcdiv_(gradient * rate, gradient.abs() + eps, value=-1.0)
+
+
+#: Set to 1, this environment variable keeps a study's packs on the eager step.
+EAGER_STEP = "LIT_EVOAE_EAGER_STEP"
+#: Device type -> the compiled first step, for processes that asked (`compile_first_step`).
+_COMPILED: dict[str, object] = {}
+
+
+def compile_first_step(device_type: str = "cpu") -> None:
+    """Run the stateless update (reset_every_step) through `torch.compile` in this process.
+
+    The foreach form reads and writes every gradient four times; the compiled one makes
+    one pass, with bit-identical results (the same IEEE operations in the same order).
+    On this project's CPU a 38-trial pack's update took 0.7 ms a step instead of 1.7-2.4.
+    Compiling costs seconds (about 20 the first time on this CPU, less from torch's cache)
+    and needs a C++ compiler, so only long-running processes (a study's packs) ask for it;
+    where compiling fails, the foreach form runs, after one warning.
+    """
+    _COMPILED[device_type] = torch.compile(_first_step_per_tensor_, dynamic=False)
+
+
+def _run_compiled(compiled, parameters, gradients, rates, eps) -> bool:
+    """Whether the compiled step ran; a failure to compile leaves every tensor as it was
+    (compiling happens before anything runs) and turns compiling off."""
+    try:
+        compiled(parameters, gradients, rates, eps)
+        return True
+    except Exception as error:  # noqa: BLE001 (no compiler, an unsupported platform: any)
+        _COMPILED.pop(parameters[0].device.type, None)
+        warnings.warn(
+            f"the compiled optimiser step is off ({type(error).__name__}: "
+            f"{str(error).splitlines()[0] if str(error) else ''}); the eager step runs",
+            stacklevel=2,
+        )
+        return False
 
 
 def _parameters_and_masks(population: StackedAutoencoder):

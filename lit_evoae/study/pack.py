@@ -17,6 +17,7 @@ Exit status NOT_PACKABLE means the system cannot be packed: the runner runs its 
 
 import csv
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -32,6 +33,7 @@ from lit_evoae.cli import build_cli
 from lit_evoae.loggers import ResumableCSVLogger
 from lit_evoae.metrics import split_l1
 from lit_evoae.nets import save_autoencoder
+from lit_evoae.population.optim import EAGER_STEP, compile_first_step
 from lit_evoae.population.stacked import StackedAutoencoder, copy_individuals_
 from lit_evoae.population.topology import Trials
 from lit_evoae.study.results import read_metrics, write_result
@@ -228,6 +230,8 @@ def write_metrics(folder: Path, rows: list[dict], test_row: dict) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     keep_freed_memory()
+    if os.environ.get(EAGER_STEP) != "1":  # a pack runs for minutes: worth seconds of compiling
+        compile_first_step("cpu")
     spec = json.loads(Path((argv or sys.argv[1:])[0]).read_text())
     runs = [Run.from_plan(record) for record in spec["runs"]]
     resume = Path(spec["resume"]) if spec.get("resume") else None

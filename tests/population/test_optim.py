@@ -1,8 +1,11 @@
+import shutil
+
 import pytest
 import torch
 
 from lit_evoae import compat
 from lit_evoae.nets import layer_sizes
+from lit_evoae.population import optim
 from lit_evoae.population.optim import StackedAdam
 from lit_evoae.population.stacked import StackedAutoencoder
 
@@ -124,3 +127,43 @@ def test_view_cache_stays_bounded_and_follows_a_move(kernel):
     population(torch.rand(4, 16, dtype=torch.float64)).sum().backward()
     adam.step_(population, torch.full((2,), 0.1))
     assert not torch.equal(population.decoders[-2].bias, before)  # the live tensors moved
+
+
+def train_stateless(steps: int = 6, population_size: int = 4) -> list[torch.Tensor]:
+    """A few reset_every_step steps of a small population (masked on the last ones)."""
+    torch.manual_seed(2)
+    population = StackedAutoencoder(population_size, *SIZES)
+    adam = StackedAdam(population, betas=BETAS, state="reset_every_step")
+    rates = torch.tensor([1e-2, 3e-3, 5e-2, 7e-4][:population_size], dtype=torch.float64)
+    for step in range(steps):
+        inputs = torch.rand(5, 16)
+        outputs = population(inputs)
+        sum(loss_of(outputs[i], inputs) for i in range(population_size)).backward()
+        adam.step_(population, rates, masked=step >= steps // 2)
+    return [tensor.detach().clone() for tensor in population.parameters()]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("c++") is None, reason="torch.compile on CPU needs a C++ compiler")
+def test_the_compiled_stateless_step_is_bit_identical_to_the_eager_one(monkeypatch):
+    eager = train_stateless()
+    monkeypatch.setattr(optim, "_COMPILED", {})
+    optim.compile_first_step("cpu")
+    compiled = train_stateless()
+    assert "cpu" in optim._COMPILED  # it ran compiled, and did not fall back
+    for mine, theirs in zip(compiled, eager, strict=True):
+        assert torch.equal(mine, theirs)
+
+
+def test_a_step_that_fails_to_compile_falls_back_with_one_warning(monkeypatch):
+    eager = train_stateless()
+
+    def no_compiler(*args):
+        raise RuntimeError("no working C++ compiler found\nmore")
+
+    monkeypatch.setattr(optim, "_COMPILED", {"cpu": no_compiler})
+    with pytest.warns(UserWarning, match="compiled optimiser step is off .*no working C"):
+        fallen_back = train_stateless()
+    assert optim._COMPILED == {}  # the eager step from then on
+    for mine, theirs in zip(fallen_back, eager, strict=True):
+        assert torch.equal(mine, theirs)
