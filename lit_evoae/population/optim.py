@@ -229,8 +229,8 @@ class PopulationStep(torch.optim.Optimizer):
 def _first_step_foreach_(
     parameters: list[Tensor], gradients: list[Tensor], rates: Tensor, eps: float
 ) -> None:
-    """parameter -= rate * g / (|g| + eps): four `_foreach_*` calls for every tensor and row
-    (the gradients are overwritten)."""
+    """parameter -= rate * g / (|g| + eps), in four `_foreach_*` calls over all the tensors,
+    so four passes over memory (the gradients are overwritten)."""
     shaped = [rates.view(-1, *[1] * (g.dim() - 1)) for g in gradients]
     denominators = torch._foreach_abs(gradients)
     torch._foreach_add_(denominators, eps)
@@ -268,8 +268,8 @@ def compile_first_step(device_type: str = "cpu") -> None:
 
 
 def _run_compiled(compiled, parameters, gradients, rates, eps) -> bool:
-    """Whether the compiled step ran; a failure to compile leaves every tensor as it was
-    (compiling happens before anything runs) and turns compiling off."""
+    """Whether the compiled step ran. A failure to compile turns compiling off; it leaves
+    every tensor as it was, since the graph is compiled before it runs."""
     try:
         compiled(parameters, gradients, rates, eps)
         return True
