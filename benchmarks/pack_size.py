@@ -1,0 +1,61 @@
+"""Per-trial speed against pack size: what `--pack N` buys on this machine.
+
+Packs of `configs/studies/paper_main.yaml`'s runs of one regime, the paper's variants
+interleaved (a pack of T holds T different variants' trials where it can), are timed one
+after another in this one process, one thread, after WARM_UP generations
+(`benchmarks/study.py`'s `time_pack`). One line per size:
+  pack size <regime> T=<T>: X trial-generations/s  (S s/generation, start-up U s)
+
+    python benchmarks/pack_size.py [--regime coevolution] [--sizes 2 8 19 38 76]
+                                   [--generations 1] [--threads 1]
+"""
+
+import argparse
+import tempfile
+from pathlib import Path
+
+import torch
+from study import STUDY, regime_runs, time_pack
+
+from lit_evoae.allocator import keep_freed_memory
+from lit_evoae.population.optim import compile_first_step
+from lit_evoae.study.spec import load_study
+
+
+def interleaved(runs: list, variants: int) -> list:
+    """`runs` (variant by variant, trials in order) reordered trial by trial, so that any
+    prefix mixes as many variants as it can."""
+    per_variant = len(runs) // variants
+    return [runs[v * per_variant + t] for t in range(per_variant) for v in range(variants)]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--regime", choices=("coevolution", "canonical"), default="coevolution")
+    parser.add_argument("--sizes", type=int, nargs="+", default=[2, 8, 19, 38, 76])
+    parser.add_argument("--generations", type=int, default=1)
+    parser.add_argument("--threads", type=int, default=1)
+    options = parser.parse_args()
+    torch.set_num_threads(options.threads)
+    keep_freed_memory()
+    compile_first_step("cpu")  # as a study's pack processes do
+    study = load_study(STUDY)
+    paper = [name for name, _ in study.variants() if "__magnitude_" not in name]
+    study = study.narrowed(only=paper)
+    variants = len(study.variants()) // 2
+    trials = -(-max(options.sizes) // variants)
+    runs = interleaved(regime_runs(study, options.regime, trials), variants)
+    print(f"threads: {torch.get_num_threads()}  study: {STUDY.name}, {options.regime}", flush=True)
+    with tempfile.TemporaryDirectory() as scratch:
+        for size in options.sizes:
+            folder = Path(scratch) / f"pack_{size}"
+            startup, seconds = time_pack(runs[:size], folder, options.generations, "cpu")
+            print(
+                f"pack size {options.regime} T={size}: {size / seconds:.2f} trial-generations/s"
+                f"  ({seconds:.2f} s/generation, start-up {startup:.0f} s)",
+                flush=True,
+            )
+
+
+if __name__ == "__main__":
+    main()
