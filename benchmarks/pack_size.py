@@ -15,11 +15,10 @@ import tempfile
 from pathlib import Path
 
 import torch
-from study import STUDY, regime_runs, time_pack
+from study import STUDY, paper_study, regime_runs, time_pack
 
 from lit_evoae.allocator import keep_freed_memory
 from lit_evoae.population.optim import compile_first_step
-from lit_evoae.study.spec import load_study
 
 
 def interleaved(runs: list, variants: int) -> list:
@@ -39,9 +38,7 @@ def main() -> None:
     torch.set_num_threads(options.threads)
     keep_freed_memory()
     compile_first_step("cpu")  # as a study's pack processes do
-    study = load_study(STUDY)
-    paper = [name for name, _ in study.variants() if "__magnitude_" not in name]
-    study = study.narrowed(only=paper)
+    study = paper_study()
     variants = len(study.variants()) // 2
     trials = -(-max(options.sizes) // variants)
     runs = interleaved(regime_runs(study, options.regime, trials), variants)

@@ -67,6 +67,14 @@ def time_pack(runs, folder: Path, generations: int, device: str) -> tuple[float,
     return steady[0] - start, (steady[-1] - steady[0]) / generations
 
 
+def paper_study():
+    """`paper_main.yaml` narrowed to the paper's 38 variants (no magnitude baseline), as
+    issue 20's targets were set."""
+    study = load_study(STUDY)
+    paper = [name for name, _ in study.variants() if "__magnitude_" not in name]
+    return study.narrowed(only=paper)
+
+
 def regime_runs(study, regime: str, trials: int):
     return [run for run in study.runs(trials) if dict(run.choices)["regime"] == regime]
 
@@ -113,9 +121,7 @@ def main() -> None:
         f"{'eager' if options.eager_step else 'compiled'}",
         flush=True,
     )
-    study = load_study(STUDY)
-    paper = [name for name, _ in study.variants() if "__magnitude_" not in name]
-    study = study.narrowed(only=paper)  # the paper's 38 variants, as the targets were set
+    study = paper_study()
     variants = len(study.variants()) // 2
     rates = {}
     with tempfile.TemporaryDirectory() as scratch:
