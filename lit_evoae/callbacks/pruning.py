@@ -16,6 +16,7 @@ from torch import Tensor
 
 from lit_evoae import keys
 from lit_evoae.arguments import ClosedUnitInterval, NonNegativeInt, check
+from lit_evoae.callbacks.deferred_log import DeferredLog
 from lit_evoae.data.base import validation_inputs
 from lit_evoae.errors import ConfigError
 from lit_evoae.nets import eval_mode
@@ -58,6 +59,7 @@ class Pruning(PopulationCallback):
         self.trials: list[int] | None = None  # None: every trial (see restrict_to)
         self._probe = torch.empty(0)  # validation inputs that `prune/loss_change` is scored on
         self._pending_generators: list | None = None  # from a checkpoint, until setup
+        self._deferred = DeferredLog()  # each group's keys, logged once a generation
 
     # ------------------------------------------------------------------ lifecycle
     def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
@@ -79,6 +81,12 @@ class Pruning(PopulationCallback):
         if self.operator is not None:
             self._probe = validation_inputs(trainer)[:PROBE_SIZE]
             self.operator.attach(trainer, pl_module, self.trials)
+
+    def on_train_batch_start(self, trainer: pl.Trainer, pl_module, batch, batch_idx) -> None:
+        self._deferred.start(batch)  # one batch: one generation
+
+    def on_train_batch_end(self, trainer: pl.Trainer, pl_module, outputs, batch, batch_idx) -> None:
+        self._deferred.flush(pl_module)
 
     def teardown(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
         if self.operator is not None:
@@ -157,17 +165,14 @@ class Pruning(PopulationCallback):
         synced = trial is None
 
         def log(key, value, **options):
-            system.log(keys.trial(key, trial), value, on_step=False, on_epoch=True, **options)
+            self._deferred.log(system, keys.trial(key, trial), value, **options)
 
         log(keys.PRUNE_EVENTS, float(pruned), reduce_fx="sum", sync_dist=synced)
         log(keys.PRUNE_SPARSITY, after[rows].mean(), sync_dist=synced)
         if trial is None:  # one key per cell: bounded by the population
             for row in rows.tolist():
-                system.log(
-                    keys.cell(keys.PRUNE_SPARSITY, int(cells[row])),
-                    after[row],
-                    on_step=False,
-                    on_epoch=True,
+                self._deferred.log(
+                    system, keys.cell(keys.PRUNE_SPARSITY, int(cells[row])), after[row]
                 )
         if removed is not None:
             log(keys.PRUNE_REMOVED, removed)
