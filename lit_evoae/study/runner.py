@@ -8,6 +8,7 @@ finished runs are skipped, a half-done run's folder is cleared and the run redon
 The plan (`study.json`) records every run, so a SLURM array task can pick one by index.
 """
 
+import collections
 import functools
 import json
 import os
@@ -65,7 +66,10 @@ def run_study(
     runs = study.runs(trials)
     outcome = Outcome(skipped=finished_runs(runs, out, rerun))
     pending = [run for run in runs if run not in outcome.skipped]
-    limits = pack_limits(pending, pack, study.name)
+    cores = usable_cores()
+    workers = workers or max(1, cores // 2)
+    threads = max(1, cores // workers)
+    limits = pack_limits(pending, pack, study.name, workers, runs)
     groups = packs(pending, limits)
     write_plan(
         study,
@@ -76,9 +80,6 @@ def run_study(
     )
     for line in describe_packs(groups, limits):
         print(f"{study.name}: {line}", flush=True)
-    cores = usable_cores()
-    workers = workers or max(1, cores // 2)
-    threads = max(1, cores // workers)
     with (
         ThreadPoolExecutor(max_workers=workers) as pool,
         tqdm(total=len(runs), initial=len(outcome.skipped), desc=study.name, unit="run") as bar,
@@ -115,10 +116,19 @@ def packs(runs: list[Run], limits: int | dict[tuple, int]) -> list[list[Run]]:
     return groups
 
 
-def pack_limits(runs: list[Run], pack: int | str, name: str) -> dict[tuple, int]:
+def pack_limits(
+    runs: list[Run],
+    pack: int | str,
+    name: str,
+    workers: int = 1,
+    study_runs: list[Run] | None = None,
+) -> dict[tuple, int]:
     """The largest pack for each kind of run (`shared_part`): `pack`, checked against the
-    memory estimate, or with `auto` the size that fits; each kind's size is printed."""
+    memory estimate, or with `auto` the size that fits `workers` packs at once and gives
+    each worker a pack of the kind's runs in the study (`study_runs`, default `runs`); each
+    kind's size is printed."""
     limits = {}
+    kinds = collections.Counter(shared_part(run) for run in study_runs or runs)
     with tempfile.TemporaryDirectory() as scratch:
         for run in runs:
             key = shared_part(run)
@@ -127,7 +137,7 @@ def pack_limits(runs: list[Run], pack: int | str, name: str) -> dict[tuple, int]
             if pack == 1:
                 limits[key] = 1
                 continue
-            limits[key], line = pack_size(run, pack, Path(scratch))
+            limits[key], line = pack_size(run, pack, Path(scratch), workers, kinds[key])
             print(f"{name}: {line} (runs like {run.key})", flush=True)
     return limits
 

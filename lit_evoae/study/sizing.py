@@ -39,19 +39,31 @@ def bytes_per_trial(run: Run, scratch: Path) -> tuple[int, torch.device]:
     return estimated_bytes(cells, slots, *sizes, neighbourhood, data.batch_size), device
 
 
-def pack_size(run: Run, asked: int | str, scratch: Path) -> tuple[int, str]:
+def pack_size(
+    run: Run, asked: int | str, scratch: Path, workers: int = 1, runs: int | None = None
+) -> tuple[int, str]:
     """The pack size for runs like `run` (`asked`: a number or `auto`) and a line saying
-    why; a number that cannot fit is refused in one line."""
+    why; a number that cannot fit is refused in one line.
+
+    `auto` shares the memory among the `workers` packs that run at once and, given the
+    study's number of `runs` of this kind, splits them into at least `workers` packs, so
+    that no worker idles while one pack holds every run. (The study's number, not the
+    unfinished ones: the same command then makes the same packs, and resumes them.)"""
     per_trial, device = bytes_per_trial(run, scratch)
     free = available_bytes(device)
     if asked == AUTO:
         if free is None or per_trial == 0:
             return 1, f"--pack auto: {device}'s free memory is unknown; each run alone"
-        size = max(1, int(AUTO_SHARE * free // per_trial))
-        return size, (
-            f"--pack auto: packs of up to {size} runs (about {_mib(per_trial)} MiB a trial; "
-            f"{free / 2**30:.1f} GiB free on {device})"
-        )
+        fits = max(1, int(AUTO_SHARE * free / workers // per_trial))
+        shared = f"{free / 2**30:.1f} GiB free on {device}"
+        if workers > 1:
+            shared += f", shared by {workers} workers"
+        line = f"about {_mib(per_trial)} MiB a trial; {shared}"
+        balanced = fits if workers == 1 or runs is None else max(1, -(-runs // workers))
+        if balanced < fits:
+            line += f"; {runs} such runs over {workers} workers, where {fits} would fit"
+        size = min(fits, balanced)
+        return size, f"--pack auto: packs of up to {size} runs ({line})"
     needed = asked * per_trial
     if free is not None and needed > free:
         raise ConfigError(

@@ -6,7 +6,7 @@ import pytest
 import yaml
 
 from lit_evoae.population import memory
-from lit_evoae.study import sizing
+from lit_evoae.study import runner, sizing
 from lit_evoae.study.cli import main
 from lit_evoae.study.spec import load_study
 
@@ -55,3 +55,31 @@ def test_a_pack_size_that_is_not_a_positive_number_or_auto_names_the_flag(value,
         main(["run", "--study", str(study), "--out", "runs", "--pack", value])
     assert exited.value.code == 2
     assert "argument --pack: must be a positive integer or auto" in capsys.readouterr().err
+
+
+def test_auto_shares_the_memory_among_workers_and_gives_each_worker_a_pack(
+    study, tmp_path, monkeypatch
+):
+    (run,) = load_study(study).runs(1)
+    per_trial, _ = sizing.bytes_per_trial(run, tmp_path)
+    monkeypatch.setattr(sizing, "available_bytes", lambda device: 400 * per_trial)
+    size, line = sizing.pack_size(run, "auto", tmp_path, workers=2, runs=30)
+    assert size == 15 and "30 such runs over 2 workers, where 100 would fit" in line
+    size, _ = sizing.pack_size(run, "auto", tmp_path, workers=1, runs=30)
+    assert size == 200  # one worker: as large as fits, as before
+    monkeypatch.setattr(sizing, "available_bytes", lambda device: 20 * per_trial)
+    size, line = sizing.pack_size(run, "auto", tmp_path, workers=2, runs=30)
+    assert size == 5 and "shared by 2 workers" in line  # two packs of 5 in half the memory
+
+
+def test_auto_makes_the_same_packs_when_the_study_is_run_again(study, tmp_path, monkeypatch):
+    runs = load_study(study).runs(3)
+    per_trial, _ = sizing.bytes_per_trial(runs[0], tmp_path)
+    monkeypatch.setattr(sizing, "available_bytes", lambda device: 400 * per_trial)
+    first = runner.packs(runs, runner.pack_limits(runs, "auto", "sizes", workers=2))
+    assert [len(group) for group in first] == [2, 1]
+    # The first pack finished, the second was interrupted: the rerun packs the rest as before
+    # (sized by the study's runs, not the unfinished ones), so it finds its checkpoint.
+    pending = first[1]
+    again = runner.packs(pending, runner.pack_limits(pending, "auto", "sizes", 2, runs))
+    assert again == [first[1]]
