@@ -159,6 +159,26 @@ def _spare_last_unit(chosen: Tensor, live: Tensor, priority: Tensor) -> Tensor:
     return chosen & ~(spared & emptied.unsqueeze(1))
 
 
+def _intersected(quiet: Tensor, stop: Literal["before_empty", "at_one"]) -> Tensor:
+    """The marks left after intersecting `quiet` (n, cases, units) case after case, by the
+    stop rule of `conjunctive_masks`: (n, units).
+
+    Intersections only shrink, so the running intersection after every case is one
+    cumulative AND over the cases, and each rule is the first case where its count of
+    marked units says stop (one pass of tensor ops instead of a step per case)."""
+    running = quiet.to(torch.uint8).cummin(1).values  # after case k: cases 0..k intersected
+    counts = running.sum(2)  # (n, cases)
+    cases = quiet.shape[1]
+    if stop == "at_one":  # the first intersection with at most one unit marked is kept
+        stops = counts <= 1
+        last = torch.where(stops.any(1), stops.int().argmax(1), cases - 1)
+    else:  # the last intersection before the first empty one (the first case if it is empty)
+        empty = counts == 0
+        first_empty = torch.where(empty.any(1), empty.int().argmax(1), cases)
+        last = (first_empty - 1).clamp(min=0)
+    return running[torch.arange(len(quiet), device=quiet.device), last].bool()
+
+
 def conjunctive_masks(
     weight_mask: Tensor,
     bias_mask: Tensor,
@@ -186,15 +206,7 @@ def conjunctive_masks(
     quiet = ((case_activations - low) / span < threshold) & live.unsqueeze(1)
     if quiet.shape[1] == 0:
         return weight_mask, bias_mask
-    marked = quiet[:, 0]
-    going = torch.ones_like(live[:, :1])  # (n, 1): still intersecting
-    for case in range(1, quiet.shape[1]):
-        narrowed = marked & quiet[:, case]
-        if stop == "at_one":
-            going = marked.sum(1, keepdim=True) > 1
-        else:
-            going = going & narrowed.any(1, keepdim=True)
-        marked = torch.where(going, narrowed, marked)
+    marked = _intersected(quiet, stop)
     loudness = case_activations.mean(1)  # the last unit left standing is the loudest
     chosen = _spare_last_unit(marked, live, -loudness)
     return prune_units(weight_mask, bias_mask, chosen)

@@ -1,6 +1,7 @@
 import pytest
 import torch
 
+from lit_evoae.pruning import masks
 from lit_evoae.pruning.masks import (
     conjunctive_masks,
     live_units,
@@ -218,3 +219,31 @@ def test_conjunctive_at_one_intersects_while_several_are_marked_and_may_end_with
     assert pruned_units(*conjunctive_masks(weights, biases, stops_at_one, 0.1, "at_one")) == [
         [0, 0]
     ]
+
+
+def intersected_case_by_case(quiet, stop):
+    """The conjunctive rule as the reference states it: one intersection per case."""
+    marked = quiet[:, 0]
+    going = torch.ones_like(marked[:, :1])
+    for case in range(1, quiet.shape[1]):
+        narrowed = marked & quiet[:, case]
+        if stop == "at_one":
+            going = marked.sum(1, keepdim=True) > 1
+        else:
+            going = going & narrowed.any(1, keepdim=True)
+        marked = torch.where(going, narrowed, marked)
+    return marked
+
+
+@pytest.mark.parametrize("stop", ["before_empty", "at_one"])
+def test_conjunctive_intersection_at_once_equals_it_case_by_case(stop):
+    draws = generator(7)
+    outcomes = set()
+    for trial in range(200):
+        n, count, units = 1 + trial % 5, 1 + trial % 9, 1 + trial % 7
+        density = (trial % 10) / 10 + 0.05
+        quiet = torch.rand(n, count, units, generator=draws) < density
+        expected = intersected_case_by_case(quiet, stop)
+        assert torch.equal(masks._intersected(quiet, stop), expected), (trial, quiet)
+        outcomes.update(int(row.sum()) for row in expected)
+    assert {0, 1, 2} <= outcomes  # the draws reach empty, single and several marks
