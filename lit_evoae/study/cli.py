@@ -92,8 +92,8 @@ def _parser() -> argparse.ArgumentParser:
         metavar="N|auto",
         help="train up to N runs as one batched process: runs that differ only in their "
         "pruning (operator, schedule, probability, seed) share a pack, in either regime; each "
-        "trial draws what it draws alone; auto: the largest pack that fits in memory "
-        "(default 1: each run alone)",
+        "trial draws what it draws alone; auto: the largest pack that fits in memory, "
+        "at least one pack per worker (default 1: each run alone)",
     )
     run.add_argument(
         "--pack-checkpoint-minutes",
