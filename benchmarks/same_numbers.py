@@ -14,7 +14,6 @@ every tensor of every `best_autoencoder.pt`, for exact equality.
 """
 
 import argparse
-import csv
 import json
 import sys
 from pathlib import Path
@@ -23,6 +22,7 @@ import torch
 import yaml
 
 from lit_evoae.study.cli import main as study
+from lit_evoae.study.results import read_metrics
 
 ROOT = Path(__file__).resolve().parents[1]
 PRUNING = ["none", "random_fixed", "variance_decrease", "conjunctive_fixed"]
@@ -72,7 +72,7 @@ def run(out: Path) -> None:
 def columns(path: Path) -> dict[str, list[str]]:
     """Each column's non-empty values, in row order (the rows' layout may differ)."""
     found: dict[str, list[str]] = {}
-    for row in csv.DictReader(path.open()):
+    for row in read_metrics(path):
         for key, value in row.items():
             if value != "":
                 found.setdefault(key, []).append(value)

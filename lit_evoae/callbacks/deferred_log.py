@@ -44,10 +44,11 @@ class DeferredLog:
             return
         value = _as_logged(value, module.device)
         summed = options.get("reduce_fx", "mean") == "sum"
-        total, count, _ = self._pending.get(key, (None, None, options))
-        if total is None:
-            total = torch.tensor(0.0, dtype=_default_dtype(), device=value.device)
-            count = None if summed else torch.tensor(0, device=value.device)
+        if key not in self._pending:  # Lightning's starting state: 0.0, and no batches yet
+            zero = torch.tensor(0.0, dtype=_default_dtype(), device=value.device)
+            no_batches = None if summed else torch.tensor(0, device=value.device)
+            self._pending[key] = (zero, no_batches, options)
+        total, count, _ = self._pending[key]
         if summed:
             total = total + value
         else:

@@ -59,10 +59,10 @@ def pack_size(
         if workers > 1:
             shared += f", shared by {workers} workers"
         line = f"about {_mib(per_trial)} MiB a trial; {shared}"
-        balanced = fits if workers == 1 or runs is None else max(1, -(-runs // workers))
-        if balanced < fits:
+        size = fits
+        if workers > 1 and runs is not None and -(-runs // workers) < fits:
+            size = max(1, -(-runs // workers))
             line += f"; {runs} such runs over {workers} workers, where {fits} would fit"
-        size = min(fits, balanced)
         return size, f"--pack auto: packs of up to {size} runs ({line})"
     needed = asked * per_trial
     if free is not None and needed > free:
