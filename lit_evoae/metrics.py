@@ -7,6 +7,13 @@ from torchmetrics import Metric
 from lit_evoae.nets import eval_mode
 
 
+def l1_sums(reconstructions: Tensor, targets: Tensor) -> Tensor:
+    """Each individual's summed absolute error, (n,), of `reconstructions` (n, batch,
+    features) against `targets`. The difference is made absolute in place: a population's
+    validation batch is hundreds of MB, and a second copy of it costs more than the sum."""
+    return (reconstructions - targets).abs_().sum(dim=(1, 2))
+
+
 @torch.no_grad()
 def split_l1(population, inputs: Tensor, batch_size: int) -> Tensor:
     """Mean L1 of every individual of `population` over `inputs` (examples, features), in
@@ -16,7 +23,7 @@ def split_l1(population, inputs: Tensor, batch_size: int) -> Tensor:
     with eval_mode(population):
         for chunk in inputs.split(batch_size):
             chunk = chunk.to(device)
-            total += (population(chunk) - chunk).abs().sum(dim=(1, 2)).double()
+            total += l1_sums(population(chunk), chunk).double()
     return (total / inputs.numel()).float()
 
 
@@ -33,7 +40,7 @@ class PopulationL1(Metric):
     def update(self, reconstructions: Tensor, targets: Tensor, rows: slice = slice(None)) -> None:
         """`reconstructions` (n, batch, features) of `targets` (batch, features) by individuals
         `rows` (all by default; under DDP a rank's block, summed with the others' on compute)."""
-        self.total[rows] += (reconstructions - targets).abs().sum(dim=(1, 2)).double()
+        self.total[rows] += l1_sums(reconstructions, targets).double()
         self.count[rows] += targets.numel()
 
     def compute(self) -> Tensor:
