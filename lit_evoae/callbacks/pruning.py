@@ -60,6 +60,7 @@ class Pruning(PopulationCallback):
         self._probe = torch.empty(0)  # validation inputs that `prune/loss_change` is scored on
         self._pending_generators: list | None = None  # from a checkpoint, until setup
         self._deferred = DeferredLog()  # each group's keys, logged once a generation
+        self._draws: tuple[Tensor, list] | None = None  # for the pass announced, its draws
 
     # ------------------------------------------------------------------ lifecycle
     def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
@@ -94,30 +95,32 @@ class Pruning(PopulationCallback):
 
     # ------------------------------------------------------------------ the work
     @torch.no_grad()
+    def on_pairs_training(self, trainer: pl.Trainer, system, cells: Tensor) -> None:
+        """Draw now who is pruned after this pass, so that an operator that measures during
+        the pass records those rows alone. Each trial's generator gives the draw it would
+        give after the pass: nothing else draws from it in between."""
+        self._draws = None
+        if self.operator is not None:
+            draws = self._draw(trainer, system, self._governed(system, cells)[1], cells.device)
+            self._draws = (cells, draws)
+            chosen = [rows for _, _, rows in draws]
+            upcoming = torch.cat(chosen) if chosen else torch.empty(0, dtype=torch.long)
+            self.operator.will_prune(upcoming)
+
+    @torch.no_grad()
     def on_pairs_trained(self, trainer: pl.Trainer, system, cells: Tensor) -> None:
         population = system.pruning_target()
-        rows = torch.arange(len(cells), device=cells.device)  # row i: cell cells[i]
-        governed = [
-            (trial, positions)
-            for trial, positions in system.by_trial(cells)
-            if self.trials is None or trial in self.trials
-        ]
-        if self.trials is not None:  # a pack's trials of this variant only
-            if not governed:
-                return
-            rows = torch.cat([positions for _, positions in governed]).to(rows.device)
+        rows, governed = self._governed(system, cells)
+        if rows is None:
+            return
         picked = []
         if self.operator is not None:
-            chance = self.schedule(
-                trainer.current_epoch,
-                trainer.max_epochs,
-                self.probability,
-                system.neighbourhood_size,
-            )
-            for trial, positions in governed:
-                generator = self._generator_of_this_rank(trainer, trial)
-                drawn = torch.rand(len(positions), generator=generator) < chance
-                chosen = positions[drawn].to(rows.device)
+            drawn_before, self._draws = self._draws, None
+            if drawn_before is not None and torch.equal(drawn_before[0], cells):
+                draws = drawn_before[1]
+            else:  # a caller that did not announce the pass
+                draws = self._draw(trainer, system, governed, cells.device)
+            for trial, generator, chosen in draws:
                 if len(chosen):
                     before = population.sparsity(chosen)
                     loss_before = self._probe_loss(population, chosen)
@@ -149,6 +152,34 @@ class Pruning(PopulationCallback):
         if self.trials is None:
             return super().state_key
         return self._generate_state_key(trials=self.trials)
+
+    def _governed(self, system, cells: Tensor) -> tuple[Tensor | None, list]:
+        """The rows of `cells`' pairs this callback prunes (None: none) and, per trial it
+        governs, (trial, its positions in `cells`)."""
+        rows = torch.arange(len(cells), device=cells.device)  # row i: cell cells[i]
+        governed = [
+            (trial, positions)
+            for trial, positions in system.by_trial(cells)
+            if self.trials is None or trial in self.trials
+        ]
+        if self.trials is not None:  # a pack's trials of this variant only
+            if not governed:
+                return None, []
+            rows = torch.cat([positions for _, positions in governed]).to(rows.device)
+        return rows, governed
+
+    def _draw(self, trainer: pl.Trainer, system, governed: list, device: torch.device) -> list:
+        """Per governed trial, (trial, the generator its masks draw from, the rows pruned, on
+        `device`), each pruned with the schedule's probability at this generation."""
+        chance = self.schedule(
+            trainer.current_epoch, trainer.max_epochs, self.probability, system.neighbourhood_size
+        )
+        draws = []
+        for trial, positions in governed:
+            generator = self._generator_of_this_rank(trainer, trial)
+            drawn = torch.rand(len(positions), generator=generator) < chance
+            draws.append((trial, generator, positions[drawn].to(device)))
+        return draws
 
     def restrict_to(self, trials: list[int]) -> "Pruning":
         """Prune only these trials of a batched population (a pack mixing pruning variants

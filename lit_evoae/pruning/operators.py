@@ -52,6 +52,10 @@ class PruningOperator(ABC):
     def reset_(self, rows: Tensor) -> None:
         """Rows `rows` of the population will hold other individuals: forget their statistics."""
 
+    def will_prune(self, rows: Tensor) -> None:
+        """After the coming pass, `masks` is asked for rows `rows` alone (the callback draws
+        them before it): an operator that measures during the pass may record only these."""
+
     def statistics(
         self, population: StackedAutoencoder, rows: Tensor, generator: torch.Generator
     ) -> list[Tensor | None]:
@@ -123,21 +127,26 @@ class VariancePruning(PruningOperator):
         self.prune_end = check_choice("operator.prune_end", prune_end, Literal["low", "high"])
         self.per_weight = bool(per_weight)
         self.moments: ActivationMoments | None = None
+        self._upcoming: Tensor | None = None  # see will_prune
+        self._device_of_rows = torch.device("cpu")
 
     def attach(self, trainer, system, trials=None):
         self.detach()
-        recorded = None
-        if trials is not None:
-            wanted = torch.tensor(trials)
-            cache: dict = {}
+        wanted = None if trials is None else torch.tensor(trials)
+        cache: dict = {}
 
-            def recorded() -> Tensor:
-                current = system.pruning_target_trials()
-                if cache.get("for") is not current:  # one lookup per group, not per pass
-                    rows = torch.isin(current, wanted).nonzero().squeeze(1)
-                    cache.update({"for": current, "rows": rows.to(self._device(system))})
-                return cache["rows"]
+        def recorded() -> Tensor | None:
+            if self._upcoming is not None:  # the rows to be pruned after this pass
+                return self._upcoming
+            if wanted is None:
+                return None
+            current = system.pruning_target_trials()
+            if cache.get("for") is not current:  # one lookup per group, not per pass
+                rows = torch.isin(current, wanted).nonzero().squeeze(1)
+                cache.update({"for": current, "rows": rows.to(self._device(system))})
+            return cache["rows"]
 
+        self._device_of_rows = self._device(system)
         self.moments = ActivationMoments.shared(system.pruning_target(), recorded)
 
     @staticmethod
@@ -149,8 +158,13 @@ class VariancePruning(PruningOperator):
             self.moments.detach()
 
     def reset_(self, rows):
+        self._upcoming = None
         if self.moments is not None:
             self.moments.reset_(rows)
+
+    def will_prune(self, rows):
+        # Statistics of the other rows would be reset unread after the pass: skip them.
+        self._upcoming = rows.to(self._device_of_rows)
 
     def statistics(self, population, rows, generator):
         return [self.moments.variance(layer)[rows] for layer in range(len(self.moments.pairs))]

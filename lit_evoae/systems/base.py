@@ -19,9 +19,16 @@ from lit_evoae.pruning.masks import Masks
 
 
 class PopulationCallback(pl.Callback):
-    """A Lightning callback that the systems also call inside a generation, between its
-    training and its replacement (pruning is one). Subclass it, override `on_pairs_trained`.
+    """A Lightning callback that the systems also call inside a generation, just before a
+    group of pairs trains and between its training and its replacement (pruning is one).
+    Subclass it, override `on_pairs_trained` (and `on_pairs_training` if needed).
     """
+
+    def on_pairs_training(
+        self, trainer: pl.Trainer, system: "AutoencoderSystem", cells: Tensor
+    ) -> None:
+        """Row i of `system.pruning_target()` is about to train for cell `cells[i]`; the same
+        `cells` are then passed to `on_pairs_trained`."""
 
     def on_pairs_trained(
         self, trainer: pl.Trainer, system: "AutoencoderSystem", cells: Tensor
@@ -100,11 +107,18 @@ class AutoencoderSystem(pl.LightningModule, ABC):
         # Which system wrote it, so `lit-evoae export` can rebuild it from the file alone.
         checkpoint[SYSTEM_KEY] = f"{type(self).__module__}.{type(self).__qualname__}"
 
+    def notify_pairs_training(self, cells: Tensor) -> None:
+        for trainer, callback in self._population_callbacks():
+            callback.on_pairs_training(trainer, self, cells)
+
     def notify_pairs_trained(self, cells: Tensor) -> None:
+        for trainer, callback in self._population_callbacks():
+            callback.on_pairs_trained(trainer, self, cells)
+
+    def _population_callbacks(self) -> list[tuple[pl.Trainer, PopulationCallback]]:
         trainer = compat.attached_trainer(self)
-        for callback in trainer.callbacks if trainer is not None else []:
-            if isinstance(callback, PopulationCallback):
-                callback.on_pairs_trained(trainer, self, cells)
+        callbacks = trainer.callbacks if trainer is not None else []
+        return [(trainer, c) for c in callbacks if isinstance(c, PopulationCallback)]
 
     def count_generation(self) -> None:
         """Tell Lightning a step was made, so `global_step` counts generations (ModelCheckpoint

@@ -110,6 +110,8 @@ class CanonicalAutoencoder(AutoencoderSystem):
         def losses_of(step: int, inputs: Tensor) -> Tensor:
             return reconstruction_l1(self.population(inputs), inputs)
 
+        networks = torch.arange(len(self.seeds), device=self.device)
+        self.notify_pairs_training(networks)
         losses = train_pass(
             self.population,
             self.adam,
@@ -124,7 +126,7 @@ class CanonicalAutoencoder(AutoencoderSystem):
         if not bool(finite.all()):
             step = int((~finite).nonzero()[0])
             self._stop_diverged(float(losses[step, 0]), step)
-        self.notify_pairs_trained(torch.arange(len(self.seeds), device=self.device))
+        self.notify_pairs_trained(networks)
         self.log_train_loss(losses.mean(0))
         self.log(keys.LR, rate[0].float(), on_step=False, on_epoch=True)
         self.log_per_trial(keys.LR, rate.float(), on_step=False, on_epoch=True)

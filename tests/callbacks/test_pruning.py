@@ -11,7 +11,7 @@ from lit_evoae.callbacks import Pruning
 from lit_evoae.cli import build_cli
 from lit_evoae.data import BinaryClusteringDataModule
 from lit_evoae.errors import ConfigError
-from lit_evoae.population.topology import Ring
+from lit_evoae.population.topology import Ring, Trials
 from lit_evoae.pruning.masks import prune_units
 from lit_evoae.pruning.operators import (
     ConjunctivePruning,
@@ -267,3 +267,56 @@ def test_a_new_operator_needs_no_change_to_the_callback(regime, data):
         )
         assert bool(linear.weight_mask[:, :, 1:].all())
     assert masked_entries_are_zero(population)
+
+
+class RecordedRows(VariancePruning):
+    """Variance pruning that notes, at each pruning round, which rows held statistics, which
+    rows it pruned, and how many rows had trained."""
+
+    def __init__(self) -> None:
+        super().__init__(amount=0.3)
+        self.seen: list[tuple[list[int], list[int], int]] = []
+        self._round: list[int] = []
+
+    def masks(self, population, rows, generator):
+        if not self._round:
+            self._recorded = (self.moments.count[0] > 0).nonzero().squeeze(1).tolist()
+        self._round.extend(rows.tolist())
+        return super().masks(population, rows, generator)
+
+    def reset_(self, rows):
+        if self._round:
+            self.seen.append((self._recorded, sorted(self._round), len(rows)))
+            self._round = []
+        super().reset_(rows)
+
+
+class Unannounced(Pruning):
+    """Draws after the pass, as before passes were announced."""
+
+    def on_pairs_training(self, trainer, system, cells) -> None:
+        pass
+
+
+@pytest.mark.parametrize("regime", ["canonical", "coevolution"])
+def test_variance_records_only_the_rows_drawn_for_pruning_and_prunes_as_before(regime, data):
+    def system():
+        if regime == "canonical":
+            return CanonicalAutoencoder(20, (8,), 3, lr=0.05, seeds=[3, 4, 5, 6])
+        return CoevolutionaryAutoencoder(
+            20, (8,), 3, lr=0.01, topology=Trials(Ring(size=4), trials=2), seeds=[1, 2]
+        )
+
+    announced, drawn_after = system(), system()
+    recorder = RecordedRows()
+    trainer(3, Pruning(recorder, Fixed(), probability=0.5)).fit(announced, datamodule=data)
+    trainer(3, Unannounced(VariancePruning(amount=0.3), Fixed(), probability=0.5)).fit(
+        drawn_after, datamodule=data
+    )
+    assert recorder.seen  # something was pruned
+    for recorded, pruned, _ in recorder.seen:
+        assert recorded == pruned  # the other rows' statistics were never gathered
+    assert any(len(pruned) < trained for _, pruned, trained in recorder.seen)  # some were not
+    mine, theirs = announced.state_dict(), drawn_after.state_dict()
+    assert mine.keys() == theirs.keys()
+    assert all(torch.equal(mine[key], theirs[key]) for key in mine)
