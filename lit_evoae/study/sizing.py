@@ -13,6 +13,7 @@ import torch
 from lit_evoae.cli import build_cli
 from lit_evoae.errors import ConfigError
 from lit_evoae.population.memory import available_bytes, estimated_bytes
+from lit_evoae.quiet import start_up_notices_off
 from lit_evoae.study.spec import Run
 from lit_evoae.systems import CanonicalAutoencoder, CoevolutionaryAutoencoder
 
@@ -23,7 +24,8 @@ AUTO_SHARE = 0.5
 
 def bytes_per_trial(run: Run, scratch: Path) -> tuple[int, torch.device]:
     """The estimated bytes one trial of `run` adds to a pack, and the device it trains on."""
-    cli = build_cli([*run.arguments(), "--trainer.default_root_dir", str(scratch)], run=False)
+    with start_up_notices_off():
+        cli = build_cli([*run.arguments(), "--trainer.default_root_dir", str(scratch)], run=False)
     model, data = cli.model, cli.datamodule
     device = cli.trainer.strategy.root_device
     if isinstance(model, CoevolutionaryAutoencoder):
