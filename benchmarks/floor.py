@@ -23,43 +23,68 @@ import argparse
 import tempfile
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 import torch
-from study import PAPER_GENERATIONS, PAPER_TRIALS, paper_study, regime_runs, time_pack
+from study import (
+    PAPER_GENERATIONS,
+    PAPER_TRIALS,
+    pack_of,
+    paper_study,
+    regime_runs,
+    set_up_like_a_pack,
+    time_pack,
+)
+from torch import Tensor
 
-from lit_evoae.allocator import keep_freed_memory
 from lit_evoae.metrics import l1_sums
-from lit_evoae.population.optim import StackedAdam, compile_first_step
+from lit_evoae.population.optim import StackedAdam
 from lit_evoae.population.stacked import StackedAutoencoder
 from lit_evoae.population.training import reconstruction_l1, shuffled_orders, train_pass
-from lit_evoae.study.pack import build_pack
 from lit_evoae.systems import CoevolutionaryAutoencoder
 
 #: Each part is timed this many times and the fastest kept: a floor, not a typical time.
 REPEATS = 3
 
 
-def pack_shape(runs, folder: Path):
-    """(layer sizes, optimiser state, passes a generation, networks a pass, networks
-    validated, train inputs, validation inputs, eval batch) of `runs` as one pack."""
-    folder.mkdir(parents=True, exist_ok=True)
-    logging = folder / "logging.yaml"
-    logging.write_text("trainer:\n  logger: false\n")
-    cli, system = build_pack(runs, folder, logging)
+class PackShape(NamedTuple):
+    """What a pack's bare arithmetic needs to know of it."""
+
+    sizes: tuple  # encoder and decoder layer sizes
+    state: str  # the optimiser state
+    passes: int  # training passes a generation
+    networks: int  # networks a pass trains
+    validated: int  # networks validated a generation
+    train: Tensor
+    val: Tensor
+    batch: int
+    eval_batch: int
+
+
+def pack_shape(runs, folder: Path) -> PackShape:
+    """The shape of `runs` as one pack."""
+    cli, system = pack_of(runs, folder)
     data = cli.datamodule
     data.prepare_data()
     data.setup("fit")
-    train, val = data.splits["train"].tensors[0], data.splits["val"].tensors[0]
-    state = system.hparams.optimizer_state
     if isinstance(system, CoevolutionaryAutoencoder):
         cells, trials = system.cells_per_trial, system.topology.trials
-        slots = system.strategy.update_order.group_size(cells, trials)
+        networks = system.strategy.update_order.group_size(cells, trials)
         population = system.centers
-        passes, validated = cells * trials // slots, cells * trials
+        passes, validated = cells * trials // networks, cells * trials
     else:
-        population, slots, passes, validated = system.population, len(runs), 1, len(runs)
-    sizes = (population.encoder_sizes, population.decoder_sizes)
-    return sizes, state, passes, slots, validated, train, val, data.eval_batch_size
+        population, networks, passes, validated = system.population, len(runs), 1, len(runs)
+    return PackShape(
+        sizes=(population.encoder_sizes, population.decoder_sizes),
+        state=system.hparams.optimizer_state,
+        passes=passes,
+        networks=networks,
+        validated=validated,
+        train=data.splits["train"].tensors[0],
+        val=data.splits["val"].tensors[0],
+        batch=data.batch_size,
+        eval_batch=data.eval_batch_size,
+    )
 
 
 def seconds_per_step(sizes, state, networks: int, train, steps: int, batch: int) -> float:
@@ -101,12 +126,13 @@ def validation_seconds(sizes, networks: int, val, eval_batch: int) -> float:
 
 def floor_rate(runs, folder: Path, steps: int) -> float:
     """Trial-generations per second of `runs` as one pack at its bare arithmetic."""
-    sizes, state, passes, slots, validated, train, val, eval_batch = pack_shape(runs, folder)
-    batch = 5
-    per_pass = -(-len(train) // batch)
-    step = seconds_per_step(sizes, state, slots, train, min(steps, per_pass), batch)
-    generation = passes * per_pass * step + validation_seconds(sizes, validated, val, eval_batch)
-    return len(runs) / generation
+    shape = pack_shape(runs, folder)
+    per_pass = -(-len(shape.train) // shape.batch)
+    step = seconds_per_step(
+        shape.sizes, shape.state, shape.networks, shape.train, min(steps, per_pass), shape.batch
+    )
+    validation = validation_seconds(shape.sizes, shape.validated, shape.val, shape.eval_batch)
+    return len(runs) / (shape.passes * per_pass * step + validation)
 
 
 def main() -> None:
@@ -115,9 +141,7 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=2)
     parser.add_argument("--steps", type=int, default=100, help="timed steps of a pass")
     options = parser.parse_args()
-    torch.set_num_threads(options.threads)
-    keep_freed_memory()
-    compile_first_step("cpu")  # as a study's pack processes do
+    set_up_like_a_pack(options.threads)
     study = paper_study()
     variants = len(study.variants()) // 2
     print(f"threads: {torch.get_num_threads()}  {options.trials} trials per variant", flush=True)

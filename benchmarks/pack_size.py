@@ -15,10 +15,7 @@ import tempfile
 from pathlib import Path
 
 import torch
-from study import STUDY, paper_study, regime_runs, time_pack
-
-from lit_evoae.allocator import keep_freed_memory
-from lit_evoae.population.optim import compile_first_step
+from study import STUDY, paper_study, regime_runs, set_up_like_a_pack, time_pack
 
 
 def interleaved(runs: list, variants: int) -> list:
@@ -35,9 +32,7 @@ def main() -> None:
     parser.add_argument("--generations", type=int, default=1)
     parser.add_argument("--threads", type=int, default=1)
     options = parser.parse_args()
-    torch.set_num_threads(options.threads)
-    keep_freed_memory()
-    compile_first_step("cpu")  # as a study's pack processes do
+    set_up_like_a_pack(options.threads)
     study = paper_study()
     variants = len(study.variants()) // 2
     trials = -(-max(options.sizes) // variants)

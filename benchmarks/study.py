@@ -52,14 +52,29 @@ class GenerationClock(pl.Callback):
         self.stamps.append(time.perf_counter())
 
 
-def time_pack(runs, folder: Path, generations: int, device: str) -> tuple[float, float]:
-    """(start-up seconds, seconds per generation after WARM_UP) of `runs` as one pack."""
-    start = time.perf_counter()
+def set_up_like_a_pack(threads: int, keep_memory: bool = True, compiled: bool = True) -> bool:
+    """This process's threads, allocator and optimiser step as a study's pack processes have
+    them; whether freed memory is kept."""
+    torch.set_num_threads(threads)
+    kept = keep_memory and keep_freed_memory()
+    if compiled:
+        compile_first_step("cpu")
+    return kept
+
+
+def pack_of(runs, folder: Path, extra: list[str] | None = None):
+    """(cli, system) of `runs` as one pack in `folder`, logging nothing."""
     folder.mkdir(parents=True, exist_ok=True)
     logging = folder / "logging.yaml"
     logging.write_text("trainer:\n  logger: false\n")
+    return build_pack(runs, folder, logging, extra)
+
+
+def time_pack(runs, folder: Path, generations: int, device: str) -> tuple[float, float]:
+    """(start-up seconds, seconds per generation after WARM_UP) of `runs` as one pack."""
+    start = time.perf_counter()
     epochs = ["--trainer.max_epochs", str(WARM_UP + generations), "--trainer.accelerator", device]
-    cli, system = build_pack(runs, folder, logging, epochs)
+    cli, system = pack_of(runs, folder, epochs)
     clock = GenerationClock()
     cli.trainer.callbacks.append(clock)
     cli.trainer.fit(system, datamodule=cli.datamodule)
@@ -110,10 +125,7 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=2)
     parser.add_argument("--generations", type=int, default=2)
     options = parser.parse_args()
-    torch.set_num_threads(options.threads)
-    kept = not options.glibc_malloc and keep_freed_memory()
-    if not options.eager_step:  # as a study's pack processes do
-        compile_first_step("cpu")
+    kept = set_up_like_a_pack(options.threads, not options.glibc_malloc, not options.eager_step)
     print(
         f"threads: {torch.get_num_threads()}  study: {STUDY.name}, {options.trials} trials "
         f"per variant, {options.generations} timed generations; freed memory "

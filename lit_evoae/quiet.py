@@ -10,7 +10,8 @@ Each is matched by its own message, so every other warning still shows:
   tools build a run's CLI from its own arguments (`build_cli(args)`) inside a process
   that has arguments of its own, which is what `args` is for.
 `start_up_notices_off` is narrower in scope and wider in reach: inside its block, every
-Lightning notice below a warning, for a CLI that is built but not run.
+Lightning message below a warning and its `PossibleUserWarning`s, for a CLI that is built
+but not run.
 """
 
 import logging

@@ -132,6 +132,7 @@ class VariancePruning(PruningOperator):
 
     def attach(self, trainer, system, trials=None):
         self.detach()
+        self._device_of_rows = self._device(system)
         wanted = None if trials is None else torch.tensor(trials)
         cache: dict = {}
 
@@ -143,10 +144,9 @@ class VariancePruning(PruningOperator):
             current = system.pruning_target_trials()
             if cache.get("for") is not current:  # one lookup per group, not per pass
                 rows = torch.isin(current, wanted).nonzero().squeeze(1)
-                cache.update({"for": current, "rows": rows.to(self._device(system))})
+                cache.update({"for": current, "rows": rows.to(self._device_of_rows)})
             return cache["rows"]
 
-        self._device_of_rows = self._device(system)
         self.moments = ActivationMoments.shared(system.pruning_target(), recorded)
 
     @staticmethod
