@@ -27,7 +27,7 @@ from lit_evoae.callbacks.progress import GenerationBar, GenerationLines
 from lit_evoae.callbacks.wandb_media import wandb_loggers
 from lit_evoae.checkpoints import AtomicCheckpointIO, read_checkpoint, refuse_mismatch
 from lit_evoae.config_files import check_config_files
-from lit_evoae.errors import ConfigError, one_line_error
+from lit_evoae.errors import ConfigError, exit_on_user_error
 from lit_evoae.export import main as export_main
 from lit_evoae.io import atomic_write_text
 from lit_evoae.loggers import ResumableCSVLogger, wandb_configured
@@ -374,16 +374,11 @@ def main(cache_as: str | None = None) -> None:
     on a user error."""
     keep_freed_memory()
     try:
-        if sys.argv[1:2] == ["export"]:
-            export_main(sys.argv[2:])
-        else:
-            build_cli(cache_as=cache_as)
-    except Exception as error:
-        message = one_line_error(error)
-        if message is None:
-            raise
-        print(f"lit-evoae: error: {message}", file=sys.stderr)
-        sys.exit(2)
+        with exit_on_user_error("lit-evoae"):
+            if sys.argv[1:2] == ["export"]:
+                export_main(sys.argv[2:])
+            else:
+                build_cli(cache_as=cache_as)
     finally:
         _leave_process_group()
 

@@ -4,11 +4,18 @@ The console entry point prints these as one line and exits with status 2,
 so a mistake reads as a message, not a traceback (`one_line_error` decides which).
 """
 
+import contextlib
 import errno
+import sys
+from collections.abc import Iterator
 
 
 class UserError(Exception):
     """Base of every error whose message tells the user what to change."""
+
+    #: set by whoever already wrote the one-line message (a pre-emption writes its own
+    #: before SLURM's kill can cut it short), so the entry point does not write it twice
+    printed = False
 
 
 class ConfigError(UserError, ValueError):
@@ -57,3 +64,19 @@ def user_error_behind(error: BaseException) -> UserError | None:
         seen.add(id(error))
         error = error.__cause__ or error.__context__
     return None
+
+
+@contextlib.contextmanager
+def exit_on_user_error(program: str) -> Iterator[None]:
+    """Run an entry point's body: a user error leaves as `<program>: error: <message>` and
+    exit status 2; anything else (a bug) keeps its traceback."""
+    try:
+        yield
+    except Exception as error:
+        message = one_line_error(error)
+        if message is None:
+            raise
+        cause = user_error_behind(error)
+        if cause is None or not cause.printed:
+            print(f"{program}: error: {message}", file=sys.stderr, flush=True)
+        sys.exit(2)

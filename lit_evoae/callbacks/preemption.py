@@ -148,7 +148,13 @@ class Preemption(pl.Callback):
         for logger in trainer.loggers:
             logger.save()  # the finished generation's metrics go to disk with the checkpoint
         requeued = self.requeue and trainer.is_global_zero and _requeue_slurm_job()
-        raise Preempted(self.received, self.saved, requeued, self.command)
+        stopped = Preempted(self.received, self.saved, requeued, self.command)
+        # Written now, while this callback's handlers still catch signals: after a requeue,
+        # SLURM's SIGTERM follows within moments, and once Lightning restores the default
+        # handlers it would end the process before the entry point could write this line.
+        print(f"lit-evoae: error: {stopped}", file=sys.stderr, flush=True)
+        stopped.printed = True
+        raise stopped
 
 
 def _requeue_slurm_job() -> bool:

@@ -30,6 +30,7 @@ from lit_evoae.allocator import keep_freed_memory
 from lit_evoae.callbacks import Pruning
 from lit_evoae.callbacks.clock_checkpoint import ClockCheckpoint
 from lit_evoae.cli import build_cli
+from lit_evoae.errors import exit_on_user_error
 from lit_evoae.loggers import ResumableCSVLogger
 from lit_evoae.metrics import split_l1
 from lit_evoae.nets import save_autoencoder
@@ -237,7 +238,9 @@ def main(argv: list[str] | None = None) -> None:
     resume = Path(spec["resume"]) if spec.get("resume") else None
     folders = Path(spec["out"]), Path(spec["folder"]), Path(spec["logging"])
     options = spec.get("checkpoint_minutes", 5.0), spec.get("wandb_project")
-    sys.exit(run_pack(runs, *folders, resume, *options))
+    with exit_on_user_error("lit-evoae pack"):  # a pre-emption: one line, not a traceback
+        status = run_pack(runs, *folders, resume, *options)
+    sys.exit(status)
 
 
 if __name__ == "__main__":

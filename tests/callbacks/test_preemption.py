@@ -169,6 +169,20 @@ def test_a_signal_in_the_last_generation_lets_the_run_finish(tmp_path, tiny_coev
     assert not list(config.parent.glob("hpc_ckpt_*.ckpt"))
 
 
+def test_the_stop_is_reported_before_the_error_leaves_the_callback(
+    tmp_path, tiny_coevolution, capsys
+):
+    """Under SLURM the requeue's SIGTERM follows at once, and once Lightning restores the
+    default handlers it ends the process: the line must already be written by then."""
+    config = write_config(tmp_path / "run", tiny_coevolution, epochs=3)
+    signal_at = {"class_path": "test_preemption.SignalAt", "init_args": {"epoch": 0}}
+    with pytest.raises(Preempted) as stopped:
+        fit(config, "--trainer.callbacks", yaml.safe_dump([signal_at]))
+    written = capsys.readouterr().err
+    assert f"lit-evoae: error: {stopped.value}\n" in written
+    assert stopped.value.printed  # so the entry point does not write it again
+
+
 @pytest.mark.slow  # a subprocess, DDP or SLURM run
 @pytest.mark.parametrize("name", ["SIGTERM", "SIGINT"])
 def test_an_external_signal_saves_and_the_printed_command_resumes_the_run(
@@ -197,6 +211,7 @@ def test_an_external_signal_saves_and_the_printed_command_resumes_the_run(
     output, _ = process.communicate(timeout=120)
     assert process.returncode == 2, output
     assert f"lit-evoae: error: stopped by {name}; checkpoint saved to" in output
+    assert output.count("stopped by") == 1, output  # written once, by the callback
     assert "graceful shutdown" not in output and "weights_only" not in output
     checkpoint = tmp_path / "run" / "hpc_ckpt_1.ckpt"
     assert checkpoint.is_file()
