@@ -42,8 +42,7 @@ def _prune_random_entries(mask: Tensor, amount: float, generator: torch.Generato
     to_prune = _floor_share(flat.sum(1), amount)  # (n,)
     scores = torch.rand(flat.shape, generator=generator, device=generator.device).to(flat.device)
     scores = scores.masked_fill(~flat, 2.0)  # dead entries sort last
-    ranks = scores.argsort(1).argsort(1)
-    chosen = ranks < to_prune.unsqueeze(1)
+    chosen = _first_in_order(scores.argsort(1), to_prune)
     return (flat & ~chosen).view_as(mask)
 
 
@@ -146,8 +145,15 @@ def _nonzero(span: Tensor) -> Tensor:
 def _at_most(chosen: Tensor, priority: Tensor, limit: Tensor) -> Tensor:
     """Keep, per row, only the `limit` chosen entries of highest priority."""
     ranked = torch.where(chosen, priority, torch.full_like(priority, -1.0))
-    order = ranked.argsort(1, descending=True).argsort(1)
-    return chosen & (order < limit.unsqueeze(1))
+    return chosen & _first_in_order(ranked.argsort(1, descending=True), limit)
+
+
+def _first_in_order(order: Tensor, count: Tensor) -> Tensor:
+    """Per row, True at the first `count` entries of `order` (a permutation of the columns):
+    what `order.argsort(1) < count` gives, since a permutation's inverse is unique, with one
+    scatter instead of a second sort (a pack sorts every pruned layer of every trial)."""
+    first = torch.arange(order.shape[1], device=order.device) < count.unsqueeze(1)
+    return torch.zeros_like(first).scatter_(1, order, first)
 
 
 def _spare_last_unit(chosen: Tensor, live: Tensor, priority: Tensor) -> Tensor:

@@ -247,3 +247,16 @@ def test_conjunctive_intersection_at_once_equals_it_case_by_case(stop):
         assert torch.equal(masks._intersected(quiet, stop), expected), (trial, quiet)
         outcomes.update(int(row.sum()) for row in expected)
     assert {0, 1, 2} <= outcomes  # the draws reach empty, single and several marks
+
+
+def test_the_first_entries_of_an_order_are_its_ranks_below_the_count():
+    """One scatter stands for the second argsort of the ranking (ties included: scores of
+    few distinct values, as dead entries' 2.0 and equal priorities give)."""
+    draws = generator(3)
+    for trial in range(200):
+        n, width = 1 + trial % 6, 1 + trial % 40
+        scores = torch.randint(0, 1 + trial % 5, (n, width), generator=draws).float()
+        order = scores.argsort(1, descending=bool(trial % 2))
+        count = torch.randint(0, width + 1, (n,), generator=draws)
+        expected = order.argsort(1) < count.unsqueeze(1)
+        assert torch.equal(masks._first_in_order(order, count), expected), trial
