@@ -45,7 +45,8 @@ def pack_size(
     run: Run, asked: int | str, scratch: Path, workers: int = 1, runs: int | None = None
 ) -> tuple[int, str]:
     """The pack size for runs like `run` (`asked`: a number or `auto`) and a line saying
-    why; a number that cannot fit is refused in one line.
+    why; a number whose packs cannot fit, as many at once as the `workers` run of the
+    study's `runs`, is refused in one line.
 
     `auto` shares the memory among the `workers` packs that run at once and, given the
     study's number of `runs` of this kind, splits them into at least `workers` packs, so
@@ -66,12 +67,16 @@ def pack_size(
             size = max(1, -(-runs // workers))
             line += f"; {runs} such runs over {workers} workers, where {fits} would fit"
         return size, f"--pack auto: packs of up to {size} runs ({line})"
-    needed = asked * per_trial
+    at_once = workers if runs is None else max(1, min(workers, -(-runs // asked)))
+    needed = at_once * asked * per_trial
     if free is not None and needed > free:
+        packs = f"a pack of {asked} runs needs"
+        if at_once > 1:
+            packs = f"{at_once} packs of {asked} runs at once (--workers {workers}) need"
         raise ConfigError(
-            f"--pack {asked}: a pack of {asked} runs needs about {needed / 2**30:.1f} GiB, "
-            f"but {device} has {free / 2**30:.1f} GiB free; use a smaller --pack, or "
-            "--pack auto"
+            f"--pack {asked}: {packs} about {needed / 2**30:.1f} GiB, but {device} has "
+            f"{free / 2**30:.1f} GiB free; use a smaller --pack"
+            f"{' or fewer --workers' if at_once > 1 else ''}, or --pack auto"
         )
     return asked, f"--pack {asked}: about {_mib(per_trial)} MiB a trial"
 

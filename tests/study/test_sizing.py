@@ -5,6 +5,7 @@ import copy
 import pytest
 import yaml
 
+from lit_evoae.errors import ConfigError
 from lit_evoae.population import memory
 from lit_evoae.study import runner, sizing
 from lit_evoae.study.cli import main
@@ -47,6 +48,22 @@ def test_a_pack_that_cannot_fit_is_refused_in_one_line(study, tmp_path, monkeypa
     assert line.startswith("lit-evoae-study: error: --pack 3: a pack of 3 runs needs about ")
     assert line.endswith("use a smaller --pack, or --pack auto")
     assert not list((tmp_path / "runs").glob("**/trial_*"))  # no run started
+
+
+def test_a_number_is_checked_for_as_many_packs_as_the_workers_run_at_once(
+    study, tmp_path, monkeypatch
+):
+    (run,) = load_study(study).runs(1)
+    per_trial, _ = sizing.bytes_per_trial(run, tmp_path)
+    monkeypatch.setattr(sizing, "available_bytes", lambda device: 15 * per_trial)
+    assert sizing.pack_size(run, 10, tmp_path, workers=1, runs=30)[0] == 10
+    # 30 runs in packs of 10 over 2 workers: two packs of 10 train at once, 20 trials
+    with pytest.raises(ConfigError) as refused:
+        sizing.pack_size(run, 10, tmp_path, workers=2, runs=30)
+    assert str(refused.value).startswith("--pack 10: 2 packs of 10 runs at once (--workers 2)")
+    assert "use a smaller --pack or fewer --workers, or --pack auto" in str(refused.value)
+    # 10 such runs make one pack, whatever the workers: it fits
+    assert sizing.pack_size(run, 10, tmp_path, workers=2, runs=10)[0] == 10
 
 
 @pytest.mark.parametrize("value", ["0", "-2", "many"])
