@@ -15,14 +15,7 @@ import tempfile
 from pathlib import Path
 
 import torch
-from study import STUDY, paper_study, regime_runs, set_up_like_a_pack, time_pack
-
-
-def interleaved(runs: list, variants: int) -> list:
-    """`runs` (variant by variant, trials in order) reordered trial by trial, so that any
-    prefix mixes as many variants as it can."""
-    per_variant = len(runs) // variants
-    return [runs[v * per_variant + t] for t in range(per_variant) for v in range(variants)]
+from study import STUDY, interleaved, paper_study, regime_runs, set_up_like_a_pack, time_pack
 
 
 def main() -> None:

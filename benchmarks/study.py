@@ -10,14 +10,17 @@ the parse, the data and the first generations, is printed apart):
   study throughput canonical: X
       the 19 canonical variants x TRIALS trials: one pack of all of them over each run alone;
   paper_main projected core-hours: H
-      all of paper_main.yaml (38 variants x 30 trials x 400 generations) in packs of
-      --pack runs, from the steady-state throughputs measured here (the canonical and the
-      coevolution rate at the measured pack size), on one core.
+      all of paper_main.yaml (38 variants x 30 trials x 400 generations) in the packs that
+      `lit-evoae-study run --pack auto --workers W` makes of it (W: --workers, default one
+      per usable core, one thread each), from the steady-state throughput of a pack of
+      that size of each regime, timed here with the variants interleaved, the other cores
+      idle; `--projected-pack N` projects at packs of N instead (the slice's pack of
+      19 x TRIALS needs no extra timing).
 With CUDA, the cross-variant packs are timed on the GPU too
 (`paper_main projected GPU-minutes: M`).
 
     python benchmarks/study.py [--threads 1] [--trials 2] [--generations 2] [--eager-step]
-                               [--glibc-malloc]
+                               [--glibc-malloc] [--workers W] [--projected-pack auto|N]
 """
 
 import argparse
@@ -31,6 +34,8 @@ import torch
 from lit_evoae.allocator import keep_freed_memory
 from lit_evoae.population.optim import compile_first_step
 from lit_evoae.study.pack import build_pack
+from lit_evoae.study.runner import pack_limits, shared_part, usable_cores
+from lit_evoae.study.sizing import AUTO
 from lit_evoae.study.spec import load_study
 
 HERE = Path(__file__).resolve().parent
@@ -94,6 +99,24 @@ def regime_runs(study, regime: str, trials: int):
     return [run for run in study.runs(trials) if dict(run.choices)["regime"] == regime]
 
 
+def interleaved(runs: list, variants: int) -> list:
+    """`runs` (variant by variant, trials in order) reordered trial by trial, so that any
+    prefix mixes as many variants as it can."""
+    per_variant = len(runs) // variants
+    return [runs[v * per_variant + t] for t in range(per_variant) for v in range(variants)]
+
+
+def runner_pack_sizes(study, workers: int, asked: str) -> dict[str, int]:
+    """Per regime, the largest pack the runner makes of the paper's runs with `--pack
+    asked` and `workers` workers (its own sizing, which prints why)."""
+    runs = study.runs(PAPER_TRIALS)
+    limits = pack_limits(runs, asked if asked == AUTO else int(asked), study.name, workers)
+    return {
+        regime: limits[shared_part(regime_runs(study, regime, 1)[0])]
+        for regime in ("coevolution", "canonical")
+    }
+
+
 def throughput_line(name: str, runs, alone: list[list], folder: Path, generations: int) -> float:
     """Print the ratio of one pack of `runs` over the groups of `alone` one after another;
     return the pack's steady-state trial-generations per second."""
@@ -124,7 +147,14 @@ def main() -> None:
     )
     parser.add_argument("--trials", type=int, default=2)
     parser.add_argument("--generations", type=int, default=2)
+    parser.add_argument(
+        "--workers", type=int, default=None, help="the projection's workers (default: cores)"
+    )
+    parser.add_argument(
+        "--projected-pack", default=AUTO, help="the projection's pack size: auto or a number"
+    )
     options = parser.parse_args()
+    workers = options.workers or usable_cores()
     kept = set_up_like_a_pack(options.threads, not options.glibc_malloc, not options.eager_step)
     print(
         f"threads: {torch.get_num_threads()}  study: {STUDY.name}, {options.trials} trials "
@@ -154,11 +184,25 @@ def main() -> None:
             scratch / "canonical",
             options.generations,
         )
+        sizes = runner_pack_sizes(study, workers, options.projected_pack)
+        for regime, size in sizes.items():
+            if size != len(regime_runs(study, regime, options.trials)):
+                runs = interleaved(regime_runs(study, regime, -(-size // variants)), variants)
+                startup, seconds = time_pack(
+                    runs[:size], scratch / f"runner_{regime}", options.generations, "cpu"
+                )
+                rates[regime] = size / seconds
+                print(
+                    f"pack of {size} {regime} runs: {rates[regime]:.2f} trial-generations/s "
+                    f"(start-up {startup:.0f} s)",
+                    flush=True,
+                )
         trial_generations = variants * PAPER_TRIALS * PAPER_GENERATIONS  # per regime
         hours = sum(trial_generations / rate for rate in rates.values()) / 3600
         print(
-            f"paper_main projected core-hours: {hours:.1f}  (packs of "
-            f"{len(coevolution)} runs; {options.threads} thread)",
+            f"paper_main projected core-hours: {hours:.1f}  (packs of up to "
+            f"{sizes['coevolution']} coevolution and {sizes['canonical']} canonical runs, "
+            f"--pack {options.projected_pack} --workers {workers}; {options.threads} thread)",
             flush=True,
         )
         if torch.cuda.is_available():
