@@ -134,11 +134,14 @@ class StackedAdam(nn.Module):
             return
         parameters = [parameter.data for parameter, _ in pairs]
         gradients = [parameter.grad for parameter, _ in pairs]
-        if masked:
-            torch._foreach_mul_(gradients, [mask for _, mask in pairs])
+        masks = [mask for _, mask in pairs] if masked else None
         rates = learning_rates.to(parameters[0].dtype)
         compiled = _COMPILED.get(parameters[0].device.type)
-        if compiled is None or not _run_compiled(compiled, parameters, gradients, rates, self.eps):
+        if compiled is None or not _run_compiled(
+            compiled, parameters, gradients, masks, rates, self.eps
+        ):
+            if masks is not None:
+                torch._foreach_mul_(gradients, masks)
             _first_step_foreach_(parameters, gradients, rates, self.eps)
         for parameter, _ in pairs:
             parameter.grad = None
@@ -239,11 +242,18 @@ def _first_step_foreach_(
 
 
 def _first_step_per_tensor_(
-    parameters: list[Tensor], gradients: list[Tensor], rates: Tensor, eps: float
+    parameters: list[Tensor],
+    gradients: list[Tensor],
+    masks: list[Tensor] | None,
+    rates: Tensor,
+    eps: float,
 ) -> None:
-    """The same arithmetic, in the same order, as one expression per tensor: what
-    `torch.compile` fuses into one pass over each tensor."""
-    for parameter, gradient in zip(parameters, gradients, strict=True):
+    """The same arithmetic, in the same order, as one expression per tensor, the masking
+    included: what `torch.compile` fuses into one pass over each tensor (the masked
+    gradient is never written back, since the step consumes it)."""
+    for index, (parameter, gradient) in enumerate(zip(parameters, gradients, strict=True)):
+        if masks is not None:
+            gradient = gradient * masks[index]
         rate = rates.view(-1, *[1] * (gradient.dim() - 1))
         parameter.addcdiv_(gradient * rate, gradient.abs() + eps, value=-1.0)
 
@@ -267,11 +277,11 @@ def compile_first_step(device_type: str = "cpu") -> None:
     _COMPILED[device_type] = torch.compile(_first_step_per_tensor_, dynamic=False)
 
 
-def _run_compiled(compiled, parameters, gradients, rates, eps) -> bool:
+def _run_compiled(compiled, parameters, gradients, masks, rates, eps) -> bool:
     """Whether the compiled step ran. A failure to compile turns compiling off; it leaves
     every tensor as it was, since the graph is compiled before it runs."""
     try:
-        compiled(parameters, gradients, rates, eps)
+        compiled(parameters, gradients, masks, rates, eps)
         return True
     except Exception as error:  # noqa: BLE001 (no compiler, an unsupported platform: any)
         _COMPILED.pop(parameters[0].device.type, None)
