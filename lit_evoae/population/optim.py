@@ -140,9 +140,7 @@ class StackedAdam(nn.Module):
         if compiled is None or not _run_compiled(
             compiled, parameters, gradients, masks, rates, self.eps
         ):
-            if masks is not None:
-                torch._foreach_mul_(gradients, masks)
-            _first_step_foreach_(parameters, gradients, rates, self.eps)
+            _first_step_foreach_(parameters, gradients, masks, rates, self.eps)
         for parameter, _ in pairs:
             parameter.grad = None
 
@@ -230,10 +228,17 @@ class PopulationStep(torch.optim.Optimizer):
 
 
 def _first_step_foreach_(
-    parameters: list[Tensor], gradients: list[Tensor], rates: Tensor, eps: float
+    parameters: list[Tensor],
+    gradients: list[Tensor],
+    masks: list[Tensor] | None,
+    rates: Tensor,
+    eps: float,
 ) -> None:
-    """parameter -= rate * g / (|g| + eps), in four `_foreach_*` calls over all the tensors,
-    so four passes over memory (the gradients are overwritten)."""
+    """parameter -= rate * g / (|g| + eps), g masked first where `masks` are given, in
+    four `_foreach_*` calls over all the tensors (five with masks), so as many passes over
+    memory (the gradients are overwritten)."""
+    if masks is not None:
+        torch._foreach_mul_(gradients, masks)
     shaped = [rates.view(-1, *[1] * (g.dim() - 1)) for g in gradients]
     denominators = torch._foreach_abs(gradients)
     torch._foreach_add_(denominators, eps)
