@@ -33,6 +33,7 @@ import torch
 
 from lit_evoae.allocator import keep_freed_memory
 from lit_evoae.population.optim import compile_first_step
+from lit_evoae.study.cli import pack_argument
 from lit_evoae.study.pack import build_pack
 from lit_evoae.study.runner import pack_limits, shared_part, usable_cores
 from lit_evoae.study.sizing import AUTO
@@ -42,6 +43,7 @@ HERE = Path(__file__).resolve().parent
 STUDY = HERE.parent / "configs" / "studies" / "paper_main.yaml"
 WARM_UP = 1
 PAPER_TRIALS, PAPER_GENERATIONS = 30, 400
+REGIMES = ("coevolution", "canonical")
 
 
 class GenerationClock(pl.Callback):
@@ -106,15 +108,12 @@ def interleaved(runs: list, variants: int) -> list:
     return [runs[v * per_variant + t] for t in range(per_variant) for v in range(variants)]
 
 
-def runner_pack_sizes(study, workers: int, asked: str) -> dict[str, int]:
+def runner_pack_sizes(study, workers: int, asked: int | str) -> dict[str, int]:
     """Per regime, the largest pack the runner makes of the paper's runs with `--pack
     asked` and `workers` workers (its own sizing, which prints why)."""
     runs = study.runs(PAPER_TRIALS)
-    limits = pack_limits(runs, asked if asked == AUTO else int(asked), study.name, workers)
-    return {
-        regime: limits[shared_part(regime_runs(study, regime, 1)[0])]
-        for regime in ("coevolution", "canonical")
-    }
+    limits = pack_limits(runs, asked, study.name, workers)
+    return {regime: limits[shared_part(regime_runs(study, regime, 1)[0])] for regime in REGIMES}
 
 
 def throughput_line(name: str, runs, alone: list[list], folder: Path, generations: int) -> float:
@@ -151,7 +150,10 @@ def main() -> None:
         "--workers", type=int, default=None, help="the projection's workers (default: cores)"
     )
     parser.add_argument(
-        "--projected-pack", default=AUTO, help="the projection's pack size: auto or a number"
+        "--projected-pack",
+        type=pack_argument,
+        default=AUTO,
+        help="the projection's pack size: auto or a number",
     )
     options = parser.parse_args()
     workers = options.workers or usable_cores()
@@ -168,7 +170,8 @@ def main() -> None:
     rates = {}
     with tempfile.TemporaryDirectory() as scratch:
         scratch = Path(scratch)
-        coevolution = regime_runs(study, "coevolution", options.trials)
+        sliced = {regime: regime_runs(study, regime, options.trials) for regime in REGIMES}
+        coevolution = sliced["coevolution"]
         per_variant = [
             [r for r in coevolution if r.variant == v]
             for v in dict.fromkeys(r.variant for r in coevolution)
@@ -176,7 +179,7 @@ def main() -> None:
         rates["coevolution"] = throughput_line(
             "coevolution", coevolution, per_variant, scratch / "coevolution", options.generations
         )
-        canonical = regime_runs(study, "canonical", options.trials)
+        canonical = sliced["canonical"]
         rates["canonical"] = throughput_line(
             "canonical",
             canonical,
@@ -186,7 +189,7 @@ def main() -> None:
         )
         sizes = runner_pack_sizes(study, workers, options.projected_pack)
         for regime, size in sizes.items():
-            if size != len(regime_runs(study, regime, options.trials)):
+            if size != len(sliced[regime]):
                 runs = interleaved(regime_runs(study, regime, -(-size // variants)), variants)
                 startup, seconds = time_pack(
                     runs[:size], scratch / f"runner_{regime}", options.generations, "cpu"
@@ -207,8 +210,7 @@ def main() -> None:
         )
         if torch.cuda.is_available():
             seconds = 0.0
-            for regime in ("coevolution", "canonical"):
-                runs = regime_runs(study, regime, options.trials)
+            for regime, runs in sliced.items():
                 _, per_generation = time_pack(
                     runs, scratch / f"gpu_{regime}", options.generations, "gpu"
                 )

@@ -25,7 +25,7 @@ def main(args: list[str] | None = None) -> None:
         sys.exit(2)
 
 
-def _pack_size(value: str) -> int | str:
+def pack_argument(value: str) -> int | str:
     """--pack: a positive number of runs, or auto."""
     if value == "auto":
         return value
@@ -87,7 +87,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument(
         "--pack",
-        type=_pack_size,
+        type=pack_argument,
         default=1,
         metavar="N|auto",
         help="train up to N runs as one batched process: runs that differ only in their "
@@ -107,7 +107,7 @@ def _parser() -> argparse.ArgumentParser:
     slurm.add_argument("--cpus-per-task", type=int, default=2, help="CPUs per run (default 2)")
     slurm.add_argument(
         "--pack",
-        type=_pack_size,
+        type=pack_argument,
         default=1,
         metavar="N|auto",
         help="one array task per pack of up to N runs, as `run --pack` packs them; a requeued "
