@@ -113,6 +113,14 @@ def answer(args: list[str], program: str) -> int | None:
     except ValueError:  # damaged: the next full start writes it again
         path.unlink(missing_ok=True)
         return None
+    try:
+        return _answer(args, answers)
+    except (KeyError, TypeError, AttributeError, IndexError):  # not what store() writes
+        path.unlink(missing_ok=True)
+        return None
+
+
+def _answer(args: list[str], answers: dict) -> int | None:
     subcommands = answers["subcommands"]
     if "--" in args:
         return None
@@ -192,8 +200,8 @@ def _plain(typehint) -> bool:
 _TYPE_MODULES = ("builtins", "typing", "jsonargparse.typing", "lit_evoae.arguments")
 
 
-def _plain_options(parser) -> dict[str, str]:
-    """Each option with a plain typehint, as text that `_typehint` reads back (those whose
+def _plain_options(parser) -> dict[str, object]:
+    """Each option with a plain typehint, as data that `_typehint` reads back (those whose
     types live elsewhere, or that do not read back to the same type, are left out)."""
     plain = {}
     for action in parser._actions:
@@ -202,43 +210,73 @@ def _plain_options(parser) -> dict[str, str]:
         if typehint is None or not options or not _plain(typehint):
             continue
         try:
-            text = _typehint_text(typehint)
-            if _typehint(text) == typehint:
-                plain[options[0]] = text
-        except (ValueError, AttributeError, SyntaxError, NameError, TypeError):
+            stored = _typehint_data(typehint)
+            if _typehint(stored) == typehint:
+                plain[options[0]] = stored
+        except (ValueError, TypeError):
             continue
     return plain
 
 
-def _typehint_text(typehint) -> str:
+def _typehint_data(typehint):
+    """`typehint` as JSON data: {"literal": [...]}, {"union": [...]}, {"generic": [module,
+    name], "of": [...]}, [module, name] for a type, or None for NoneType."""
     origin, arguments = typing.get_origin(typehint), typing.get_args(typehint)
     if origin is typing.Literal:
-        return f"typing.Literal[{', '.join(repr(argument) for argument in arguments)}]"
-    inner = ", ".join(_typehint_text(argument) for argument in arguments)
+        if not all(isinstance(a, (str, int, float, bool, type(None))) for a in arguments):
+            raise ValueError(f"{typehint} has values JSON does not keep")
+        return {"literal": list(arguments)}
+    inner = [_typehint_data(argument) for argument in arguments]
     if origin in (typing.Union, types.UnionType):
-        return f"typing.Union[{inner}]"
+        return {"union": inner}
     if origin is not None:
-        return f"{_type_name(origin)}[{inner}]"
-    return "None" if typehint is type(None) else _type_name(typehint)
+        return {"generic": _type_name(origin), "of": inner}
+    return None if typehint is type(None) else _type_name(typehint)
 
 
-def _type_name(kind: type) -> str:
+def _type_name(kind: type) -> list[str]:
     if kind.__module__ not in _TYPE_MODULES:
         raise ValueError(f"{kind} is not from a light module")
-    return f"{kind.__module__}.{kind.__qualname__}"
+    return [kind.__module__, kind.__qualname__]
 
 
-def _typehint(text: str):
-    import jsonargparse.typing  # noqa: F401  (names in `text`)
+def _typehint(data):
+    """The typehint `_typehint_data` stored. Only data is read: a name resolves to a class of
+    one of _TYPE_MODULES or the file is refused (ValueError); nothing in it is executed."""
+    if data is None:
+        return type(None)
+    if isinstance(data, list):
+        return _stored_type(data)
+    if not isinstance(data, dict) or len(data) not in (1, 2):
+        raise ValueError(f"not a stored typehint: {data!r}")
+    if "literal" in data and isinstance(data["literal"], list):
+        values = data["literal"]
+        if not all(isinstance(v, (str, int, float, bool, type(None))) for v in values):
+            raise ValueError(f"not a stored literal: {values!r}")
+        return typing.Literal[tuple(values)]
+    if "union" in data and isinstance(data["union"], list):
+        return typing.Union[tuple(_typehint(item) for item in data["union"])]  # noqa: UP007
+    if "generic" in data and isinstance(data.get("of"), list):
+        return _stored_type(data["generic"])[tuple(_typehint(item) for item in data["of"])]
+    raise ValueError(f"not a stored typehint: {data!r}")
 
-    import lit_evoae.arguments  # noqa: F401  (names in `text`)
 
-    names = {"__builtins__": {}, "builtins": __import__("builtins"), "typing": typing}
-    names |= {"jsonargparse": sys.modules["jsonargparse"], "lit_evoae": sys.modules["lit_evoae"]}
-    return eval(text, names)  # text written by _typehint_text from the parser's own types
+def _stored_type(name) -> type:
+    import importlib
+
+    if not (isinstance(name, list) and len(name) == 2 and name[0] in _TYPE_MODULES):
+        raise ValueError(f"not a type of a light module: {name!r}")
+    found = importlib.import_module(name[0])
+    for part in str(name[1]).split("."):
+        if part.startswith("_") and part != "NoneType":
+            raise ValueError(f"not a public type: {name!r}")
+        found = getattr(found, part, None)
+    if not isinstance(found, type):
+        raise ValueError(f"not a type: {name!r}")
+    return found
 
 
-def _refused_value(words: list[str], plain: dict[str, str]) -> str | None:
+def _refused_value(words: list[str], plain: dict[str, object]) -> str | None:
     """The parse error of the first `--key value` of `words` whose plain-typed value
     jsonargparse refuses, as the full parser words it; None if there is none."""
     from jsonargparse import ArgumentParser
@@ -253,8 +291,12 @@ def _refused_value(words: list[str], plain: dict[str, str]) -> str | None:
             if index + 1 >= len(words) or words[index + 1].startswith("--"):
                 continue  # no value: the full parser says so
             value = words[index + 1]
+        try:
+            typehint = _typehint(plain[key])
+        except (ValueError, TypeError):
+            return None  # not what this code stores: the full parser decides
         parser = ArgumentParser(exit_on_error=False)
-        parser.add_argument(key, type=_typehint(plain[key]))
+        parser.add_argument(key, type=typehint)
         try:
             parser.parse_args([f"{key}={value}"])
         except Exception as error:  # jsonargparse's ArgumentError
