@@ -36,6 +36,7 @@ from lit_evoae.parse_errors import one_screen
 from lit_evoae.quiet import silence_notices
 from lit_evoae.runs import (
     folder_of_checkpoint,
+    move_logger_to,
     pin_logger_to,
     place_under_root,
     requeued_checkpoint,
@@ -225,6 +226,8 @@ class LitEvoAECLI(LightningCLI):
         run = folder_of_checkpoint(ckpt_path)
         if loggers and pin_logger_to(loggers[0], run) and self.subcommand == "fit":
             self._resume_epoch = self._checkpoint_epoch(ckpt_path)
+        elif loggers and self.subcommand in ("test", "validate"):
+            move_logger_to(loggers[0], run)  # its metrics go beside the run's own
 
     def _checkpoint_epoch(self, path: str) -> int | None:
         """The epoch a checkpoint holds; `_parse_ckpt_path` has usually read the file already."""

@@ -80,6 +80,23 @@ def pin_logger_to(logger, run: Path) -> bool:
     return True
 
 
+def move_logger_to(logger, run: Path) -> bool:
+    """Point a parsed CSV logger config at the run folder `run`, wherever it lies, so that
+    `test` or `validate` of `run`'s checkpoint logs beside its training (`pin_logger_to`
+    covers a run under the logger's own folder). A logger with a version of its own, or
+    another kind of logger, is left as configured. Returns True if it moved it."""
+    init_args = getattr(logger, "init_args", None)
+    if str(getattr(logger, "class_path", "")) not in CSV_LOGGERS or init_args is None:
+        return False
+    if init_args.get("version") is not None:
+        return False
+    logger.class_path = APPENDING_CSV_LOGGER
+    init_args["save_dir"] = str(run.parent.parent)
+    init_args["name"] = run.parent.name
+    init_args["version"] = run.name
+    return True
+
+
 def requeued_checkpoint(logger) -> Path | None:
     """In a requeued SLURM job (`SLURM_RESTART_COUNT` > 0, not a job started anew), the
     newest pre-emption checkpoint among `logger`'s run folders."""

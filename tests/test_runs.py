@@ -45,3 +45,24 @@ def test_resume_and_test_log_into_the_checkpoints_own_run_folder(
     assert sum(1 for row in rows if row.get(keys.TEST_L1)) == 3  # after each fit, and the test
     assert "max_epochs: 4" in (run / "config.yaml").read_text()  # the resumed fit's config
     assert saved_config != (run / "config.yaml").read_text()
+
+
+def test_a_test_logs_beside_a_checkpoint_that_lies_in_another_root(
+    tmp_path, monkeypatch, tiny_coevolution, capsys
+):
+    """The issue's case: fit with --trainer.default_root_dir wine_run, then test its
+    checkpoint without that flag: the metrics go to the checkpoint's own run folder."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "argv", ["lit-evoae"])
+    tiny_coevolution["data"]["init_args"]["data_dir"] = str(tmp_path / "data")
+    config = tmp_path / "config.in.yaml"
+    config.write_text(yaml.safe_dump(tiny_coevolution))
+    fit = ["fit", "--config", str(config), "--trainer.max_epochs", "1"]
+    build_cli([*fit, "--trainer.default_root_dir", "wine_run", "--test_after_fit", "false"])
+    run = tmp_path / "wine_run" / "lightning_logs" / "version_0"
+    checkpoint = run / "checkpoints" / "last.ckpt"
+    build_cli(["test", "--config", str(config), "--ckpt_path", str(checkpoint)])
+    assert not (tmp_path / "lightning_logs").exists()
+    with (run / keys.METRICS_CSV).open() as handle:
+        assert sum(1 for row in csv.DictReader(handle) if row.get(keys.TEST_L1)) == 1
+    assert f"run folder {run}" in capsys.readouterr().out
