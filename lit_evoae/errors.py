@@ -31,7 +31,17 @@ class Diverged(UserError, ArithmeticError):
 
 
 #: OS errors that mean "this place cannot be written", not a bug: reported in one line.
-_UNWRITABLE = {errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT}
+_UNWRITABLE = {
+    errno.EACCES,
+    errno.EPERM,
+    errno.EROFS,
+    errno.ENOSPC,
+    errno.EDQUOT,
+    errno.EIO,
+    errno.ENOTDIR,  # a file where a folder should be
+    errno.EEXIST,  # the same, met by mkdir
+    errno.EISDIR,  # a folder where a file should be
+}
 
 
 def one_line_error(error: BaseException) -> str | None:
@@ -45,13 +55,17 @@ def one_line_error(error: BaseException) -> str | None:
         return str(cause)
     if isinstance(error, MisconfigurationException):  # the Trainer's own argument checks
         return f"trainer: {str(error).strip().splitlines()[0]}"
-    if isinstance(error, OSError) and error.errno in _UNWRITABLE:
-        where = error.filename or "the output folder"
-        return (
-            f"cannot write {where}: {error.strerror}; choose a writable folder with "
-            "--trainer.default_root_dir"
-        )
-    return None
+    return unwritable_line(error, "--trainer.default_root_dir")
+
+
+def unwritable_line(error: BaseException, option: str) -> str | None:
+    """The one line for an OS error that means "this place cannot be written" (a full disk,
+    no permission, a file where a folder should be), naming the path, the cause and the
+    `option` that moves the output; None for any other error."""
+    if not isinstance(error, OSError) or error.errno not in _UNWRITABLE:
+        return None
+    where = error.filename or "the output folder"
+    return f"cannot write {where}: {error.strerror}; choose a writable folder with {option}"
 
 
 def user_error_behind(error: BaseException) -> UserError | None:

@@ -1,6 +1,8 @@
 """Writing files so that a crash at any moment leaves either the old file or the new one."""
 
+import errno
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -11,6 +13,8 @@ from typing import Any
 _UMASK = os.umask(0)
 os.umask(_UMASK)
 FILE_MODE = 0o666 & ~_UMASK
+#: Free bytes below which a failed write is taken for a full disk.
+_FULL = 1 << 20
 
 
 @contextmanager
@@ -35,7 +39,14 @@ def atomic_save(payload: Any, path: str | os.PathLike) -> None:
     import torch  # here: the command line's quick path (cli_cache) writes text without torch
 
     with replacing(path) as temporary:
-        torch.save(payload, temporary)
+        try:
+            torch.save(payload, temporary)
+        except RuntimeError as error:  # torch's own writer words a failed write its own way
+            if "write" not in str(error) and "unexpected pos" not in str(error):
+                raise
+            full = shutil.disk_usage(Path(path).parent).free < _FULL
+            code, reason = (errno.ENOSPC, None) if full else (errno.EIO, "torch.save failed")
+            raise OSError(code, reason or os.strerror(code), str(path)) from None
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:

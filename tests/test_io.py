@@ -25,3 +25,36 @@ def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path):
         atomic_save(Unsaveable(), tmp_path / "a.txt")
     assert (tmp_path / "a.txt").read_text() == "old"
     assert os.listdir(tmp_path) == ["a.txt"]
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 512 KiB tmpfs (needs root and mount; skipped elsewhere)."""
+    import subprocess
+
+    folder = tmp_path / "disk"
+    folder.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=512k", "tmpfs", str(folder)], capture_output=True
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here: {mounted.stderr.decode().strip()}")
+    yield folder
+    subprocess.run(["umount", str(folder)], check=False)
+
+
+def test_a_full_disk_is_an_enospc_naming_the_file_and_keeps_the_old_one(small_disk):
+    import errno
+
+    from lit_evoae.errors import one_line_error
+
+    path = small_disk / "last.ckpt"
+    atomic_save({"x": torch.zeros(10)}, path)
+    before = path.read_bytes()
+    with pytest.raises(OSError) as failed:
+        atomic_save({"x": torch.zeros(1_000_000)}, path)  # 4 MB on a 512 KiB disk
+    assert failed.value.errno == errno.ENOSPC and failed.value.filename == str(path)
+    line = one_line_error(failed.value)
+    assert line.startswith(f"cannot write {path}: No space left on device") and "\n" not in line
+    assert path.read_bytes() == before
+    assert os.listdir(small_disk) == ["last.ckpt"]
