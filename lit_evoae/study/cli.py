@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 from lit_evoae import keys
-from lit_evoae.errors import ConfigError, UserError
+from lit_evoae.errors import ConfigError, UserError, unwritable_line
 from lit_evoae.study.spec import load_study
 
 
@@ -18,10 +18,14 @@ def main(args: list[str] | None = None) -> None:
             parser.error(f"--{name.replace('_', '-')} must be a positive integer")
     if getattr(options, "index", 0) < 0:
         parser.error("--index must be non-negative")
+    commands = {"run": _run, "slurm": _slurm, "task": _task, "report": _report, "status": _status}
     try:
-        {"run": _run, "slurm": _slurm, "task": _task, "report": _report}[options.command](options)
-    except UserError as error:
-        print(f"lit-evoae-study: error: {error}", file=sys.stderr)
+        commands[options.command](options)
+    except (UserError, OSError) as error:
+        message = error if isinstance(error, UserError) else unwritable_line(error, "--out")
+        if message is None:
+            raise
+        print(f"lit-evoae-study: error: {message}", file=sys.stderr)
         sys.exit(2)
 
 
@@ -70,6 +74,12 @@ def _parser() -> argparse.ArgumentParser:
             action="store_true",
             help="make again the finished runs whose recorded settings differ from what this "
             "command asks for (without it, such a run stops the command)",
+        )
+        command.add_argument(
+            "--keep-checkpoints",
+            action="store_true",
+            help="keep each finished run's checkpoints (by default a finished run keeps "
+            "best_autoencoder.pt, metrics.csv and result.json, and no checkpoint)",
         )
         command.add_argument(
             "--only",
@@ -142,6 +152,10 @@ def _parser() -> argparse.ArgumentParser:
         help="judge the claims of this study file instead of those its study.json "
         "recorded (claims may be revised after the runs)",
     )
+    status = commands.add_parser(
+        "status", help="each planned run's state: finished, running (its generation), failed"
+    )
+    status.add_argument("--out", required=True, type=Path, help="the study's output folder")
     return parser
 
 
@@ -168,6 +182,7 @@ def _run(options) -> None:
         options.pack,
         options.pack_checkpoint_minutes,
         options.rerun,
+        options.keep_checkpoints,
     )
     print(
         f"{len(outcome.finished)} runs finished, {len(outcome.skipped)} already done, "
@@ -196,6 +211,7 @@ def _slurm(options) -> None:
         dry_run=options.dry_run,
         pack=options.pack,
         rerun=options.rerun,
+        keep_checkpoints=options.keep_checkpoints,
     )
     if not submission.pending:
         print(f"every run of {study.name} has finished; nothing to submit")
@@ -226,6 +242,12 @@ def _report(options) -> None:
     folder = write_report(options.out, claims)
     print((folder / keys.REPORT_MD).read_text())
     print(f"tables and plots in {folder}")
+
+
+def _status(options) -> None:
+    from lit_evoae.study.status import status_lines  # reads files only; takes no lock
+
+    print("\n".join(status_lines(options.out)))
 
 
 if __name__ == "__main__":

@@ -37,8 +37,9 @@ from lit_evoae.nets import save_autoencoder
 from lit_evoae.population.optim import EAGER_STEP, compile_first_step
 from lit_evoae.population.stacked import StackedAutoencoder, copy_individuals_
 from lit_evoae.population.topology import Trials
+from lit_evoae.study.folders import make_own_folder, remove_checkpoints
 from lit_evoae.study.results import read_metrics, write_result
-from lit_evoae.study.runner import NOT_PACKABLE, fit_arguments
+from lit_evoae.study.runner import NOT_PACKABLE, fit_arguments, pack_checkpoint
 from lit_evoae.study.spec import Run
 from lit_evoae.study.wandb_trials import log_trials
 from lit_evoae.systems import CanonicalAutoencoder, CoevolutionaryAutoencoder
@@ -138,6 +139,27 @@ def build_pack(runs: list[Run], folder: Path, logging: Path, extra: list[str] | 
     return cli, system
 
 
+def readable_checkpoint(resume: Path | None, folder: Path) -> tuple[Path | None, int]:
+    """(the checkpoint to resume from, its epoch): `resume` if it loads. One that does not is
+    moved aside to `<name>.damaged`, said in one line, and the pack falls back to its previous
+    checkpoint, or to generation 0 (None, -1): a damaged file never blocks a pack."""
+    while resume is not None:
+        try:
+            checkpoint = torch.load(resume, map_location="cpu", weights_only=True, mmap=True)
+            return resume, int(checkpoint["epoch"])
+        except Exception as error:  # truncated, foreign or refused: any of them is damage
+            aside = resume.with_name(resume.name + ".damaged")
+            resume.replace(aside)
+            fallback = pack_checkpoint(folder)
+            print(
+                f"checkpoint {resume} cannot be read ({type(error).__name__}); moved to "
+                f"{aside}; starting from {fallback or 'generation 1'}",
+                flush=True,
+            )
+            resume = fallback
+    return None, -1
+
+
 def run_pack(
     runs: list[Run],
     out: Path,
@@ -146,6 +168,7 @@ def run_pack(
     resume: Path | None = None,
     checkpoint_minutes: float = 5.0,
     wandb_project: str | None = None,
+    keep_checkpoints: bool = False,
 ) -> int:
     """Train `runs` as one population and leave each its folder; with `resume`, continue
     from that checkpoint (this pack's own); with `wandb_project`, each trial also becomes a
@@ -158,12 +181,12 @@ def run_pack(
     trainer = cli.trainer
     bests, clock = TrialBests(len(runs)), ClockCheckpoint(checkpoint_minutes)
     trainer.callbacks.extend([bests, clock])
+    resume, epoch = readable_checkpoint(resume, folder)
     if resume is not None:
-        epoch = torch.load(resume, map_location="cpu", weights_only=True, mmap=True)["epoch"]
         print(f"resuming from {resume}: generation {epoch + 2} of {trainer.max_epochs} next")
-        for logger in trainer.loggers:  # the generations after it are logged again
-            if isinstance(logger, ResumableCSVLogger):
-                logger.forget_after_epoch(epoch)
+    for logger in trainer.loggers:  # the generations after it are logged again
+        if isinstance(logger, ResumableCSVLogger):
+            logger.forget_after_epoch(epoch)
     trainer.fit(system, datamodule=cli.datamodule, ckpt_path=resume)
     trained = time.perf_counter() - start
     share = 100 * clock.seconds_writing / trained
@@ -178,8 +201,7 @@ def run_pack(
     rows = read_metrics(Path(trainer.logger.log_dir) / keys.METRICS_CSV)
     cells = system.cells_per_trial
     for trial, run in enumerate(runs):
-        folder = run.folder(out)
-        folder.mkdir(parents=True, exist_ok=True)
+        folder = make_own_folder(run.folder(out))
         test_row = {
             keys.TEST_L1: float(test_l1[trial]),
             keys.MODEL_SPARSITY: float(sparsity[trial]),
@@ -191,9 +213,8 @@ def run_pack(
         log_trials(runs, out, wandb_project)
     for run in runs:  # last: a result marks its run finished
         write_result(run, out, seconds, packed_with=len(runs))
-    log_dir = Path(trainer.logger.log_dir)  # a finished pack needs no checkpoint to resume
-    for checkpoint in [log_dir / keys.CLOCK_CHECKPOINT, *log_dir.glob("hpc_ckpt_*.ckpt")]:
-        checkpoint.unlink(missing_ok=True)
+    if not keep_checkpoints:  # a finished pack needs no checkpoint to resume
+        remove_checkpoints(Path(trainer.logger.log_dir))
     return 0
 
 
@@ -237,7 +258,11 @@ def main(argv: list[str] | None = None) -> None:
     runs = [Run.from_plan(record) for record in spec["runs"]]
     resume = Path(spec["resume"]) if spec.get("resume") else None
     folders = Path(spec["out"]), Path(spec["folder"]), Path(spec["logging"])
-    options = spec.get("checkpoint_minutes", 5.0), spec.get("wandb_project")
+    options = (
+        spec.get("checkpoint_minutes", 5.0),
+        spec.get("wandb_project"),
+        spec.get("keep_checkpoints", False),
+    )
     with exit_on_user_error("lit-evoae pack"):  # a pre-emption: one line, not a traceback
         status = run_pack(runs, *folders, resume, *options)
     sys.exit(status)

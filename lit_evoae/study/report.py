@@ -12,7 +12,6 @@ L1 on the training set.
 """
 
 import csv
-import json
 from pathlib import Path
 from statistics import median
 
@@ -24,7 +23,15 @@ from lit_evoae.io import atomic_write_text
 from lit_evoae.study.claims import ALPHA, Claim, claims_from_plan, smallest_p, verdicts
 from lit_evoae.study.grid_report import grid_sections
 from lit_evoae.study.plots import plot_all
-from lit_evoae.study.results import NO_PRUNING, by_group, load_results
+from lit_evoae.study.results import (
+    COMPARED_AXIS,
+    NO_PRUNING,
+    by_group,
+    group_key,
+    load_results,
+    read_plan_file,
+)
+from lit_evoae.study.status import STATES, run_states
 
 
 def holm(p_values: list[float]) -> list[float]:
@@ -203,8 +210,7 @@ def claim_markdown(rows: list[dict]) -> str:
 def made_with(out: Path) -> str:
     """The --set and --only of the commands that made the runs under `out` (study.json's
     history), one line: a shortened study must say so wherever its results are shown."""
-    plan_file = out / keys.PLAN
-    plan = json.loads(plan_file.read_text()) if plan_file.is_file() else {}
+    plan = read_plan_file(out / keys.PLAN)
     history = plan.get("history") or [{"set": plan.get("set", []), "only": plan.get("only", [])}]
     commands = []
     for command in history:
@@ -212,6 +218,49 @@ def made_with(out: Path) -> str:
         parts += [f"--only '{pattern}'" for pattern in command.get("only", [])]
         commands.append(" ".join(parts) or "the study file as written (no --set, no --only)")
     return "made with: " + "; then ".join(dict.fromkeys(commands))
+
+
+RUN_COLUMNS = ["group", "variant", "planned", *STATES]
+
+
+def run_accounting(out: Path) -> tuple[list[dict], list[str]]:
+    """One row per (group, variant) of the plan: its runs planned and in each state; and a
+    line per run not finished, naming the log or file to read."""
+    rows: dict[tuple[str, str], dict] = {}
+    unfinished = []
+    for state in run_states(out):
+        choices = dict(state.run.choices) or {COMPARED_AXIS: state.run.variant}
+        group = group_key(choices)
+        variant = choices.get(COMPARED_AXIS, state.run.variant)
+        row = rows.setdefault(
+            (group, variant),
+            {"group": group, "variant": variant, "planned": 0, **dict.fromkeys(STATES, 0)},
+        )
+        row["planned"] += 1
+        row[state.state] += 1
+        if state.state != "finished":
+            detail = f": {state.detail}" if state.detail else ""
+            unfinished.append(f"- `{state.run.key}` {state.state}{detail}")
+    return [rows[key] for key in sorted(rows)], unfinished
+
+
+def runs_markdown(rows: list[dict], unfinished: list[str]) -> str:
+    lines = ["## Runs", "", "| " + " | ".join(RUN_COLUMNS) + " |", "|" + "---|" * len(RUN_COLUMNS)]
+    lines += ["| " + " | ".join(str(row[c]) for c in RUN_COLUMNS) + " |" for row in rows]
+    return "\n".join([*lines, "", *unfinished, ""])
+
+
+def not_finished_line(rows: list[dict]) -> str | None:
+    """The warning at the top of a report over a study with runs not finished."""
+    planned = sum(row["planned"] for row in rows)
+    left = {name: sum(row[name] for row in rows) for name in STATES if name != "finished"}
+    if not any(left.values()):
+        return None
+    listed = ", ".join(f"{count} {name}" for name, count in left.items() if count)
+    return (
+        f"**Not finished:** {sum(left.values())} of the {planned} planned runs have no "
+        f"result ({listed}); the tables below use the finished runs only. See Runs."
+    )
 
 
 def write_report(out: Path, claims: tuple[Claim, ...] | None = None) -> Path:
@@ -222,24 +271,32 @@ def write_report(out: Path, claims: tuple[Claim, ...] | None = None) -> Path:
     folder = out / "report"
     folder.mkdir(exist_ok=True)
     if claims is None:
-        plan_file = out / keys.PLAN
-        records = json.loads(plan_file.read_text()).get("claims", []) if plan_file.is_file() else []
+        records = read_plan_file(out / keys.PLAN).get("claims", [])
         claims = claims_from_plan(records)
     claims = verdicts(claims, results, compare, holm)
     provenance = made_with(out)
-    text = markdown(tables, provenance) + ("\n" + claim_markdown(claims) if claims else "")
+    accounted, unfinished = run_accounting(out)
+    warning = not_finished_line(accounted)
+    text = (f"{warning}\n\n" if warning else "") + markdown(tables, provenance)
+    text += "\n" + claim_markdown(claims) if claims else ""
     text += "\n" + grid_sections(results, folder, compare, holm, provenance)
+    text += "\n" + runs_markdown(accounted, unfinished) if accounted else ""
     atomic_write_text(folder / keys.REPORT_MD, text)
     if claims:
         with (folder / keys.CLAIMS_CSV).open("w", newline="") as handle:
             writer = csv.DictWriter(handle, fieldnames=CLAIM_COLUMNS)
             writer.writeheader()
             writer.writerows(claims)
+    counted = {(row["group"], row["variant"]): row for row in accounted}
     with (folder / keys.REPORT_CSV).open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=["group", *COLUMNS, "made_with"])
+        fields = ["group", *COLUMNS, "planned", *STATES, "made_with"]
+        writer = csv.DictWriter(handle, fieldnames=fields)
         writer.writeheader()
         for group, rows in tables.items():
             for row in rows:
-                writer.writerow({"group": group, **row, "made_with": provenance})
+                runs = counted.pop((group, row["variant"]), {})
+                writer.writerow({**runs, "group": group, **row, "made_with": provenance})
+        for runs in counted.values():  # planned variants with no finished run
+            writer.writerow({**runs, "n": 0, "made_with": provenance})
     plot_all(results, folder, provenance)
     return folder

@@ -7,11 +7,12 @@ computed from it the same way for both, so the report cannot tell them apart.
 import csv
 import json
 import shutil
+import sys
 from collections import defaultdict
 from pathlib import Path
 
 from lit_evoae import keys
-from lit_evoae.errors import ConfigError, DataError
+from lit_evoae.errors import ConfigError, DataError, UserError
 from lit_evoae.io import atomic_write_text
 from lit_evoae.study.spec import Run
 
@@ -19,12 +20,39 @@ COMPARED_AXIS = "pruning"
 NO_PRUNING = "none"
 
 
-class RunFailed(Exception):
+class RunFailed(UserError):
     """A run's process exited with an error, or left no result; its log says why."""
 
 
+def checked_result(folder: Path) -> tuple[dict | None, str | None]:
+    """(the record, None) for a whole result.json in `folder`; (None, why) for a damaged one:
+    it does not parse, or its metrics.csv holds fewer generations than it claims; (None,
+    None) where there is none. A damaged record is never trusted: its run is made again."""
+    path = folder / keys.RESULT
+    if not path.is_file():
+        return None, None
+    try:
+        record = json.loads(path.read_text())
+        if not isinstance(record, dict):
+            raise ValueError("not a run's record")
+    except (OSError, ValueError) as error:
+        return None, f"{path} cannot be read ({error})"
+    if not isinstance(record.get("epochs"), int):  # not one write_result wrote: not checked
+        return record, None
+    try:
+        logged = generations_logged(read_metrics(folder / keys.METRICS_CSV))
+    except (OSError, ValueError, TypeError, csv.Error) as error:
+        return None, f"{folder / keys.METRICS_CSV} cannot be read ({error})"
+    if logged < record["epochs"]:
+        return None, (
+            f"{folder / keys.METRICS_CSV} holds {logged} generations, but {path} claims "
+            f"{record['epochs']}"
+        )
+    return record, None
+
+
 def is_finished(run: Run, out: Path) -> bool:
-    return (run.folder(out) / keys.RESULT).is_file()
+    return checked_result(run.folder(out))[0] is not None
 
 
 def finished_runs(runs: list[Run], out: Path, rerun: bool = False) -> list[Run]:
@@ -32,17 +60,21 @@ def finished_runs(runs: list[Run], out: Path, rerun: bool = False) -> list[Run]:
     recorded with other settings (another --set, an edited config) stops the command with
     one line naming the first key that differs, so a study never mixes or mislabels runs;
     with `rerun`, such runs are cleared instead, to be made again. Runs recorded before
-    settings were recorded are taken as they are."""
+    settings were recorded are taken as they are. A damaged record is named, and its run
+    counts as unfinished."""
     done = []
     for run in runs:
-        if not is_finished(run, out):
+        record, damage = checked_result(run.folder(out))
+        if damage is not None:
+            print(f"lit-evoae-study: {damage}; {run.key} is made again", file=sys.stderr)
+        if record is None:
             continue
-        recorded = json.loads((run.folder(out) / keys.RESULT).read_text()).get("settings")
+        recorded = record.get("settings")
         difference = None if recorded is None else first_difference(recorded, run.settings())
         if difference is None:
             done.append(run)
         elif rerun:
-            shutil.rmtree(run.folder(out))
+            shutil.rmtree(run.folder(out))  # it holds a whole record: the runner's own
         else:
             key, then, now = difference
             raise ConfigError(
@@ -96,7 +128,7 @@ def write_result(run: Run, out: Path, seconds: float, packed_with: int = 1) -> d
         keys.MODEL_SPARSITY: float(last[keys.MODEL_SPARSITY]),
         keys.MODEL_PARAMS: float(last[keys.MODEL_PARAMS]),
         keys.VAL_L1_BEST: min(validated) if validated else None,
-        "epochs": 1 + max(int(row["epoch"]) for row in _generations(rows)),
+        "epochs": generations_logged(rows),
         **final_values(rows),
     }
     for key in (keys.MODEL_ENCODER_LIVE, keys.MODEL_DECODER_LIVE):
@@ -109,12 +141,13 @@ def write_result(run: Run, out: Path, seconds: float, packed_with: int = 1) -> d
     return record
 
 
-def _generations(rows: list[dict]) -> list[dict]:
-    """One row per trained generation: the train/loss rows; a pack's trial, which logs no
-    loss of its own, has its val/l1 rows."""
-    return [row for row in rows if row.get(keys.TRAIN_LOSS)] or [
+def generations_logged(rows: list[dict]) -> int:
+    """How many generations `rows` (a metrics.csv) holds: one past the last epoch of its
+    train/loss rows, or of its val/l1 rows (a pack's trial logs no loss of its own)."""
+    trained = [row for row in rows if row.get(keys.TRAIN_LOSS)] or [
         row for row in rows if row.get(keys.VAL_L1)
     ]
+    return 1 + max((int(row["epoch"]) for row in trained), default=-1)
 
 
 def final_values(rows: list[dict], trial: int | None = None) -> dict[str, float]:
@@ -129,15 +162,35 @@ def final_values(rows: list[dict], trial: int | None = None) -> dict[str, float]
     return values
 
 
+def read_plan_file(path: Path) -> dict:
+    """A study's plan (study.json) as written by `runner.write_plan`; {} where there is none.
+    A damaged one stops the command with one line naming it and the way back."""
+    if not path.is_file():
+        return {}
+    try:
+        plan = json.loads(path.read_text())
+        if not isinstance(plan, dict) or not isinstance(plan.get("runs", []), list):
+            raise ValueError("not a study plan")
+        return plan
+    except (OSError, ValueError) as error:
+        raise ConfigError(
+            f"study plan {path} is damaged ({error}); move it away and run the same "
+            "`lit-evoae-study run` command again: it writes the plan anew and keeps every "
+            "finished run"
+        ) from error
+
+
 def load_results(out: Path) -> list[dict]:
-    """Every finished run's result.json under `out`, with its grid choices."""
-    plan_file = out / keys.PLAN
-    plan = json.loads(plan_file.read_text())["runs"] if plan_file.is_file() else []
-    planned = {(run["variant"], run["trial"]): run.get("choices") for run in plan}
+    """Every finished run's whole result.json under `out`, with its grid choices (a damaged
+    one is left out here; `status.run_states` names it)."""
+    plan = read_plan_file(out / keys.PLAN).get("runs", [])
+    planned = {(run.get("variant"), run.get("trial")): run.get("choices") for run in plan}
     results = []
     for path in sorted(out.glob(f"*/trial_*/{keys.RESULT}")):
-        result = json.loads(path.read_text())
-        choices = result.get("choices") or planned.get((result["variant"], result["trial"]))
+        result, _ = checked_result(path.parent)
+        if result is None:
+            continue
+        choices = result.get("choices") or planned.get((result.get("variant"), result["trial"]))
         result["choices"] = choices or {COMPARED_AXIS: result["variant"]}
         result["folder"] = str(path.parent)
         results.append(result)

@@ -12,7 +12,6 @@ import collections
 import functools
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -28,7 +27,22 @@ from lit_evoae import keys
 from lit_evoae.errors import ConfigError
 from lit_evoae.io import atomic_write_text
 from lit_evoae.runs import latest_preemption_checkpoint
-from lit_evoae.study.results import RunFailed, finished_runs, write_result
+from lit_evoae.study.folders import (
+    clear_own_folder,
+    make_own_folder,
+    pack_folder,
+    remove_checkpoints,
+    remove_stale_temporaries,
+    run_lock,
+)
+from lit_evoae.study.locks import STUDY_LOCK, Busy, all_locked, locked
+from lit_evoae.study.results import (
+    RunFailed,
+    finished_runs,
+    is_finished,
+    read_plan_file,
+    write_result,
+)
 from lit_evoae.study.sizing import pack_size
 from lit_evoae.study.spec import Run, Study
 
@@ -53,6 +67,7 @@ def run_study(
     pack: int | str = 1,
     checkpoint_minutes: float = 5.0,
     rerun: bool = False,
+    keep_checkpoints: bool = False,
 ) -> Outcome:
     """Run every unfinished run of `study` under `out` with `workers` processes at a time.
 
@@ -62,7 +77,27 @@ def run_study(
     every `checkpoint_minutes` and at pre-emption signals; running the study again resumes
     an interrupted pack from its newest checkpoint. A finished run made with other settings
     stops the study before anything is written, unless `rerun` (then it is made again).
+    A finished run keeps no checkpoint, unless `keep_checkpoints`. One runner at a time
+    works in `out`: a second one stops with a line naming the first (`locks.Busy`).
     """
+    out.mkdir(parents=True, exist_ok=True)
+    with locked(out / STUDY_LOCK, f"study folder {out}"):
+        return _run_locked(
+            study,
+            out,
+            workers,
+            trials,
+            wandb_project,
+            pack,
+            checkpoint_minutes,
+            rerun,
+            keep_checkpoints,
+        )
+
+
+def _run_locked(
+    study, out, workers, trials, wandb_project, pack, checkpoint_minutes, rerun, keep_checkpoints
+) -> Outcome:
     runs = study.runs(trials)
     outcome = Outcome(skipped=finished_runs(runs, out, rerun))
     pending = [run for run in runs if run not in outcome.skipped]
@@ -85,7 +120,9 @@ def run_study(
         tqdm(total=len(runs), initial=len(outcome.skipped), desc=study.name, unit="run") as bar,
     ):
         futures = {
-            pool.submit(run_group, group, out, threads, wandb_project, checkpoint_minutes): group
+            pool.submit(
+                run_group, group, out, threads, wandb_project, checkpoint_minutes, keep_checkpoints
+            ): group
             for group in groups
         }
         for future in as_completed(futures):
@@ -192,12 +229,19 @@ def run_group(
     threads: int,
     wandb_project: str | None,
     checkpoint_minutes: float = 5.0,
+    keep_checkpoints: bool = False,
 ) -> None:
-    """One run alone, or a pack of trials as one process (its trials alone if not packable)."""
-    if len(runs) > 1 and run_pack_process(runs, out, threads, checkpoint_minutes, wandb_project):
-        return
-    for run in runs:
-        run_one(run, out, threads, wandb_project)
+    """One run alone, or a pack of trials as one process (its trials alone if not packable).
+    A run another process is training fails here with a line naming that process."""
+    try:
+        if len(runs) > 1 and run_pack_process(
+            runs, out, threads, checkpoint_minutes, wandb_project, keep_checkpoints
+        ):
+            return
+        for run in runs:
+            run_one(run, out, threads, wandb_project, keep_checkpoints)
+    except Busy as error:
+        raise RunFailed(str(error)) from error
 
 
 def pack_checkpoint(folder: Path) -> Path | None:
@@ -217,20 +261,34 @@ def run_pack_process(
     threads: int,
     checkpoint_minutes: float = 5.0,
     wandb_project: str | None = None,
+    keep_checkpoints: bool = False,
 ) -> bool:
     """Train `runs` as one batched process (lit_evoae.study.pack); False if their system
-    cannot be packed, and they then run alone."""
-    folder = out / "packs" / f"{runs[0].variant}__trial_{runs[0].trial:03d}+{len(runs) - 1}"
+    cannot be packed, and they then run alone. It holds every run's lock while it trains."""
+    what = f"the pack of {len(runs)} runs from {runs[0].key}"
+    with all_locked([run_lock(run, out) for run in runs], what) as descriptors:
+        return _run_pack_locked(
+            runs, out, threads, checkpoint_minutes, wandb_project, keep_checkpoints, descriptors
+        )
+
+
+def _run_pack_locked(
+    runs, out, threads, checkpoint_minutes, wandb_project, keep_checkpoints, descriptors
+) -> bool:
+    folder = pack_folder(runs[0], len(runs), out)
+    for run in runs:  # a damaged result's leftovers; the pack's own state is in its folder
+        clear_own_folder(run.folder(out))
     resume = pack_checkpoint(folder)
-    if resume is None and folder.exists():
-        shutil.rmtree(folder)  # interrupted before its first checkpoint: start over
-    if resume is not None:
+    if resume is None:
+        clear_own_folder(folder)  # interrupted before its first checkpoint: start over
+    else:
+        remove_stale_temporaries(folder)
         print(
             f"resuming the pack of {len(runs)} runs from {runs[0].key} from {resume} "
             "(its log says which generation)",
             flush=True,
         )
-    folder.mkdir(parents=True, exist_ok=True)
+    make_own_folder(folder)
     logging = folder / "logging.yaml"
     atomic_write_text(logging, yaml.safe_dump(logging_config(runs[0], folder, None)))
     spec = {
@@ -241,13 +299,20 @@ def run_pack_process(
         "resume": str(resume) if resume else None,
         "checkpoint_minutes": checkpoint_minutes,
         "wandb_project": wandb_project,
+        "keep_checkpoints": keep_checkpoints,
     }
     atomic_write_text(folder / keys.PACK, json.dumps(spec, indent=1))
     environment = {**os.environ, "OMP_NUM_THREADS": str(threads)}
     command = [sys.executable, "-m", "lit_evoae.study.pack", str(folder / keys.PACK)]
     log = folder / keys.LOG
     with log.open("a") as handle:
-        status = subprocess.run(command, stdout=handle, stderr=subprocess.STDOUT, env=environment)
+        status = subprocess.run(
+            command,
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            env=environment,
+            pass_fds=descriptors,  # the locks stay held while the pack lives
+        )
     if status.returncode == NOT_PACKABLE:
         return False
     if status.returncode != 0:
@@ -262,6 +327,7 @@ class Plan:
     wandb_project: str | None = None
     #: A SLURM submission with --pack: array task i trains the runs of task_packs[i].
     task_packs: list[list[int]] | None = None
+    keep_checkpoints: bool = False
 
 
 def write_plan(
@@ -272,6 +338,7 @@ def write_plan(
     wandb_project: str | None = None,
     packs: list[list[str]] | None = None,
     task_packs: list[list[int]] | None = None,
+    keep_checkpoints: bool = False,
 ) -> None:
     """The study's runs, in order, as `read_plan` reads them back (and the report groups them).
 
@@ -295,14 +362,14 @@ def write_plan(
         "packs": packs or [],
         "history": history,  # the --set and --only of every command that wrote here
         **({"task_packs": task_packs} if task_packs is not None else {}),
+        **({"keep_checkpoints": True} if keep_checkpoints else {}),
     }
     atomic_write_text(path, json.dumps(plan, indent=1))
 
 
 def _history(path: Path) -> list[dict]:
-    try:
-        plan = json.loads(path.read_text())
-    except (OSError, ValueError):
+    plan = read_plan_file(path)
+    if not plan:
         return []
     if "history" in plan:
         return plan["history"]
@@ -317,6 +384,7 @@ def read_plan(path: Path) -> Plan:
             [Run.from_plan(record) for record in plan["runs"]],
             plan.get("wandb_project"),
             plan.get("task_packs"),
+            bool(plan.get("keep_checkpoints", False)),
         )
     except (OSError, ValueError, KeyError, TypeError) as error:
         raise ConfigError(
@@ -325,12 +393,32 @@ def read_plan(path: Path) -> Plan:
         ) from error
 
 
-def run_one(run: Run, out: Path, threads: int = 1, wandb_project: str | None = None) -> dict:
+def run_one(
+    run: Run,
+    out: Path,
+    threads: int = 1,
+    wandb_project: str | None = None,
+    keep_checkpoints: bool = False,
+) -> dict | None:
+    """Train `run` alone (holding its lock) and write its result; None if another process
+    finished it meanwhile."""
+    with locked(run_lock(run, out), run.key) as descriptor:
+        if is_finished(run, out):
+            return None
+        result = _run_one_locked(run, out, threads, wandb_project, descriptor)
+        if not keep_checkpoints:
+            remove_checkpoints(run.folder(out))
+        return result
+
+
+def _run_one_locked(run, out, threads, wandb_project, descriptor) -> dict:
     folder = run.folder(out)
     resume = latest_preemption_checkpoint([folder])
-    if folder.exists() and resume is None:
-        shutil.rmtree(folder)  # an interrupted attempt with nothing to resume from: start over
-    folder.mkdir(parents=True, exist_ok=True)
+    if resume is None:
+        clear_own_folder(folder)  # an interrupted attempt with nothing to resume from
+    else:
+        remove_stale_temporaries(folder)
+    make_own_folder(folder)
     logging = folder / "logging.yaml"
     atomic_write_text(logging, yaml.safe_dump(logging_config(run, folder, wandb_project)))
     command = [sys.executable, "-m", "lit_evoae.cli", "fit", *fit_arguments(run, folder, logging)]
@@ -339,7 +427,13 @@ def run_one(run: Run, out: Path, threads: int = 1, wandb_project: str | None = N
     start = time.perf_counter()
     log = folder / keys.LOG
     with log.open("a") as handle:
-        status = subprocess.run(command, stdout=handle, stderr=subprocess.STDOUT, env=environment)
+        status = subprocess.run(
+            command,
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            env=environment,
+            pass_fds=(descriptor,),  # the lock stays held while the run lives
+        )
     if status.returncode != 0:
         raise RunFailed(f"{run.variant} trial {run.trial} failed; see {log}")
     return write_result(run, out, round(time.perf_counter() - start, 2))
@@ -352,7 +446,9 @@ def fit_arguments(run: Run, folder: Path, logging: Path) -> list[str]:
         "--config": logging,
         "--trainer.default_root_dir": folder,
         "--checkpoint.dirpath": folder / "checkpoints",
-        "--trainer.enable_progress_bar": "false",
+        # Its log then gets a line about every twentieth of the run (GenerationLines):
+        # what `status` and a study's progress read.
+        "--trainer.enable_progress_bar": "true",
     }
     return [*run.arguments(), *(str(item) for pair in options.items() for item in pair)]
 

@@ -96,6 +96,7 @@ def submit_study(
     dry_run: bool = False,
     pack: int | str = 1,
     rerun: bool = False,
+    keep_checkpoints: bool = False,
 ) -> Submission:
     """Render one array script per chunk of unfinished runs and submit it (unless dry_run).
     With `pack` > 1 (or auto), an array task trains a pack of runs as the local runner does
@@ -117,7 +118,15 @@ def submit_study(
     folder = out / "slurm" / datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
     (folder / "logs").mkdir(parents=True, exist_ok=True)
     plan = folder / "plan.json"
-    write_plan(study, runs, out, plan, wandb_project, task_packs=task_packs)
+    write_plan(
+        study,
+        runs,
+        out,
+        plan,
+        wandb_project,
+        task_packs=task_packs,
+        keep_checkpoints=keep_checkpoints,
+    )
     scripts, commands, job_ids = [], [], []
     throttle = f"%{parallel}" if parallel else ""
     size = max_array_size() if pending else DEFAULT_MAX_ARRAY_SIZE
@@ -173,6 +182,6 @@ def run_task(plan_path: Path, index: int) -> dict | None:
     signal.signal(signal.SIGUSR1, lambda *_: None)
     threads = max(1, int(os.environ.get("SLURM_CPUS_PER_TASK", "1")))
     if plan.task_packs is None:
-        return run_one(runs[0], plan.out, threads, plan.wandb_project)
-    run_group(runs, plan.out, threads, plan.wandb_project)
+        return run_one(runs[0], plan.out, threads, plan.wandb_project, plan.keep_checkpoints)
+    run_group(runs, plan.out, threads, plan.wandb_project, keep_checkpoints=plan.keep_checkpoints)
     return {"finished": [run.key for run in runs]}

@@ -22,6 +22,8 @@ import functools
 import hashlib
 import itertools
 import json
+import re
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,6 +32,25 @@ import yaml
 
 from lit_evoae.errors import ConfigError
 from lit_evoae.study.claims import parse_claims
+
+#: What a variant or grid entry name may hold: it names a folder under the study's --out.
+NAME = re.compile(r"[A-Za-z0-9_.=-]+")
+
+
+def check_name(name: str, where: str) -> str:
+    """`name` if it is safe as one folder name under --out (letters, digits, `_ - . =`, and
+    not only dots); otherwise a ConfigError that says `where` it came from."""
+    if not NAME.fullmatch(name) or set(name) == {"."}:
+        raise ConfigError(
+            f"{where}: the name {name!r} must be letters, digits and _ - . = only "
+            "(it names a folder under --out: no '/', no '..', not absolute)"
+        )
+    return name
+
+
+#: The most runs one study plans: its plan (study.json) holds a record per run, and a
+#: study this size is already weeks of compute on a cluster.
+MAX_RUNS = 20_000
 
 
 @dataclass(frozen=True)
@@ -49,6 +70,13 @@ class Run:
     configs: tuple[Path, ...]
     overrides: tuple[tuple[str, Any], ...]
     choices: tuple[tuple[str, str], ...] = ()  # (axis, entry name): what the report groups by
+
+    def __post_init__(self) -> None:
+        # A plan read back from disk (study.json, pack.json) is checked as a study file is:
+        # whatever it says, a run's folder stays under --out.
+        check_name(self.variant, f"run {self.variant!r}")
+        if not isinstance(self.trial, int) or self.trial < 0:
+            raise ConfigError(f"run {self.variant!r}: trial {self.trial!r} must be an integer >= 0")
 
     @property
     def key(self) -> str:
@@ -93,14 +121,20 @@ class Run:
 
     @classmethod
     def from_plan(cls, record: dict) -> "Run":
-        return cls(
-            record["variant"],
-            record["trial"],
-            record["seed"],
-            tuple(Path(c) for c in record["configs"]),
-            tuple((key, value) for key, value in record["overrides"]),
-            tuple(record["choices"].items()),
-        )
+        """The run of a plan's record; a record that is not one is a ConfigError."""
+        try:
+            return cls(
+                str(record["variant"]),
+                record["trial"],
+                int(record["seed"]),
+                tuple(Path(c) for c in record["configs"]),
+                tuple((str(key), value) for key, value in record["overrides"]),
+                tuple((str(axis), str(name)) for axis, name in record["choices"].items()),
+            )
+        except (KeyError, TypeError, ValueError, AttributeError) as error:
+            if isinstance(error, ConfigError):
+                raise
+            raise ConfigError(f"a study plan's run record is damaged ({error!r})") from error
 
 
 @dataclass(frozen=True)
@@ -148,8 +182,16 @@ class Study:
         return study
 
     def runs(self, trials: int | None = None) -> list[Run]:
+        variants = self.variants()
+        total = len(variants) * (trials or self.trials)
+        if total > MAX_RUNS:
+            raise ConfigError(
+                f"study {self.name}: {len(variants)} variants x {trials or self.trials} trials "
+                f"is {total:,} runs, more than the {MAX_RUNS:,} one study plans; use fewer "
+                "trials (--trials), fewer variants (--only), or split it into several studies"
+            )
         runs = []
-        for variant, combo in self.variants():
+        for variant, combo in variants:
             configs = self.base + tuple(c.config for c in combo if c.config is not None)
             overrides = self.overrides + tuple(o for c in combo for o in c.overrides) + self.sets
             choices = tuple(zip(self.axis_names(), (c.name for c in combo), strict=True))
@@ -218,6 +260,12 @@ def load_study(path: str | Path) -> Study:
     overrides = _overrides(raw.get("overrides") or {}, path, "overrides")
     study = Study(raw.get("name", path.stem), base, axes, trials, overrides)
     variants = [name for name, _ in study.variants()]
+    twice = sorted(name for name, count in Counter(variants).items() if count > 1)
+    if twice:
+        raise ConfigError(
+            f"study file {path}: the grid makes the variant name(s) {', '.join(twice)} more "
+            "than once (names join with '__'); rename an entry so that each variant is one"
+        )
     claims = parse_claims(raw.get("claims"), variants, f"study file {path}")
     return dataclasses.replace(study, claims=claims)
 
@@ -225,14 +273,23 @@ def load_study(path: str | Path) -> Study:
 def _choices(entries: Any, here: Path, path: Path, axis: str) -> tuple[Choice, ...]:
     if isinstance(entries, dict):
         return tuple(
-            Choice(str(name), overrides=_overrides(value, path, f"grid.{axis}.{name}"))
+            Choice(
+                check_name(str(name), f"study file {path}: grid.{axis}"),
+                overrides=_overrides(value, path, f"grid.{axis}.{name}"),
+            )
             for name, value in entries.items()
         )
     if isinstance(entries, list) and entries:
         choices = []
         for entry in entries:
             config = _existing(here / str(entry), path, f"grid.{axis}")
-            choices.append(Choice(config.stem, config=config))
+            name = check_name(config.stem, f"study file {path}: grid.{axis} entry {entry}")
+            if name in (choice.name for choice in choices):
+                raise ConfigError(
+                    f"study file {path}: grid.{axis} lists {name!r} twice; two runs would "
+                    "share one folder and one seed, so list each entry once"
+                )
+            choices.append(Choice(name, config=config))
         return tuple(choices)
     raise ConfigError(
         f"study file {path}: grid.{axis} must be a non-empty list of config "

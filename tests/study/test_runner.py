@@ -1,6 +1,7 @@
 """A real tiny study through `lit-evoae-study run`: 2 variants x 2 trials x 2 epochs."""
 
 import copy
+import csv
 import json
 import os
 import signal
@@ -367,3 +368,29 @@ def test_a_pack_killed_after_a_checkpoint_resumes_to_the_same_results(
         folder = f"{key[0]}/trial_{key[1]:03d}/{keys.METRICS_CSV}"
         rows = (tmp_path / "straight" / folder).read_text(), (out / folder).read_text()
         assert rows[0] == rows[1], key  # every generation once, the same values
+
+
+@pytest.mark.slow  # two study processes
+@pytest.mark.parametrize("pack", ["1", "2"])
+def test_two_runners_on_one_folder_train_each_run_once(tmp_path, tiny_coevolution, pack):
+    study = make_study(tmp_path, tiny_coevolution)
+    out = tmp_path / "runs"
+    command = [sys.executable, "-m", "lit_evoae.study.cli", "run", "--study", str(study)]
+    command += ["--out", str(out), "--workers", "1", "--pack", pack]
+    runners = [
+        subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
+    outputs = [runner.communicate(timeout=600) for runner in runners]
+    codes = sorted(runner.returncode for runner in runners)
+    assert codes == [0, 2], outputs
+    (refused,) = [
+        err for runner, (_, err) in zip(runners, outputs, strict=True) if runner.returncode == 2
+    ]
+    (line,) = refused.strip().splitlines()
+    assert f"study folder {out} is in use by host " in line and ", PID " in line
+    for variant, trial in results(out):
+        with (out / variant / f"trial_{trial:03d}" / keys.METRICS_CSV).open() as handle:
+            epochs = [row["epoch"] for row in csv.DictReader(handle) if row.get(keys.VAL_L1)]
+        assert sorted(epochs) == ["0", "1"]  # each generation once
+    assert not list(out.glob("*/trial_*/checkpoints/*.ckpt"))  # none kept by default
