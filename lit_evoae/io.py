@@ -40,7 +40,10 @@ def atomic_save(payload: Any, path: str | os.PathLike) -> None:
 
     with replacing(path) as temporary:
         try:
-            torch.save(payload, temporary)
+            # Our own handle, closed here even on failure: torch's writer, kept alive by the
+            # traceback, would hold a full disk's space (and the mount) until collected.
+            with open(temporary, "wb") as handle:
+                torch.save(payload, handle)
         except RuntimeError as error:  # torch's own writer words a failed write its own way
             if "write" not in str(error) and "unexpected pos" not in str(error):
                 raise

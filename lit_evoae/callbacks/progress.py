@@ -63,7 +63,7 @@ class GenerationLines(ProgressBar):
             per_generation = elapsed / ran
             parts.append(f"{per_generation:.2f} s/generation")
             if total > done:
-                parts.append(f"about {_duration(per_generation * (total - done))} left")
+                parts.append(f"about {duration(per_generation * (total - done))} left")
         return " · ".join(parts)
 
 
@@ -115,7 +115,8 @@ class GenerationBar(TQDMProgressBar):
             super().on_validation_end(trainer, pl_module)
 
 
-def _duration(seconds: float) -> str:
+def duration(seconds: float) -> str:
+    """A time span as people say it: seconds, minutes or hours."""
     if seconds < 90:
         return f"{seconds:.0f} s"
     if seconds < 5400:

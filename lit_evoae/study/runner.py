@@ -16,12 +16,11 @@ import subprocess
 import sys
 import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
-from tqdm import tqdm
 
 from lit_evoae import keys
 from lit_evoae.errors import ConfigError
@@ -45,6 +44,7 @@ from lit_evoae.study.results import (
 )
 from lit_evoae.study.sizing import pack_size
 from lit_evoae.study.spec import Run, Study
+from lit_evoae.study.watch import StudyProgress
 
 #: The exit status of a pack process whose variant is not a coevolution (lit_evoae.study.pack):
 #: its trials then run alone.
@@ -117,7 +117,7 @@ def _run_locked(
         print(f"{study.name}: {line}", flush=True)
     with (
         ThreadPoolExecutor(max_workers=workers) as pool,
-        tqdm(total=len(runs), initial=len(outcome.skipped), desc=study.name, unit="run") as bar,
+        StudyProgress(study.name, runs, outcome.skipped) as progress,
     ):
         futures = {
             pool.submit(
@@ -125,14 +125,19 @@ def _run_locked(
             ): group
             for group in groups
         }
-        for future in as_completed(futures):
-            group = futures[future]
-            try:
-                future.result()
-                outcome.finished.extend(group)
-            except RunFailed as error:
-                outcome.failed.extend((run, str(error)) for run in group)
-            bar.update(len(group))
+        waiting = set(futures)
+        while waiting:
+            ended, waiting = wait(waiting, timeout=progress.every, return_when=FIRST_COMPLETED)
+            for future in ended:
+                group = futures[future]
+                try:
+                    future.result()
+                    outcome.finished.extend(group)
+                    progress.settle(group)
+                except RunFailed as error:
+                    outcome.failed.extend((run, str(error)) for run in group)
+                    progress.settle(group, failed=True)
+            progress.update([futures[f] for f in waiting if f.running()], out)
     return outcome
 
 

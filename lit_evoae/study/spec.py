@@ -35,6 +35,8 @@ from lit_evoae.study.claims import parse_claims
 
 #: What a variant or grid entry name may hold: it names a folder under the study's --out.
 NAME = re.compile(r"[A-Za-z0-9_.=-]+")
+#: Lightning's `max_epochs` where neither `max_epochs` nor `max_steps` is set.
+LIGHTNING_MAX_EPOCHS = 1000
 
 
 def check_name(name: str, where: str) -> str:
@@ -94,6 +96,18 @@ class Run:
             # JSON, which is YAML, so jsonargparse reads lists, numbers and booleans back.
             arguments += [f"--{key}", value if isinstance(value, str) else json.dumps(value)]
         return arguments + ["--seed_everything", str(self.seed)]
+
+    def generations(self) -> int:
+        """The run's `trainer.max_epochs`, as its overrides or else its configs set it
+        (Lightning's default where none does): what a study's progress counts."""
+        for key, value in reversed(self.overrides):
+            if key == "trainer.max_epochs" and _is_count(value):
+                return int(value)
+        for config in reversed(self.configs):
+            value = _max_epochs(config)
+            if value is not None:
+                return value
+        return LIGHTNING_MAX_EPOCHS
 
     def settings(self) -> dict[str, Any]:
         """What makes this run the run it is, as a rerun compares it with what it finds
@@ -217,6 +231,22 @@ def parse_sets(sets: list[str]) -> tuple[tuple[str, Any], ...]:
             parsed = value
         pairs.append((key.strip().removeprefix("--"), value if parsed is None else parsed))
     return tuple(pairs)
+
+
+@functools.cache
+def _max_epochs(config: Path) -> int | None:
+    """`trainer.max_epochs` of a config file, None if it sets none (or is unreadable: the
+    run's fit then names the file)."""
+    try:
+        trainer = (yaml.safe_load(config.read_text()) or {}).get("trainer") or {}
+        value = trainer.get("max_epochs")
+    except (OSError, yaml.YAMLError, AttributeError):
+        return None
+    return int(value) if _is_count(value) else None
+
+
+def _is_count(value: Any) -> bool:
+    return isinstance(value, int | str) and str(value).isdigit() and int(value) > 0
 
 
 @functools.cache

@@ -56,7 +56,8 @@ def state_of(run: Run, out: Path, pack: Path | None = None) -> RunState:
     log = pack / keys.LOG if pack is not None and (pack / keys.LOG).is_file() else folder / keys.LOG
     if is_locked(run_lock(run, out)):
         reached = last_generation(log)
-        return RunState(run, "running", f"generation {reached}" if reached else "starting")
+        detail = "generation {}/{}".format(*reached) if reached else "starting"
+        return RunState(run, "running", detail)
     if damage is not None:
         return RunState(run, "damaged", damage)
     if log.is_file():
@@ -64,8 +65,9 @@ def state_of(run: Run, out: Path, pack: Path | None = None) -> RunState:
     return RunState(run, "missing")
 
 
-def last_generation(log: Path) -> str | None:
-    """`N/T` of the last progress line of a run's or pack's log (`GenerationLines`)."""
+def last_generation(log: Path) -> tuple[int, int] | None:
+    """(generations done, total) of the last progress line of a run's or pack's log
+    (`GenerationLines`); None before its first."""
     try:
         with log.open("rb") as handle:
             handle.seek(0, 2)
@@ -73,7 +75,7 @@ def last_generation(log: Path) -> str | None:
             found = _GENERATION.findall(handle.read())
     except OSError:
         return None
-    return f"{int(found[-1][0])}/{int(found[-1][1])}" if found else None
+    return (int(found[-1][0]), int(found[-1][1])) if found else None
 
 
 def counts(states: list[RunState]) -> Counter:
