@@ -28,11 +28,11 @@ import tempfile
 import time
 from pathlib import Path
 
-import pytorch_lightning as pl
 import torch
 
 from lit_evoae.allocator import keep_freed_memory
 from lit_evoae.population.optim import compile_first_step
+from lit_evoae.study.calibration import GenerationClock, cache_key, cached
 from lit_evoae.study.cli import pack_argument
 from lit_evoae.study.pack import build_pack
 from lit_evoae.study.runner import pack_limits, shared_part, usable_cores
@@ -44,19 +44,6 @@ STUDY = HERE.parent / "configs" / "studies" / "paper_main.yaml"
 WARM_UP = 1
 PAPER_TRIALS, PAPER_GENERATIONS = 30, 400
 REGIMES = ("coevolution", "canonical")
-
-
-class GenerationClock(pl.Callback):
-    """Wall clock at the start of every generation and at the end of training."""
-
-    def __init__(self) -> None:
-        self.stamps: list[float] = []
-
-    def on_train_epoch_start(self, trainer, pl_module) -> None:
-        self.stamps.append(time.perf_counter())
-
-    def on_train_end(self, trainer, pl_module) -> None:
-        self.stamps.append(time.perf_counter())
 
 
 def set_up_like_a_pack(threads: int, keep_memory: bool = True, compiled: bool = True) -> bool:
@@ -85,8 +72,7 @@ def time_pack(runs, folder: Path, generations: int, device: str) -> tuple[float,
     clock = GenerationClock()
     cli.trainer.callbacks.append(clock)
     cli.trainer.fit(system, datamodule=cli.datamodule)
-    steady = clock.stamps[WARM_UP:]
-    return steady[0] - start, (steady[-1] - steady[0]) / generations
+    return clock.stamps[WARM_UP] - start, clock.seconds_per_generation(WARM_UP)
 
 
 def paper_study():
@@ -108,12 +94,21 @@ def interleaved(runs: list, variants: int) -> list:
     return [runs[v * per_variant + t] for t in range(per_variant) for v in range(variants)]
 
 
-def runner_pack_sizes(study, workers: int, asked: int | str) -> dict[str, int]:
+def runner_pack_sizes(study, workers: int, asked: int | str, threads: int) -> dict[str, int]:
     """Per regime, the largest pack the runner makes of the paper's runs with `--pack
-    asked` and `workers` workers (its own sizing, which prints why)."""
+    asked` and `workers` workers of `threads` threads (its own sizing, which prints why;
+    `auto` calibrates, or reads this machine's cached calibration)."""
     runs = study.runs(PAPER_TRIALS)
-    limits = pack_limits(runs, asked, study.name, workers)
+    limits = pack_limits(runs, asked, study.name, workers, threads=threads)
     return {regime: limits[shared_part(regime_runs(study, regime, 1)[0])] for regime in REGIMES}
+
+
+def calibrated_rate(study, regime: str, size: int, threads: int) -> float | None:
+    """The trial-generations per second `--pack auto`'s calibration measured for packs of
+    `size` of the paper's `regime` runs; None if it measured no such pack."""
+    calibration = cached(cache_key(regime_runs(study, regime, PAPER_TRIALS), threads))
+    found = [m for m in calibration.measured if m.size == size] if calibration else []
+    return found[0].rate if found else None
 
 
 def throughput_line(name: str, runs, alone: list[list], folder: Path, generations: int) -> float:
@@ -187,9 +182,19 @@ def main() -> None:
             scratch / "canonical",
             options.generations,
         )
-        sizes = runner_pack_sizes(study, workers, options.projected_pack)
+        sizes = runner_pack_sizes(study, workers, options.projected_pack, options.threads)
         for regime, size in sizes.items():
-            if size != len(sliced[regime]):
+            if size > len(regime_runs(study, regime, PAPER_TRIALS)):
+                parser.error(f"--projected-pack {size}: paper_main has fewer {regime} runs")
+            measured = calibrated_rate(study, regime, size, options.threads)
+            if measured is not None:
+                rates[regime] = measured
+                print(
+                    f"pack of {size} {regime} runs: {measured:.2f} trial-generations/s "
+                    "(measured by --pack auto's calibration)",
+                    flush=True,
+                )
+            elif size != len(sliced[regime]):
                 runs = interleaved(regime_runs(study, regime, -(-size // variants)), variants)
                 startup, seconds = time_pack(
                     runs[:size], scratch / f"runner_{regime}", options.generations, "cpu"

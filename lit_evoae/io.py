@@ -18,13 +18,26 @@ _FULL = 1 << 20
 
 
 @contextmanager
+def naming(path: str | os.PathLike) -> Iterator[None]:
+    """An OSError in the block that names no file (a write or a flush on a full disk does
+    not) is raised again naming `path`, so that its one-line message says where."""
+    try:
+        yield
+    except OSError as error:
+        if error.filename is not None:
+            raise
+        raise OSError(error.errno, error.strerror, str(path)) from error
+
+
+@contextmanager
 def replacing(path: str | os.PathLike) -> Iterator[str]:
     """A temporary path beside `path`, renamed over `path` if the block succeeds."""
     path = Path(path)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(handle)
     try:
-        yield temporary
+        with naming(path):
+            yield temporary
         with open(temporary, "rb+") as written:
             os.fsync(written.fileno())  # on disk before it takes the name, not only in cache
         os.chmod(temporary, FILE_MODE)

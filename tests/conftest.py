@@ -88,6 +88,25 @@ def tiny_coevolution(tiny_coevolution_template) -> dict:
     return copy.deepcopy(tiny_coevolution_template)
 
 
+@pytest.fixture
+def small_disk(tmp_path, request):
+    """A tmpfs of 512 KiB, or of `@pytest.mark.disk_kib(N)` KiB (needs root and mount;
+    skipped elsewhere)."""
+    import subprocess
+
+    marker = request.node.get_closest_marker("disk_kib")
+    folder = tmp_path / "disk"
+    folder.mkdir()
+    size = f"size={marker.args[0] if marker else 512}k"
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", size, "tmpfs", str(folder)], capture_output=True
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here: {mounted.stderr.decode().strip()}")
+    yield folder
+    subprocess.run(["umount", str(folder)], check=True)  # busy if a file stayed open
+
+
 @pytest.fixture(scope="session")
 def local_slurm(tmp_path_factory):
     """A real single-node SLURM on loopback for the session; skips where it cannot run."""

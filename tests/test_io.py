@@ -27,22 +27,6 @@ def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path):
     assert os.listdir(tmp_path) == ["a.txt"]
 
 
-@pytest.fixture
-def small_disk(tmp_path):
-    """A 512 KiB tmpfs (needs root and mount; skipped elsewhere)."""
-    import subprocess
-
-    folder = tmp_path / "disk"
-    folder.mkdir()
-    mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=512k", "tmpfs", str(folder)], capture_output=True
-    )
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a small tmpfs here: {mounted.stderr.decode().strip()}")
-    yield folder
-    subprocess.run(["umount", str(folder)], check=True)  # busy if a file stayed open
-
-
 def test_a_full_disk_is_an_enospc_naming_the_file_and_keeps_the_old_one(small_disk):
     import errno
 

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from lit_evoae.errors import UserError
+from lit_evoae.io import naming
 
 #: The lock of a whole study folder (`--out`).
 STUDY_LOCK = ".lock"
@@ -38,15 +39,18 @@ def locked(path: Path, what: str) -> Iterator[int]:
     Yields the lock's file descriptor: a child process given it (`pass_fds`) keeps the
     lock held for as long as it lives, even if this process is killed first."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a+") as handle:
+    with naming(path):  # on a full disk, errors that name no file
+        # Unbuffered: a write that fails leaves nothing for close() to fail on again.
+        handle = path.open("a+b", buffering=0)
+    with handle:
         if not _take(handle):
             handle.seek(0)
-            holder = handle.read().strip() or "another process"
+            holder = handle.read().decode(errors="replace").strip() or "another process"
             raise Busy(f"{what} is in use by {holder}; wait for it to end") from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(holder_line() + "\n")
-        handle.flush()
+        with naming(path):
+            handle.seek(0)
+            handle.truncate()
+            handle.write(f"{holder_line()}\n".encode())
         # Released when the last descriptor closes: here, or in a child that was given it
         # (an explicit LOCK_UN would release the child's too).
         yield handle.fileno()

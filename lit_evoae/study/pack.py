@@ -31,6 +31,7 @@ from lit_evoae.callbacks import Pruning
 from lit_evoae.callbacks.clock_checkpoint import ClockCheckpoint
 from lit_evoae.cli import build_cli
 from lit_evoae.errors import exit_on_user_error
+from lit_evoae.io import naming
 from lit_evoae.loggers import ResumableCSVLogger
 from lit_evoae.metrics import split_l1
 from lit_evoae.nets import save_autoencoder
@@ -244,7 +245,8 @@ def write_metrics(folder: Path, rows: list[dict], test_row: dict) -> None:
     """A trial's metrics.csv: its rows, then the test row (at the last row's epoch)."""
     rows = [*rows, {"epoch": rows[-1]["epoch"] if rows else 0, **test_row}]
     columns = list(dict.fromkeys(key for row in rows for key in row))
-    with (folder / keys.METRICS_CSV).open("w", newline="") as handle:
+    path = folder / keys.METRICS_CSV
+    with naming(path), path.open("w", newline="") as handle:
         writer = csv.DictWriter(handle, columns)
         writer.writeheader()
         writer.writerows(rows)

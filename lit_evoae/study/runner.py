@@ -104,7 +104,7 @@ def _run_locked(
     cores = usable_cores()
     workers = workers or max(1, cores // 2)
     threads = max(1, cores // workers)
-    limits = pack_limits(pending, pack, study.name, workers, runs)
+    limits = pack_limits(pending, pack, study.name, workers, runs, threads)
     groups = packs(pending, limits)
     write_plan(
         study,
@@ -164,13 +164,16 @@ def pack_limits(
     name: str,
     workers: int = 1,
     study_runs: list[Run] | None = None,
+    threads: int = 1,
 ) -> dict[tuple, int]:
     """The largest pack for each kind of run (`shared_part`): `pack`, checked against the
-    memory estimate, or with `auto` the size that fits `workers` packs at once and gives
-    each worker a pack of the kind's runs in the study (`study_runs`, default `runs`); each
-    kind's size is printed."""
+    memory estimate, or with `auto` the size `sizing.pack_size` calibrates for `workers`
+    packs of `threads` threads at once over the kind's runs in the study (`study_runs`,
+    default `runs`); each kind's size is printed."""
     limits = {}
-    kinds = collections.Counter(shared_part(run) for run in study_runs or runs)
+    kinds = collections.defaultdict(list)
+    for run in study_runs or runs:
+        kinds[shared_part(run)].append(run)
     with tempfile.TemporaryDirectory() as scratch:
         for run in runs:
             key = shared_part(run)
@@ -179,7 +182,7 @@ def pack_limits(
             if pack == 1:
                 limits[key] = 1
                 continue
-            limits[key], line = pack_size(run, pack, Path(scratch), workers, kinds[key])
+            limits[key], line = pack_size(kinds[key], pack, Path(scratch), workers, threads)
             print(f"{name}: {line} (runs like {run.key})", flush=True)
     return limits
 

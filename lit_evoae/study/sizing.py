@@ -1,9 +1,8 @@
-"""How many runs a pack may hold: the memory estimate of `population.memory`, per trial.
+"""How many runs a pack may hold, decided before any pack starts.
 
-The runner asks before it starts a pack, so a pack too large for the device is refused in
-one line naming its size, instead of failing inside its process; `--pack auto` takes the
-largest size that fits in half the free memory (the other half for the data, autograd and
-everything else).
+`--pack auto` measures (lit_evoae.study.calibration); a number is checked against the
+formula of `population.memory`, so a pack far too large for the device is refused in one
+line naming its size, instead of failing inside its process.
 """
 
 from pathlib import Path
@@ -14,12 +13,13 @@ from lit_evoae.cli import build_cli
 from lit_evoae.errors import ConfigError
 from lit_evoae.population.memory import available_bytes, estimated_bytes
 from lit_evoae.quiet import start_up_notices_off
+from lit_evoae.study.calibration import calibrated
 from lit_evoae.study.spec import Run
 from lit_evoae.systems import CanonicalAutoencoder, CoevolutionaryAutoencoder
 
 AUTO = "auto"
-#: The share of the free memory `--pack auto` fills with populations.
-AUTO_SHARE = 0.5
+#: The share of the free memory `--pack auto`'s packs may peak at, all workers' together.
+AUTO_SHARE = 0.8
 
 
 def bytes_per_trial(run: Run, scratch: Path) -> tuple[int, torch.device]:
@@ -42,32 +42,43 @@ def bytes_per_trial(run: Run, scratch: Path) -> tuple[int, torch.device]:
 
 
 def pack_size(
-    run: Run, asked: int | str, scratch: Path, workers: int = 1, runs: int | None = None
+    runs: list[Run], asked: int | str, scratch: Path, workers: int = 1, threads: int = 1
 ) -> tuple[int, str]:
-    """The pack size for runs like `run` (`asked`: a number or `auto`) and a line saying
-    why; a number whose packs cannot fit, as many at once as the `workers` run of the
-    study's `runs`, is refused in one line.
+    """The pack size for `runs`, the study's runs of one kind (`asked`: a number or `auto`),
+    and a line saying why.
 
-    `auto` shares the memory among the `workers` packs that run at once and, given the
-    study's number of `runs` of this kind, splits them into at least `workers` packs, so
-    that no worker idles while one pack holds every run. (The study's number, not the
-    unfinished ones: the same command then makes the same packs, and resumes them.)"""
-    per_trial, device = bytes_per_trial(run, scratch)
+    `auto` on a CPU calibrates (lit_evoae.study.calibration): the smaller of the fastest
+    size per trial and the largest whose measured memory fits `workers` packs at once in
+    AUTO_SHARE of the free memory, and never more than a worker's share of `runs`, so that
+    no worker idles while one pack holds them all. (The study's runs, not the unfinished
+    ones: the same command then makes the same packs, and resumes them.) Elsewhere, and for a
+    number, the formula of `population.memory`, a lower bound: a number whose packs cannot
+    fit even by it, as many at once as the workers run, is refused in one line."""
+    per_trial, device = bytes_per_trial(runs[0], scratch)
     free = available_bytes(device)
+    share = -(-len(runs) // workers)
     if asked == AUTO:
         if free is None or per_trial == 0:
             return 1, f"--pack auto: {device}'s free memory is unknown; each run alone"
-        fits = max(1, int(AUTO_SHARE * free / workers // per_trial))
         shared = f"{free / 2**30:.1f} GiB free on {device}"
         if workers > 1:
             shared += f", shared by {workers} workers"
-        line = f"about {_mib(per_trial)} MiB a trial; {shared}"
-        size = fits
-        if workers > 1 and runs is not None and -(-runs // workers) < fits:
-            size = max(1, -(-runs // workers))
-            line += f"; {runs} such runs over {workers} workers, where {fits} would fit"
-        return size, f"--pack auto: packs of up to {size} runs ({line})"
-    at_once = workers if runs is None else max(1, min(workers, -(-runs // asked)))
+        budget = int(AUTO_SHARE * free / workers)
+        if device.type != "cpu":
+            size = max(1, min(share, budget // per_trial))
+            line = f"about {_mib(per_trial)} MiB a trial; {shared}"
+            return size, f"--pack auto: packs of up to {size} runs ({line})"
+        calibration = calibrated(runs, share, budget, threads, scratch, say=_say(runs))
+        fastest, fits = calibration.fastest, calibration.largest_fitting(budget)
+        size = max(1, min(fastest.size, fits, share))
+        line = (
+            f"--pack auto: packs of up to {size} runs (fastest per trial at {fastest.size} of "
+            f"{', '.join(str(m.size) for m in calibration.measured)}: "
+            f"{fastest.rate:.2f} trial-generations/s; a pack of {size} peaks at about "
+            f"{calibration.bytes_for(size) / 2**30:.1f} GiB, {fits:,} would fit; {shared})"
+        )
+        return size, line
+    at_once = max(1, min(workers, -(-len(runs) // asked)))
     needed = at_once * asked * per_trial
     if free is not None and needed > free:
         packs = f"a pack of {asked} runs needs"
@@ -78,7 +89,11 @@ def pack_size(
             f"{free / 2**30:.1f} GiB free; use a smaller --pack"
             f"{' or fewer --workers' if at_once > 1 else ''}, or --pack auto"
         )
-    return asked, f"--pack {asked}: about {_mib(per_trial)} MiB a trial"
+    return asked, f"--pack {asked}: at least {_mib(per_trial)} MiB a trial"
+
+
+def _say(runs: list[Run]):
+    return lambda line: print(f"--pack auto, runs like {runs[0].key}: {line}", flush=True)
 
 
 def _mib(count: int) -> str:

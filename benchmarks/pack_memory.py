@@ -1,0 +1,132 @@
+"""`--pack auto`'s memory estimate of a pack against the pack's measured peak resident memory.
+
+For each regime, the runs of all its operators are calibrated as `--pack auto` does
+(lit_evoae.study.calibration, packs of 1, 4, 16, ... mixing the operators, up to the
+largest size below, a fresh cache), and its estimate is read for each size. Then each
+operator's pack of each size is built and trained for the calibration's generations in a
+fresh process, set up as the runner's pack processes are (freed memory kept, compiled
+step, one thread); that process reports its own peak resident set (VmHWM, which counts
+memory freed but kept by the allocator). One line per pack, then the ratio farthest
+from 1:
+  pack <study> <regime> <operator> T=<T>: estimate E MiB, measured peak P MiB, ratio E/P
+  pack memory estimate / measured peak: X  (worst of N packs; min M, max X)
+
+    python benchmarks/pack_memory.py [--study pruning_demo] [--sizes 1 16 128]
+                                     [--regimes coevolution canonical] [--operators ...]
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import torch
+
+from lit_evoae.population.memory import available_bytes
+from lit_evoae.study.calibration import TIMED, WARM_UP, calibrated, peak_resident_bytes
+from lit_evoae.study.sizing import AUTO_SHARE
+from lit_evoae.study.spec import load_study
+
+HERE = Path(__file__).resolve().parent
+STUDIES = HERE.parent / "configs" / "studies"
+
+
+def runs_of(study_name: str, regime: str, operator: str | None, size: int):
+    """`size` trials of the study's runs of `regime` and `operator` (every operator: None),
+    trained for the calibration's generations."""
+    study = load_study(STUDIES / f"{study_name}.yaml")
+    study = study.narrowed(sets=[f"trainer.max_epochs={WARM_UP + TIMED}"])
+    return [
+        run
+        for run in study.runs(size)
+        if dict(run.choices).get("regime") == regime
+        and operator in (None, dict(run.choices)["pruning"])
+    ]
+
+
+def child(spec: dict) -> None:
+    """Train the pack of `spec` and print its peak resident memory as JSON."""
+    from lit_evoae.allocator import keep_freed_memory
+    from lit_evoae.population.optim import compile_first_step
+    from lit_evoae.study.pack import build_pack
+
+    torch.set_num_threads(1)
+    keep_freed_memory()
+    compile_first_step("cpu")
+    runs = runs_of(spec["study"], spec["regime"], spec["operator"], spec["size"])
+    folder = Path(spec["folder"])
+    folder.mkdir(parents=True, exist_ok=True)
+    logging = folder / "logging.yaml"
+    logging.write_text("trainer:\n  logger: false\n")
+    cli, system = build_pack(runs, folder, logging, ["--trainer.enable_progress_bar", "false"])
+    cli.trainer.fit(system, datamodule=cli.datamodule)
+    peak = peak_resident_bytes()
+    print(json.dumps({"peak": peak}))
+
+
+def measure(spec: dict) -> int:
+    done = subprocess.run(
+        [sys.executable, __file__, "--child", json.dumps(spec)],
+        capture_output=True,
+        text=True,
+        env={"OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin"},
+    )
+    if done.returncode != 0:
+        raise SystemExit(f"pack {spec} failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])["peak"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--study", default="pruning_demo")
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1, 16, 128])
+    parser.add_argument("--regimes", nargs="+", default=["coevolution", "canonical"])
+    parser.add_argument("--operators", nargs="+", default=None)
+    options = parser.parse_args()
+    if options.child:
+        child(json.loads(options.child))
+        return
+    study = load_study(STUDIES / f"{options.study}.yaml")
+    operators = options.operators or list(
+        dict.fromkeys(dict(run.choices)["pruning"] for run in study.runs(1))
+    )
+    largest = max(options.sizes)
+    print(f"threads: 1  study: {options.study}, {WARM_UP + TIMED} generations", flush=True)
+    ratios = []
+    with tempfile.TemporaryDirectory() as scratch:
+        scratch = Path(scratch)
+        os.environ["XDG_CACHE_HOME"] = str(scratch / "cache")  # calibrate afresh
+        for regime in options.regimes:
+            kind = runs_of(options.study, regime, None, largest)
+            free = available_bytes(torch.device("cpu"))
+            calibration = calibrated(kind, largest, int(AUTO_SHARE * free), 1, scratch)
+            for operator in operators:
+                for size in options.sizes:
+                    spec = {
+                        "study": options.study,
+                        "regime": regime,
+                        "operator": operator,
+                        "size": size,
+                        "folder": str(scratch / f"{regime}_{operator}_{size}"),
+                    }
+                    estimate, peak = calibration.bytes_for(size), measure(spec)
+                    ratios.append(estimate / peak)
+                    print(
+                        f"pack {options.study} {regime} {operator} T={size}: estimate "
+                        f"{estimate / 2**20:.0f} MiB, measured peak {peak / 2**20:.0f} MiB, "
+                        f"ratio {estimate / peak:.2f}",
+                        flush=True,
+                    )
+    worst = max(ratios, key=lambda ratio: abs(ratio - 1))
+    print(
+        f"pack memory estimate / measured peak: {worst:.2f}  (farthest from 1 of {len(ratios)} "
+        f"packs; min {min(ratios):.2f}, max {max(ratios):.2f})"
+    )
+
+
+if __name__ == "__main__":
+    main()
