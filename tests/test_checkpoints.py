@@ -62,9 +62,9 @@ def test_a_checkpoint_with_arbitrary_objects_is_not_unpickled(tmp_path):
 def test_a_save_killed_midway_leaves_the_previous_file(good, monkeypatch):
     before = good.read_bytes()
 
-    def dies_halfway(payload, target):
-        with open(target, "wb") as handle:
-            handle.write(b"half a checkpoint")
+    def dies_halfway(payload, target):  # a path or an open file, as torch.save takes
+        target.write(b"half a checkpoint")
+        target.flush()
         raise KeyboardInterrupt  # the process is stopped during the write
 
     monkeypatch.setattr(torch, "save", dies_halfway)

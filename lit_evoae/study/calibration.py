@@ -36,6 +36,8 @@ from lit_evoae.errors import ConfigError
 from lit_evoae.io import atomic_write_text
 from lit_evoae.study.spec import Run
 
+#: Part of the cache key: raise it when what is measured, or how, changes.
+METHOD = 2
 #: Each calibrated size is this many times the one before.
 GROWTH = 4
 #: Generations before the clock starts (start-up, compiling), then generations timed.
@@ -163,7 +165,9 @@ def cache_key(runs: list[Run], threads: int) -> str:
             for run in runs
         }
     )
-    text = json.dumps({"machine": machine(), "threads": threads, "settings": settings})
+    text = json.dumps(
+        {"method": METHOD, "machine": machine(), "threads": threads, "settings": settings}
+    )
     return hashlib.sha256(text.encode()).hexdigest()[:20]
 
 
