@@ -20,6 +20,9 @@ from lit_evoae.systems import CanonicalAutoencoder, CoevolutionaryAutoencoder
 AUTO = "auto"
 #: The share of the free memory `--pack auto`'s packs may peak at, all workers' together.
 AUTO_SHARE = 0.8
+#: Where auto cannot measure (a GPU), the share it fills by the formula, which counts only
+#: the populations: the rest is left for the data, autograd and everything else.
+FORMULA_SHARE = 0.5
 
 
 def bytes_per_trial(run: Run, scratch: Path) -> tuple[int, torch.device]:
@@ -65,7 +68,7 @@ def pack_size(
             shared += f", shared by {workers} workers"
         budget = int(AUTO_SHARE * free / workers)
         if device.type != "cpu":
-            size = max(1, min(share, budget // per_trial))
+            size = max(1, min(share, int(FORMULA_SHARE * free / workers) // per_trial))
             line = f"about {_mib(per_trial)} MiB a trial; {shared}"
             return size, f"--pack auto: packs of up to {size} runs ({line})"
         calibration = calibrated(runs, share, budget, threads, scratch, say=_say(runs))
