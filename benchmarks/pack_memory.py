@@ -4,9 +4,9 @@ For each regime, the runs of all its operators are calibrated as `--pack auto` d
 (lit_evoae.study.calibration, packs of 1, 4, 16, ... mixing the operators, up to the
 largest size below, a fresh cache), and its estimate is read for each size. Then each
 operator's pack of each size is built and trained for the calibration's generations in a
-fresh process, set up as the runner's pack processes are (freed memory kept, compiled
-step, one thread); that process reports its own peak resident set (VmHWM, which counts
-memory freed but kept by the allocator). One line per pack, then the ratio farthest
+fresh process, by the calibration's own `measure` (set up as the runner's pack processes
+are, one thread; its peak resident set, VmHWM, counts memory freed but kept by the
+allocator). One line per pack, then the ratio farthest
 from 1:
   pack <study> <regime> <operator> T=<T>: estimate E MiB, measured peak P MiB, ratio E/P
   pack memory estimate / measured peak: X  (worst of N packs; min M, max X)
@@ -16,17 +16,14 @@ from 1:
 """
 
 import argparse
-import json
 import os
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
 import torch
 
 from lit_evoae.population.memory import available_bytes
-from lit_evoae.study.calibration import TIMED, WARM_UP, calibrated, peak_resident_bytes
+from lit_evoae.study.calibration import TIMED, WARM_UP, calibrated, measure
 from lit_evoae.study.sizing import AUTO_SHARE
 from lit_evoae.study.spec import load_study
 
@@ -47,49 +44,13 @@ def runs_of(study_name: str, regime: str, operator: str | None, size: int):
     ]
 
 
-def child(spec: dict) -> None:
-    """Train the pack of `spec` and print its peak resident memory as JSON."""
-    from lit_evoae.allocator import keep_freed_memory
-    from lit_evoae.population.optim import compile_first_step
-    from lit_evoae.study.pack import build_pack
-
-    torch.set_num_threads(1)
-    keep_freed_memory()
-    compile_first_step("cpu")
-    runs = runs_of(spec["study"], spec["regime"], spec["operator"], spec["size"])
-    folder = Path(spec["folder"])
-    folder.mkdir(parents=True, exist_ok=True)
-    logging = folder / "logging.yaml"
-    logging.write_text("trainer:\n  logger: false\n")
-    cli, system = build_pack(runs, folder, logging, ["--trainer.enable_progress_bar", "false"])
-    cli.trainer.fit(system, datamodule=cli.datamodule)
-    peak = peak_resident_bytes()
-    print(json.dumps({"peak": peak}))
-
-
-def measure(spec: dict) -> int:
-    done = subprocess.run(
-        [sys.executable, __file__, "--child", json.dumps(spec)],
-        capture_output=True,
-        text=True,
-        env={"OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin"},
-    )
-    if done.returncode != 0:
-        raise SystemExit(f"pack {spec} failed:\n{done.stderr[-3000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])["peak"]
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--study", default="pruning_demo")
     parser.add_argument("--sizes", type=int, nargs="+", default=[1, 16, 128])
     parser.add_argument("--regimes", nargs="+", default=["coevolution", "canonical"])
     parser.add_argument("--operators", nargs="+", default=None)
     options = parser.parse_args()
-    if options.child:
-        child(json.loads(options.child))
-        return
     study = load_study(STUDIES / f"{options.study}.yaml")
     operators = options.operators or list(
         dict.fromkeys(dict(run.choices)["pruning"] for run in study.runs(1))
@@ -106,14 +67,10 @@ def main() -> None:
             calibration = calibrated(kind, largest, int(AUTO_SHARE * free), 1, scratch)
             for operator in operators:
                 for size in options.sizes:
-                    spec = {
-                        "study": options.study,
-                        "regime": regime,
-                        "operator": operator,
-                        "size": size,
-                        "folder": str(scratch / f"{regime}_{operator}_{size}"),
-                    }
-                    estimate, peak = calibration.bytes_for(size), measure(spec)
+                    runs = runs_of(options.study, regime, operator, size)
+                    folder = scratch / f"{regime}_{operator}_{size}"
+                    estimate = calibration.bytes_for(size)
+                    peak = measure(runs, 1, folder).peak  # a fresh process, as calibration's
                     ratios.append(estimate / peak)
                     print(
                         f"pack {options.study} {regime} {operator} T={size}: estimate "

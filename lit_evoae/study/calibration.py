@@ -265,14 +265,11 @@ def main(argv: list[str] | None = None) -> None:
     """Train one pack for WARM_UP + TIMED generations; print its peak and speed as JSON."""
     import torch
 
-    from lit_evoae.allocator import keep_freed_memory
-    from lit_evoae.population.optim import compile_first_step
     from lit_evoae.quiet import start_up_notices_off
-    from lit_evoae.study.pack import build_pack
+    from lit_evoae.study.pack import build_pack, set_up_pack_process
 
     spec = json.loads(Path((argv or sys.argv[1:])[0]).read_text())
-    keep_freed_memory()
-    compile_first_step("cpu")
+    set_up_pack_process()
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
     runs = [Run.from_plan(record) for record in spec["runs"]]
     folder = Path(spec["folder"])

@@ -252,10 +252,15 @@ def write_metrics(folder: Path, rows: list[dict], test_row: dict) -> None:
         writer.writerows(rows)
 
 
-def main(argv: list[str] | None = None) -> None:
+def set_up_pack_process() -> None:
+    """What every pack process does first (and `study.calibration`'s, which measures one)."""
     keep_freed_memory()
     if os.environ.get(EAGER_STEP) != "1":  # a pack runs for minutes: worth seconds of compiling
         compile_first_step("cpu")
+
+
+def main(argv: list[str] | None = None) -> None:
+    set_up_pack_process()
     spec = json.loads(Path((argv or sys.argv[1:])[0]).read_text())
     runs = [Run.from_plan(record) for record in spec["runs"]]
     resume = Path(spec["resume"]) if spec.get("resume") else None
