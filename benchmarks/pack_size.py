@@ -15,7 +15,9 @@ import tempfile
 from pathlib import Path
 
 import torch
-from study import STUDY, interleaved, paper_study, regime_runs, set_up_like_a_pack, time_pack
+from study import STUDY, paper_study, regime_runs, set_up_like_a_pack, time_pack
+
+from lit_evoae.study.calibration import interleaved
 
 
 def main() -> None:
@@ -29,7 +31,7 @@ def main() -> None:
     study = paper_study()
     variants = len(study.variants()) // 2
     trials = -(-max(options.sizes) // variants)
-    runs = interleaved(regime_runs(study, options.regime, trials), variants)
+    runs = interleaved(regime_runs(study, options.regime, trials))
     print(f"threads: {torch.get_num_threads()}  study: {STUDY.name}, {options.regime}", flush=True)
     with tempfile.TemporaryDirectory() as scratch:
         for size in options.sizes:

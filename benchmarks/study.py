@@ -32,7 +32,7 @@ import torch
 
 from lit_evoae.allocator import keep_freed_memory
 from lit_evoae.population.optim import compile_first_step
-from lit_evoae.study.calibration import GenerationClock, cache_key, cached
+from lit_evoae.study.calibration import GenerationClock, cache_key, cached, interleaved
 from lit_evoae.study.cli import pack_argument
 from lit_evoae.study.pack import build_pack
 from lit_evoae.study.runner import pack_limits, shared_part, usable_cores
@@ -85,13 +85,6 @@ def paper_study():
 
 def regime_runs(study, regime: str, trials: int):
     return [run for run in study.runs(trials) if dict(run.choices)["regime"] == regime]
-
-
-def interleaved(runs: list, variants: int) -> list:
-    """`runs` (variant by variant, trials in order) reordered trial by trial, so that any
-    prefix mixes as many variants as it can."""
-    per_variant = len(runs) // variants
-    return [runs[v * per_variant + t] for t in range(per_variant) for v in range(variants)]
 
 
 def runner_pack_sizes(study, workers: int, asked: int | str, threads: int) -> dict[str, int]:
@@ -195,7 +188,7 @@ def main() -> None:
                     flush=True,
                 )
             elif size != len(sliced[regime]):
-                runs = interleaved(regime_runs(study, regime, -(-size // variants)), variants)
+                runs = interleaved(regime_runs(study, regime, -(-size // variants)))
                 startup, seconds = time_pack(
                     runs[:size], scratch / f"runner_{regime}", options.generations, "cpu"
                 )
