@@ -1,7 +1,7 @@
-"""The operator x schedule grid of a study group, read from its variants' names.
+"""The operator x schedule grid of a study group, from what its runs recorded pruning with.
 
-A pruning variant is named `<operator>_<schedule>` (`random_final_n`) or `none`, as the
-fragments in `callbacks/` are. These pure helpers lay a group's variants out on that grid,
+Each run's result holds its operator and schedule, read from the classes its pruning
+configures (study.fragments). These pure helpers lay a group's variants out on that grid,
 find its Pareto front of quality against capacity, and the best combination with those
 not significantly worse than it (the paper's third claim).
 """
@@ -11,25 +11,38 @@ from statistics import median
 
 import numpy as np
 
-from lit_evoae.study.results import NO_PRUNING
+from lit_evoae.study.fragments import NO_PRUNING, UNKNOWN
 
 #: The paper's operators and schedules, in its order; others found in a study go after.
 OPERATORS = ("random", "variance", "conjunctive", "magnitude")
 SCHEDULES = ("fixed", "increase", "decrease", "population", "exponential", "final_n")
 
-
-def operator_schedule(variant: str) -> tuple[str, str] | None:
-    """(operator, schedule) of `<operator>_<schedule>`; None for `none` or another name."""
-    operator, _, schedule = variant.partition("_")
-    if variant == NO_PRUNING or not schedule:
-        return None
-    return operator, schedule
+Cell = tuple[str, str]  # (operator, schedule)
 
 
-def grid_axes(variants: list[str]) -> tuple[list[str], list[str]]:
-    """The operators and schedules `variants` use, known ones first in the paper's order."""
-    pairs = [p for p in map(operator_schedule, variants) if p is not None]
+def cells(variants: dict[str, list[dict]]) -> dict[str, Cell]:
+    """Each variant's (operator, schedule), as its first run recorded them."""
+    return {
+        name: (runs[0].get("operator", UNKNOWN), runs[0].get("schedule", UNKNOWN))
+        for name, runs in variants.items()
+    }
+
+
+def on_grid(cell: Cell) -> bool:
+    """Whether a variant has a place on the grid: an operator and schedule both known."""
+    return cell[0] not in (NO_PRUNING, UNKNOWN) and cell[1] != UNKNOWN
+
+
+def grid_axes(found: list[Cell]) -> tuple[list[str], list[str]]:
+    """The operators and schedules of the cells on the grid, known ones first in the paper's
+    order."""
+    pairs = [cell for cell in found if on_grid(cell)]
     return _ordered({o for o, _ in pairs}, OPERATORS), _ordered({s for _, s in pairs}, SCHEDULES)
+
+
+def variant_at(found: dict[str, Cell], cell: Cell) -> str | None:
+    """The variant at `cell` (the first by name if several are)."""
+    return next((name for name in sorted(found) if found[name] == cell), None)
 
 
 def _ordered(found: set[str], known: tuple[str, ...]) -> list[str]:

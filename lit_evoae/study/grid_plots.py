@@ -6,9 +6,9 @@ from pathlib import Path
 import numpy as np
 
 from lit_evoae import keys
-from lit_evoae.study.grid import Summary, grid_axes, operator_schedule, pareto_front
+from lit_evoae.study.fragments import NO_PRUNING
+from lit_evoae.study.grid import Summary, cells, grid_axes, on_grid, pareto_front, variant_at
 from lit_evoae.study.plots import plt, read_curve, save_figure
-from lit_evoae.study.results import NO_PRUNING
 
 CAPACITY = keys.final("capacity")
 OPERATOR_COLOURS = {"random": "C0", "variance": "C1", "conjunctive": "C2", "magnitude": "C3"}
@@ -36,11 +36,11 @@ def heatmap_groups(grouped: list[tuple[str, dict]]) -> tuple[list, list[str]]:
     line for each one that cannot, saying why."""
     drawn, skipped = [], []
     for group, variants in grouped:
-        on_grid = [name for name in variants if operator_schedule(name)]
-        if len(variants) < 2 or not on_grid:
+        placed = [name for name, cell in cells(variants).items() if on_grid(cell)]
+        if len(variants) < 2 or not placed:
             skipped.append(
                 f"{group}: no heatmap, it has {len(variants)} variant(s) and "
-                f"{len(on_grid)} named <operator>_<schedule>"
+                f"{len(placed)} with a known operator and schedule"
             )
         else:
             drawn.append((group, variants))
@@ -59,15 +59,17 @@ def plot_heatmaps(grouped, metric: str, label: str, path: Path, subtitle: str = 
     )
     # One layout for every panel: a combination one group has and another lacks (a regime
     # whose grid is still running) shows as "not run" there.
-    names = [name for _, variants in grouped for name in variants]
-    operators, schedules = grid_axes(names)
-    rows = [*operators, NO_PRUNING] if NO_PRUNING in names else operators
+    found = {group: cells(variants) for group, variants in grouped}
+    every = [cell for group_cells in found.values() for cell in group_cells.values()]
+    operators, schedules = grid_axes(every)
+    unpruned = any(operator == NO_PRUNING for operator, _ in every)
+    rows = [*operators, NO_PRUNING] if unpruned else operators
     for axis, (group, _) in zip(axes[0], grouped, strict=True):
         grid = np.full((len(rows), len(schedules)), np.nan)
         for r, operator in enumerate(rows):
             for c, schedule in enumerate(schedules):
-                name = NO_PRUNING if operator == NO_PRUNING else f"{operator}_{schedule}"
-                summary = tables[group].get(name)
+                cell = (NO_PRUNING, NO_PRUNING) if operator == NO_PRUNING else (operator, schedule)
+                summary = tables[group].get(variant_at(found[group], cell))
                 if operator == NO_PRUNING and c > 0:
                     continue  # no pruning has no schedule: one cell, in the first column
                 if summary is None:
@@ -112,9 +114,10 @@ def plot_pareto(grouped, path: Path, subtitle: str = "") -> tuple[Path, dict[str
         quality = summaries(variants, keys.FINAL_TRAIN_L1_MEAN)
         capacity = summaries(variants, CAPACITY)
         names = sorted(set(quality) & set(capacity))
+        found = cells(variants)
         for name in names:
             q, c = quality[name], capacity[name]
-            operator = (operator_schedule(name) or (NO_PRUNING,))[0]
+            operator = found[name][0]
             axis.errorbar(
                 q.median,
                 c.median,
@@ -165,6 +168,7 @@ def plot_sizes(grouped, path: Path, subtitle: str = "") -> Path:
             ("encoder", "decoder"),
             strict=True,
         ):
+            found = cells(variants)
             for name in sorted(variants):
                 curves = [
                     read_curve(Path(r["folder"]) / keys.METRICS_CSV, key) for r in variants[name]
@@ -175,7 +179,7 @@ def plot_sizes(grouped, path: Path, subtitle: str = "") -> Path:
                 length = min(len(curve) for curve in curves)
                 values = np.array([curve[:length] for curve in curves])
                 low, middle, high = np.percentile(values, [25, 50, 75], axis=0)
-                operator, schedule = operator_schedule(name) or (NO_PRUNING, "fixed")
+                operator, schedule = found[name]
                 colour = OPERATOR_COLOURS.get(operator, "k")
                 generations = np.arange(1, length + 1)
                 axis.plot(

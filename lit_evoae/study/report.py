@@ -1,9 +1,9 @@
 """The study report: per-group tables with significance tests, and plots.
 
 Runs are grouped by every grid axis except `pruning` (e.g. regime, data set). Within a
-group each pruning variant is compared, on final test L1, against no pruning (`none`),
-random pruning and magnitude pruning with the same schedule (`random_<schedule>`,
-`magnitude_<schedule>`): two-sided
+group each pruning variant is compared, on final test L1, against no pruning, random
+pruning and magnitude pruning with the same schedule (operator and schedule as the
+classes its pruning configures name them, whatever its fragment's file name): two-sided
 Mann-Whitney U tests, Holm-corrected within each family (all tests against one
 baseline in one group), with the rank-biserial correlation as effect size
 (r = 2U/(n1 n2) - 1; r > 0: the variant's L1 tends to be higher, i.e. worse).
@@ -21,11 +21,13 @@ from scipy.stats import mannwhitneyu
 from lit_evoae import keys
 from lit_evoae.io import atomic_write_text
 from lit_evoae.study.claims import ALPHA, Claim, claims_from_plan, smallest_p, verdicts
+from lit_evoae.study.fragments import NO_PRUNING, UNKNOWN, operator_and_schedule
+from lit_evoae.study.grid import Cell, cells, variant_at
 from lit_evoae.study.grid_report import grid_sections
 from lit_evoae.study.plots import plot_all
 from lit_evoae.study.results import (
     COMPARED_AXIS,
-    NO_PRUNING,
+    PRUNED_WITH,
     by_group,
     group_key,
     load_results,
@@ -50,30 +52,19 @@ def compare(variant: list[float], baseline: list[float]) -> tuple[float, float]:
     return float(p_value), 2 * float(statistic) / (len(variant) * len(baseline)) - 1
 
 
-def same_schedule(name: str, baseline_operator: str) -> str | None:
-    """`<baseline_operator>_<schedule>` for `<operator>_<schedule>`; None for the baseline
-    operator itself and for none."""
-    operator, _, schedule = name.partition("_")
-    if name == NO_PRUNING or operator == baseline_operator or not schedule:
+def baseline(name: str, found: dict[str, Cell], operator: str) -> str | None:
+    """The variant of a group that prunes with `operator` on `name`'s schedule (with `none`:
+    the group's variant without pruning); None for `operator`'s own variants, for no
+    pruning, and where the group has no such variant."""
+    own, schedule = found[name]
+    wanted = (NO_PRUNING, NO_PRUNING) if operator == NO_PRUNING else (operator, schedule)
+    if own in (operator, NO_PRUNING) or UNKNOWN in wanted:
         return None
-    return f"{baseline_operator}_{schedule}"
+    return variant_at(found, wanted)
 
 
-def random_baseline(name: str) -> str | None:
-    """`random_<schedule>` for `<operator>_<schedule>`; None for random itself and for none."""
-    return same_schedule(name, "random")
-
-
-def magnitude_baseline(name: str) -> str | None:
-    """`magnitude_<schedule>`: the usual pruning baseline on the same schedule."""
-    return same_schedule(name, "magnitude")
-
-
-BASELINES = (
-    (lambda name: NO_PRUNING, "none"),
-    (random_baseline, "random"),
-    (magnitude_baseline, "magnitude"),
-)
+#: The operators each variant is tested against, as the column labels say them.
+BASELINES = (NO_PRUNING, "random", "magnitude")
 
 
 def summarise(results: list[dict]) -> dict[str, list[dict]]:
@@ -82,12 +73,14 @@ def summarise(results: list[dict]) -> dict[str, list[dict]]:
     for group, variants in by_group(results):
         l1 = {name: [r[keys.TEST_L1] for r in runs] for name, runs in variants.items()}
         rows = []
+        found = cells(variants)
         for name in sorted(variants):
             values = l1[name]
             quartiles = np.percentile(values, [25, 75])
             rows.append(
                 {
                     "variant": name,
+                    **dict(zip(PRUNED_WITH, found[name], strict=True)),
                     "n": len(values),
                     "median_test_l1": median(values),
                     "iqr_test_l1": float(quartiles[1] - quartiles[0]),
@@ -95,9 +88,9 @@ def summarise(results: list[dict]) -> dict[str, list[dict]]:
                     "median_train_l1_mean": _median_of(variants[name], keys.FINAL_TRAIN_L1_MEAN),
                 }
             )
-        for baseline_of, label in BASELINES:
-            tests = [(row, baseline_of(row["variant"])) for row in rows]
-            tests = [(row, base) for row, base in tests if base in l1 and base != row["variant"]]
+        for label in BASELINES:
+            tests = [(row, baseline(row["variant"], found, label)) for row in rows]
+            tests = [(row, base) for row, base in tests if base is not None]
             outcomes = [compare(l1[row["variant"]], l1[base]) for row, base in tests]
             adjusted = holm([p for p, _ in outcomes])
             for (row, _), (_, effect), p_value in zip(tests, outcomes, adjusted, strict=True):
@@ -109,6 +102,7 @@ def summarise(results: list[dict]) -> dict[str, list[dict]]:
 
 COLUMNS = [
     "variant",
+    *PRUNED_WITH,
     "n",
     "median_test_l1",
     "iqr_test_l1",
@@ -127,11 +121,12 @@ def small_n_warning(rows: list[dict]) -> str | None:
     """A warning when a group's trials are too few for any test against its baselines to
     reach p < 0.05, whatever the data: p = 1 there means "untestable", not "no difference"."""
     sizes = {row["variant"]: row["n"] for row in rows}
+    found = {row["variant"]: (row["operator"], row["schedule"]) for row in rows}
     tested = [
         (row["variant"], base)
         for row in rows
-        for base in (baseline_of(row["variant"]) for baseline_of, _ in BASELINES)
-        if base in sizes and base != row["variant"]
+        for base in (baseline(row["variant"], found, label) for label in BASELINES)
+        if base is not None
     ]
     untestable = [pair for pair in tested if smallest_p(*map(sizes.get, pair)) >= ALPHA]
     if not untestable:
@@ -234,7 +229,13 @@ def run_accounting(out: Path) -> tuple[list[dict], list[str]]:
         variant = choices.get(COMPARED_AXIS, state.run.variant)
         row = rows.setdefault(
             (group, variant),
-            {"group": group, "variant": variant, "planned": 0, **dict.fromkeys(STATES, 0)},
+            {
+                "group": group,
+                "variant": variant,
+                **dict(zip(PRUNED_WITH, operator_and_schedule(state.run), strict=True)),
+                "planned": 0,
+                **dict.fromkeys(STATES, 0),
+            },
         )
         row["planned"] += 1
         row[state.state] += 1

@@ -14,10 +14,10 @@ from pathlib import Path
 from lit_evoae import keys
 from lit_evoae.errors import ConfigError, DataError, UserError
 from lit_evoae.io import atomic_write_text
+from lit_evoae.study.fragments import UNKNOWN, operator_and_schedule
 from lit_evoae.study.spec import Run
 
 COMPARED_AXIS = "pruning"
-NO_PRUNING = "none"
 
 
 class RunFailed(UserError):
@@ -123,6 +123,7 @@ def write_result(run: Run, out: Path, seconds: float, packed_with: int = 1) -> d
         "seed": run.seed,
         "seconds": seconds,
         "choices": dict(run.choices),
+        **dict(zip(PRUNED_WITH, operator_and_schedule(run), strict=True)),
         "settings": run.settings(),
         keys.TEST_L1: float(last[keys.TEST_L1]),
         keys.MODEL_SPARSITY: float(last[keys.MODEL_SPARSITY]),
@@ -139,6 +140,10 @@ def write_result(run: Run, out: Path, seconds: float, packed_with: int = 1) -> d
         record["packed_with"] = packed_with
     atomic_write_text(folder / keys.RESULT, json.dumps(record, indent=1))
     return record
+
+
+#: A record's fields that say what the run pruned with (study.fragments).
+PRUNED_WITH = ("operator", "schedule")
 
 
 def generations_logged(rows: list[dict]) -> int:
@@ -184,19 +189,30 @@ def load_results(out: Path) -> list[dict]:
     """Every finished run's whole result.json under `out`, with its grid choices (a damaged
     one is left out here; `status.run_states` names it)."""
     plan = read_plan_file(out / keys.PLAN).get("runs", [])
-    planned = {(run.get("variant"), run.get("trial")): run.get("choices") for run in plan}
+    planned = {(run.get("variant"), run.get("trial")): run for run in plan}
     results = []
     for path in sorted(out.glob(f"*/trial_*/{keys.RESULT}")):
         result, _ = checked_result(path.parent)
         if result is None:
             continue
-        choices = result.get("choices") or planned.get((result.get("variant"), result["trial"]))
+        record = planned.get((result.get("variant"), result["trial"])) or {}
+        choices = result.get("choices") or record.get("choices")
         result["choices"] = choices or {COMPARED_AXIS: result["variant"]}
+        if any(field not in result for field in PRUNED_WITH):  # a record older than them
+            result.update(zip(PRUNED_WITH, _pruned_with(record), strict=True))
         result["folder"] = str(path.parent)
         results.append(result)
     if not results:
         raise DataError(f"{out}: no finished runs (no */trial_*/{keys.RESULT}) to report on")
     return results
+
+
+def _pruned_with(record: dict) -> tuple[str, str]:
+    """(operator, schedule) of a planned run's record; unknown without one."""
+    try:
+        return operator_and_schedule(Run.from_plan(record))
+    except ConfigError:
+        return UNKNOWN, UNKNOWN
 
 
 def group_key(choices: dict) -> str:

@@ -9,7 +9,6 @@ The plan (`study.json`) records every run, so a SLURM array task can pick one by
 """
 
 import collections
-import functools
 import json
 import os
 import subprocess
@@ -34,6 +33,7 @@ from lit_evoae.study.folders import (
     remove_stale_temporaries,
     run_lock,
 )
+from lit_evoae.study.fragments import difference, shared_part
 from lit_evoae.study.locks import STUDY_LOCK, Busy, all_locked, locked
 from lit_evoae.study.results import (
     RunFailed,
@@ -113,7 +113,8 @@ def _run_locked(
         wandb_project=wandb_project,
         packs=[[run.key for run in group] for group in groups if len(group) > 1],
     )
-    for line in describe_packs(groups, limits):
+    lines = describe_packs(groups, limits) + (kinds_apart(pending) if pack != 1 else [])
+    for line in lines:
         print(f"{study.name}: {line}", flush=True)
     with (
         ThreadPoolExecutor(max_workers=workers) as pool,
@@ -187,25 +188,6 @@ def pack_limits(
     return limits
 
 
-def shared_part(run: Run) -> tuple:
-    """What a run's pack-mates must share: its configs and overrides, less those that only
-    set `pruning.*` (fragments of callbacks/, --pruning.* overrides). The seed differs."""
-    configs = tuple(str(config) for config in run.configs if not _pruning_only(config))
-    overrides = tuple(
-        (key, repr(value)) for key, value in run.overrides if not key.startswith("pruning.")
-    )
-    return configs, overrides
-
-
-@functools.cache
-def _pruning_only(config: Path) -> bool:
-    try:
-        text = yaml.safe_load(Path(config).read_text())
-    except (OSError, yaml.YAMLError):
-        return False
-    return isinstance(text, dict) and set(text) == {"pruning"}
-
-
 def describe_packs(groups: list[list[Run]], limits: int | dict[tuple, int]) -> list[str]:
     """One line per pack that holds more than one run: its runs, and why it is that size."""
     lines = []
@@ -221,6 +203,20 @@ def describe_packs(groups: list[list[Run]], limits: int | dict[tuple, int]) -> l
         )
         lines.append(f"pack {number}: {len(group)} runs of {', '.join(variants)}; {reason}")
     return lines
+
+
+def kinds_apart(runs: list[Run]) -> list[str]:
+    """A line for each kind of run (`shared_part`) after the first, saying in what it
+    differs from the first: why their runs train in separate packs."""
+    kinds: dict[tuple, Run] = {}
+    for run in runs:
+        kinds.setdefault(shared_part(run), run)
+    firsts = list(kinds.values())
+    return [
+        f"runs like {run.key} pack apart from runs like {firsts[0].key}: they differ in "
+        f"{difference(run, firsts[0])}"
+        for run in firsts[1:]
+    ]
 
 
 def usable_cores() -> int:

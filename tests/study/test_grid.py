@@ -5,21 +5,35 @@ import pytest
 from lit_evoae.study.grid import (
     Summary,
     best_and_ties,
+    cells,
     grid_axes,
-    operator_schedule,
     pareto_front,
+    variant_at,
 )
 from lit_evoae.study.report import compare, holm
 
 
-def test_a_variant_name_splits_at_its_first_underscore():
-    assert operator_schedule("random_final_n") == ("random", "final_n")
-    assert operator_schedule("none") is None and operator_schedule("base") is None
+def test_a_variant_sits_where_its_runs_recorded_their_pruning():
+    variants = {
+        "my_fancy_prune": [{"operator": "random", "schedule": "fixed"}],
+        "old": [{}],  # a record older than the fields
+    }
+    found = cells(variants)
+    assert found == {"my_fancy_prune": ("random", "fixed"), "old": ("unknown", "unknown")}
+    assert variant_at(found, ("random", "fixed")) == "my_fancy_prune"
+    assert variant_at(found, ("random", "final_n")) is None
 
 
-def test_axes_keep_the_papers_order_and_put_unknown_names_last():
-    names = ["none", "magnitude_fixed", "random_final_n", "random_fixed", "lottery_warm"]
-    assert grid_axes(names) == (["random", "magnitude", "lottery"], ["fixed", "final_n", "warm"])
+def test_axes_keep_the_papers_order_and_put_other_classes_last():
+    found = [
+        ("none", "none"),
+        ("magnitude", "fixed"),
+        ("random", "final_n"),
+        ("random", "fixed"),
+        ("lottery", "warm"),
+        ("unknown", "fixed"),
+    ]
+    assert grid_axes(found) == (["random", "magnitude", "lottery"], ["fixed", "final_n", "warm"])
 
 
 def test_the_pareto_front_keeps_what_nothing_dominates():

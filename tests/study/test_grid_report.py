@@ -6,6 +6,7 @@ import json
 
 import matplotlib.pyplot as plt
 import pytest
+from hand_made import pruned_with
 
 from lit_evoae import keys
 from lit_evoae.study import grid_plots
@@ -34,6 +35,7 @@ def out(tmp_path):
                 "trial": trial,
                 "seed": trial,
                 "choices": {"regime": regime, "pruning": pruning},
+                **pruned_with(pruning),
                 keys.TEST_L1: value,
                 keys.MODEL_SPARSITY: 1 - capacity,
                 keys.FINAL_TRAIN_L1_MEAN: value,
@@ -57,7 +59,7 @@ def test_the_report_draws_the_grid_and_names_the_best_per_regime(out):
     for name in ("heatmap_train_l1_mean", "heatmap_capacity", "pareto", "size_curves"):
         assert (folder / f"{name}.png").stat().st_size > 1000, name
     text = (folder / keys.REPORT_MD).read_text()
-    assert "regime=tiny: no heatmap, it has 1 variant(s) and 0 named" in text
+    assert "regime=tiny: no heatmap, it has 1 variant(s) and 0 with a known operator" in text
     assert "regime=canonical: best **none**" in text
     assert "regime=coevolution: best **random_exponential** (median 0.1000, n = 3)" in text
     # canonical: none (0.27, 1.0), conjunctive_fixed (0.28, 0.75), random_exponential

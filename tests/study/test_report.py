@@ -4,6 +4,7 @@ import csv
 import json
 
 import pytest
+from hand_made import pruned_with
 from scipy.stats import mannwhitneyu
 
 from lit_evoae import keys
@@ -13,7 +14,7 @@ from lit_evoae.study.report import (
     compare,
     holm,
     load_results,
-    random_baseline,
+    baseline,
     small_n_warning,
     summarise,
 )
@@ -38,6 +39,7 @@ def study(tmp_path):
                 "trial": trial,
                 "seed": trial,
                 "choices": {"regime": regime, "pruning": pruning},
+                **pruned_with(pruning),
                 keys.TEST_L1: value,
                 keys.MODEL_SPARSITY: 0.0 if pruning == "none" else 0.3,
             }
@@ -61,9 +63,19 @@ def test_effect_size_is_the_rank_biserial_correlation():
     assert compare([0.1, 0.2], [0.1, 0.2])[1] == 0.0
 
 
-def test_random_baseline_pairs_schedules():
-    assert random_baseline("variance_exponential") == "random_exponential"
-    assert random_baseline("random_fixed") is None and random_baseline("none") is None
+def test_baselines_pair_schedules_by_what_the_variants_prune_with_not_their_names():
+    found = {
+        "mine": ("variance", "exponential"),
+        "plain": ("random", "exponential"),
+        "random_fixed": ("random", "fixed"),
+        "control": ("none", "none"),
+        "odd": ("unknown", "unknown"),
+    }
+    assert baseline("mine", found, "random") == "plain"
+    assert baseline("mine", found, "none") == "control"
+    assert baseline("mine", found, "magnitude") is None  # the group has none
+    assert baseline("plain", found, "random") is None and baseline("control", found, "none") is None
+    assert baseline("odd", found, "random") is None and baseline("odd", found, "none") == "control"
 
 
 def test_tables_per_group_with_medians_and_corrected_tests(study):
@@ -151,9 +163,9 @@ def test_a_study_run_as_written_says_so(study):
 
 def test_the_small_n_warning_names_the_variants_still_too_small_to_test():
     rows = [
-        {"variant": "none", "n": 5},
-        {"variant": "random_fixed", "n": 5},
-        {"variant": "random_final_n", "n": 2},  # its pack still running
+        {"variant": "none", "n": 5, **pruned_with("none")},
+        {"variant": "random_fixed", "n": 5, **pruned_with("random_fixed")},
+        {"variant": "random_final_n", "n": 2, **pruned_with("random_final_n")},  # still running
     ]
     warning = small_n_warning(rows)
     assert warning.startswith("**Warning:** the trials of random_final_n (n = 2) are too few")

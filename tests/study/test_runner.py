@@ -15,7 +15,8 @@ import yaml
 
 from lit_evoae import keys
 from lit_evoae.study.cli import main
-from lit_evoae.study.runner import describe_packs, packs, shared_part
+from lit_evoae.study.fragments import shared_part
+from lit_evoae.study.runner import describe_packs, packs
 from lit_evoae.study.spec import Run, load_study
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -255,9 +256,9 @@ def test_runs_that_differ_only_in_pruning_share_packs_in_plan_order(tmp_path):
         fragments[name] = tmp_path / f"{name}.yaml"
         fragments[name].write_text(yaml.safe_dump({"pruning": {"probability": 0.5}}))
     regimes = {}
-    for name in ("canonical", "coevolution"):
+    for name, lr in (("canonical", 0.1), ("coevolution", 0.2)):
         regimes[name] = tmp_path / f"{name}.yaml"
-        regimes[name].write_text(yaml.safe_dump({"model": {"init_args": {"lr": 0.1}}}))
+        regimes[name].write_text(yaml.safe_dump({"model": {"init_args": {"lr": lr}}}))
     runs = [
         Run(
             f"{regime}__{pruning}",

@@ -1,0 +1,142 @@
+"""What a run prunes with, and what else it sets, read from what its configs say.
+
+The operator and schedule come from the classes a run's `pruning` section configures
+(`RandomPruning` -> `random`, `FinalN` -> `final_n`), never from a file's name: a copy of
+`random_fixed.yaml` under any name groups, packs and plots as random/fixed. Runs may share
+a pack when everything but their `pruning` sections is the same (`shared_part`).
+"""
+
+import functools
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from lit_evoae.study.spec import Run
+
+NO_PRUNING = "none"
+#: What a report says where the content names no class it can read.
+UNKNOWN = "unknown"
+PRUNING = "pruning"
+
+
+def operator_and_schedule(run: Run) -> tuple[str, str]:
+    """(operator, schedule) short names of the run's pruning; (none, none) without an
+    operator (the Pruning callback's default), UNKNOWN where a class cannot be read."""
+    section = pruning_section(run)
+    operator = section.get("operator")
+    if operator is None:
+        return NO_PRUNING, NO_PRUNING
+    schedule = section.get("schedule")
+    return (
+        short_name(operator, "Pruning"),
+        "fixed" if schedule is None else short_name(schedule, "Schedule"),
+    )
+
+
+def short_name(value: Any, suffix: str) -> str:
+    """`class_path` (or a bare class name) as snake case less `suffix`:
+    `lit_evoae.pruning.operators.RandomPruning` -> `random`, `FinalN` -> `final_n`."""
+    path = value.get("class_path") if isinstance(value, dict) else value
+    if not isinstance(path, str) or not path.strip():
+        return UNKNOWN
+    name = path.strip().rsplit(".", 1)[-1]
+    if name != suffix:
+        name = name.removesuffix(suffix)
+    snake = re.sub(r"(?<=[a-z0-9])([A-Z])|(?<=[A-Z])([A-Z])(?=[a-z])", r"_\1\2", name)
+    return snake.lower() or UNKNOWN
+
+
+def pruning_section(run: Run) -> dict:
+    """The run's `pruning` settings: each config's section merged in order, then the
+    `pruning.*` overrides (the last one of a key wins, as on the command line)."""
+    merged: dict = {}
+    for config in run.configs:
+        merged = _merged(merged, _read(config).get(PRUNING) or {})
+    for key, value in run.overrides:
+        if key == PRUNING or key.startswith(f"{PRUNING}."):
+            merged = _merged(merged, _nested(key.split(".")[1:], value))
+    return merged
+
+
+def shared_part(run: Run) -> tuple:
+    """What a run's pack-mates must share: each config's content less its `pruning`
+    section (with the config's folder, against which relative paths resolve; a config of
+    nothing else counts as nothing), and the overrides less `pruning.*`. The seed differs."""
+    configs = tuple(
+        (str(Path(config).parent), rest)
+        for config in run.configs
+        if (rest := _without_pruning(config)) != "{}"
+    )
+    overrides = tuple(
+        (key, repr(value))
+        for key, value in run.overrides
+        if key != PRUNING and not key.startswith(f"{PRUNING}.")
+    )
+    return configs, overrides
+
+
+def difference(one: Run, other: Run) -> str:
+    """The first setting outside `pruning` in which two runs differ, for a log line that
+    says why they train in separate packs."""
+    mine, theirs = _flat_settings(one), _flat_settings(other)
+    for key in sorted(set(mine) | set(theirs)):
+        if mine.get(key) != theirs.get(key):
+            return f"{key} ({mine.get(key, 'unset')} vs {theirs.get(key, 'unset')})"
+    return "the folders of their configs (relative paths resolve against them)"
+
+
+def _flat_settings(run: Run) -> dict[str, str]:
+    merged: dict = {}
+    for config in run.configs:
+        merged = _merged(merged, {k: v for k, v in _read(config).items() if k != PRUNING})
+    flat = dict(_flattened(merged))
+    for key, value in run.overrides:
+        if key != PRUNING and not key.startswith(f"{PRUNING}."):
+            flat[key] = json.dumps(value, default=str)
+    flat.pop("seed_everything", None)
+    return flat
+
+
+def _flattened(value: Any, prefix: str = ""):
+    if isinstance(value, dict) and value:
+        for key, item in value.items():
+            yield from _flattened(item, f"{prefix}.{key}" if prefix else str(key))
+    else:
+        yield prefix, json.dumps(value, default=str)
+
+
+@functools.cache
+def _without_pruning(config: Path) -> str:
+    content = {key: value for key, value in _read(config).items() if key != PRUNING}
+    return json.dumps(content, sort_keys=True, default=str)
+
+
+@functools.cache
+def _read(config: Path) -> dict:
+    """A config's top-level mapping; {} where it cannot be read (its fit names the file)."""
+    try:
+        content = yaml.safe_load(Path(config).read_text())
+    except (OSError, yaml.YAMLError):
+        return {}
+    return content if isinstance(content, dict) else {}
+
+
+def _merged(base: dict, update: dict) -> dict:
+    if not isinstance(update, dict):
+        return base
+    merged = dict(base)
+    for key, value in update.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merged(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _nested(keys: list[str], value: Any) -> dict:
+    for key in reversed(keys):
+        value = {key: value}
+    return value if isinstance(value, dict) else {}
