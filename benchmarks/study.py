@@ -53,7 +53,7 @@ def set_up_like_a_pack(threads: int, keep_memory: bool = True, compiled: bool = 
     torch.set_num_threads(threads)
     kept = keep_memory and keep_freed_memory()
     if compiled:
-        compile_first_step("cpu")
+        compile_first_step()
     return kept
 
 

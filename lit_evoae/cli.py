@@ -207,9 +207,15 @@ class LitEvoAECLI(LightningCLI):
         )
         if self.subcommand:
             self._resume_in_own_folder(config)
-        if _uses_wandb(config) and not wandb_configured():
-            # Without credentials wandb would stop the run to ask for a key; log offline.
-            os.environ["WANDB_MODE"] = "offline"
+        if self.subcommand == "fit":  # a process that trains: keep its freed memory
+            keep_freed_memory()
+        wandb_loggers = _wandb_loggers(config)
+        if wandb_loggers and not wandb_configured():
+            # Without credentials wandb would stop the run to ask for a key; log offline,
+            # by wandb.init's `mode` (the logger's `offline` would set WANDB_MODE for the
+            # whole process).
+            for logger in wandb_loggers:
+                logger["dict_kwargs"] = {**(logger.get("dict_kwargs") or {}), "mode": "offline"}
             self.wandb_offline = True
 
     def _resume_in_own_folder(self, config) -> None:
@@ -344,10 +350,9 @@ def _as_list(value) -> list:
     return [] if value is None else value if isinstance(value, list) else [value]
 
 
-def _uses_wandb(config) -> bool:
-    loggers = config.get("trainer", {}).get("logger")
-    loggers = loggers if isinstance(loggers, list) else [loggers]
-    return any("WandbLogger" in str(getattr(logger, "class_path", "")) for logger in loggers)
+def _wandb_loggers(config) -> list:
+    loggers = _as_list(config.get("trainer", {}).get("logger"))
+    return [logger for logger in loggers if "WandbLogger" in str(getattr(logger, "class_path", ""))]
 
 
 def build_cli(
@@ -375,7 +380,6 @@ def build_cli(
 def main(cache_as: str | None = None) -> None:
     """Console entry point (behind `entry.main`): exit 0 on success, 2 with a one-line message
     on a user error."""
-    keep_freed_memory()
     try:
         with exit_on_user_error("lit-evoae"):
             if sys.argv[1:2] == ["export"]:

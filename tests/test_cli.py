@@ -453,3 +453,16 @@ def test_an_absent_accelerator_is_refused_naming_those_present(tiny_config, caps
     )
     assert "lit-evoae: error: trainer.accelerator=gpu is not present on this machine; " in err
     assert "choose one that is: cpu, auto" in err
+
+
+def test_only_a_process_that_trains_tunes_the_allocator(tiny_config, monkeypatch):
+    import lit_evoae.cli as cli
+
+    calls = []
+    monkeypatch.setattr(cli, "keep_freed_memory", lambda: calls.append(1) or True)
+    build_cli(["test", "--config", str(tiny_config)])
+    with pytest.raises(SystemExit):
+        build_cli(["fit", "--config", str(tiny_config), "--print_config"])
+    assert calls == []
+    build_cli(["fit", "--config", str(tiny_config), "--trainer.max_epochs", "1"])
+    assert calls == [1]

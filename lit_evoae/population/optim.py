@@ -265,11 +265,16 @@ def _first_step_per_tensor_(
 
 #: Set to 1, this environment variable keeps a study's packs on the eager step.
 EAGER_STEP = "LIT_EVOAE_EAGER_STEP"
+#: The device types whose stateless step is compiled in a process that asks. CPU only:
+#: there it gained (below). On CUDA the foreach calls already run as a few multi-tensor
+#: kernels over every tensor, compiling would need Triton, and no gain was measured, so
+#: CUDA keeps the foreach form.
+COMPILED_ON = ("cpu",)
 #: Device type -> the compiled first step, for processes that asked (`compile_first_step`).
 _COMPILED: dict[str, object] = {}
 
 
-def compile_first_step(device_type: str = "cpu") -> None:
+def compile_first_step() -> None:
     """Run the stateless update (reset_every_step) through `torch.compile` in this process.
 
     The foreach form reads and writes every gradient four times; the compiled one makes
@@ -279,7 +284,8 @@ def compile_first_step(device_type: str = "cpu") -> None:
     and needs a C++ compiler, so only long-running processes (a study's packs) ask for it;
     where compiling fails, the foreach form runs, after one warning.
     """
-    _COMPILED[device_type] = torch.compile(_first_step_per_tensor_, dynamic=False)
+    for device_type in COMPILED_ON:
+        _COMPILED[device_type] = torch.compile(_first_step_per_tensor_, dynamic=False)
 
 
 def _run_compiled(compiled, parameters, gradients, masks, rates, eps) -> bool:

@@ -256,7 +256,7 @@ def set_up_pack_process() -> None:
     """What every pack process does first (and `study.calibration`'s, which measures one)."""
     keep_freed_memory()
     if os.environ.get(EAGER_STEP) != "1":  # a pack runs for minutes: worth seconds of compiling
-        compile_first_step("cpu")
+        compile_first_step()
 
 
 def main(argv: list[str] | None = None) -> None:

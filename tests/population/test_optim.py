@@ -151,7 +151,7 @@ def train_stateless(steps: int = 6, population_size: int = 4) -> list[torch.Tens
 def test_the_compiled_stateless_step_is_bit_identical_to_the_eager_one(monkeypatch):
     eager = train_stateless()
     monkeypatch.setattr(optim, "_COMPILED", {})
-    optim.compile_first_step("cpu")
+    optim.compile_first_step()
     compiled = train_stateless()
     assert "cpu" in optim._COMPILED  # it ran compiled, and did not fall back
     for mine, theirs in zip(compiled, eager, strict=True):
