@@ -34,8 +34,8 @@ from lit_evoae.allocator import keep_freed_memory
 from lit_evoae.population.optim import compile_first_step
 from lit_evoae.study.calibration import GenerationClock, cache_key, cached, interleaved
 from lit_evoae.study.cli import pack_argument
-from lit_evoae.study.pack import build_pack
 from lit_evoae.study.fragments import shared_part
+from lit_evoae.study.pack import build_pack
 from lit_evoae.study.runner import pack_limits, usable_cores
 from lit_evoae.study.sizing import AUTO
 from lit_evoae.study.spec import load_study

@@ -68,3 +68,35 @@ def test_the_paper_is_cited_and_citation_cff_is_valid_yaml():
         "Toutouh",
         "O'Reilly",
     ]
+
+
+def layout_paths() -> list[Path]:
+    """Every file and folder the README's Layout block names: the name column of each line
+    (`study/report.py, claims.py` names two files in study/), and benchmarks' scripts."""
+    block = README.split("## Layout", 1)[1].split("```")[1]
+    paths, parent = [], ROOT
+    for line in block.splitlines():
+        names = re.match(r"[\w./-]*(?:, [\w./-]+)*", line.strip()).group()
+        if not line.strip() or line.startswith(" " * 10):
+            names = ""  # a description carried over to the next line
+        elif not line.startswith(" "):
+            parent = ROOT
+        folder = None
+        for name in filter(None, (part.strip() for part in names.split(","))):
+            if folder is None:
+                path = (parent if line.startswith(" ") else ROOT) / name
+                folder = path.parent
+            else:
+                path = folder / name
+            paths.append(path)
+        if not line.startswith(" ") and names.endswith("/"):
+            parent = ROOT / names
+    scripts = re.findall(r"([a-z_]+\.py) \(", block.split("benchmarks/", 1)[1].split("tests/")[0])
+    return paths + [ROOT / "benchmarks" / script for script in scripts]
+
+
+def test_every_module_the_layout_names_exists():
+    named = layout_paths()
+    assert len(named) >= 50 and ROOT / "lit_evoae" / "study" / "locks.py" in named
+    missing = [str(path.relative_to(ROOT)) for path in named if not path.exists()]
+    assert missing == [], f"README Layout names what does not exist: {missing}"

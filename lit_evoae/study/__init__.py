@@ -1,1 +1,1 @@
-"""Studies: many trials of many variants, run locally (and later on SLURM), then reported."""
+"""Studies: many trials of many variants, run locally or as SLURM job arrays, then reported."""

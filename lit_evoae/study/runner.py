@@ -46,7 +46,8 @@ from lit_evoae.study.sizing import pack_size
 from lit_evoae.study.spec import Run, Study
 from lit_evoae.study.watch import StudyProgress
 
-#: The exit status of a pack process whose variant is not a coevolution (lit_evoae.study.pack):
+#: The exit status of a pack process whose system is neither of lit_evoae's own (a user's
+#: subclass of neither, lit_evoae.study.pack):
 #: its trials then run alone.
 NOT_PACKABLE = 3
 

@@ -11,10 +11,10 @@ from lit_evoae import keys
 from lit_evoae.errors import DataError
 from lit_evoae.study.cli import main
 from lit_evoae.study.report import (
+    baseline,
     compare,
     holm,
     load_results,
-    baseline,
     small_n_warning,
     summarise,
 )
