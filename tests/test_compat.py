@@ -78,3 +78,72 @@ def test_lightning_still_has_what_lit_evoae_subclasses_override(tmp_path):
     trainer = pl.Trainer(accelerator="cpu", logger=False, default_root_dir=tmp_path)
     model.trainer = trainer
     assert compat.attached_trainer(model) is trainer, "LightningModule._trainer is gone"
+
+
+#: Private names Python itself gives a class (abc.ABCMeta's cache).
+PYTHON_SETS = {"_abc_impl"}
+
+
+def private_names_outside_compat() -> dict[str, set[str]]:
+    """Private (single-underscore) names that a module of lit_evoae other than compat.py
+    reads from another package, or overrides from a base class of another package: each
+    with the files it appears in. A name lit_evoae defines or assigns itself is its own."""
+    import ast
+    import importlib
+    from pathlib import Path
+
+    package = Path(compat.__file__).parent
+    trees = {path: ast.parse(path.read_text()) for path in sorted(package.rglob("*.py"))}
+    own = set()
+    for tree in trees.values():
+        for node in ast.walk(tree):
+            if isinstance(node, ast.FunctionDef | ast.ClassDef | ast.AsyncFunctionDef):
+                own.add(node.name)
+            elif isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store):
+                own.add(node.attr)
+            elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+                own.add(node.id)
+            elif isinstance(node, ast.arg):
+                own.add(node.arg)
+    found: dict[str, set[str]] = {}
+
+    def private(name: str) -> bool:
+        return name.startswith("_") and not name.startswith("__")
+
+    for path, tree in trees.items():
+        if path.name == "compat.py":
+            continue
+        where = str(path.relative_to(package))
+        for node in ast.walk(tree):
+            names = []
+            if isinstance(node, ast.Attribute):
+                names = [node.attr]
+            elif isinstance(node, ast.ImportFrom) and not (node.module or "").startswith("lit_"):
+                names = (node.module or "").split(".") + [alias.name for alias in node.names]
+            elif isinstance(node, ast.Import):
+                names = [part for alias in node.names for part in alias.name.split(".")]
+            for name in names:
+                if private(name) and name not in own:
+                    found.setdefault(name, set()).add(where)
+        # Overrides: a method of a lit_evoae class that a base from another package has.
+        module = importlib.import_module(
+            "lit_evoae." + ".".join(path.relative_to(package).with_suffix("").parts)
+        )
+        for value in vars(module).values():
+            if not (isinstance(value, type) and value.__module__ == module.__name__):
+                continue
+            foreign = [b for b in value.__mro__[1:] if not b.__module__.startswith("lit_evoae")]
+            for name in set(vars(value)) - PYTHON_SETS:
+                if private(name) and any(hasattr(base, name) for base in foreign):
+                    found.setdefault(name, set()).add(where)
+    return found
+
+
+def test_every_private_name_of_another_package_is_listed_in_compat():
+    found = private_names_outside_compat()
+    unlisted = {
+        name: sorted(where) for name, where in found.items() if name not in compat.ELSEWHERE
+    }
+    assert unlisted == {}, f"private names of other packages, not in compat.ELSEWHERE: {unlisted}"
+    stale = sorted(set(compat.ELSEWHERE) - set(found))
+    assert stale == [], f"compat.ELSEWHERE lists names no module uses any more: {stale}"
