@@ -95,6 +95,7 @@ def test_the_cli_reports_a_damaged_checkpoint_in_one_line(
     assert "Traceback" not in err
 
 
+@pytest.mark.integration
 def test_runs_save_their_checkpoints_atomically(tmp_path, monkeypatch, tiny_coevolution):
     import yaml
 
@@ -110,6 +111,7 @@ def test_runs_save_their_checkpoints_atomically(tmp_path, monkeypatch, tiny_coev
     assert read_checkpoint(last)["epoch"] == 0
 
 
+@pytest.mark.integration
 def test_the_resolved_config_is_written_atomically(tmp_path, monkeypatch, tiny_coevolution):
     import yaml
 
@@ -137,6 +139,7 @@ def test_the_resolved_config_is_written_atomically(tmp_path, monkeypatch, tiny_c
 FIXTURES = Path(__file__).parent / "fixtures"
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("name", ["coevolution_f5db8b2.ckpt", "coevolution_reset_f5db8b2.ckpt"])
 def test_a_checkpoint_written_before_the_strategy_objects_loads_and_resumes(name, tmp_path):
     # Written by main at f5db8b2: strategy as strings (sequential, epoch_node), described by

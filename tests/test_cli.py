@@ -71,6 +71,7 @@ def read_metrics(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(handle))
 
 
+@pytest.mark.integration
 def test_fit_then_test_from_the_checkpoint(tiny_config, tmp_path):
     build_cli(["fit", "--config", str(tiny_config)])
     run = tmp_path / "lightning_logs" / "version_0"
@@ -100,6 +101,7 @@ def test_fit_then_test_from_the_checkpoint(tiny_config, tmp_path):
     ]
 
 
+@pytest.mark.integration
 def test_fit_and_test_are_quiet_and_close_with_one_summary_line(
     tiny_config, tmp_path, capsys, recwarn, lightning_messages
 ):
@@ -125,6 +127,7 @@ def test_fit_and_test_are_quiet_and_close_with_one_summary_line(
     assert not any("💡 Tip" in message for message in lightning_messages)
 
 
+@pytest.mark.integration
 def test_default_root_dir_holds_every_output_of_the_run(tiny_config, tmp_path):
     build_cli(
         [
@@ -146,6 +149,7 @@ def test_default_root_dir_holds_every_output_of_the_run(tiny_config, tmp_path):
     assert not (tmp_path / "config.yaml").exists()
 
 
+@pytest.mark.integration
 def test_a_relative_logger_folder_other_than_dot_stays_relative_to_the_working_folder(
     tiny_config, tmp_path
 ):
@@ -167,6 +171,7 @@ def test_a_relative_logger_folder_other_than_dot_stays_relative_to_the_working_f
     assert not (tmp_path / "runs" / "x" / "runs").exists()
 
 
+@pytest.mark.integration
 def test_wandb_runs_keep_their_files_in_folders_of_their_own(tiny_config, tmp_path, monkeypatch):
     monkeypatch.setenv("WANDB_MODE", "offline")
     monkeypatch.setenv("WANDB_SILENT", "true")
@@ -194,6 +199,7 @@ def test_wandb_runs_keep_their_files_in_folders_of_their_own(tiny_config, tmp_pa
     assert not (tmp_path / "out" / "config.yaml").exists()
 
 
+@pytest.mark.integration
 def test_coevolution_fit_tests_and_saves_the_best_individual(tmp_path, monkeypatch):
     import torch
 
@@ -228,6 +234,7 @@ def test_coevolution_fit_tests_and_saves_the_best_individual(tmp_path, monkeypat
     assert tested.trainer.callback_metrics[keys.TEST_L1].item() == pytest.approx(expected, rel=1e-5)
 
 
+@pytest.mark.integration
 def test_rerun_in_the_same_folder_does_not_fail_on_the_saved_config(tiny_config, tmp_path):
     args = [
         "fit",
@@ -278,6 +285,7 @@ def console_error(monkeypatch, capsys, *args) -> str:
     return err
 
 
+@pytest.mark.integration
 def test_unusable_data_dir_is_a_one_line_error(tiny_config, tmp_path, capsys, monkeypatch):
     (tmp_path / "blocked").write_text("")
     err = console_error(
@@ -308,6 +316,7 @@ def test_topology_that_does_not_fit_is_a_one_line_error(tmp_path, capsys, monkey
     assert "lit-evoae: error: topology: a ring of size 4 cannot hold a neighbourhood" in err
 
 
+@pytest.mark.integration
 def test_a_trainer_argument_lightning_refuses_is_a_one_line_error(tiny_config, capsys, monkeypatch):
     err = console_error(
         monkeypatch, capsys, "fit", "--config", str(tiny_config), "--trainer.max_epochs", "-3"
@@ -315,6 +324,7 @@ def test_a_trainer_argument_lightning_refuses_is_a_one_line_error(tiny_config, c
     assert "lit-evoae: error: trainer: `max_epochs` must be a non-negative integer" in err
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize(
     ("code", "reason"), [(13, "Permission denied"), (28, "No space left on device")]
 )
@@ -331,6 +341,7 @@ def test_an_unwritable_output_folder_is_a_one_line_error(
     assert f"lit-evoae: error: cannot write out/config.yaml: {reason}" in err
 
 
+@pytest.mark.integration
 def test_other_errors_keep_their_traceback(tiny_config, monkeypatch):
     import lit_evoae.cli
 
@@ -343,6 +354,7 @@ def test_other_errors_keep_their_traceback(tiny_config, monkeypatch):
         main()
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize(
     ("override", "message"),
     [
@@ -410,6 +422,7 @@ class FailAt(pl.Callback):
             raise RuntimeError("a failure inside the run")
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize(("epoch", "kept"), [(0, False), (1, True)])
 def test_a_run_failing_in_its_first_generation_leaves_no_folder(tiny_config, tmp_path, epoch, kept):
     failing = [{"class_path": "test_cli.FailAt", "init_args": {"epoch": epoch}}]
@@ -421,6 +434,7 @@ def test_a_run_failing_in_its_first_generation_leaves_no_folder(tiny_config, tmp
     assert run.is_dir() == kept  # a later failure keeps what it logged and saved
 
 
+@pytest.mark.integration
 def test_a_ddp_split_that_cannot_work_is_refused_before_any_rank_starts(
     tmp_path, monkeypatch, capsys
 ):
@@ -455,6 +469,7 @@ def test_an_absent_accelerator_is_refused_naming_those_present(tiny_config, caps
     assert "choose one that is: cpu, auto" in err
 
 
+@pytest.mark.integration
 def test_only_a_process_that_trains_tunes_the_allocator(tiny_config, monkeypatch):
     import lit_evoae.cli as cli
 

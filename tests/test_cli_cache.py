@@ -75,6 +75,7 @@ def stored(monkeypatch, tmp_path):
     assert cli_cache.cache_file(PROGRAM).exists()
 
 
+@pytest.mark.integration
 def test_the_copy_answers_as_the_full_parser_does(stored):
     for args in ANSWERED:
         status, out, err = quick_answer(args)

@@ -4,6 +4,7 @@ These fail loudly, naming the call, when an upgrade removes one."""
 
 import inspect
 
+import pytest
 import pytorch_lightning as pl
 import torch
 
@@ -15,6 +16,7 @@ def test_torch_still_has_its_fused_adam_kernel():
     assert callable(compat.fused_adam_)
 
 
+@pytest.mark.integration
 def test_lightning_still_has_the_attributes_lit_evoae_sets(tmp_path):
     trainer = pl.Trainer(
         accelerator="cpu",
@@ -32,6 +34,7 @@ def test_lightning_still_has_the_attributes_lit_evoae_sets(tmp_path):
     assert callable(trainer._checkpoint_connector.dump_checkpoint), "dump_checkpoint is gone"
 
 
+@pytest.mark.integration
 def test_a_dumped_checkpoint_is_what_save_checkpoint_writes(tmp_path, tiny_data):
     from lit_evoae.systems import CanonicalAutoencoder
 
@@ -64,6 +67,7 @@ def test_lightning_ddp_strategy_still_keeps_its_wrapper_options():
     )
 
 
+@pytest.mark.integration
 def test_lightning_still_has_what_lit_evoae_subclasses_override(tmp_path):
     from pytorch_lightning.cli import LightningCLI
     from pytorch_lightning.loggers.csv_logs import ExperimentWriter

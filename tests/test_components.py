@@ -109,6 +109,7 @@ def test_a_component_that_drops_an_argument_cannot_be_saved():
         describe(Forgetful(colour="blue"))
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize(
     ("system", "arguments"),
     [(CoevolutionaryAutoencoder, COEVOLUTION), (CanonicalAutoencoder, CANONICAL)],

@@ -18,6 +18,8 @@ from lit_evoae import keys
 from lit_evoae.callbacks import Pruning
 from lit_evoae.cli import build_cli
 
+pytestmark = pytest.mark.integration  # each test trains or starts a process
+
 ROOT = Path(__file__).resolve().parents[1]
 # Study files (configs/studies/) are not LightningCLI configs, and configs/logging/ holds
 # fragments; tests/study and tests/test_wandb.py cover them.

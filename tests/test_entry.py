@@ -8,6 +8,8 @@ import pytest
 
 from lit_evoae import cli_cache
 
+pytestmark = pytest.mark.integration  # each test trains or starts a process
+
 ROOT = Path(__file__).resolve().parents[1]
 
 #: Runs the console command's entry in a fresh interpreter and reports whether torch came in.

@@ -38,6 +38,7 @@ def test_compact_of_an_unpruned_network_is_the_same_network():
     torch.testing.assert_close(smaller(inputs), model(inputs))
 
 
+@pytest.mark.integration
 def test_export_round_trip_from_a_pruned_checkpoint(tmp_path, monkeypatch, capsys):
     data = BinaryClusteringDataModule(
         num_clusters=3, dim=20, examples_per_cluster=20, batch_size=10, data_dir=tmp_path / "data"

@@ -27,6 +27,7 @@ def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path):
     assert os.listdir(tmp_path) == ["a.txt"]
 
 
+@pytest.mark.integration
 def test_a_full_disk_is_an_enospc_naming_the_file_and_keeps_the_old_one(small_disk):
     import errno
 

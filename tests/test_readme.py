@@ -39,6 +39,7 @@ def test_each_results_section_names_its_commit_and_command(title, text):
     assert COMMAND.search(text) or "```bash" in text, f"section '{title}' names no command"
 
 
+@pytest.mark.integration
 def test_every_commit_the_readme_names_exists():
     if not (ROOT / ".git").exists():
         pytest.skip("not a git checkout")

@@ -3,10 +3,13 @@
 import csv
 import sys
 
+import pytest
 import yaml
 
 from lit_evoae import keys
 from lit_evoae.cli import build_cli
+
+pytestmark = pytest.mark.integration  # each test trains or starts a process
 
 
 def test_resume_and_test_log_into_the_checkpoints_own_run_folder(

@@ -107,6 +107,7 @@ def only_run(folder: Path) -> Path:
 
 
 # ---------------------------------------------------------------- the fragment through the CLI
+@pytest.mark.integration
 def test_without_a_key_the_run_is_logged_offline_with_config_media_and_a_sync_hint(
     no_wandb_credentials, tmp_path, capsys
 ):
@@ -141,6 +142,7 @@ def test_without_a_key_the_run_is_logged_offline_with_config_media_and_a_sync_hi
 
 
 # ---------------------------------------------------------------- the callback
+@pytest.mark.integration
 def test_media_show_reconstructions_and_pruned_units_every_epoch(
     no_wandb_credentials, monkeypatch, tmp_path, tiny_data, quiet_trainer
 ):
@@ -174,6 +176,7 @@ def test_media_show_reconstructions_and_pruned_units_every_epoch(
         assert histogram[1][-1] <= 1 and histogram[1][0] < 1  # some unit lost incoming weights
 
 
+@pytest.mark.integration
 def test_with_csv_logging_only_the_callback_does_nothing(tmp_path, tiny_data, quiet_trainer):
     media = WandbMedia(every_n_epochs=1)
     trainer = quiet_trainer(max_epochs=1, logger=CSVLogger(tmp_path), callbacks=[media])
@@ -222,6 +225,7 @@ def sweep_runs(sweep: dict) -> list[list[str]]:
     return commands
 
 
+@pytest.mark.integration
 def test_every_run_of_the_pruning_sweep_parses(monkeypatch):
     sweep = yaml.safe_load(SWEEP.read_text())
     assert sweep["method"] == "grid"

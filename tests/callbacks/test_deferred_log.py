@@ -1,8 +1,11 @@
+import pytest
 import pytorch_lightning as pl
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
 from lit_evoae.callbacks.deferred_log import DeferredLog
+
+pytestmark = pytest.mark.integration  # each test trains or starts a process
 
 #: A batch size that is not a power of two, so that Lightning's value * batch size rounds.
 BATCH = 777

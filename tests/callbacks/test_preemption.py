@@ -119,6 +119,7 @@ CASES = [
 ]
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize(("regime", "at", "call"), CASES)
 def test_a_run_signalled_mid_generation_resumes_bit_identically(
     regime, at, call, tmp_path, tiny_coevolution
@@ -161,6 +162,7 @@ def test_a_run_signalled_mid_generation_resumes_bit_identically(
     assert metric_rows(interrupted.parent) == metric_rows(tmp_path / "straight")
 
 
+@pytest.mark.integration
 def test_a_signal_in_the_last_generation_lets_the_run_finish(tmp_path, tiny_coevolution):
     config = write_config(tmp_path / "run", tiny_coevolution, epochs=2)
     signal_at = {"class_path": "test_preemption.SignalAt", "init_args": {"epoch": 1}}
@@ -169,6 +171,7 @@ def test_a_signal_in_the_last_generation_lets_the_run_finish(tmp_path, tiny_coev
     assert not list(config.parent.glob("hpc_ckpt_*.ckpt"))
 
 
+@pytest.mark.integration
 def test_the_stop_is_reported_before_the_error_leaves_the_callback(
     tmp_path, tiny_coevolution, capsys
 ):
@@ -253,6 +256,7 @@ def validated_epochs(run: Path) -> list[int]:
     return [int(row["epoch"]) for row in metric_rows(run) if row[keys.VAL_L1]]
 
 
+@pytest.mark.integration
 def test_preempt_resume_kill_resume_stays_in_one_run_folder_with_every_epoch_once(
     tmp_path, tiny_coevolution, monkeypatch
 ):
@@ -292,6 +296,7 @@ def test_preempt_resume_kill_resume_stays_in_one_run_folder_with_every_epoch_onc
     assert validated_epochs(run) == [0, 1, 2, 3]  # every epoch once
 
 
+@pytest.mark.integration
 def test_a_requeued_slurm_job_resumes_its_run_in_its_own_folder(
     tmp_path, tiny_coevolution, monkeypatch
 ):

@@ -2,10 +2,13 @@
 
 import sys
 
+import pytest
 import pytorch_lightning as pl
 
 from lit_evoae.callbacks.progress import GenerationBar, GenerationLines
 from lit_evoae.systems import CanonicalAutoencoder
+
+pytestmark = pytest.mark.integration  # each test trains or starts a process
 
 
 def fit_with(progress, tiny_data, epochs=4) -> None:

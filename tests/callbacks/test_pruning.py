@@ -48,6 +48,7 @@ def coevolution(size=4):
     return CoevolutionaryAutoencoder(20, (8,), 3, lr=0.01, topology=Ring(size=size), seeds=[1])
 
 
+@pytest.mark.integration
 def test_probability_one_prunes_every_cell_and_zero_none(data):
     system = coevolution()
     pruning = Pruning(RandomPruning(0.3), Fixed(), probability=1.0)
@@ -71,6 +72,7 @@ def masked_entries_are_zero(population):
     )
 
 
+@pytest.mark.integration
 def test_masks_persist_through_training_and_a_checkpoint_round_trip(data, tmp_path):
     model = CanonicalAutoencoder(20, (8,), 3, lr=0.05)
     first = trainer(1, Pruning(RandomPruning(0.4), Fixed(), probability=1.0))
@@ -91,6 +93,7 @@ def test_masks_persist_through_training_and_a_checkpoint_round_trip(data, tmp_pa
     assert resumed.autoencoder().encoder[0].weight.count_nonzero() < 20 * 8
 
 
+@pytest.mark.integration
 def test_regrow_zeroes_once_and_lets_weights_come_back(data):
     system = coevolution()
     trained = trainer(1, Pruning(RandomPruning(0.5), PruneAfter(), probability=1.0, regrow=True))
@@ -102,6 +105,7 @@ def test_regrow_zeroes_once_and_lets_weights_come_back(data):
     assert bool((system.centers.encoders[0].weight[zeroed] != 0).any())
 
 
+@pytest.mark.integration
 def test_variance_and_conjunctive_prune_units_of_coevolving_pairs(data):
     for operator in (VariancePruning(amount=0.5), ConjunctivePruning(threshold=0.3, cases=30)):
         system = coevolution()
@@ -112,6 +116,7 @@ def test_variance_and_conjunctive_prune_units_of_coevolving_pairs(data):
         assert masked_entries_are_zero(system.centers)
 
 
+@pytest.mark.integration
 def test_resume_with_pruning_continues_exactly(data, tmp_path):
     def run(epochs, resume=None):
         pl.seed_everything(2, verbose=False)
@@ -138,6 +143,7 @@ def test_resume_with_pruning_continues_exactly(data, tmp_path):
         assert torch.equal(tensor, resumed.state_dict()[name]), name
 
 
+@pytest.mark.integration
 def test_conjunctive_needs_enough_validation_cases(data):
     with pytest.raises(ConfigError, match="cases=500 is more than the 120 validation"):
         trainer(1, Pruning(ConjunctivePruning(cases=500))).fit(coevolution(), datamodule=data)
@@ -193,6 +199,7 @@ def test_bad_pruning_values_fail_at_parse_time(
     assert named in capsys.readouterr().err
 
 
+@pytest.mark.integration
 def test_side_passes_do_not_pollute_the_variance_statistics(data):
     system = coevolution()
     operator = VariancePruning(amount=0.3)
@@ -210,6 +217,7 @@ def test_side_passes_do_not_pollute_the_variance_statistics(data):
     assert seen == [[[120.0] * 4] * 4]
 
 
+@pytest.mark.integration
 def test_paper_presets_keep_regrow_when_a_fragment_is_composed(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(sys, "argv", ["lit-evoae"])
@@ -254,6 +262,7 @@ class FirstUnitPruning(PruningOperator):
         return prune_units(weight_mask, bias_mask, units)
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("regime", ["canonical", "coevolution"])
 def test_a_new_operator_needs_no_change_to_the_callback(regime, data):
     system = coevolution() if regime == "coevolution" else CanonicalAutoencoder(20, (8,), 3)
@@ -298,6 +307,7 @@ class Unannounced(Pruning):
         pass
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("regime", ["canonical", "coevolution"])
 def test_variance_records_only_the_rows_drawn_for_pruning_and_prunes_as_before(regime, data):
     def system():

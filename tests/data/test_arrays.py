@@ -84,6 +84,7 @@ def test_fractions_that_leave_nothing_to_train_are_refused(tmp_path, digits):
         ArrayDataModule(path, val_fraction=0.5, test_fraction=0.5).setup("fit")
 
 
+@pytest.mark.integration
 def test_digits_train_through_the_cli_and_beat_the_median_guess(tmp_path, digits):
     path = write(tmp_path / "digits.npy", digits)
     cli = build_cli(

@@ -27,6 +27,7 @@ def kernel(request, monkeypatch):
     return request.param
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("population_size", [1, 3])
 def test_matches_torch_adam_step_for_step(population_size, kernel):
     torch.manual_seed(0)

@@ -101,6 +101,7 @@ def assert_whole_units_and_never_the_last(old, new):
 
 
 # ------------------------------------------------------------------ random
+@pytest.mark.integration
 @PROPERTY
 @example(
     layer=(torch.ones(1, 3, 2, dtype=torch.bool), torch.ones(1, 2, dtype=torch.bool)),
@@ -131,6 +132,7 @@ def test_random_pruning_only_removes_floor_amount_and_never_empties_a_tensor(lay
 
 
 # ------------------------------------------------------------------ magnitude
+@pytest.mark.integration
 @PROPERTY
 @given(data=st.data(), layer=layers(), amount=st.floats(0.0, 1.0), seed=seeds)
 def test_magnitude_pruning_removes_floor_amount_of_the_smallest_live_entries(
@@ -171,6 +173,7 @@ def test_magnitude_pruning_ranks_as_torchs_l1_unstructured():
 
 
 # ------------------------------------------------------------------ variance
+@pytest.mark.integration
 @PROPERTY
 @given(
     data=st.data(),
@@ -199,6 +202,7 @@ def test_variance_pruning_removes_whole_units_within_the_cap_never_the_last(
         masks = new
 
 
+@pytest.mark.integration
 @PROPERTY
 @given(data=st.data(), layer=layers(), prune_end=st.sampled_from(["low", "high"]), seed=seeds)
 def test_variance_reference_mode_only_loses_entries_and_keeps_a_live_unit(
@@ -220,6 +224,7 @@ def test_variance_reference_mode_only_loses_entries_and_keeps_a_live_unit(
 
 
 # ------------------------------------------------------------------ conjunctive
+@pytest.mark.integration
 @PROPERTY
 @given(data=st.data(), layer=layers(), threshold=thresholds, cases=st.integers(0, 5), seed=seeds)
 def test_conjunctive_pruning_removes_quiet_whole_units_never_the_last(

@@ -63,6 +63,7 @@ def test_calibration_packs_mix_the_variants_trial_by_trial():
     ]
 
 
+@pytest.mark.integration
 def test_the_cache_key_changes_with_the_settings_and_threads_not_the_seeds(tmp_path):
     config = tmp_path / "base.yaml"
     config.write_text("trainer: {max_epochs: 3}\n")

@@ -131,6 +131,7 @@ def test_a_single_trial_cannot_settle_a_claim():
     assert row["verdict"] == "inconclusive" and row["reason"].startswith("too few trials")
 
 
+@pytest.mark.integration
 def test_the_study_file_states_claims_and_the_report_judges_them(tmp_path):
     study = {
         "name": "s",

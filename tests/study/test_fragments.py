@@ -98,6 +98,7 @@ def test_fragments_that_also_set_the_network_pack_apart_and_the_log_says_why(tmp
     assert kinds_apart(runs[:1] * 2) == []
 
 
+@pytest.mark.integration
 def test_a_report_row_over_an_unknown_pruning_says_unknown(tmp_path):
     import json
 

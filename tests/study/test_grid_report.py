@@ -54,6 +54,7 @@ def out(tmp_path):
     return tmp_path
 
 
+@pytest.mark.integration
 def test_the_report_draws_the_grid_and_names_the_best_per_regime(out):
     folder = write_report(out)
     for name in ("heatmap_train_l1_mean", "heatmap_capacity", "pareto", "size_curves"):

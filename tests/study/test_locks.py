@@ -28,6 +28,7 @@ def holder(path):
     return process
 
 
+@pytest.mark.integration
 def test_a_second_holder_is_told_who_holds_the_lock(tmp_path):
     path = tmp_path / ".lock"
     process = holder(path)
@@ -43,6 +44,7 @@ def test_a_second_holder_is_told_who_holds_the_lock(tmp_path):
         process.wait()
 
 
+@pytest.mark.integration
 def test_the_lock_of_a_killed_holder_is_taken_over(tmp_path):
     path = tmp_path / ".lock"
     process = holder(path)
@@ -54,6 +56,7 @@ def test_the_lock_of_a_killed_holder_is_taken_over(tmp_path):
     assert not is_locked(path)
 
 
+@pytest.mark.integration
 def test_a_child_given_the_lock_keeps_it_after_its_parent_lets_go(tmp_path):
     path = tmp_path / ".lock"
     with locked(path, "it") as descriptor:

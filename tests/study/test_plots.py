@@ -35,6 +35,7 @@ def results(tmp_path):
     return load_results(tmp_path)
 
 
+@pytest.mark.integration
 def test_every_plot_is_written_and_the_papers_metric_only_when_logged(results, tmp_path):
     paths = plots.plot_all(results, tmp_path)
     assert [p.name for p in paths] == [

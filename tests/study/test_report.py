@@ -96,6 +96,7 @@ def test_tables_per_group_with_medians_and_corrected_tests(study):
                     assert 0.0 <= value <= 1.0
 
 
+@pytest.mark.integration
 def test_report_command_writes_tables_and_plots(study, capsys):
     main(["report", str(study)])
     printed = capsys.readouterr().out
@@ -117,6 +118,7 @@ def test_report_on_an_empty_folder_says_so(tmp_path):
         load_results(tmp_path)
 
 
+@pytest.mark.integration
 def test_report_warns_when_n_is_too_small_for_any_significance(study, capsys):
     main(["report", str(study)])  # n = 4 per variant: p < 0.05 is reachable
     assert "too few" not in capsys.readouterr().out
@@ -128,6 +130,7 @@ def test_report_warns_when_n_is_too_small_for_any_significance(study, capsys):
     assert "the smallest possible p is 1" in printed
 
 
+@pytest.mark.integration
 def test_the_report_and_its_plots_say_how_the_runs_were_made(study, monkeypatch):
     from lit_evoae.study import grid_plots, plots, report
 

@@ -25,6 +25,7 @@ def study(tmp_path, tiny_coevolution_template):
     return tmp_path / "study.yaml"
 
 
+@pytest.mark.integration
 def test_a_trial_costs_what_the_population_estimate_says(study, tmp_path):
     (run,) = load_study(study).runs(1)
     per_trial, device = sizing.bytes_per_trial(run, tmp_path)
@@ -34,6 +35,7 @@ def test_a_trial_costs_what_the_population_estimate_says(study, tmp_path):
     assert device.type == "cpu"
 
 
+@pytest.mark.integration
 def test_a_pack_that_cannot_fit_is_refused_in_one_line(study, tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(sizing, "available_bytes", lambda device: 1000)
     with pytest.raises(SystemExit) as exited:
@@ -45,6 +47,7 @@ def test_a_pack_that_cannot_fit_is_refused_in_one_line(study, tmp_path, monkeypa
     assert not list((tmp_path / "runs").glob("**/trial_*"))  # no run started
 
 
+@pytest.mark.integration
 def test_a_number_is_checked_for_as_many_packs_as_the_workers_run_at_once(
     study, tmp_path, monkeypatch
 ):
@@ -87,6 +90,7 @@ def measured(monkeypatch):
     return asked
 
 
+@pytest.mark.integration
 def test_auto_takes_the_fastest_size_per_trial_that_fits(study, tmp_path, monkeypatch, measured):
     runs = load_study(study).runs(30)
     monkeypatch.setattr(sizing, "available_bytes", lambda device: 100 * 2**30)
@@ -98,6 +102,7 @@ def test_auto_takes_the_fastest_size_per_trial_that_fits(study, tmp_path, monkey
     assert sizing.pack_size(runs, "auto", tmp_path)[0] == 3
 
 
+@pytest.mark.integration
 def test_auto_shares_memory_and_runs_among_the_workers(study, tmp_path, monkeypatch, measured):
     runs = load_study(study).runs(6)
     monkeypatch.setattr(sizing, "available_bytes", lambda device: 100 * 2**30)
@@ -106,6 +111,7 @@ def test_auto_shares_memory_and_runs_among_the_workers(study, tmp_path, monkeypa
     assert measured[-1] == (6, 3, int(0.8 * 100 * 2**30 / 2), 1)
 
 
+@pytest.mark.integration
 def test_auto_makes_the_same_packs_when_the_study_is_run_again(
     study, tmp_path, monkeypatch, measured
 ):

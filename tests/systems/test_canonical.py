@@ -21,6 +21,7 @@ def test_it_is_a_population_of_one_with_the_configured_layers():
     torch.testing.assert_close(model(inputs), model.autoencoder()(inputs))
 
 
+@pytest.mark.integration
 def test_training_lowers_the_validation_loss(tiny_data, quiet_trainer):
     torch.manual_seed(0)
     model = make_model()
@@ -31,6 +32,7 @@ def test_training_lowers_the_validation_loss(tiny_data, quiet_trainer):
     assert after < before - 0.05
 
 
+@pytest.mark.integration
 def test_logs_the_metric_names_later_tools_rely_on(tiny_data, quiet_trainer):
     model = make_model()
     trainer = quiet_trainer(max_epochs=1)
@@ -49,6 +51,7 @@ def test_logs_the_metric_names_later_tools_rely_on(tiny_data, quiet_trainer):
     ]
 
 
+@pytest.mark.integration
 def test_masked_weights_stay_zero_through_training(tiny_data, quiet_trainer):
     model = make_model()
     layer = model.population.encoders[0]
@@ -61,6 +64,7 @@ def test_masked_weights_stay_zero_through_training(tiny_data, quiet_trainer):
     assert model.population.sparsity()[0].item() == pytest.approx(expected)
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize(("max_epochs", "step_size"), [(400, 100), (8, 2), (3, 1)])
 def test_step_lr_period_is_a_quarter_of_the_epochs(max_epochs, step_size, quiet_trainer):
     model = make_model()
@@ -71,6 +75,7 @@ def test_step_lr_period_is_a_quarter_of_the_epochs(max_epochs, step_size, quiet_
     assert model.adam.betas == (0.5, 0.999)
 
 
+@pytest.mark.integration
 def test_explicit_step_period_and_unbounded_epochs(quiet_trainer):
     model = make_model(lr_step_epochs=7)
     model.trainer = quiet_trainer(max_epochs=-1)
@@ -98,6 +103,7 @@ def test_out_of_range_arguments_name_the_field(field, value):
         make_model(**{field: value})
 
 
+@pytest.mark.integration
 def test_checkpoint_loads_with_weights_only(tiny_data, quiet_trainer, tmp_path):
     model = make_model()
     trainer = quiet_trainer(max_epochs=1)

@@ -52,6 +52,7 @@ def fit(system, data, trainer_factory, epochs, callbacks=()):
     return trainer
 
 
+@pytest.mark.integration
 def test_synchronous_trains_every_cell_once_then_replaces_all(tiny_data, quiet_trainer):
     hook = StampingHook()
     fit(make_system(), tiny_data, quiet_trainer, 3, [hook])
@@ -62,6 +63,7 @@ def test_synchronous_trains_every_cell_once_then_replaces_all(tiny_data, quiet_t
     assert all(replaced == [] for _, _, replaced in hook.calls)
 
 
+@pytest.mark.integration
 def test_sequential_visits_cells_one_by_one_in_a_shuffled_order(tiny_data, quiet_trainer):
     hook = StampingHook()
     system = make_system("sequential")
@@ -80,6 +82,7 @@ def test_sequential_visits_cells_one_by_one_in_a_shuffled_order(tiny_data, quiet
     assert orders[0] != orders[1]  # reshuffled between generations
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("order", ["synchronous", "sequential"])
 def test_one_lightning_step_is_one_generation_of_passes_over_the_data(
     tiny_data, quiet_trainer, order
@@ -94,6 +97,7 @@ def test_one_lightning_step_is_one_generation_of_passes_over_the_data(
     assert bool((steps >= 16).all()) and bool((steps % 8 == 0).all())
 
 
+@pytest.mark.integration
 def test_pruning_done_by_a_hook_is_carried_into_the_centers(tiny_data, quiet_trainer):
     class PruneFirstInput(PopulationCallback):
         def on_pairs_trained(self, trainer, system, cells):
@@ -110,6 +114,7 @@ def test_pruning_done_by_a_hook_is_carried_into_the_centers(tiny_data, quiet_tra
     assert system.centers.sparsity().min() > 0
 
 
+@pytest.mark.integration
 def test_logs_per_generation_and_learning_rates_mutate_within_bounds(tiny_data, quiet_trainer):
     system = make_system()
     trainer = fit(system, tiny_data, quiet_trainer, 2)
@@ -135,6 +140,7 @@ def test_logs_per_generation_and_learning_rates_mutate_within_bounds(tiny_data, 
     assert len(set(rates)) == SIZE and all(1e-9 <= rate <= 10 for rate in rates)
 
 
+@pytest.mark.integration
 def test_best_cell_is_the_one_with_the_lowest_validation_error(tiny_data, quiet_trainer):
     system = make_system()
     trainer = fit(system, tiny_data, quiet_trainer, 3)
@@ -154,6 +160,7 @@ def test_best_cell_is_the_one_with_the_lowest_validation_error(tiny_data, quiet_
     assert result[keys.TEST_L1] == pytest.approx(expected, rel=1e-5)
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("cell_evaluation", ["lipi_simple", "epoch_node"])
 def test_training_lowers_the_best_validation_error(tiny_data, quiet_trainer, cell_evaluation):
     system = make_system(cell_evaluation=cell_evaluation)
@@ -171,6 +178,7 @@ def run_to_end(data, trainer_factory, epochs, order, evaluation, tmp_path=None, 
     return system, trainer
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize(
     ("order", "evaluation"), [("synchronous", "lipi_simple"), ("sequential", "epoch_node")]
 )
@@ -185,6 +193,7 @@ def test_same_seed_same_run(tiny_data, quiet_trainer, order, evaluation):
         assert torch.equal(value, again_trainer.callback_metrics[key]), key
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize(
     ("order", "evaluation"), [("synchronous", "lipi_simple"), ("sequential", "epoch_node")]
 )
@@ -199,6 +208,7 @@ def test_resume_continues_exactly(tiny_data, quiet_trainer, tmp_path, order, eva
         assert torch.equal(tensor, resumed.state_dict()[name]), name
 
 
+@pytest.mark.integration
 def test_checkpoint_loads_with_weights_only_and_rebuilds_the_system(
     tiny_data, quiet_trainer, tmp_path
 ):
@@ -213,6 +223,7 @@ def test_checkpoint_loads_with_weights_only_and_rebuilds_the_system(
     torch.testing.assert_close(restored(inputs), system(inputs))
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("order", ["synchronous", "sequential"])
 def test_refuses_a_foreign_data_module(quiet_trainer, order):
     class Foreign(pl.LightningDataModule):
@@ -238,6 +249,7 @@ def test_invalid_arguments_name_the_field():
         make_system(topology={"class_path": "builtins.dict"})
 
 
+@pytest.mark.integration
 def test_batched_trials_report_each_trials_best(tiny_data, quiet_trainer):
     from lit_evoae.population.topology import Trials
 
@@ -250,6 +262,7 @@ def test_batched_trials_report_each_trials_best(tiny_data, quiet_trainer):
     assert trainer.callback_metrics[keys.VAL_L1] == per_cell.min()
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize(
     ("order", "evaluation"),
     [("synchronous", "lipi_simple"), ("sequential", "lipi_simple"), ("sequential", "epoch_node")],
@@ -296,6 +309,7 @@ def test_a_population_too_large_for_memory_is_one_clear_error():
         CoevolutionaryAutoencoder(input_dim=1000, topology=huge)
 
 
+@pytest.mark.integration
 def test_the_papers_metric_is_logged_when_training_ends(tiny_data, quiet_trainer):
     """final/train_l1_mean: every final center's L1 on the training split, averaged."""
     from lit_evoae.callbacks import Pruning

@@ -10,6 +10,8 @@ from lit_evoae.errors import Diverged
 from lit_evoae.systems import CanonicalAutoencoder
 from lit_evoae.systems.base import PopulationCallback
 
+pytestmark = pytest.mark.integration  # each test trains or starts a process
+
 
 class PoisonTrainee(PopulationCallback):
     """At generation 1, NaN into cell 2's trained pair, just before it would replace the center;
