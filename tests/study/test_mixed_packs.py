@@ -22,7 +22,8 @@ from lit_evoae.study.results import read_metrics, write_result
 from lit_evoae.study.runner import fit_arguments, logging_config, packs
 from lit_evoae.study.spec import load_study
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]  # 15 variants x 3 regimes, alone and packed
+# 15 variants x 3 regimes, each alone and packed
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[2]
 PRUNING = [
