@@ -9,6 +9,9 @@ the parse, the data and the first generations, is printed apart):
       per-variant packs trained one after another;
   study throughput canonical: X
       the 19 canonical variants x TRIALS trials: one pack of all of them over each run alone;
+  pack start-up per run: S
+      seconds from the start of building each regime's projected pack to its first
+      generation, per run (the larger of the two regimes');
   paper_main projected core-hours: H
       all of paper_main.yaml (38 variants x 30 trials x 400 generations) in the packs that
       `lit-evoae-study run --pack auto --workers W` makes of it (W: --workers, default one
@@ -74,6 +77,18 @@ def time_pack(runs, folder: Path, generations: int, device: str) -> tuple[float,
     cli.trainer.callbacks.append(clock)
     cli.trainer.fit(system, datamodule=cli.datamodule)
     return clock.stamps[WARM_UP] - start, clock.seconds_per_generation(WARM_UP)
+
+
+def startup_per_run(runs, folder: Path) -> float:
+    """Seconds from the start of building `runs` as one pack to the start of its first
+    generation (the parse, the population, the data, Lightning's sanity check), per run;
+    the optimiser step's compiling falls in the first generation, not here."""
+    start = time.perf_counter()
+    cli, system = pack_of(runs, folder, ["--trainer.max_epochs", "1"])
+    clock = GenerationClock()
+    cli.trainer.callbacks.append(clock)
+    cli.trainer.fit(system, datamodule=cli.datamodule)
+    return (clock.stamps[0] - start) / len(runs)
 
 
 def paper_study():
@@ -205,6 +220,22 @@ def main() -> None:
             f"paper_main projected core-hours: {hours:.1f}  (packs of up to "
             f"{sizes['coevolution']} coevolution and {sizes['canonical']} canonical runs, "
             f"--pack {options.projected_pack} --workers {workers}; {options.threads} thread)",
+            flush=True,
+        )
+        startups = {
+            regime: startup_per_run(
+                interleaved(regime_runs(study, regime, -(-size // variants)))[:size],
+                scratch / f"startup_{regime}",
+            )
+            for regime, size in sizes.items()
+        }
+        print(
+            f"pack start-up per run: {max(startups.values()):.3f} s  ("
+            + ", ".join(
+                f"{regime} pack of {sizes[regime]}: {seconds * sizes[regime]:.1f} s"
+                for regime, seconds in startups.items()
+            )
+            + ", from the start of its build to its first generation)",
             flush=True,
         )
         if torch.cuda.is_available():

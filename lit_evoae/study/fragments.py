@@ -13,7 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from jsonargparse import ArgumentError
 
+from lit_evoae.errors import ConfigError
+from lit_evoae.parse_errors import one_screen
 from lit_evoae.study.spec import Run
 
 NO_PRUNING = "none"
@@ -140,3 +143,40 @@ def _nested(keys: list[str], value: Any) -> dict:
     for key in reversed(keys):
         value = {key: value}
     return value if isinstance(value, dict) else {}
+
+
+def pruning_callback(run: Run):
+    """The run's Pruning callback, parsed from its configs' `pruning` sections, in order, and
+    its `pruning.*` overrides by the parser group the full command line uses for it, without
+    parsing the rest of the run's command line (a pack holds many variants; issue 33)."""
+    parser = _pruning_parser()
+    arguments = []
+    for config in run.configs:
+        section = _read(config).get(PRUNING)
+        if isinstance(section, dict):
+            arguments.append(f"--{PRUNING}={json.dumps(section)}")
+    for key, value in run.overrides:
+        if key == PRUNING or key.startswith(f"{PRUNING}."):
+            arguments.append(f"--{key}={value if isinstance(value, str) else json.dumps(value)}")
+    try:
+        parsed = parser.parse_args(arguments)
+    except ArgumentError as error:
+        # A section given whole is reported under its group twice: pruning.pruning.<key>.
+        line = one_screen(str(error)).replace(f"{PRUNING}.{PRUNING}.", f"{PRUNING}.")
+        raise ConfigError(f"run {run.key}: {line}") from error
+    return parser.instantiate_classes(parsed)[PRUNING]
+
+
+@functools.cache
+def _pruning_parser():
+    """The `pruning` group of lit-evoae's parser, alone (the operators and schedules are
+    importable by their short class names, as on the command line)."""
+    from pytorch_lightning.cli import LightningArgumentParser
+
+    import lit_evoae.pruning.operators  # noqa: F401  (short class names)
+    import lit_evoae.pruning.schedules  # noqa: F401
+    from lit_evoae.callbacks import Pruning
+
+    parser = LightningArgumentParser(exit_on_error=False)
+    parser.add_lightning_class_args(Pruning, PRUNING)
+    return parser

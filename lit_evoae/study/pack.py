@@ -39,6 +39,7 @@ from lit_evoae.population.optim import EAGER_STEP, compile_first_step
 from lit_evoae.population.stacked import StackedAutoencoder, copy_individuals_
 from lit_evoae.population.topology import Trials
 from lit_evoae.study.folders import make_own_folder, remove_checkpoints
+from lit_evoae.study.fragments import pruning_callback
 from lit_evoae.study.results import read_metrics, write_result
 from lit_evoae.study.runner import NOT_PACKABLE, fit_arguments, pack_checkpoint
 from lit_evoae.study.spec import Run
@@ -111,32 +112,27 @@ def packed_system(model: pl.LightningModule, runs: list[Run]) -> pl.LightningMod
     return None
 
 
-def pruning_per_variant(runs: list[Run], first: Pruning, folder: Path, logging: Path) -> list:
-    """A Pruning callback for each variant of the pack, restricted to its trials; the first
-    run's is parsed already, every other variant's is parsed from its own arguments."""
+def pruning_per_variant(runs: list[Run]) -> list[Pruning]:
+    """A Pruning callback for each variant of the pack, restricted to its trials, parsed
+    from that variant's pruning sections alone (`fragments.pruning_callback`)."""
     callbacks = []
     for variant in dict.fromkeys(run.variant for run in runs):
         trials = [index for index, run in enumerate(runs) if run.variant == variant]
-        if variant == runs[0].variant:
-            pruning = first
-        else:
-            parsed = build_cli(pack_arguments([runs[trials[0]]], folder, logging), run=False)
-            (pruning,) = [c for c in parsed.trainer.callbacks if isinstance(c, Pruning)]
-        callbacks.append(pruning.restrict_to(trials))
+        callbacks.append(pruning_callback(runs[trials[0]]).restrict_to(trials))
     return callbacks
 
 
 def build_pack(runs: list[Run], folder: Path, logging: Path, extra: list[str] | None = None):
     """(the parsed CLI, the pack's population) for `runs`, its Trainer holding one Pruning per
-    variant; `extra` arguments come last. None for a system that cannot be packed."""
+    variant; `extra` arguments come last. None for a system that cannot be packed. The
+    command line is parsed once, for the first run: the others differ only in pruning."""
     cli = build_cli([*pack_arguments(runs, folder, logging), *(extra or [])], run=False)
     system = packed_system(cli.model, runs)
     if system is None:
         return None
     callbacks = cli.trainer.callbacks
-    (first,) = [c for c in callbacks if isinstance(c, Pruning)]
-    callbacks.remove(first)
-    callbacks.extend(pruning_per_variant(runs, first, folder, logging))
+    callbacks[:] = [c for c in callbacks if not isinstance(c, Pruning)]
+    callbacks.extend(pruning_per_variant(runs))
     return cli, system
 
 

@@ -155,3 +155,46 @@ def test_a_study_of_a_renamed_fragment_packs_and_lands_in_the_right_heatmap_cell
     assert variant_at(cells(variants), ("random", "fixed")) == "my_fancy_prune"
     drawn, _ = grid_plots.heatmap_groups(by_group(load_results(out)))
     assert len(drawn) == 1
+
+
+def pruning_settings(pruning) -> tuple:
+    """What a Pruning callback was configured with, comparable across two parses."""
+
+    def described(part):
+        return None if part is None else (type(part).__name__, repr(sorted(vars(part).items())))
+
+    return (
+        described(pruning.operator),
+        described(pruning.schedule),
+        pruning.probability,
+        pruning.regrow,
+        pruning.seed,
+    )
+
+
+@pytest.mark.integration
+def test_a_variants_pruning_parsed_alone_equals_the_full_command_lines(tmp_path, tiny_coevolution):
+    from lit_evoae.callbacks import Pruning
+    from lit_evoae.cli import build_cli
+    from lit_evoae.study.fragments import pruning_callback
+    from lit_evoae.study.pack import pack_arguments
+
+    tiny_coevolution["data"]["init_args"]["data_dir"] = str(tmp_path / "data")
+    tiny_coevolution["pruning"] = {"regrow": True, "probability": 0.3}  # a base's own part
+    base = write(tmp_path / "base.yaml", tiny_coevolution)
+    logging = write(tmp_path / "logging.yaml", {"trainer": {"logger": False}})
+    overrides = (("pruning.probability", 1.0), ("pruning.seed", 7))
+    for fragment in FRAGMENTS:
+        run = run_with(base, fragment, overrides=overrides if "fixed" in fragment.stem else ())
+        cli = build_cli(pack_arguments([run], tmp_path / "parse", logging), run=False)
+        (full,) = [c for c in cli.trainer.callbacks if isinstance(c, Pruning)]
+        assert pruning_settings(pruning_callback(run)) == pruning_settings(full), fragment.stem
+
+
+def test_a_variant_whose_pruning_does_not_parse_is_one_line_naming_the_run(tmp_path):
+    from lit_evoae.errors import ConfigError
+    from lit_evoae.study.fragments import pruning_callback
+
+    typo = write(tmp_path / "typo.yaml", {"pruning": {"operator": "RandomPrunning"}})
+    with pytest.raises(ConfigError, match=r"run v/trial_000: pruning.operator: .*RandomPruning"):
+        pruning_callback(run_with(typo))
