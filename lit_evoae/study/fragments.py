@@ -3,7 +3,8 @@
 The operator and schedule come from the classes a run's `pruning` section configures
 (`RandomPruning` -> `random`, `FinalN` -> `final_n`), never from a file's name: a copy of
 `random_fixed.yaml` under any name groups, packs and plots as random/fixed. Runs may share
-a pack when everything but their `pruning` sections is the same (`shared_part`).
+a pack when everything but their `pruning` sections is the same (`shared_part`), and each
+variant of a pack gets its Pruning callback from those sections alone (`pruning_callback`).
 """
 
 import functools
