@@ -13,12 +13,11 @@ import re
 from pathlib import Path
 from typing import Any
 
-import yaml
 from jsonargparse import ArgumentError
 
 from lit_evoae.errors import ConfigError
 from lit_evoae.parse_errors import one_screen
-from lit_evoae.study.spec import Run
+from lit_evoae.study.spec import Run, config_mapping
 
 NO_PRUNING = "none"
 #: What a report says where the content names no class it can read.
@@ -58,9 +57,9 @@ def pruning_section(run: Run) -> dict:
     `pruning.*` overrides (the last one of a key wins, as on the command line)."""
     merged: dict = {}
     for config in run.configs:
-        merged = _merged(merged, _read(config).get(PRUNING) or {})
+        merged = _merged(merged, config_mapping(config).get(PRUNING) or {})
     for key, value in run.overrides:
-        if key == PRUNING or key.startswith(f"{PRUNING}."):
+        if _is_pruning(key):
             merged = _merged(merged, _nested(key.split(".")[1:], value))
     return merged
 
@@ -74,11 +73,7 @@ def shared_part(run: Run) -> tuple:
         for config in run.configs
         if (rest := _without_pruning(config)) != "{}"
     )
-    overrides = tuple(
-        (key, repr(value))
-        for key, value in run.overrides
-        if key != PRUNING and not key.startswith(f"{PRUNING}.")
-    )
+    overrides = tuple((key, repr(value)) for key, value in run.overrides if not _is_pruning(key))
     return configs, overrides
 
 
@@ -92,13 +87,18 @@ def difference(one: Run, other: Run) -> str:
     return "the folders of their configs (relative paths resolve against them)"
 
 
+def _is_pruning(key: str) -> bool:
+    """Whether a dotted override key sets the pruning (`pruning` or `pruning.*`)."""
+    return key == PRUNING or key.startswith(f"{PRUNING}.")
+
+
 def _flat_settings(run: Run) -> dict[str, str]:
     merged: dict = {}
     for config in run.configs:
-        merged = _merged(merged, {k: v for k, v in _read(config).items() if k != PRUNING})
+        merged = _merged(merged, {k: v for k, v in config_mapping(config).items() if k != PRUNING})
     flat = dict(_flattened(merged))
     for key, value in run.overrides:
-        if key != PRUNING and not key.startswith(f"{PRUNING}."):
+        if not _is_pruning(key):
             flat[key] = json.dumps(value, default=str)
     flat.pop("seed_everything", None)
     return flat
@@ -114,18 +114,8 @@ def _flattened(value: Any, prefix: str = ""):
 
 @functools.cache
 def _without_pruning(config: Path) -> str:
-    content = {key: value for key, value in _read(config).items() if key != PRUNING}
+    content = {key: value for key, value in config_mapping(config).items() if key != PRUNING}
     return json.dumps(content, sort_keys=True, default=str)
-
-
-@functools.cache
-def _read(config: Path) -> dict:
-    """A config's top-level mapping; {} where it cannot be read (its fit names the file)."""
-    try:
-        content = yaml.safe_load(Path(config).read_text())
-    except (OSError, yaml.YAMLError):
-        return {}
-    return content if isinstance(content, dict) else {}
 
 
 def _merged(base: dict, update: dict) -> dict:
@@ -153,11 +143,11 @@ def pruning_callback(run: Run):
     parser = _pruning_parser()
     arguments = []
     for config in run.configs:
-        section = _read(config).get(PRUNING)
+        section = config_mapping(config).get(PRUNING)
         if isinstance(section, dict):
             arguments.append(f"--{PRUNING}={json.dumps(section)}")
     for key, value in run.overrides:
-        if key == PRUNING or key.startswith(f"{PRUNING}."):
+        if _is_pruning(key):
             arguments.append(f"--{key}={value if isinstance(value, str) else json.dumps(value)}")
     try:
         parsed = parser.parse_args(arguments)

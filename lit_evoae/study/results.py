@@ -18,6 +18,8 @@ from lit_evoae.study.fragments import UNKNOWN, operator_and_schedule
 from lit_evoae.study.spec import Run
 
 COMPARED_AXIS = "pruning"
+#: A record's fields that say what the run pruned with (study.fragments).
+PRUNED_WITH = ("operator", "schedule")
 
 
 class RunFailed(UserError):
@@ -140,10 +142,6 @@ def write_result(run: Run, out: Path, seconds: float, packed_with: int = 1) -> d
         record["packed_with"] = packed_with
     atomic_write_text(folder / keys.RESULT, json.dumps(record, indent=1))
     return record
-
-
-#: A record's fields that say what the run pruned with (study.fragments).
-PRUNED_WITH = ("operator", "schedule")
 
 
 def generations_logged(rows: list[dict]) -> int:

@@ -234,14 +234,20 @@ def parse_sets(sets: list[str]) -> tuple[tuple[str, Any], ...]:
 
 
 @functools.cache
-def _max_epochs(config: Path) -> int | None:
-    """`trainer.max_epochs` of a config file, None if it sets none (or is unreadable: the
-    run's fit then names the file)."""
+def config_mapping(config: Path) -> dict:
+    """A config file's top-level mapping, read once a process; {} where it cannot be read
+    (the run's fit then names the file)."""
     try:
-        trainer = (yaml.safe_load(config.read_text()) or {}).get("trainer") or {}
-        value = trainer.get("max_epochs")
-    except (OSError, yaml.YAMLError, AttributeError):
-        return None
+        content = yaml.safe_load(Path(config).read_text())
+    except (OSError, yaml.YAMLError):
+        return {}
+    return content if isinstance(content, dict) else {}
+
+
+def _max_epochs(config: Path) -> int | None:
+    """`trainer.max_epochs` of a config file, None if it sets none (or is unreadable)."""
+    trainer = config_mapping(config).get("trainer")
+    value = trainer.get("max_epochs") if isinstance(trainer, dict) else None
     return int(value) if _is_count(value) else None
 
 
