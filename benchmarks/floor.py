@@ -68,10 +68,9 @@ def pack_shape(runs, folder: Path) -> PackShape:
     data.prepare_data()
     data.setup("fit")
     if isinstance(system, CoevolutionaryAutoencoder):
-        cells, trials = system.cells_per_trial, system.topology.trials
-        networks = system.strategy.update_order.group_size(cells, trials)
+        networks = system.strategy.update_order.group_size(system.pack)
         population = system.centers
-        passes, validated = cells * trials // networks, cells * trials
+        passes, validated = system.pack.size // networks, system.pack.size
     else:
         population, networks, passes, validated = system.population, len(runs), 1, len(runs)
     return PackShape(

@@ -16,7 +16,7 @@ from lit_evoae.data import BinaryClusteringDataModule
 from lit_evoae.population.cell_evaluation import Cooperative, Paired
 from lit_evoae.population.orders import Sequential, Synchronous
 from lit_evoae.population.strategy import CoevolutionStrategy
-from lit_evoae.population.topology import Ring, Torus, Trials
+from lit_evoae.population.topology import Ring, Torus
 from lit_evoae.systems import CanonicalAutoencoder, CoevolutionaryAutoencoder
 
 STRATEGY = {
@@ -30,7 +30,6 @@ STRATEGY = {
 COMPONENTS = {
     Ring: {"size": 7, "radius": 2},
     Torus: {"rows": 4, "columns": 5, "neighbourhood": "von_neumann"},
-    Trials: {"topology": Ring(size=5, radius=2), "trials": 2},
     CoevolutionStrategy: STRATEGY,
     Synchronous: {},
     Sequential: {},
@@ -41,7 +40,7 @@ COEVOLUTION = {
     "input_dim": 12,
     "hidden_sizes": (6, 5),
     "latent_dim": 2,
-    "topology": Trials(Ring(size=5, radius=2), trials=2),
+    "topology": Ring(size=5, radius=2),
     "strategy": CoevolutionStrategy(**STRATEGY),
     "lr": 0.02,
     "betas": (0.6, 0.99),

@@ -55,8 +55,8 @@ class Pruning(PopulationCallback):
         self.probability = check("pruning.probability", probability, ClosedUnitInterval)
         self.regrow = bool(regrow)
         self.seed = None if seed is None else check("pruning.seed", seed, NonNegativeInt)
-        self.generators: list[torch.Generator] = []  # one per trial, made at setup
-        self.trials: list[int] | None = None  # None: every trial (see restrict_to)
+        self.generators: list[torch.Generator] = []  # one per trial of the pack, at setup
+        self.variant: str | None = None  # None: every trial of the pack (see for_variant)
         self._probe = torch.empty(0)  # validation inputs that `prune/loss_change` is scored on
         self._pending_generators: list | None = None  # from a checkpoint, until setup
         self._deferred = DeferredLog()  # each group's keys, logged once a generation
@@ -71,7 +71,7 @@ class Pruning(PopulationCallback):
                 "pruning needs a lit_evoae system (CanonicalAutoencoder or "
                 "CoevolutionaryAutoencoder)"
             )
-        seeds = pl_module.seeds
+        seeds = pl_module.pack.seeds
         if self.seed is not None:
             seeds = [self.seed - 1 + trial for trial in range(len(seeds))]
         self.generators = [torch.Generator().manual_seed((seed + 1) % 2**63) for seed in seeds]
@@ -81,7 +81,7 @@ class Pruning(PopulationCallback):
         # After the system's setup (which sizes the trained-pair slots) and the device move.
         if self.operator is not None:
             self._probe = validation_inputs(trainer)[:PROBE_SIZE]
-            self.operator.attach(trainer, pl_module, self.trials)
+            self.operator.attach(trainer, pl_module, self.variant)
 
     def on_train_batch_start(self, trainer: pl.Trainer, pl_module, batch, batch_idx) -> None:
         self._deferred.start(batch)  # one batch: one generation
@@ -141,7 +141,7 @@ class Pruning(PopulationCallback):
             for trial, chosen, before, loss in picked
         ]
         self._log(system, rows, cells, after, _summary(effects))
-        if len(system.seeds) > 1:  # per trial too: each trial of a pack logs what it would alone
+        if len(system.pack) > 1:  # per trial too: each trial of a pack logs what it would alone
             for trial, positions in governed:
                 mine = [effect for effect in effects if effect[0] == trial]
                 self._log(system, positions, cells, after, _summary(mine), trial)
@@ -149,20 +149,16 @@ class Pruning(PopulationCallback):
     @property
     def state_key(self) -> str:
         # A pack holds one per variant: their checkpoint states must not collide.
-        if self.trials is None:
+        if self.variant is None:
             return super().state_key
-        return self._generate_state_key(trials=self.trials)
+        return self._generate_state_key(variant=self.variant)
 
     def _governed(self, system, cells: Tensor) -> tuple[Tensor | None, list]:
         """The rows of `cells`' pairs this callback prunes (None: none) and, per trial it
         governs, (trial, its positions in `cells`)."""
         rows = torch.arange(len(cells), device=cells.device)  # row i: cell cells[i]
-        governed = [
-            (trial, positions)
-            for trial, positions in system.by_trial(cells)
-            if self.trials is None or trial in self.trials
-        ]
-        if self.trials is not None:  # a pack's trials of this variant only
+        governed = system.pack.split(cells, self.variant)
+        if self.variant is not None:  # a pack's trials of this variant only
             if not governed:
                 return None, []
             rows = torch.cat([positions for _, positions in governed]).to(rows.device)
@@ -181,10 +177,10 @@ class Pruning(PopulationCallback):
             draws.append((trial, generator, positions[drawn].to(device)))
         return draws
 
-    def restrict_to(self, trials: list[int]) -> "Pruning":
-        """Prune only these trials of a batched population (a pack mixing pruning variants
-        gives each variant's trials a Pruning of their own)."""
-        self.trials = list(trials)
+    def for_variant(self, variant: str) -> "Pruning":
+        """Prune only the trials of the pack that are `variant`'s (a pack mixing pruning
+        variants gives each variant's trials a Pruning of their own)."""
+        self.variant = variant
         return self
 
     def _log(self, system, rows, cells, after, changes, trial: int | None = None) -> None:

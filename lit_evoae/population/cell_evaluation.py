@@ -28,17 +28,18 @@ class CellEvaluation(ABC):
         trainees: StackedAutoencoder,
         centers: StackedAutoencoder,
         neighbourhoods: Tensor,
-        trials: Sequence[tuple[torch.Generator, Tensor]],
+        streams: Sequence[tuple[torch.Generator, Tensor]],
         steps: int,
     ) -> Losses:
         """`losses_of` for the trainees; row i trains for the cell whose neighbourhood is row
-        i of `neighbourhoods` (cells, k). `trials` lists (trial's generator, its rows)."""
+        i of `neighbourhoods` (cells, k). `streams` lists (a generator, the rows drawing from
+        it): `Pack.streams`."""
 
 
 class Paired(CellEvaluation):
     """The selected encoder and decoder trained together (the paper's `lipi_simple`)."""
 
-    def losses(self, trainees, centers, neighbourhoods, trials, steps):
+    def losses(self, trainees, centers, neighbourhoods, streams, steps):
         def losses_of(step: int, inputs: Tensor) -> Tensor:
             return reconstruction_l1(trainees(inputs), inputs)
 
@@ -50,8 +51,8 @@ class Cooperative(CellEvaluation):
     against a random neighbour's encoder, drawn anew at every step, the neighbours' centers
     held fixed (the paper's `epoch_node`)."""
 
-    def losses(self, trainees, centers, neighbourhoods, trials, steps):
-        partners = draw_partners(neighbourhoods, trials, steps).to(
+    def losses(self, trainees, centers, neighbourhoods, streams, steps):
+        partners = draw_partners(neighbourhoods, streams, steps).to(
             trainees.encoders[0].weight.device
         )
 
@@ -67,12 +68,12 @@ class Cooperative(CellEvaluation):
 
 
 def draw_partners(
-    neighbourhoods: Tensor, trials: Sequence[tuple[torch.Generator, Tensor]], steps: int
+    neighbourhoods: Tensor, streams: Sequence[tuple[torch.Generator, Tensor]], steps: int
 ) -> Tensor:
     """Partner cells (steps, cells, 2), a decoder's and an encoder's per step and row, drawn
-    from each row's neighbourhood with its trial's generator."""
+    from each row's neighbourhood with its stream's generator."""
     picks = torch.empty(steps, len(neighbourhoods), 2, dtype=torch.long)
-    for generator, rows in trials:
+    for generator, rows in streams:
         picks[:, rows] = torch.randint(
             neighbourhoods.shape[1], (steps, len(rows), 2), generator=generator
         )

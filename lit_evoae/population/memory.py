@@ -45,16 +45,16 @@ def available_bytes(device: torch.device) -> int | None:
 
 
 def check_population_fits(
-    topology, trainee_slots: int, sizes, device: torch.device, batch: int = 5
+    cells: int, neighbourhood: int, trainee_slots: int, sizes, device: torch.device, batch: int = 5
 ) -> None:
-    """Raise a one-line ConfigError if `topology`'s population (with `trainee_slots` slots
-    to train, networks of `sizes` = (encoder, decoder)) would not fit in `device`'s memory."""
-    cells = topology.size
-    needed = estimated_bytes(cells, trainee_slots, *sizes, topology.neighbourhood_size(), batch)
+    """Raise a one-line ConfigError if a population of `cells` (neighbourhoods of
+    `neighbourhood` cells, `trainee_slots` slots to train, networks of `sizes` = (encoder,
+    decoder)) would not fit in `device`'s memory."""
+    needed = estimated_bytes(cells, trainee_slots, *sizes, neighbourhood, batch)
     free = available_bytes(device)
     if free is not None and needed > free:
         raise ConfigError(
             f"a population of {cells} cells needs about {needed / 2**30:.1f} GiB, but {device} "
-            f"has {free / 2**30:.1f} GiB free: use fewer cells or trials (model.init_args."
-            "topology), smaller networks, or a device with more memory"
+            f"has {free / 2**30:.1f} GiB free: use fewer cells (model.init_args.topology) or "
+            "trials (model.init_args.seeds), smaller networks, or a device with more memory"
         )

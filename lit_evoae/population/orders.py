@@ -8,25 +8,26 @@ Chosen in a config by class_path (`strategy.update_order`); the paper's names
 """
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
 from typing import Literal
 
 import torch
 from torch import Tensor
 
+from lit_evoae.population.packing import Pack
+
 
 class UpdateOrder(ABC):
-    """Base: `groups` of the cells of every trial, in the order they train."""
+    """Base: `groups` of a pack's cells, in the order they train."""
 
     #: Whether the cells of one group can be split over DDP ranks.
     splits_over_ranks: bool = True
 
     @abstractmethod
-    def groups(self, cells_per_trial: int, generators: Sequence[torch.Generator]) -> list[Tensor]:
-        """The generation's groups of cells; draws from each trial's generator."""
+    def groups(self, pack: Pack) -> list[Tensor]:
+        """The generation's groups of cells; draws from the pack's generators."""
 
     @abstractmethod
-    def group_size(self, cells_per_trial: int, trials: int) -> int:
+    def group_size(self, pack: Pack) -> int:
         """Cells of the largest group: how many pairs train at once."""
 
 
@@ -34,11 +35,11 @@ class Synchronous(UpdateOrder):
     """Every cell in one group: all select from the previous generation's centers and train
     at once, as one batched program over one pass of the data."""
 
-    def groups(self, cells_per_trial: int, generators: Sequence[torch.Generator]) -> list[Tensor]:
-        return [torch.arange(cells_per_trial * len(generators))]
+    def groups(self, pack: Pack) -> list[Tensor]:
+        return [torch.arange(pack.size)]
 
-    def group_size(self, cells_per_trial: int, trials: int) -> int:
-        return cells_per_trial * trials
+    def group_size(self, pack: Pack) -> int:
+        return pack.size
 
 
 class Sequential(UpdateOrder):
@@ -49,13 +50,13 @@ class Sequential(UpdateOrder):
 
     splits_over_ranks = False
 
-    def groups(self, cells_per_trial: int, generators: Sequence[torch.Generator]) -> list[Tensor]:
-        visits = torch.stack([torch.randperm(cells_per_trial, generator=g) for g in generators])
-        offsets = torch.arange(len(generators)).unsqueeze(1) * cells_per_trial
+    def groups(self, pack: Pack) -> list[Tensor]:
+        visits = torch.stack([torch.randperm(pack.cells, generator=g) for g in pack.generators])
+        offsets = torch.arange(len(pack)).unsqueeze(1) * pack.cells
         return list((visits + offsets).T)  # group k: the k-th visited cell of every trial
 
-    def group_size(self, cells_per_trial: int, trials: int) -> int:
-        return trials
+    def group_size(self, pack: Pack) -> int:
+        return len(pack)
 
 
 #: The paper's names for the orders, kept so that configs written with them still parse.

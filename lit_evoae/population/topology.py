@@ -10,8 +10,7 @@ from typing import Literal
 import torch
 from torch import Tensor
 
-from lit_evoae.arguments import NonNegativeInt, PositiveInt, check, check_each
-from lit_evoae.components import build
+from lit_evoae.arguments import PositiveInt, check
 from lit_evoae.errors import ConfigError
 
 
@@ -19,8 +18,6 @@ class Topology(ABC):
     """Base: `size` cells and a (size, neighbourhood_size) table of cell indices."""
 
     size: int
-    #: Independent trials in the population (see `Trials`): consecutive equal blocks of cells.
-    trials: int = 1
 
     @abstractmethod
     def neighbourhoods(self) -> Tensor:
@@ -88,35 +85,3 @@ class Torus(Topology):
         rows = (row.unsqueeze(1) + shifts[:, 0]) % self.rows
         columns = (column.unsqueeze(1) + shifts[:, 1]) % self.columns
         return rows * self.columns + columns
-
-
-class Trials(Topology):
-    """`trials` independent copies of `topology` in one population, trained as one batched
-    program: trial t owns cells t*n .. t*n+n-1 and its neighbourhoods never leave them, so
-    the trials never mix. This keeps a wide device busy with many trials of one variant.
-    """
-
-    def __init__(self, topology: Topology | None = None, trials: PositiveInt = 4) -> None:
-        self.topology = build(topology, Topology) if topology is not None else Ring()
-        self.trials = check("topology.trials", trials, PositiveInt)
-        self.size = self.topology.size * self.trials
-
-    def neighbourhood_size(self) -> int:
-        return self.topology.neighbourhood_size()
-
-    def neighbourhoods(self) -> Tensor:
-        one = self.topology.neighbourhoods()
-        return torch.cat([one + trial * self.topology.size for trial in range(self.trials)])
-
-
-def trial_seeds(seeds: list[int] | None, trials: int) -> list[int]:
-    """One seed per trial: `seeds` checked, or the run's seed (seed_everything) plus t."""
-    if seeds is None:
-        return [(torch.initial_seed() + trial) % 2**63 for trial in range(trials)]
-    seeds = list(check_each("seeds", seeds, NonNegativeInt))
-    if len(seeds) != trials:
-        raise ConfigError(
-            f"seeds has {len(seeds)} entries but the topology holds {trials} "
-            "trial(s): give one seed per trial, or null"
-        )
-    return seeds

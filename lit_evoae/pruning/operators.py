@@ -41,10 +41,11 @@ class PruningOperator(ABC):
     """
 
     def attach(
-        self, trainer: pl.Trainer, system: pl.LightningModule, trials: list[int] | None = None
+        self, trainer: pl.Trainer, system: pl.LightningModule, variant: str | None = None
     ) -> None:
         """Start gathering what `statistics` needs (hooks, held-out cases), for the rows of
-        `trials` only if given (a pack prunes each variant's trials with its own operator)."""
+        `variant`'s trials only if one is named (a pack prunes each variant's trials with its
+        own operator)."""
 
     def detach(self) -> None:
         """Stop gathering (remove hooks)."""
@@ -130,20 +131,19 @@ class VariancePruning(PruningOperator):
         self._upcoming: Tensor | None = None  # see will_prune
         self._device_of_rows = torch.device("cpu")
 
-    def attach(self, trainer, system, trials=None):
+    def attach(self, trainer, system, variant=None):
         self.detach()
         self._device_of_rows = self._device(system)
-        wanted = None if trials is None else torch.tensor(trials)
         cache: dict = {}
 
         def recorded() -> Tensor | None:
             if self._upcoming is not None:  # the rows to be pruned after this pass
                 return self._upcoming
-            if wanted is None:
+            if variant is None:
                 return None
-            current = system.pruning_target_trials()
+            current = system.pruning_target_cells()
             if cache.get("for") is not current:  # one lookup per group, not per pass
-                rows = torch.isin(current, wanted).nonzero().squeeze(1)
+                rows = system.pack.positions(current, variant)
                 cache.update({"for": current, "rows": rows.to(self._device_of_rows)})
             return cache["rows"]
 
@@ -208,7 +208,7 @@ class ConjunctivePruning(PruningOperator):
         self.with_replacement = bool(with_replacement)
         self.pool = torch.empty(0)  # the validation inputs the cases are drawn from
 
-    def attach(self, trainer, system, trials=None):
+    def attach(self, trainer, system, variant=None):
         self.pool = validation_inputs(trainer)
         if len(self.pool) < self.cases and not self.with_replacement:
             raise ConfigError(

@@ -1,14 +1,15 @@
 """Several runs trained as one batched process (`lit-evoae-study run --pack N`).
 
 Runs that differ only in their pruning share a pack, whichever variant they come from: the
-pack is one population whose trial t is run t, seeded with its seed (a `Trials` population
-for coevolution, T independent networks for the canonical regime), so each draws what it
-would draw alone (weights, batch order, selection, mutation, pruning). Each variant's
-trials get a Pruning callback of their own, restricted to them. Each trial still ends with
-its own folder: `metrics.csv` (its own columns of the pack's log, under the names a run
-alone logs, and its test row), `best_autoencoder.pt` (its best network at its best
-generation) and `result.json` (written by the same function as an unpacked run's), so
-`report`, a resumed study and SLURM arrays read packed and unpacked trials alike.
+pack is one population whose trial t is run t, seeded with its seed (the system's `Pack`
+of T trials: T copies of the topology for coevolution, T independent networks for the
+canonical regime), so each draws what it would draw alone (weights, batch order,
+selection, mutation, pruning). Each variant's trials get a Pruning callback of their own.
+Each trial still ends with its own folder: `metrics.csv` (its own columns of the pack's
+log, under the names a run alone logs, and its test row), `best_autoencoder.pt` (its best
+network at its best generation) and `result.json` (written by the same function as an
+unpacked run's), so `report`, a resumed study and SLURM arrays read packed and unpacked
+trials alike.
 
     python -m lit_evoae.study.pack PACK.json   (what `lit-evoae-study run --pack` starts)
 
@@ -37,7 +38,6 @@ from lit_evoae.metrics import split_l1
 from lit_evoae.nets import save_autoencoder
 from lit_evoae.population.optim import EAGER_STEP, compile_first_step
 from lit_evoae.population.stacked import StackedAutoencoder, copy_individuals_
-from lit_evoae.population.topology import Trials
 from lit_evoae.study.folders import make_own_folder, remove_checkpoints
 from lit_evoae.study.fragments import pruning_callback
 from lit_evoae.study.results import read_metrics, write_result
@@ -105,21 +105,23 @@ def packed_system(model: pl.LightningModule, runs: list[Run]) -> pl.LightningMod
     hparams = {key: value for key, value in model.hparams.items() if not key.startswith("_")}
     hparams["seeds"] = [run.seed for run in runs]
     if isinstance(model, CoevolutionaryAutoencoder):
-        hparams["topology"] = Trials(model.topology, trials=len(runs))
-        return CoevolutionaryAutoencoder(**hparams)
-    if isinstance(model, CanonicalAutoencoder):
-        return CanonicalAutoencoder(**hparams)
-    return None
+        hparams["topology"] = model.topology
+        system = CoevolutionaryAutoencoder(**hparams)
+    elif isinstance(model, CanonicalAutoencoder):
+        system = CanonicalAutoencoder(**hparams)
+    else:
+        return None
+    system.pack.variants = [run.variant for run in runs]
+    return system
 
 
 def pruning_per_variant(runs: list[Run]) -> list[Pruning]:
-    """A Pruning callback for each variant of the pack, restricted to its trials, parsed
-    from that variant's pruning sections alone (`fragments.pruning_callback`)."""
-    callbacks = []
-    for variant in dict.fromkeys(run.variant for run in runs):
-        trials = [index for index, run in enumerate(runs) if run.variant == variant]
-        callbacks.append(pruning_callback(runs[trials[0]]).restrict_to(trials))
-    return callbacks
+    """A Pruning callback for each variant of the pack, for its trials alone, parsed from
+    that variant's pruning sections (`fragments.pruning_callback`)."""
+    firsts: dict[str, Run] = {}
+    for run in runs:
+        firsts.setdefault(run.variant, run)
+    return [pruning_callback(run).for_variant(variant) for variant, run in firsts.items()]
 
 
 def build_pack(runs: list[Run], folder: Path, logging: Path, extra: list[str] | None = None):
@@ -196,7 +198,7 @@ def run_pack(
     sparsity = bests.bests.sparsity()
     seconds = round(time.perf_counter() - start, 2)
     rows = read_metrics(Path(trainer.logger.log_dir) / keys.METRICS_CSV)
-    cells = system.cells_per_trial
+    cells = system.pack.cells
     for trial, run in enumerate(runs):
         folder = make_own_folder(run.folder(out))
         test_row = {

@@ -33,7 +33,7 @@ def bytes_per_trial(run: Run, scratch: Path) -> tuple[int, torch.device]:
     device = cli.trainer.strategy.root_device
     if isinstance(model, CoevolutionaryAutoencoder):
         cells = model.topology.size
-        slots = model.strategy.update_order.group_size(cells, 1)
+        slots = model.strategy.update_order.group_size(model.pack)
         sizes = model.centers.encoder_sizes, model.centers.decoder_sizes
         neighbourhood = model.topology.neighbourhood_size()
     elif isinstance(model, CanonicalAutoencoder):

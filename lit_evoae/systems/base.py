@@ -14,6 +14,7 @@ from lit_evoae.data.base import TensorDataModule
 from lit_evoae.errors import ConfigError
 from lit_evoae.metrics import split_l1
 from lit_evoae.population.optim import PopulationStep
+from lit_evoae.population.packing import Pack
 from lit_evoae.population.stacked import StackedAutoencoder
 from lit_evoae.pruning.masks import Masks
 
@@ -50,8 +51,6 @@ class AutoencoderSystem(pl.LightningModule, ABC):
     before anything else uses the trained individuals.
     """
 
-    #: Cells of one trial; a canonical run is one cell.
-    cells_per_trial: int = 1
     #: Individuals a cell sees, itself included (the population schedule's n, as the
     #: reference computes it); a canonical run sees itself alone.
     neighbourhood_size: int = 1
@@ -61,8 +60,8 @@ class AutoencoderSystem(pl.LightningModule, ABC):
         self.automatic_optimization = False
         self.test_l1 = MeanAbsoluteError()
         self.batch_size: int | None = None
-        #: One seed per trial: its batch order and its pruning draws derive from it.
-        self.seeds: list[int] = [torch.initial_seed()]
+        #: The independent trials in the population: a run alone is a pack of one.
+        self.pack = Pack.of_run(None)
 
     @abstractmethod
     def best_individual(self) -> tuple[StackedAutoencoder, int]:
@@ -72,10 +71,10 @@ class AutoencoderSystem(pl.LightningModule, ABC):
     def pruning_target(self) -> StackedAutoencoder:
         """The population whose just-trained individuals pruning acts on."""
 
-    def pruning_target_trials(self) -> Tensor:
-        """The trial of each row of `pruning_target()` as it is trained now (the current
-        group's, for a population): what an operator that serves some trials records."""
-        return torch.arange(len(self.seeds))
+    def pruning_target_cells(self) -> Tensor:
+        """The cell of each row of `pruning_target()` as it is trained now (the current
+        group's, for a population)."""
+        return torch.arange(self.pack.size)
 
     @abstractmethod
     def prune_(self, rows: Tensor, masks: list[Masks], regrow: bool = False) -> None:
@@ -93,15 +92,6 @@ class AutoencoderSystem(pl.LightningModule, ABC):
                     f"{type(data).__name__}"
                 )
             self.batch_size = data.batch_size
-
-    def trial_of(self, cells: Tensor) -> Tensor:
-        """The trial each of `cells` belongs to (cells are numbered trial by trial)."""
-        return cells // self.cells_per_trial
-
-    def by_trial(self, cells: Tensor) -> list[tuple[int, Tensor]]:
-        """(trial, positions in `cells` of that trial's cells) for every trial present."""
-        trials = self.trial_of(cells.cpu())
-        return [(int(t), (trials == t).nonzero().squeeze(1)) for t in trials.unique()]
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         # Which system wrote it, so `lit-evoae export` can rebuild it from the file alone.
@@ -129,18 +119,12 @@ class AutoencoderSystem(pl.LightningModule, ABC):
     def configure_optimizers(self) -> PopulationStep:
         return PopulationStep([p for p in self.parameters() if p.requires_grad])
 
-    def log_train_loss(self, per_trial: Tensor) -> None:
-        """The generation's mean training loss, (trials,): over the trials, and per trial."""
+    def log_train_loss(self, losses: Tensor) -> None:
+        """The generation's mean training loss, one per trial of the pack: over the pack,
+        and each trial's."""
         if compat.attached_trainer(self) is not None:
-            self.log(keys.TRAIN_LOSS, per_trial.mean(), on_step=False, on_epoch=True, prog_bar=True)
-            self.log_per_trial(keys.TRAIN_LOSS, per_trial, on_step=False, on_epoch=True)
-
-    def log_per_trial(self, key: str, values: Tensor, **options) -> None:
-        """`key/trial_TT` for each trial of a batched population, values (trials,): a pack
-        splits them back into each trial's own log. Nothing for a population of one trial."""
-        if len(self.seeds) > 1 and compat.attached_trainer(self) is not None:
-            for trial, value in enumerate(values):
-                self.log(keys.trial(key, trial), value, **options)
+            self.log(keys.TRAIN_LOSS, losses.mean(), on_step=False, on_epoch=True, prog_bar=True)
+            self.pack.log(self, keys.TRAIN_LOSS, losses, on_step=False, on_epoch=True)
 
     def test_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
         inputs = batch[0]
@@ -164,8 +148,8 @@ class AutoencoderSystem(pl.LightningModule, ABC):
         """final/train_l1_mean (the paper's number: the mean over cells of each center's
         training L1), final/test_l1_mean, final/train_l1_best, final/capacity (mean fraction
         of nonzero parameters) and final/capacity_at_last_prune (the fraction the last
-        pruning of each lineage left, the paper's capacity when pruned weights regrow); per
-        trial too when there are several, and each cell's final/train_l1."""
+        pruning of each lineage left, the paper's capacity when pruned weights regrow); each
+        trial's too in a pack of several, and each cell's final/train_l1."""
         population, _ = self.best_individual()
         splits = {name: data.splits[name].tensors[0] for name in ("train", "test")}
         train, test = (
@@ -184,13 +168,13 @@ class AutoencoderSystem(pl.LightningModule, ABC):
                 strict=True,
             )
         )
-        trials = len(self.seeds)
         metrics = {}
         for name, values in per_cell.items():
-            by_trial = values.view(trials, -1)
-            reduced = by_trial.amin(1) if name == "train_l1_best" else by_trial.mean(1)
-            metrics[keys.final(name)] = values.min() if name == "train_l1_best" else values.mean()
-            if trials > 1:
+            best = name == "train_l1_best"
+            each = self.pack.each(values)
+            reduced = each.amin(1) if best else each.mean(1)
+            metrics[keys.final(name)] = values.min() if best else values.mean()
+            if len(self.pack) > 1:
                 metrics.update({keys.trial(keys.final(name), t): v for t, v in enumerate(reduced)})
         metrics.update({keys.cell(keys.final("train_l1"), c): v for c, v in enumerate(train)})
         return metrics
@@ -201,17 +185,16 @@ class AutoencoderSystem(pl.LightningModule, ABC):
         sparsity = population.sparsity()
         self.log(keys.MODEL_PARAMS, params)
         self.log(keys.MODEL_SPARSITY, sparsity[index])
-        trials = len(self.seeds)
         for key, live in zip(
             (keys.MODEL_ENCODER_LIVE, keys.MODEL_DECODER_LIVE),
             population.live_parameters(),
             strict=True,
         ):
-            by_trial = live.float().view(trials, -1).mean(1)
-            self.log(key, by_trial.mean())
-            self.log_per_trial(key, by_trial)
-        if len(self.seeds) > 1:  # each trial's best individual
-            l1 = self.individual_l1.view(len(self.seeds), -1)
+            means = self.pack.each(live.float()).mean(1)
+            self.log(key, means.mean())
+            self.pack.log(self, key, means)
+        if len(self.pack) > 1:  # each trial's best individual
+            l1 = self.pack.each(self.individual_l1)
             best = l1.argmin(1).cpu() + torch.arange(len(l1)) * l1.shape[1]
-            self.log_per_trial(keys.MODEL_PARAMS, torch.full((len(l1),), params))
-            self.log_per_trial(keys.MODEL_SPARSITY, sparsity[best.to(sparsity.device)])
+            self.pack.log(self, keys.MODEL_PARAMS, torch.full((len(l1),), params))
+            self.pack.log(self, keys.MODEL_SPARSITY, sparsity[best.to(sparsity.device)])

@@ -24,6 +24,7 @@ from lit_evoae.errors import ConfigError, Diverged
 from lit_evoae.metrics import PopulationL1
 from lit_evoae.nets import Autoencoder, layer_sizes
 from lit_evoae.population.optim import OptimizerState, StackedAdam
+from lit_evoae.population.packing import Pack
 from lit_evoae.population.stacked import StackedAutoencoder
 from lit_evoae.population.training import reconstruction_l1, shuffled_orders, train_pass
 from lit_evoae.pruning.masks import Masks
@@ -74,20 +75,20 @@ class CanonicalAutoencoder(AutoencoderSystem):
         lr_gamma = check("lr_gamma", lr_gamma, ClosedUnitInterval)
         check_choice("optimizer_state", optimizer_state, OptimizerState)
         if seeds is not None:
-            seeds = list(check_each("seeds", seeds, NonNegativeInt))
+            self.pack = Pack(seeds)
+            seeds = self.pack.seeds
         self.save_hyperparameters()
         sizes = layer_sizes(input_dim, hidden_sizes, latent_dim)
-        self.population = StackedAutoencoder(len(seeds or [0]), *sizes)
+        self.population = StackedAutoencoder(len(self.pack), *sizes)
         if seeds is not None:  # each network drawn as a run seeded with its seed draws it
-            self.seeds = seeds
             self.population.init_rows_as_alone_(seeds)
         self.adam = StackedAdam(self.population, betas, state=optimizer_state)
         self.lr = lr
         self.lr_step_epochs = lr_step_epochs
         self.lr_gamma = lr_gamma
-        self.val_l1 = PopulationL1(len(self.seeds))
+        self.val_l1 = PopulationL1(len(self.pack))
         #: Each network's last validation L1 (a pack keeps each trial's best from it).
-        self.individual_l1 = torch.full((len(self.seeds),), float("inf"))
+        self.individual_l1 = torch.full((len(self.pack),), float("inf"))
 
     def forward(self, inputs: Tensor) -> Tensor:
         """Reconstruct a (batch, features) tensor (with the best network of a pack)."""
@@ -102,15 +103,15 @@ class CanonicalAutoencoder(AutoencoderSystem):
         """One epoch: a pass over the training set, then population callbacks (pruning)."""
         data = batch[0]
         epoch = self.current_epoch
-        orders = shuffled_orders(self.seeds, epoch, 0, len(data), data.device)
+        orders = shuffled_orders(self.pack.seeds, epoch, 0, len(data), data.device)
         rate = torch.full(
-            (len(self.seeds),), self.learning_rate(epoch), dtype=torch.float64, device=self.device
+            (len(self.pack),), self.learning_rate(epoch), dtype=torch.float64, device=self.device
         )
 
         def losses_of(step: int, inputs: Tensor) -> Tensor:
             return reconstruction_l1(self.population(inputs), inputs)
 
-        networks = torch.arange(len(self.seeds), device=self.device)
+        networks = torch.arange(len(self.pack), device=self.device)
         self.notify_pairs_training(networks)
         losses = train_pass(
             self.population,
@@ -129,7 +130,7 @@ class CanonicalAutoencoder(AutoencoderSystem):
         self.notify_pairs_trained(networks)
         self.log_train_loss(losses.mean(0))
         self.log(keys.LR, rate[0].float(), on_step=False, on_epoch=True)
-        self.log_per_trial(keys.LR, rate.float(), on_step=False, on_epoch=True)
+        self.pack.log(self, keys.LR, rate.float(), on_step=False, on_epoch=True)
         self.count_generation()
 
     def learning_rate(self, epoch: int) -> float:
@@ -160,7 +161,7 @@ class CanonicalAutoencoder(AutoencoderSystem):
         per_network = self.val_l1.compute()
         self.individual_l1 = per_network.detach().cpu()
         self.log(keys.VAL_L1, per_network.min(), prog_bar=True)
-        self.log_per_trial(keys.VAL_L1, per_network)  # independent trials: each one's own
+        self.pack.log(self, keys.VAL_L1, per_network)  # independent trials: each one's own
         self.log_model_size()
 
     def best_individual(self) -> tuple[StackedAutoencoder, int]:

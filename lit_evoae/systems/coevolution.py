@@ -29,10 +29,11 @@ from lit_evoae.nets import Autoencoder, layer_sizes
 from lit_evoae.population.divergence import healing_sources
 from lit_evoae.population.memory import check_population_fits
 from lit_evoae.population.optim import OptimizerState, StackedAdam
+from lit_evoae.population.packing import Pack
 from lit_evoae.population.pairings import Pairings
 from lit_evoae.population.stacked import StackedAutoencoder, copy_individuals_
 from lit_evoae.population.strategy import CoevolutionStrategy
-from lit_evoae.population.topology import Ring, Topology, trial_seeds
+from lit_evoae.population.topology import Ring, Topology
 from lit_evoae.population.training import shuffled_orders, steps_per_pass, train_pass
 from lit_evoae.pruning.masks import Masks
 from lit_evoae.systems.base import AutoencoderSystem
@@ -53,8 +54,10 @@ class CoevolutionaryAutoencoder(AutoencoderSystem):
         betas: Adam's moment coefficients.
         optimizer_state: persistent: every individual keeps its Adam moments (they move with
             it when selected); reset_every_step: a fresh Adam at every step, as the reference.
-        seeds: one per trial (see `Trials`): trial t's weights, batch order, selection,
-            mutation and pruning draws come from seeds[t] alone; None: seed_everything's + t.
+        seeds: one per trial, for several independent populations trained as one batched
+            program (a study's pack, see `Pack`): trial t's weights, batch order, selection,
+            mutation and pruning draws come from seeds[t] alone. None: one population, drawn
+            from the run's seed (seed_everything).
     """
 
     def __init__(
@@ -81,21 +84,21 @@ class CoevolutionaryAutoencoder(AutoencoderSystem):
         self.topology = build(topology, Topology) if topology is not None else Ring()
         strategy = CoevolutionStrategy() if strategy is None else strategy
         self.strategy = build(strategy, CoevolutionStrategy)
-        check_population_fits(self.topology, self.topology.size, sizes, torch.device("cpu"))
-        self.seeds = trial_seeds(seeds, self.topology.trials)
+        self.neighbourhood_size = self.topology.neighbourhood_size()
+        size = self.topology.size * (1 if seeds is None else len(seeds))
+        check_population_fits(size, self.neighbourhood_size, size, sizes, torch.device("cpu"))
+        self.pack = Pack.of_run(seeds, cells=self.topology.size)
         # Plain values only: checkpoints must load with torch.load(weights_only=True).
         self.save_hyperparameters(ignore=["topology", "strategy", "seeds"])
         self.hparams.update(
-            topology=describe(self.topology), strategy=describe(self.strategy), seeds=self.seeds
+            topology=describe(self.topology),
+            strategy=describe(self.strategy),
+            seeds=self.pack.seeds,
         )
 
-        size = self.topology.size
-        self.cells_per_trial = size // self.topology.trials
-        self.neighbourhood_size = self.topology.neighbourhood_size()
-        self.generators = [torch.Generator().manual_seed(seed) for seed in self.seeds]
         self.centers = StackedAutoencoder(size, *sizes).requires_grad_(False)
-        for trial, generator in enumerate(self.generators):  # a trial's weights from its seed
-            self.centers.reset_rows_(self._trial_rows(trial), generator)
+        for trial, generator in enumerate(self.pack.generators):  # weights from its seed
+            self.centers.reset_rows_(self.pack.rows(trial), generator)
         self.center_adam = StackedAdam(self.centers, betas, state=optimizer_state)
         self._make_trainees(size)
         self.register_buffer("learning_rates", torch.full((size,), lr, dtype=torch.float64))
@@ -103,14 +106,14 @@ class CoevolutionaryAutoencoder(AutoencoderSystem):
         self.register_buffer("best_index", torch.tensor(0))
         # Each center's last validation L1: a diverged cell takes its neighbourhood's best.
         self.register_buffer("center_l1", torch.full((size,), float("inf")))
-        self.pairings = Pairings(self.topology.neighbourhoods())
+        self.pairings = Pairings(self.pack.tile(self.topology.neighbourhoods()))
         self.sharding = Sharding(size)
         self.val_l1 = PopulationL1(size)
         leave_out_scratch(self)
 
     @property
     def population_size(self) -> int:
-        return self.topology.size
+        return self.pack.size
 
     def forward(self, inputs: Tensor) -> Tensor:
         """Reconstruct a (batch, features) tensor with the best cell's center."""
@@ -127,11 +130,12 @@ class CoevolutionaryAutoencoder(AutoencoderSystem):
             training = order if stage == "fit" else None
             self.sharding = Sharding.prepare(self.trainer, self.population_size, training)
         if stage == "fit":  # trainee slots: as many as the cells this rank trains together
-            slots = order.group_size(self.cells_per_trial, self.topology.trials)
-            slots //= self.sharding.world
+            slots = order.group_size(self.pack) // self.sharding.world
             sizes = (self.centers.encoder_sizes, self.centers.decoder_sizes)
+            device = self.trainer.strategy.root_device
+            cells = self.population_size
             check_population_fits(
-                self.topology, slots, sizes, self.trainer.strategy.root_device, self.batch_size
+                cells, self.neighbourhood_size, slots, sizes, device, self.batch_size
             )
             self._make_trainees(slots)
 
@@ -145,13 +149,12 @@ class CoevolutionaryAutoencoder(AutoencoderSystem):
         """One generation over the training set `data` (examples, features); returns each
         trial's mean training loss, (trials,). Validation (Lightning's loop) follows."""
         losses = []
-        groups = self.strategy.update_order.groups(self.cells_per_trial, self.generators)
-        for number, cells in enumerate(groups):
-            orders = shuffled_orders(self.seeds, generation, number, len(data), data.device)
+        for number, cells in enumerate(self.strategy.update_order.groups(self.pack)):
+            orders = shuffled_orders(self.pack.seeds, generation, number, len(data), data.device)
             self.select(cells, first_batches=data[orders[:, : self.batch_size]])
             cells = self.sharding.own(cells)
             self.notify_pairs_training(cells)
-            losses.append(self.per_trial(self.train_pairs(cells, data, orders).mean(0), cells))
+            losses.append(self.pack.means(self.train_pairs(cells, data, orders).mean(0), cells))
             self.notify_pairs_trained(cells)
             self.replace(cells)
         self.sharding.share_(compat.attached_trainer(self), self.centers, self.center_adam)
@@ -163,16 +166,16 @@ class CoevolutionaryAutoencoder(AutoencoderSystem):
         """Tournament in each of `cells`' neighbourhoods, scored on each trial's batch in
         `first_batches` (trials, batch, features); this rank's winners go to the trainees."""
         all_cells = torch.arange(self.population_size)
-        inputs = first_batches[self.trial_of(all_cells).to(first_batches.device)]
+        inputs = first_batches[self.pack.trial_of(all_cells).to(first_batches.device)]
         losses = self.pairings.losses(self.centers, inputs)[cells.to(self.device)]
         winners = torch.empty(len(cells), dtype=torch.long)
-        for trial, positions in self.by_trial(cells):
-            won, fitness = self.strategy.select(losses[positions], self.generators[trial])
+        for generator, positions in self.pack.streams(cells):
+            won, fitness = self.strategy.select(losses[positions], generator)
             winners[positions] = won.cpu()
             self.selection_loss[cells[positions]] = fitness
         chosen = self.pairings.neighbourhoods[cells, winners]
         mine = self.sharding.own(cells)
-        self._trainee_trials = self.trial_of(mine)
+        self._trainee_cells = mine
         chosen = chosen[torch.isin(cells, mine)].to(self.device)
         slots = torch.arange(len(mine), device=self.device)
         copy_individuals_(self.trainees, self.centers, slots, chosen)
@@ -182,15 +185,14 @@ class CoevolutionaryAutoencoder(AutoencoderSystem):
     def train_pairs(self, cells: Tensor, data: Tensor, orders: Tensor) -> Tensor:
         """One pass over `data` of the trainees (slot i: cell cells[i]), each in its trial's
         order from `orders` (trials, examples); the losses of every step (steps, cells)."""
-        trials = [(self.generators[trial], rows) for trial, rows in self.by_trial(cells)]
         losses_of = self.strategy.cell_evaluation.losses(
             self.trainees,
             self.centers,
             self.pairings.neighbourhoods[cells],
-            trials,
+            self.pack.streams(cells),
             steps_per_pass(len(data), self.batch_size),
         )
-        trials = self.trial_of(cells).to(orders.device)
+        trials = self.pack.trial_of(cells).to(orders.device)
         rates = self.learning_rates[cells.to(self.device)]
         with Sharding.no_gradient_sync(compat.attached_trainer(self)):
             return train_pass(
@@ -217,20 +219,11 @@ class CoevolutionaryAutoencoder(AutoencoderSystem):
 
     def mutate(self) -> None:
         """Every cell's learning rate takes a Gaussian step, drawn from its trial's generator."""
-        for trial, generator in enumerate(self.generators):
-            rows = self._trial_rows(trial)
+        for trial, generator in enumerate(self.pack.generators):
+            rows = self.pack.rows(trial)
             self.learning_rates[rows] = self.strategy.mutate(self.learning_rates[rows], generator)
 
     # ----------------------------------------------------------------- helpers
-    def per_trial(self, values: Tensor, cells: Tensor) -> Tensor:
-        """The mean of `values` (one per cell of `cells`) over each trial's cells: (trials,)."""
-        trials = self.trial_of(cells).to(values.device)
-        sums = torch.zeros(self.topology.trials, device=values.device).index_add_(0, trials, values)
-        counts = torch.bincount(trials, minlength=self.topology.trials).clamp(min=1)
-        return sums / counts
-
-    def _trial_rows(self, trial: int) -> slice:
-        return slice(trial * self.cells_per_trial, (trial + 1) * self.cells_per_trial)
 
     def _make_trainees(self, count: int) -> None:
         """Scratch slots for the pairs a group trains; not part of checkpoints, which fall
@@ -243,26 +236,16 @@ class CoevolutionaryAutoencoder(AutoencoderSystem):
             self.trainees, self.center_adam.betas, state=self.hparams.optimizer_state
         ).to(device)
         self._trainees_pruned = True
-        self._trainee_trials = torch.zeros(count, dtype=torch.long)  # set by each selection
+        self._trainee_cells = torch.zeros(count, dtype=torch.long)  # set by each selection
 
     def _recover(self, diverged: Tensor) -> None:
         """Diverged cells take their neighbourhood's best center (`healing_sources`): weights,
         masks, Adam moments and learning rate."""
         if compat.attached_trainer(self) is not None:
-            per_trial = torch.bincount(
-                self.trial_of(diverged.cpu()), minlength=self.topology.trials
-            )
-            self.log_per_trial(
-                keys.GEN_DIVERGED, per_trial.float(), on_step=False, on_epoch=True, reduce_fx="sum"
-            )
-            self.log(
-                keys.GEN_DIVERGED,
-                float(len(diverged)),
-                on_step=False,
-                on_epoch=True,
-                reduce_fx="sum",
-                sync_dist=True,
-            )
+            counts = torch.bincount(self.pack.trial_of(diverged.cpu()), minlength=len(self.pack))
+            summed = {"on_step": False, "on_epoch": True, "reduce_fx": "sum"}
+            self.pack.log(self, keys.GEN_DIVERGED, counts.float(), **summed)
+            self.log(keys.GEN_DIVERGED, float(len(diverged)), sync_dist=True, **summed)
         if len(diverged):
             sources = healing_sources(self.pairings.neighbourhoods, self.center_l1, diverged)
             copy_individuals_(self.centers, self.centers, diverged, sources)
@@ -285,13 +268,13 @@ class CoevolutionaryAutoencoder(AutoencoderSystem):
             on_step=False,
             on_epoch=True,
         )
-        by_trial = loss.view(self.topology.trials, -1)
+        each = self.pack.each(loss)
         for key, values in (
-            (keys.GEN_BEST_LOSS, by_trial.amin(1)),
-            (keys.GEN_MEDIAN_LOSS, by_trial.median(1).values),
-            (keys.GEN_WORST_LOSS, by_trial.amax(1)),
+            (keys.GEN_BEST_LOSS, each.amin(1)),
+            (keys.GEN_MEDIAN_LOSS, each.median(1).values),
+            (keys.GEN_WORST_LOSS, each.amax(1)),
         ):
-            self.log_per_trial(key, values, on_step=False, on_epoch=True)
+            self.pack.log(self, key, values, on_step=False, on_epoch=True)
         rates = self.learning_rates.tolist()
         rates = {keys.cell(keys.LR, cell): rate for cell, rate in enumerate(rates)}
         self.log_dict(rates, on_step=False, on_epoch=True)
@@ -316,9 +299,9 @@ class CoevolutionaryAutoencoder(AutoencoderSystem):
         self.center_l1.copy_(per_cell)
         self.log(keys.VAL_L1, per_cell[best], prog_bar=True)
         self.log(keys.VAL_L1_MEDIAN, per_cell.median())
-        by_trial = per_cell.view(self.topology.trials, -1)  # independent trials: each one's
-        self.log_per_trial(keys.VAL_L1, by_trial.amin(1))
-        self.log_per_trial(keys.VAL_L1_MEDIAN, by_trial.median(1).values)
+        each = self.pack.each(per_cell)  # independent trials: each one's own
+        self.pack.log(self, keys.VAL_L1, each.amin(1))
+        self.pack.log(self, keys.VAL_L1_MEDIAN, each.median(1).values)
         self.log_model_size()
 
     def best_individual(self) -> tuple[StackedAutoencoder, int]:
@@ -333,8 +316,8 @@ class CoevolutionaryAutoencoder(AutoencoderSystem):
         """The trained pairs: mask changes made here are carried into the centers."""
         return self.trainees
 
-    def pruning_target_trials(self) -> Tensor:
-        return self._trainee_trials
+    def pruning_target_cells(self) -> Tensor:
+        return self._trainee_cells
 
     def prune_(self, rows: Tensor, masks: list[Masks], regrow: bool = False) -> None:
         self.trainees.prune_(rows, masks, regrow)
@@ -344,11 +327,11 @@ class CoevolutionaryAutoencoder(AutoencoderSystem):
     # ----------------------------------------------------------------- checkpoints
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         super().on_save_checkpoint(checkpoint)
-        checkpoint["evolution_generators"] = [g.get_state() for g in self.generators]
+        checkpoint["evolution_generators"] = [g.get_state() for g in self.pack.generators]
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         for generator, saved in zip(
-            self.generators, checkpoint["evolution_generators"], strict=True
+            self.pack.generators, checkpoint["evolution_generators"], strict=True
         ):
             generator.set_state(saved)
 

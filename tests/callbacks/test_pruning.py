@@ -11,7 +11,7 @@ from lit_evoae.callbacks import Pruning
 from lit_evoae.cli import build_cli
 from lit_evoae.data import BinaryClusteringDataModule
 from lit_evoae.errors import ConfigError
-from lit_evoae.population.topology import Ring, Trials
+from lit_evoae.population.topology import Ring
 from lit_evoae.pruning.masks import prune_units
 from lit_evoae.pruning.operators import (
     ConjunctivePruning,
@@ -247,7 +247,7 @@ class FirstUnitPruning(PruningOperator):
     def __init__(self):
         self.calls = []
 
-    def attach(self, trainer, system, trials=None):
+    def attach(self, trainer, system, variant=None):
         self.calls.append("attach")
 
     def reset_(self, rows):
@@ -313,9 +313,7 @@ def test_variance_records_only_the_rows_drawn_for_pruning_and_prunes_as_before(r
     def system():
         if regime == "canonical":
             return CanonicalAutoencoder(20, (8,), 3, lr=0.05, seeds=[3, 4, 5, 6])
-        return CoevolutionaryAutoencoder(
-            20, (8,), 3, lr=0.01, topology=Trials(Ring(size=4), trials=2), seeds=[1, 2]
-        )
+        return CoevolutionaryAutoencoder(20, (8,), 3, lr=0.01, topology=Ring(size=4), seeds=[1, 2])
 
     announced, drawn_after = system(), system()
     recorder = RecordedRows()

@@ -12,7 +12,6 @@ from lit_evoae.population.memory import (
     parameters_per_individual,
 )
 from lit_evoae.population.stacked import StackedAutoencoder
-from lit_evoae.population.topology import Ring, Trials
 
 
 def test_parameters_per_individual_matches_a_real_population():
@@ -34,9 +33,9 @@ def test_the_estimate_grows_with_cells_slots_and_the_pairing_table():
 
 def test_a_population_that_fits_passes_and_one_that_does_not_names_its_size(monkeypatch):
     sizes = layer_sizes(100, [30], 10)
-    check_population_fits(Ring(size=10), 10, sizes, torch.device("cpu"))
+    check_population_fits(10, 3, 10, sizes, torch.device("cpu"))
     monkeypatch.setattr(memory, "available_bytes", lambda device: 10**6)
     with pytest.raises(ConfigError, match=r"a population of 40 cells needs about .* GiB"):
-        check_population_fits(Trials(Ring(size=10), trials=4), 40, sizes, torch.device("cpu"))
+        check_population_fits(40, 3, 40, sizes, torch.device("cpu"))
     monkeypatch.setattr(memory, "available_bytes", lambda device: None)  # unknown: no refusal
-    check_population_fits(Trials(Ring(size=10), trials=4), 40, sizes, torch.device("cpu"))
+    check_population_fits(40, 3, 40, sizes, torch.device("cpu"))

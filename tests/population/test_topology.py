@@ -1,9 +1,8 @@
 import pytest
 import torch
 
-from lit_evoae.components import build, describe
 from lit_evoae.errors import ConfigError
-from lit_evoae.population.topology import Ring, Topology, Torus, Trials
+from lit_evoae.population.topology import Ring, Torus
 
 
 def test_ring_radius_one_wraps_around():
@@ -46,18 +45,3 @@ def test_neighbourhood_that_does_not_fit_is_refused():
         Torus(rows=2, columns=5)
     with pytest.raises(ConfigError, match="neighbourhood='hex'"):
         Torus(neighbourhood="hex")
-
-
-def test_trials_are_independent_copies_that_never_mix():
-    single = Torus(rows=3, columns=3)
-    trials = Trials(single, trials=4)
-    table = trials.neighbourhoods()
-    assert trials.size == 36 and table.shape == (36, 9)
-    for trial in range(4):
-        block = table[trial * 9 : (trial + 1) * 9]
-        assert torch.equal(block, single.neighbourhoods() + trial * 9)  # same shape, own cells
-    rebuilt = build(describe(trials), Topology)  # how a checkpoint stores and restores it
-    assert isinstance(rebuilt.topology, Torus) and rebuilt.trials == 4
-    assert torch.equal(rebuilt.neighbourhoods(), table)
-    with pytest.raises(ConfigError, match="topology.trials"):
-        Trials(single, trials=0)

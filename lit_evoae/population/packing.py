@@ -1,0 +1,95 @@
+"""Independent trials trained as one population: the one place that knows about trials.
+
+A study packs T runs into one stacked population, T times one run's cells; a run alone is
+a pack of one. Trial t owns the consecutive rows t*cells .. (t+1)*cells - 1 and draws only
+from its own seed, so it trains as it would alone. Systems, update orders, cell evaluations
+and pruning are written for a population plus a `Pack`: they ask it which rows go together,
+whose generator to draw from and under which names to log, and never number trials.
+"""
+
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor
+
+from lit_evoae import compat, keys
+from lit_evoae.arguments import NonNegativeInt, check_each
+from lit_evoae.errors import ConfigError
+
+
+class Pack:
+    """The trials of one population: their seeds, generators, rows and pruning variants,
+    and the activation moments their operators share."""
+
+    def __init__(self, seeds: Sequence[int], cells: int = 1) -> None:
+        if not seeds:
+            raise ConfigError("seeds: give at least one seed (or null for the run's own)")
+        self.seeds = list(check_each("seeds", seeds, NonNegativeInt))
+        self.cells = cells
+        #: Each trial's generator of evolution draws (weights, selection, mutation, order).
+        self.generators = [torch.Generator().manual_seed(seed) for seed in self.seeds]
+        #: Each trial's pruning variant, where a study's pack mixes them (see `split`).
+        self.variants: list[str | None] = [None] * len(self.seeds)
+        #: The activation moments of a population, shared by the operators recording it
+        #: (`ActivationMoments.shared`): one forward hook per layer however many variants.
+        self.moments = None
+
+    @classmethod
+    def of_run(cls, seeds: Sequence[int] | None, cells: int = 1) -> "Pack":
+        """A pack of `seeds` (a study's pack) or, for None, of the run's own seed alone."""
+        return cls([torch.initial_seed()] if seeds is None else seeds, cells)
+
+    def __len__(self) -> int:
+        return len(self.seeds)
+
+    @property
+    def size(self) -> int:
+        """Rows (cells) of the whole population."""
+        return len(self) * self.cells
+
+    def rows(self, trial: int) -> slice:
+        return slice(trial * self.cells, (trial + 1) * self.cells)
+
+    def trial_of(self, rows: Tensor) -> Tensor:
+        return rows // self.cells
+
+    def split(self, rows: Tensor, variant: str | None = None) -> list[tuple[int, Tensor]]:
+        """(trial, positions in `rows` of its rows) for every trial present, or only for
+        `variant`'s trials if one is named."""
+        trials = self.trial_of(rows.cpu())
+        return [
+            (int(t), (trials == t).nonzero().squeeze(1))
+            for t in trials.unique()
+            if variant is None or self.variants[int(t)] == variant
+        ]
+
+    def positions(self, rows: Tensor, variant: str) -> Tensor:
+        """Positions in `rows` of the rows of `variant`'s trials, in order."""
+        mine = torch.tensor([name == variant for name in self.variants])
+        return mine[self.trial_of(rows.cpu())].nonzero().squeeze(1)
+
+    def streams(self, rows: Tensor) -> list[tuple[torch.Generator, Tensor]]:
+        """(generator, positions in `rows`) per trial present: what each row draws from."""
+        return [(self.generators[trial], positions) for trial, positions in self.split(rows)]
+
+    def each(self, values: Tensor) -> Tensor:
+        """`values` over every row of the population as (trials, cells)."""
+        return values.view(len(self), -1)
+
+    def means(self, values: Tensor, rows: Tensor) -> Tensor:
+        """The mean of `values` (one per row of `rows`) over each trial's rows: (trials,)."""
+        trials = self.trial_of(rows).to(values.device)
+        sums = torch.zeros(len(self), device=values.device).index_add_(0, trials, values)
+        return sums / torch.bincount(trials, minlength=len(self)).clamp(min=1)
+
+    def tile(self, neighbourhoods: Tensor) -> Tensor:
+        """One trial's neighbourhood table (cells, k) repeated for every trial, so that no
+        trial's neighbourhood leaves its own rows."""
+        return torch.cat([neighbourhoods + trial * self.cells for trial in range(len(self))])
+
+    def log(self, module, key: str, values: Tensor, **options) -> None:
+        """Each trial's value of `key`, values (trials,), under the trial's own name; a study's
+        pack writes them to each trial's log. Nothing for a pack of one: its run logs `key`."""
+        if len(self) > 1 and compat.attached_trainer(module) is not None:
+            for trial, value in enumerate(values):
+                module.log(keys.trial(key, trial), value, **options)
