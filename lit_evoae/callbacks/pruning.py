@@ -60,7 +60,6 @@ class Pruning(PopulationCallback):
         self._probe = torch.empty(0)  # validation inputs that `prune/loss_change` is scored on
         self._pending_generators: list | None = None  # from a checkpoint, until setup
         self._deferred = DeferredLog()  # each group's keys, logged once a generation
-        self._draws: tuple[Tensor, list] | None = None  # for the pass announced, its draws
 
     # ------------------------------------------------------------------ lifecycle
     def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
@@ -95,19 +94,6 @@ class Pruning(PopulationCallback):
 
     # ------------------------------------------------------------------ the work
     @torch.no_grad()
-    def on_pairs_training(self, trainer: pl.Trainer, system, cells: Tensor) -> None:
-        """Draw now who is pruned after this pass, so that an operator that measures during
-        the pass records those rows alone. Each trial's generator gives the draw it would
-        give after the pass: nothing else draws from it in between."""
-        self._draws = None
-        if self.operator is not None:
-            draws = self._draw(trainer, system, self._governed(system, cells)[1], cells.device)
-            self._draws = (cells, draws)
-            chosen = [rows for _, _, rows in draws]
-            upcoming = torch.cat(chosen) if chosen else torch.empty(0, dtype=torch.long)
-            self.operator.will_prune(upcoming)
-
-    @torch.no_grad()
     def on_pairs_trained(self, trainer: pl.Trainer, system, cells: Tensor) -> None:
         population = system.pruning_target()
         rows, governed = self._governed(system, cells)
@@ -115,12 +101,7 @@ class Pruning(PopulationCallback):
             return
         picked = []
         if self.operator is not None:
-            drawn_before, self._draws = self._draws, None
-            if drawn_before is not None and torch.equal(drawn_before[0], cells):
-                draws = drawn_before[1]
-            else:  # a caller that did not announce the pass
-                draws = self._draw(trainer, system, governed, cells.device)
-            for trial, generator, chosen in draws:
+            for trial, generator, chosen in self._draw(trainer, system, governed, cells.device):
                 if len(chosen):
                     before = population.sparsity(chosen)
                     loss_before = self._probe_loss(population, chosen)

@@ -53,10 +53,6 @@ class PruningOperator(ABC):
     def reset_(self, rows: Tensor) -> None:
         """Rows `rows` of the population will hold other individuals: forget their statistics."""
 
-    def will_prune(self, rows: Tensor) -> None:
-        """After the coming pass, `masks` is asked for rows `rows` alone (the callback draws
-        them before it): an operator that measures during the pass may record only these."""
-
     def statistics(
         self, population: StackedAutoencoder, rows: Tensor, generator: torch.Generator
     ) -> list[Tensor | None]:
@@ -128,7 +124,6 @@ class VariancePruning(PruningOperator):
         self.prune_end = check_choice("operator.prune_end", prune_end, Literal["low", "high"])
         self.per_weight = bool(per_weight)
         self.moments: ActivationMoments | None = None
-        self._upcoming: Tensor | None = None  # see will_prune
         self._device_of_rows = torch.device("cpu")
 
     def attach(self, trainer, system, variant=None):
@@ -137,8 +132,6 @@ class VariancePruning(PruningOperator):
         cache: dict = {}
 
         def recorded() -> Tensor | None:
-            if self._upcoming is not None:  # the rows to be pruned after this pass
-                return self._upcoming
             if variant is None:
                 return None
             current = system.pruning_target_cells()
@@ -158,13 +151,8 @@ class VariancePruning(PruningOperator):
             self.moments.detach()
 
     def reset_(self, rows):
-        self._upcoming = None
         if self.moments is not None:
             self.moments.reset_(rows)
-
-    def will_prune(self, rows):
-        # Statistics of the other rows would be reset unread after the pass: skip them.
-        self._upcoming = rows.to(self._device_of_rows)
 
     def statistics(self, population, rows, generator):
         return [self.moments.variance(layer)[rows] for layer in range(len(self.moments.pairs))]

@@ -20,16 +20,10 @@ from lit_evoae.pruning.masks import Masks
 
 
 class PopulationCallback(pl.Callback):
-    """A Lightning callback that the systems also call inside a generation, just before a
-    group of pairs trains and between its training and its replacement (pruning is one).
-    Subclass it, override `on_pairs_trained` (and `on_pairs_training` if needed).
+    """A Lightning callback that the systems also call inside a generation, between a group
+    of pairs' training and its replacement (pruning is one). Subclass it, override
+    `on_pairs_trained`.
     """
-
-    def on_pairs_training(
-        self, trainer: pl.Trainer, system: "AutoencoderSystem", cells: Tensor
-    ) -> None:
-        """Row i of `system.pruning_target()` is about to train for cell `cells[i]`; the same
-        `cells` are then passed to `on_pairs_trained`."""
 
     def on_pairs_trained(
         self, trainer: pl.Trainer, system: "AutoencoderSystem", cells: Tensor
@@ -96,10 +90,6 @@ class AutoencoderSystem(pl.LightningModule, ABC):
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         # Which system wrote it, so `lit-evoae export` can rebuild it from the file alone.
         checkpoint[SYSTEM_KEY] = f"{type(self).__module__}.{type(self).__qualname__}"
-
-    def notify_pairs_training(self, cells: Tensor) -> None:
-        for trainer, callback in self._population_callbacks():
-            callback.on_pairs_training(trainer, self, cells)
 
     def notify_pairs_trained(self, cells: Tensor) -> None:
         for trainer, callback in self._population_callbacks():

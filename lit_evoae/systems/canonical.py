@@ -112,7 +112,6 @@ class CanonicalAutoencoder(AutoencoderSystem):
             return reconstruction_l1(self.population(inputs), inputs)
 
         networks = torch.arange(len(self.pack), device=self.device)
-        self.notify_pairs_training(networks)
         losses = train_pass(
             self.population,
             self.adam,

@@ -153,7 +153,6 @@ class CoevolutionaryAutoencoder(AutoencoderSystem):
             orders = shuffled_orders(self.pack.seeds, generation, number, len(data), data.device)
             self.select(cells, first_batches=data[orders[:, : self.batch_size]])
             cells = self.sharding.own(cells)
-            self.notify_pairs_training(cells)
             losses.append(self.pack.means(self.train_pairs(cells, data, orders).mean(0), cells))
             self.notify_pairs_trained(cells)
             self.replace(cells)
