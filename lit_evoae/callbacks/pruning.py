@@ -173,19 +173,29 @@ class Pruning(PopulationCallback):
         synced = trial is None
 
         def log(key, value, **options):
-            self._deferred.log(system, keys.trial(key, trial), value, **options)
+            if trial is None:
+                self._deferred.log(system, key, value, **options)
+            else:
+                value = torch.as_tensor(value).view(1)
+                system.pack.log(system, key, value, trials=[trial], **options)
 
         log(keys.PRUNE_EVENTS, float(pruned), reduce_fx="sum", sync_dist=synced)
         log(keys.PRUNE_SPARSITY, after[rows].mean(), sync_dist=synced)
         if trial is None:  # one key per cell: bounded by the population
-            for row in rows.tolist():
-                self._deferred.log(
-                    system, keys.cell(keys.PRUNE_SPARSITY, int(cells[row])), after[row]
-                )
+            system.pack.log_cells(
+                keys.PRUNE_SPARSITY, after[rows], cells[rows], self._log_deferred(system)
+            )
         if removed is not None:
             log(keys.PRUNE_REMOVED, removed)
         if change is not None:
             log(keys.PRUNE_LOSS_CHANGE, change)
+
+    def _log_deferred(self, system):
+        def log(named: dict) -> None:
+            for key, value in named.items():
+                self._deferred.log(system, key, value)
+
+        return log
 
     def _probe_loss(self, population, chosen: Tensor) -> Tensor | None:
         """Mean L1 of individuals `chosen` on the validation probe (None without one)."""

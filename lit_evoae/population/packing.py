@@ -33,6 +33,9 @@ class Pack:
         #: The activation moments of a population, shared by the operators recording it
         #: (`ActivationMoments.shared`): one forward hook per layer however many variants.
         self.moments = None
+        #: Where each trial's values go, if not to Lightning: a study's pack gives each
+        #: trial a log of its own (`study.trial_logs.TrialLogs`).
+        self.trial_logs = None
 
     @classmethod
     def of_run(cls, seeds: Sequence[int] | None, cells: int = 1) -> "Pack":
@@ -87,9 +90,24 @@ class Pack:
         trial's neighbourhood leaves its own rows."""
         return torch.cat([neighbourhoods + trial * self.cells for trial in range(len(self))])
 
-    def log(self, module, key: str, values: Tensor, **options) -> None:
-        """Each trial's value of `key`, values (trials,), under the trial's own name; a study's
-        pack writes them to each trial's log. Nothing for a pack of one: its run logs `key`."""
-        if len(self) > 1 and compat.attached_trainer(module) is not None:
-            for trial, value in enumerate(values):
-                module.log(keys.trial(key, trial), value, **options)
+    def log(self, module, key: str, values: Tensor, trials=None, **options) -> None:
+        """Each trial's value of `key`, values (trials,), or of `trials` only: into each
+        one's own log if the pack has `trial_logs`, else through `module.log` under each
+        trial's own name (`keys.trial`). Nothing for a pack of one: its run logs `key`."""
+        if len(self) == 1 or compat.attached_trainer(module) is None:
+            return
+        trials = torch.arange(len(self)) if trials is None else torch.as_tensor(trials)
+        if self.trial_logs is not None:
+            self.trial_logs.add(key, values, trials, options.get("reduce_fx", "mean"))
+            return
+        for trial, value in zip(trials.tolist(), values, strict=True):
+            module.log(keys.trial(key, trial), value, **options)
+
+    def log_cells(self, key: str, values: Tensor, cells: Tensor, log) -> None:
+        """`key` of each of `cells` (values, one each): into each trial's own log, numbered
+        within the trial, if the pack has `trial_logs`; else `log({name: value})`, the names
+        numbered over the whole pack (`keys.cell`), the values plain floats."""
+        if self.trial_logs is not None:
+            self.trial_logs.add_cells(key, values, cells, self.cells)
+        else:
+            log({keys.cell(key, int(c)): v for c, v in zip(cells, values.tolist(), strict=True)})

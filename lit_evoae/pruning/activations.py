@@ -6,7 +6,6 @@ batch (Chan et al.'s parallel form of Welford's update), so memory does not grow
 with the number of batches.
 """
 
-import weakref
 from collections.abc import Callable
 from itertools import pairwise
 
@@ -30,6 +29,7 @@ class ActivationMoments:
     ) -> None:
         """`recorded()`, if given, names the rows to record now (None: all): a pack's
         operator records only the rows of the trials it prunes."""
+        self.population = population
         self.pairs = _linear_activation_pairs(population)
         size = population.population_size
         device = population.encoders[0].weight.device
@@ -44,19 +44,20 @@ class ActivationMoments:
 
     @classmethod
     def shared(
-        cls, population: StackedAutoencoder, recorded: Callable[[], Tensor | None]
+        cls, pack, population: StackedAutoencoder, recorded: Callable[[], Tensor | None]
     ) -> "ActivationMoments":
-        """The moments of `population` that every operator recording it shares, attached.
+        """The moments of `population` that every operator of `pack` recording it shares,
+        attached; the pack keeps them.
 
         In a pack each variant's operator records its own trials' rows. Sharing one set of
         hooks means one update per layer and pass, over the union of their rows, where each
-        operator would make its own: the same arithmetic per row, so each row's moments are
-        what its operator alone would gather. Rows of different operators never overlap
-        (a trial has one variant); each reads and resets only its own."""
-        moments = _SHARED.get(population)
-        if moments is None or not moments._handles:
-            moments = cls(population, recorded)
-            _SHARED[population] = moments
+        operator would make its own (8-18% faster packs, issue 33): the same arithmetic per
+        row, so each row's moments are what its operator alone would gather. Rows of
+        different operators never overlap (a trial has one variant); each reads and resets
+        only its own."""
+        moments = pack.moments
+        if moments is None or moments.population is not population or not moments._handles:
+            moments = pack.moments = cls(population, recorded)
         else:
             moments._recorders.append(recorded)
             moments._union = None
@@ -142,12 +143,6 @@ class ActivationMoments:
         for name in ("count", "mean", "m2"):
             for mine, theirs in zip(getattr(self, name), state[name], strict=True):
                 mine.copy_(theirs)
-
-
-#: Per population, the moments its operators share (see `ActivationMoments.shared`).
-_SHARED: "weakref.WeakKeyDictionary[StackedAutoencoder, ActivationMoments]" = (
-    weakref.WeakKeyDictionary()
-)
 
 
 def _linear_activation_pairs(

@@ -140,7 +140,7 @@ class VariancePruning(PruningOperator):
                 cache.update({"for": current, "rows": rows.to(self._device_of_rows)})
             return cache["rows"]
 
-        self.moments = ActivationMoments.shared(system.pruning_target(), recorded)
+        self.moments = ActivationMoments.shared(system.pack, system.pruning_target(), recorded)
 
     @staticmethod
     def _device(system) -> torch.device:

@@ -5,8 +5,9 @@ pack is one population whose trial t is run t, seeded with its seed (the system'
 of T trials: T copies of the topology for coevolution, T independent networks for the
 canonical regime), so each draws what it would draw alone (weights, batch order,
 selection, mutation, pruning). Each variant's trials get a Pruning callback of their own.
-Each trial still ends with its own folder: `metrics.csv` (its own columns of the pack's
-log, under the names a run alone logs, and its test row), `best_autoencoder.pt` (its best
+Each trial still ends with its own folder: `metrics.csv` (its own log, written as the pack
+trains by `study.trial_logs`, under the names a run alone logs, then its test row),
+`best_autoencoder.pt` (its best
 network at its best generation) and `result.json` (written by the same function as an
 unpacked run's), so `report`, a resumed study and SLURM arrays read packed and unpacked
 trials alike.
@@ -16,7 +17,6 @@ trials alike.
 Exit status NOT_PACKABLE means the system cannot be packed: the runner runs its trials alone.
 """
 
-import csv
 import json
 import os
 import sys
@@ -40,9 +40,10 @@ from lit_evoae.population.optim import EAGER_STEP, compile_first_step
 from lit_evoae.population.stacked import StackedAutoencoder, copy_individuals_
 from lit_evoae.study.folders import make_own_folder, remove_checkpoints
 from lit_evoae.study.fragments import pruning_callback
-from lit_evoae.study.results import read_metrics, write_result
+from lit_evoae.study.results import write_result
 from lit_evoae.study.runner import NOT_PACKABLE, fit_arguments, pack_checkpoint
 from lit_evoae.study.spec import Run
+from lit_evoae.study.trial_logs import TrialLogs
 from lit_evoae.study.wandb_trials import log_trials
 from lit_evoae.systems import CanonicalAutoencoder, CoevolutionaryAutoencoder
 
@@ -181,6 +182,9 @@ def run_pack(
     bests, clock = TrialBests(len(runs)), ClockCheckpoint(checkpoint_minutes)
     trainer.callbacks.extend([bests, clock])
     resume, epoch = readable_checkpoint(resume, folder)
+    logs = TrialLogs([trial_log(folder, trial) for trial in range(len(runs))], epoch)
+    system.pack.trial_logs = logs
+    trainer.callbacks.append(logs)
     if resume is not None:
         print(f"resuming from {resume}: generation {epoch + 2} of {trainer.max_epochs} next")
     for logger in trainer.loggers:  # the generations after it are logged again
@@ -197,17 +201,20 @@ def run_pack(
     test_l1 = split_l1(bests.bests, data.splits["test"].tensors[0], data.eval_batch_size)
     sparsity = bests.bests.sparsity()
     seconds = round(time.perf_counter() - start, 2)
-    rows = read_metrics(Path(trainer.logger.log_dir) / keys.METRICS_CSV)
-    cells = system.pack.cells
-    for trial, run in enumerate(runs):
-        folder = make_own_folder(run.folder(out))
-        test_row = {
-            keys.TEST_L1: float(test_l1[trial]),
-            keys.MODEL_SPARSITY: float(sparsity[trial]),
-            keys.MODEL_PARAMS: bests.bests.parameters_per_individual(),
-        }
-        write_metrics(folder, trial_rows(rows, trial, cells), test_row)
-        save_autoencoder(bests.bests.individual(trial), folder / keys.BEST_AUTOENCODER)
+    for trial, (run, log) in enumerate(zip(runs, logs.logs, strict=True)):
+        own = make_own_folder(run.folder(out))
+        log.append(
+            {
+                "epoch": log.rows[-1]["epoch"] if log.rows else 0,  # the final row's
+                keys.TEST_L1: float(test_l1[trial]),
+                keys.MODEL_SPARSITY: float(sparsity[trial]),
+                keys.MODEL_PARAMS: bests.bests.parameters_per_individual(),
+            }
+        )
+        with naming(own / keys.METRICS_CSV):
+            os.replace(log.path, own / keys.METRICS_CSV)
+        save_autoencoder(bests.bests.individual(trial), own / keys.BEST_AUTOENCODER)
+    trial_log(folder, 0).parent.rmdir()  # each trial's log is in its run's folder now
     if wandb_project is not None:
         log_trials(runs, out, wandb_project)
     for run in runs:  # last: a result marks its run finished
@@ -217,37 +224,10 @@ def run_pack(
     return 0
 
 
-def trial_rows(rows: list[dict], trial: int, cells_per_trial: int) -> list[dict]:
-    """Trial `trial`'s rows of a pack's metrics.csv under the names a run alone logs: keys
-    `<key>/trial_TT` become `<key>`, keys `<key>/cell_CC` of its cells become `<key>/cell_cc`
-    (numbered within the trial); the pack-wide keys are left out."""
-    suffix = keys.trial("", trial)
-    mine = []
-    for row in rows:
-        values = {}
-        for key, value in row.items():
-            if value in ("", None):
-                continue
-            if key.endswith(suffix):
-                values[key[: -len(suffix)]] = value
-            elif "/cell_" in key:
-                base, _, number = key.rpartition("/cell_")
-                if int(number) // cells_per_trial == trial:
-                    values[keys.cell(base, int(number) % cells_per_trial)] = value
-        if values:
-            mine.append({"epoch": row["epoch"], **values})
-    return mine
-
-
-def write_metrics(folder: Path, rows: list[dict], test_row: dict) -> None:
-    """A trial's metrics.csv: its rows, then the test row (at the last row's epoch)."""
-    rows = [*rows, {"epoch": rows[-1]["epoch"] if rows else 0, **test_row}]
-    columns = list(dict.fromkeys(key for row in rows for key in row))
-    path = folder / keys.METRICS_CSV
-    with naming(path), path.open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, columns)
-        writer.writeheader()
-        writer.writerows(rows)
+def trial_log(folder: Path, trial: int) -> Path:
+    """Where trial `trial` of the pack in `folder` keeps its metrics.csv while it trains:
+    in the pack's folder, which a resumed pack keeps (its runs' folders are made anew)."""
+    return folder / "trials" / f"trial_{trial:03d}.csv"
 
 
 def set_up_pack_process() -> None:

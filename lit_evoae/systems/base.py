@@ -129,6 +129,8 @@ class AutoencoderSystem(pl.LightningModule, ABC):
         trainer = compat.attached_trainer(self)
         final = self.final_metrics(trainer.datamodule)
         metrics = {key: float(value) for key, value in final.items()}
+        if self.pack.trial_logs is not None:  # each trial's own: to its own log
+            self.pack.trial_logs.final(self.final_of_each_trial(trainer.datamodule))
         trainer.callback_metrics.update({key: torch.tensor(v) for key, v in metrics.items()})
         for logger in trainer.loggers:
             logger.log_metrics(metrics, step=trainer.global_step)
@@ -138,36 +140,50 @@ class AutoencoderSystem(pl.LightningModule, ABC):
         """final/train_l1_mean (the paper's number: the mean over cells of each center's
         training L1), final/test_l1_mean, final/train_l1_best, final/capacity (mean fraction
         of nonzero parameters) and final/capacity_at_last_prune (the fraction the last
-        pruning of each lineage left, the paper's capacity when pruned weights regrow); each
-        trial's too in a pack of several, and each cell's final/train_l1."""
+        pruning of each lineage left, the paper's capacity when pruned weights regrow); and
+        each cell's final/train_l1. Over the whole pack; each trial's too in a pack of
+        several, unless the pack has trial logs (see `final_of_each_trial`)."""
+        per_cell = self._final_per_cell(data)
+        metrics = {}
+        each = len(self.pack) > 1 and self.pack.trial_logs is None
+        for name, values in per_cell.items():
+            best = name == "train_l1_best"
+            metrics[keys.final(name)] = values.min() if best else values.mean()
+            if each:
+                reduced = self._reduced(name, values)
+                metrics.update({keys.trial(keys.final(name), t): v for t, v in enumerate(reduced)})
+        if self.pack.trial_logs is None:
+            train = per_cell["train_l1_mean"]
+            metrics.update({keys.cell(keys.final("train_l1"), c): v for c, v in enumerate(train)})
+        return metrics
+
+    def final_of_each_trial(self, data: TensorDataModule) -> dict[str, Tensor]:
+        """`final_metrics`' keys as a run alone logs them, each (trials,): every trial's own."""
+        per_cell = self._final_per_cell(data)
+        final = {keys.final(name): self._reduced(name, v) for name, v in per_cell.items()}
+        cells = self.pack.each(per_cell["train_l1_mean"]).T
+        final.update({keys.cell(keys.final("train_l1"), c): v for c, v in enumerate(cells)})
+        return final
+
+    def _reduced(self, name: str, values: Tensor) -> Tensor:
+        each = self.pack.each(values)
+        return each.amin(1) if name == "train_l1_best" else each.mean(1)
+
+    def _final_per_cell(self, data: TensorDataModule) -> dict[str, Tensor]:
+        """Each final quantity (keys.FINAL_NAMES) of every cell of the pack."""
         population, _ = self.best_individual()
         splits = {name: data.splits[name].tensors[0] for name in ("train", "test")}
         train, test = (
             split_l1(population, inputs, data.eval_batch_size) for inputs in splits.values()
         )
-        per_cell = dict(
-            zip(
-                keys.FINAL_NAMES,
-                (
-                    train,
-                    test,
-                    train,
-                    1 - population.sparsity(),
-                    population.capacity_at_last_prune(),
-                ),
-                strict=True,
-            )
+        quantities = (
+            train,
+            test,
+            train,
+            1 - population.sparsity(),
+            population.capacity_at_last_prune(),
         )
-        metrics = {}
-        for name, values in per_cell.items():
-            best = name == "train_l1_best"
-            each = self.pack.each(values)
-            reduced = each.amin(1) if best else each.mean(1)
-            metrics[keys.final(name)] = values.min() if best else values.mean()
-            if len(self.pack) > 1:
-                metrics.update({keys.trial(keys.final(name), t): v for t, v in enumerate(reduced)})
-        metrics.update({keys.cell(keys.final("train_l1"), c): v for c, v in enumerate(train)})
-        return metrics
+        return dict(zip(keys.FINAL_NAMES, quantities, strict=True))
 
     def log_model_size(self) -> None:
         population, index = self.best_individual()

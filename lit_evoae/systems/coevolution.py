@@ -274,9 +274,13 @@ class CoevolutionaryAutoencoder(AutoencoderSystem):
             (keys.GEN_WORST_LOSS, each.amax(1)),
         ):
             self.pack.log(self, key, values, on_step=False, on_epoch=True)
-        rates = self.learning_rates.tolist()
-        rates = {keys.cell(keys.LR, cell): rate for cell, rate in enumerate(rates)}
-        self.log_dict(rates, on_step=False, on_epoch=True)
+        every_cell = torch.arange(self.population_size)
+        self.pack.log_cells(
+            keys.LR,
+            self.learning_rates,
+            every_cell,
+            lambda rates: self.log_dict(rates, on_step=False, on_epoch=True),
+        )
 
     # ----------------------------------------------------------------- evaluation
     def on_validation_epoch_start(self) -> None:

@@ -1,6 +1,7 @@
 import torch
 
 from lit_evoae.nets import layer_sizes
+from lit_evoae.population.packing import Pack
 from lit_evoae.population.stacked import StackedAutoencoder
 from lit_evoae.pruning.activations import ActivationMoments
 
@@ -112,8 +113,9 @@ def test_operators_sharing_a_population_share_one_recording_with_their_own_rows_
         ActivationMoments(population, recorded=lambda: torch.tensor([0, 3])).attach(),
         ActivationMoments(population, recorded=lambda: torch.tensor([1])).attach(),
     ]
-    first = ActivationMoments.shared(population, lambda: torch.tensor([0, 3]))
-    second = ActivationMoments.shared(population, lambda: torch.tensor([1]))
+    pack = Pack([1, 2, 3, 4])
+    first = ActivationMoments.shared(pack, population, lambda: torch.tensor([0, 3]))
+    second = ActivationMoments.shared(pack, population, lambda: torch.tensor([1]))
     assert first is second  # one set of hooks, one update per layer and pass
     for _ in range(3):
         population(torch.rand(5, 10))
@@ -122,5 +124,8 @@ def test_operators_sharing_a_population_share_one_recording_with_their_own_rows_
         for moments, rows in zip(alone, ([0, 3], [1]), strict=True):
             assert torch.equal(first.mean[layer][rows], moments.mean[layer][rows])
             assert torch.equal(first.m2[layer][rows], moments.m2[layer][rows])
+    assert pack.moments is first
     first.detach()
-    assert ActivationMoments.shared(population, lambda: None) is not first  # a new fit
+    assert ActivationMoments.shared(pack, population, lambda: None) is not first  # a new fit
+    other = StackedAutoencoder(4, *layer_sizes(10, [6], 4))  # the trainees made anew
+    assert ActivationMoments.shared(pack, other, lambda: None).population is other

@@ -10,9 +10,10 @@ import torch
 from lit_evoae import keys
 from lit_evoae.nets import layer_sizes
 from lit_evoae.population.stacked import StackedAutoencoder
-from lit_evoae.study.pack import TrialBests, pack_arguments, trial_rows, write_metrics
+from lit_evoae.study.pack import TrialBests, pack_arguments
 from lit_evoae.study.results import write_result
 from lit_evoae.study.spec import Run
+from lit_evoae.study.trial_logs import TrialLog
 
 
 def test_pack_arguments_are_the_first_runs_seeded_once(tmp_path):
@@ -52,32 +53,6 @@ def test_each_trial_keeps_the_cell_of_its_lowest_validation_l1_so_far():
     assert bests.best == pytest.approx([0.4, 0.1])
 
 
-def test_a_trials_columns_come_back_under_the_names_a_run_alone_logs():
-    rows = [
-        {
-            "epoch": "0",
-            "val/l1": "0.3",
-            "val/l1/trial_01": "0.5",
-            "lr/cell_02": "0.1",
-            "lr/cell_03": "0.2",
-            "prune/events/trial_01": "1.0",
-            "prune/events/trial_00": "2.0",
-        },
-        {"epoch": "", "final/train_l1_mean/trial_01": "0.45", "final/train_l1/cell_03": "0.4"},
-    ]
-    assert trial_rows(rows, 1, cells_per_trial=2) == [
-        {
-            "epoch": "0",
-            "val/l1": "0.5",
-            "lr/cell_00": "0.1",
-            "lr/cell_01": "0.2",
-            "prune/events": "1.0",
-        },
-        {"epoch": "", "final/train_l1_mean": "0.45", "final/train_l1/cell_01": "0.4"},
-    ]
-    assert trial_rows(rows, 0, cells_per_trial=2) == [{"epoch": "0", "prune/events": "2.0"}]
-
-
 def test_a_trials_metrics_give_the_record_an_unpacked_run_gets(tmp_path):
     rows = [
         {"epoch": "0", "val/l1": "0.5"},
@@ -86,10 +61,10 @@ def test_a_trials_metrics_give_the_record_an_unpacked_run_gets(tmp_path):
     ]
     run = Run("v", 1, 7, (), ())
     folder = run.folder(tmp_path)
-    folder.mkdir(parents=True)
-    write_metrics(
-        folder, rows, {keys.TEST_L1: 0.42, keys.MODEL_SPARSITY: 0.1, keys.MODEL_PARAMS: 30}
-    )
+    log = TrialLog(folder / keys.METRICS_CSV, last_epoch=-1)
+    for row in rows:
+        log.append(row)
+    log.append({"epoch": "", keys.TEST_L1: 0.42, keys.MODEL_SPARSITY: 0.1, keys.MODEL_PARAMS: 30})
     with (folder / keys.METRICS_CSV).open() as handle:
         written = list(csv.DictReader(handle))
     assert [row[keys.VAL_L1] for row in written[:2]] == ["0.5", "0.4"]
