@@ -3,9 +3,8 @@
 It is a `PopulationCallback`: the systems call `on_pairs_trained` after an individual's
 generation of training (for a population, before the trained pair replaces its cell's
 center). The CLI always registers it under `pruning.*`; with no operator it prunes nothing
-and still logs the sparsity (the no-pruning control). Each trial of a batched population
-draws from a generator of its own, seeded from the trial's seed, so a trial prunes as it
-would alone.
+and still logs the sparsity (the no-pruning control). Each trial of a pack draws from a
+generator of its own, seeded from the trial's seed, so a trial prunes as it would alone.
 """
 
 from typing import Any
@@ -38,8 +37,8 @@ class Pruning(PopulationCallback):
         probability: the schedule's base probability P.
         regrow: the reference behaviour: pruned weights are zeroed once but not masked, so
             training can regrow them. False keeps them at zero for good.
-        seed: seed of the pruning draws (trial t of a batched population: seed + t); None
-            derives each trial's from its seed (the system's `seeds`) plus one.
+        seed: seed of the pruning draws (trial t of a pack: seed + t); None derives each
+            trial's from its seed (the system's `seeds`) plus one.
     """
 
     def __init__(
@@ -56,7 +55,7 @@ class Pruning(PopulationCallback):
         self.regrow = bool(regrow)
         self.seed = None if seed is None else check("pruning.seed", seed, NonNegativeInt)
         self.generators: list[torch.Generator] = []  # one per trial of the pack, at setup
-        self.variant: str | None = None  # None: every trial of the pack (see for_variant)
+        self.variant: str | None = None  # None: the whole pack (see for_variant)
         self._probe = torch.empty(0)  # validation inputs that `prune/loss_change` is scored on
         self._pending_generators: list | None = None  # from a checkpoint, until setup
         self._deferred = DeferredLog()  # each group's keys, logged once a generation
@@ -72,7 +71,7 @@ class Pruning(PopulationCallback):
             )
         seeds = pl_module.pack.seeds
         if self.seed is not None:
-            seeds = [self.seed - 1 + trial for trial in range(len(seeds))]
+            seeds = range(self.seed - 1, self.seed - 1 + len(seeds))
         self.generators = [torch.Generator().manual_seed((seed + 1) % 2**63) for seed in seeds]
         self._restore_generators()
 
@@ -96,36 +95,41 @@ class Pruning(PopulationCallback):
     @torch.no_grad()
     def on_pairs_trained(self, trainer: pl.Trainer, system, cells: Tensor) -> None:
         population = system.pruning_target()
-        rows, governed = self._governed(system, cells)
-        if rows is None:
+        governed = system.pack.split(cells, self.variant)
+        if not governed:  # none of this variant's trials trains now
             return
-        picked = []
+        rows = torch.cat([positions for _, positions in governed]).to(cells.device)
+        picked = []  # per stream: (rows pruned, their sparsity and probe loss before)
         if self.operator is not None:
-            for trial, generator, chosen in self._draw(trainer, system, governed, cells.device):
+            chance = self.schedule(
+                trainer.current_epoch,
+                trainer.max_epochs,
+                self.probability,
+                system.neighbourhood_size,
+            )
+            for generator, positions in system.pack.streams(cells, self.generators, self.variant):
+                generator = self._generator_of_this_rank(trainer, generator)
+                drawn = torch.rand(len(positions), generator=generator) < chance
+                chosen = positions[drawn].to(cells.device)
                 if len(chosen):
                     before = population.sparsity(chosen)
                     loss_before = self._probe_loss(population, chosen)
                     masks = self.operator.masks(population, chosen, generator)
                     system.prune_(chosen, masks, self.regrow)
-                    picked.append((trial, chosen, before, loss_before))
+                    picked.append((chosen, before, loss_before))
             self.operator.reset_(rows)
         # Only the rows this callback governs: a pack has one callback per variant.
         governed_sparsity = population.sparsity(rows)
         after = governed_sparsity.new_zeros(population.population_size)
         after[rows] = governed_sparsity
-        effects = [
-            (
-                trial,
-                after[chosen] - before,
-                None if loss is None else self._probe_loss(population, chosen) - loss,
-            )
-            for trial, chosen, before, loss in picked
+        chosen = torch.cat([c for c, _, _ in picked]) if picked else rows[:0]
+        removed = torch.cat([after[c] - before for c, before, _ in picked]) if picked else None
+        changes = [
+            self._probe_loss(population, c) - loss for c, _, loss in picked if loss is not None
         ]
-        self._log(system, rows, cells, after, _summary(effects))
-        if len(system.pack) > 1:  # per trial too: each trial of a pack logs what it would alone
-            for trial, positions in governed:
-                mine = [effect for effect in effects if effect[0] == trial]
-                self._log(system, positions, cells, after, _summary(mine), trial)
+        self._log(
+            system, rows, cells, after, chosen, removed, torch.cat(changes) if changes else None
+        )
 
     @property
     def state_key(self) -> str:
@@ -134,66 +138,35 @@ class Pruning(PopulationCallback):
             return super().state_key
         return self._generate_state_key(variant=self.variant)
 
-    def _governed(self, system, cells: Tensor) -> tuple[Tensor | None, list]:
-        """The rows of `cells`' pairs this callback prunes (None: none) and, per trial it
-        governs, (trial, its positions in `cells`)."""
-        rows = torch.arange(len(cells), device=cells.device)  # row i: cell cells[i]
-        governed = system.pack.split(cells, self.variant)
-        if self.variant is not None:  # a pack's trials of this variant only
-            if not governed:
-                return None, []
-            rows = torch.cat([positions for _, positions in governed]).to(rows.device)
-        return rows, governed
-
-    def _draw(self, trainer: pl.Trainer, system, governed: list, device: torch.device) -> list:
-        """Per governed trial, (trial, the generator its masks draw from, the rows pruned, on
-        `device`), each pruned with the schedule's probability at this generation."""
-        chance = self.schedule(
-            trainer.current_epoch, trainer.max_epochs, self.probability, system.neighbourhood_size
-        )
-        draws = []
-        for trial, positions in governed:
-            generator = self._generator_of_this_rank(trainer, trial)
-            drawn = torch.rand(len(positions), generator=generator) < chance
-            draws.append((trial, generator, positions[drawn].to(device)))
-        return draws
-
     def for_variant(self, variant: str) -> "Pruning":
         """Prune only the trials of the pack that are `variant`'s (a pack mixing pruning
         variants gives each variant's trials a Pruning of their own)."""
         self.variant = variant
         return self
 
-    def _log(self, system, rows, cells, after, changes, trial: int | None = None) -> None:
-        """The pruning's keys, over `rows`; with `trial`, under that trial's names. Under DDP
-        every rank logs the population-wide events and sparsity for its own cells, summed /
+    def _log(self, system, rows, cells, after, chosen, removed, changes) -> None:
+        """The pruning's keys over `rows` (pruned: `chosen`, with the fractions `removed` and
+        the probe-loss `changes` of each), and each trial's over its own rows. Under DDP every
+        rank logs the population-wide events and sparsity for its own cells, summed /
         averaged over ranks (the other keys are logged only where something was pruned, so
         cannot be synced)."""
-        pruned, removed, change = changes
-        synced = trial is None
-
-        def log(key, value, **options):
-            if trial is None:
-                self._deferred.log(system, key, value, **options)
-            else:
-                value = torch.as_tensor(value).view(1)
-                system.pack.log(system, key, value, trials=[trial], **options)
-
-        log(keys.PRUNE_EVENTS, float(pruned), reduce_fx="sum", sync_dist=synced)
-        log(keys.PRUNE_SPARSITY, after[rows].mean(), sync_dist=synced)
-        if trial is None:  # one key per cell: bounded by the population
-            system.pack.log_cells(
-                keys.PRUNE_SPARSITY, after[rows], cells[rows], self._log_deferred(system)
-            )
-        if removed is not None:
-            log(keys.PRUNE_REMOVED, removed)
-        if change is not None:
-            log(keys.PRUNE_LOSS_CHANGE, change)
+        pack = system.pack
+        log = self._log_deferred(system)
+        log({keys.PRUNE_EVENTS: float(len(chosen))}, reduce_fx="sum", sync_dist=True)
+        log({keys.PRUNE_SPARSITY: after[rows].mean()}, sync_dist=True)
+        pack.log_cells(keys.PRUNE_SPARSITY, after[rows], cells[rows], log)  # bounded by the pack
+        events = torch.isin(rows, chosen).float()
+        pack.log_by_trial(system, keys.PRUNE_EVENTS, events, cells[rows], "sum", sync_dist=False)
+        pack.log_by_trial(system, keys.PRUNE_SPARSITY, after[rows], cells[rows], sync_dist=False)
+        for key, values in ((keys.PRUNE_REMOVED, removed), (keys.PRUNE_LOSS_CHANGE, changes)):
+            if values is not None:
+                log({key: values.mean()})
+                pack.log_by_trial(system, key, values, cells[chosen], sync_dist=False)
 
     def _log_deferred(self, system):
-        def log(named: dict) -> None:
+        def log(named: dict, **options) -> None:
             for key, value in named.items():
-                self._deferred.log(system, key, value)
+                self._deferred.log(system, key, value, **options)
 
         return log
 
@@ -205,11 +178,11 @@ class Pruning(PopulationCallback):
         with eval_mode(population):
             return (population(probe, chosen) - probe).abs().mean(dim=(1, 2))
 
-    def _generator_of_this_rank(self, trainer: pl.Trainer, trial: int) -> torch.Generator:
+    @staticmethod
+    def _generator_of_this_rank(trainer: pl.Trainer, generator) -> torch.Generator:
         """Under DDP each rank prunes its own cells. Every rank keeps the same generators
         (so the checkpoint, saved by rank 0, resumes on any number of ranks) and draws from
         a stream forked from the trial's by rank, so that ranks' draws are not copies."""
-        generator = self.generators[trial]
         if trainer.world_size == 1:
             return generator
         seed = int(torch.randint(2**62, (1,), generator=generator))
@@ -232,13 +205,3 @@ class Pruning(PopulationCallback):
         for generator, state in zip(self.generators, self._pending_generators, strict=True):
             generator.set_state(state)
         self._pending_generators = None
-
-
-def _summary(effects: list) -> tuple[int, Tensor | None, Tensor | None]:
-    """(individuals pruned, their mean removed fraction, their mean probe-loss change) from
-    (trial, removed fraction per individual, probe-loss change per individual or None)."""
-    if not effects:
-        return 0, None, None
-    removed = torch.cat([fractions for _, fractions, _ in effects])
-    changes = [change for _, _, change in effects if change is not None]
-    return len(removed), removed.mean(), torch.cat(changes).mean() if changes else None

@@ -71,9 +71,14 @@ class Pack:
         mine = torch.tensor([name == variant for name in self.variants])
         return mine[self.trial_of(rows.cpu())].nonzero().squeeze(1)
 
-    def streams(self, rows: Tensor) -> list[tuple[torch.Generator, Tensor]]:
-        """(generator, positions in `rows`) per trial present: what each row draws from."""
-        return [(self.generators[trial], positions) for trial, positions in self.split(rows)]
+    def streams(
+        self, rows: Tensor, generators=None, variant: str | None = None
+    ) -> list[tuple[torch.Generator, Tensor]]:
+        """(generator, positions in `rows`) per trial present (of `variant`'s only, if one
+        is named): what each row draws from, the trial's evolution generator or its one of
+        `generators` (a family with one per trial)."""
+        generators = self.generators if generators is None else generators
+        return [(generators[trial], positions) for trial, positions in self.split(rows, variant)]
 
     def each(self, values: Tensor) -> Tensor:
         """`values` over every row of the population as (trials, cells)."""
@@ -102,6 +107,19 @@ class Pack:
             return
         for trial, value in zip(trials.tolist(), values, strict=True):
             module.log(keys.trial(key, trial), value, **options)
+
+    def log_by_trial(
+        self, module, key: str, values: Tensor, rows: Tensor, reduce_fx: str = "mean", **options
+    ) -> None:
+        """`values`, one per row of `rows`, reduced over each trial's rows (their mean, or
+        their sum for `reduce_fx` "sum"), as the value of `key` of each trial present."""
+        split = self.split(rows)
+        if len(self) == 1 or not split:
+            return
+        reduce = torch.sum if reduce_fx == "sum" else torch.mean
+        per_trial = torch.stack([reduce(values[p.to(values.device)]) for _, p in split])
+        trials = [trial for trial, _ in split]
+        self.log(module, key, per_trial, trials, reduce_fx=reduce_fx, **options)
 
     def log_cells(self, key: str, values: Tensor, cells: Tensor, log) -> None:
         """`key` of each of `cells` (values, one each): into each trial's own log, numbered

@@ -190,7 +190,8 @@ def run_pack(
     for logger in trainer.loggers:  # the generations after it are logged again
         if isinstance(logger, ResumableCSVLogger):
             logger.forget_after_epoch(epoch)
-    trainer.fit(system, datamodule=cli.datamodule, ckpt_path=resume)
+    with naming(folder):  # a write of Lightning's that names no file happens in the pack's
+        trainer.fit(system, datamodule=cli.datamodule, ckpt_path=resume)
     trained = time.perf_counter() - start
     share = 100 * clock.seconds_writing / trained
     print(

@@ -1,3 +1,5 @@
+from types import SimpleNamespace
+
 import pytest
 import torch
 
@@ -53,3 +55,31 @@ def test_a_run_alone_is_a_pack_of_its_own_seed_and_bad_seeds_name_the_field():
         Pack([-1])
     with pytest.raises(ConfigError, match="at least one seed"):
         Pack([])
+
+
+def test_values_per_row_reduce_to_each_trials_value_in_its_log():
+    class Logs:
+        def __init__(self):
+            self.added = []
+
+        def add(self, key, values, trials, reduce_fx):
+            self.added.append((key, values.tolist(), trials.tolist(), reduce_fx))
+
+    pack = Pack([5, 6, 7], cells=2)
+    pack.trial_logs = Logs()
+    module = SimpleNamespace(_trainer=object())  # a LightningModule attached to a Trainer
+    rows = torch.tensor([5, 0, 1, 4])  # trial 2, 0, 0, 2
+    values = torch.tensor([1.0, 2.0, 4.0, 3.0])
+    pack.log_by_trial(module, "prune/sparsity", values, rows)
+    pack.log_by_trial(module, "prune/events", values, rows, "sum")
+    assert pack.trial_logs.added == [
+        ("prune/sparsity", [3.0, 2.0], [0, 2], "mean"),
+        ("prune/events", [6.0, 4.0], [0, 2], "sum"),
+    ]
+    family = [torch.Generator() for _ in range(3)]
+    pack.variants = ["a", "b", "a"]
+    streams = pack.streams(rows, family, "a")
+    assert [(g is family[t], p.tolist()) for (g, p), t in zip(streams, (0, 2), strict=True)] == [
+        (True, [1, 2]),
+        (True, [0, 3]),
+    ]
