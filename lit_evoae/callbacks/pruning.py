@@ -146,12 +146,13 @@ class Pruning(PopulationCallback):
 
     def _log(self, system, rows, cells, after, chosen, removed, changes) -> None:
         """The pruning's keys over `rows` (pruned: `chosen`, with the fractions `removed` and
-        the probe-loss `changes` of each), and each trial's over its own rows. Under DDP every
-        rank logs the population-wide events and sparsity for its own cells, summed /
-        averaged over ranks (the other keys are logged only where something was pruned, so
-        cannot be synced)."""
+        the probe-loss `changes` of each), and each trial's over its own rows. A study's pack
+        (one with trial logs) logs only each trial's: its variants' mixed figures would be
+        read by no one. Under DDP every rank logs the population-wide events and sparsity for
+        its own cells, summed / averaged over ranks (the other keys are logged only where
+        something was pruned, so cannot be synced)."""
         pack = system.pack
-        log = self._log_deferred(system)
+        log = self._log_deferred(system) if pack.trial_logs is None else lambda *_, **__: None
         log({keys.PRUNE_EVENTS: float(len(chosen))}, reduce_fx="sum", sync_dist=True)
         log({keys.PRUNE_SPARSITY: after[rows].mean()}, sync_dist=True)
         pack.log_cells(keys.PRUNE_SPARSITY, after[rows], cells[rows], log)  # bounded by the pack
