@@ -15,7 +15,6 @@ from torch import Tensor
 
 from lit_evoae import keys
 from lit_evoae.arguments import ClosedUnitInterval, NonNegativeInt, check
-from lit_evoae.callbacks.deferred_log import DeferredLog
 from lit_evoae.data.base import validation_inputs
 from lit_evoae.errors import ConfigError
 from lit_evoae.nets import eval_mode
@@ -58,7 +57,6 @@ class Pruning(PopulationCallback):
         self.variant: str | None = None  # None: the whole pack (see for_variant)
         self._probe = torch.empty(0)  # validation inputs that `prune/loss_change` is scored on
         self._pending_generators: list | None = None  # from a checkpoint, until setup
-        self._deferred = DeferredLog()  # each group's keys, logged once a generation
 
     # ------------------------------------------------------------------ lifecycle
     def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
@@ -80,12 +78,6 @@ class Pruning(PopulationCallback):
         if self.operator is not None:
             self._probe = validation_inputs(trainer)[:PROBE_SIZE]
             self.operator.attach(trainer, pl_module, self.variant)
-
-    def on_train_batch_start(self, trainer: pl.Trainer, pl_module, batch, batch_idx) -> None:
-        self._deferred.start(batch)  # one batch: one generation
-
-    def on_train_batch_end(self, trainer: pl.Trainer, pl_module, outputs, batch, batch_idx) -> None:
-        self._deferred.flush(pl_module)
 
     def teardown(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
         if self.operator is not None:
@@ -152,7 +144,7 @@ class Pruning(PopulationCallback):
         its own cells, summed / averaged over ranks (the other keys are logged only where
         something was pruned, so cannot be synced)."""
         pack = system.pack
-        log = self._log_deferred(system) if pack.trial_logs is None else lambda *_, **__: None
+        log = self._log_to_lightning(system) if pack.trial_logs is None else lambda *_, **__: None
         log({keys.PRUNE_EVENTS: float(len(chosen))}, reduce_fx="sum", sync_dist=True)
         log({keys.PRUNE_SPARSITY: after[rows].mean()}, sync_dist=True)
         pack.log_cells(keys.PRUNE_SPARSITY, after[rows], cells[rows], log)  # bounded by the pack
@@ -164,10 +156,10 @@ class Pruning(PopulationCallback):
                 log({key: values.mean()})
                 pack.log_by_trial(system, key, values, cells[chosen], sync_dist=False)
 
-    def _log_deferred(self, system):
+    @staticmethod
+    def _log_to_lightning(system):
         def log(named: dict, **options) -> None:
-            for key, value in named.items():
-                self._deferred.log(system, key, value, **options)
+            system.log_dict(named, on_step=False, on_epoch=True, **options)
 
         return log
 
