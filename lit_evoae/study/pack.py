@@ -125,10 +125,17 @@ def pruning_per_variant(runs: list[Run]) -> list[Pruning]:
     return [pruning_callback(run).for_variant(variant) for variant, run in firsts.items()]
 
 
-def build_pack(runs: list[Run], folder: Path, logging: Path, extra: list[str] | None = None):
+def build_pack(
+    runs: list[Run],
+    folder: Path,
+    logging: Path,
+    extra: list[str] | None = None,
+    last_epoch: int = -1,
+):
     """(the parsed CLI, the pack's population) for `runs`, its Trainer holding one Pruning per
-    variant; `extra` arguments come last. None for a system that cannot be packed. The
-    command line is parsed once, for the first run: the others differ only in pruning."""
+    variant and each trial's own log (kept up to `last_epoch`, the one a resumed pack's
+    checkpoint holds); `extra` arguments come last. None for a system that cannot be packed.
+    The command line is parsed once, for the first run: the others differ only in pruning."""
     cli = build_cli([*pack_arguments(runs, folder, logging), *(extra or [])], run=False)
     system = packed_system(cli.model, runs)
     if system is None:
@@ -136,6 +143,8 @@ def build_pack(runs: list[Run], folder: Path, logging: Path, extra: list[str] | 
     callbacks = cli.trainer.callbacks
     callbacks[:] = [c for c in callbacks if not isinstance(c, Pruning)]
     callbacks.extend(pruning_per_variant(runs))
+    system.pack.trial_logs = TrialLogs([trial_log(folder, t) for t in range(len(runs))], last_epoch)
+    callbacks.append(system.pack.trial_logs)
     return cli, system
 
 
@@ -174,17 +183,14 @@ def run_pack(
     from that checkpoint (this pack's own); with `wandb_project`, each trial also becomes a
     W&B run of its own."""
     start = time.perf_counter()
-    built = build_pack(runs, folder, logging)
+    resume, epoch = readable_checkpoint(resume, folder)
+    built = build_pack(runs, folder, logging, last_epoch=epoch)
     if built is None:
         return NOT_PACKABLE
     cli, system = built
-    trainer = cli.trainer
+    trainer, logs = cli.trainer, system.pack.trial_logs
     bests, clock = TrialBests(len(runs)), ClockCheckpoint(checkpoint_minutes)
     trainer.callbacks.extend([bests, clock])
-    resume, epoch = readable_checkpoint(resume, folder)
-    logs = TrialLogs([trial_log(folder, trial) for trial in range(len(runs))], epoch)
-    system.pack.trial_logs = logs
-    trainer.callbacks.append(logs)
     if resume is not None:
         print(f"resuming from {resume}: generation {epoch + 2} of {trainer.max_epochs} next")
     for logger in trainer.loggers:  # the generations after it are logged again
