@@ -95,11 +95,16 @@ class Pack:
         trial's neighbourhood leaves its own rows."""
         return torch.cat([neighbourhoods + trial * self.cells for trial in range(len(self))])
 
+    @property
+    def logs_each_trial(self) -> bool:
+        """Whether each trial's values are logged apart: a run alone logs its own keys."""
+        return self.trial_logs is not None or len(self) > 1
+
     def log(self, module, key: str, values: Tensor, trials=None, **options) -> None:
         """Each trial's value of `key`, values (trials,), or of `trials` only: into each
         one's own log if the pack has `trial_logs`, else through `module.log` under each
-        trial's own name (`keys.trial`). Nothing for a pack of one: its run logs `key`."""
-        if len(self) == 1 or compat.attached_trainer(module) is None:
+        trial's own name (`keys.trial`). Nothing for a run alone: it logs `key` itself."""
+        if not self.logs_each_trial or compat.attached_trainer(module) is None:
             return
         trials = torch.arange(len(self)) if trials is None else torch.as_tensor(trials)
         if self.trial_logs is not None:
@@ -114,7 +119,7 @@ class Pack:
         """`values`, one per row of `rows`, reduced over each trial's rows (their mean, or
         their sum for `reduce_fx` "sum"), as the value of `key` of each trial present."""
         split = self.split(rows)
-        if len(self) == 1 or not split:
+        if not self.logs_each_trial or not split:
             return
         reduce = torch.sum if reduce_fx == "sum" else torch.mean
         per_trial = torch.stack([reduce(values[p.to(values.device)]) for _, p in split])

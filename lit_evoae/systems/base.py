@@ -199,7 +199,7 @@ class AutoencoderSystem(pl.LightningModule, ABC):
             means = self.pack.each(live.float()).mean(1)
             self.log(key, means.mean())
             self.pack.log(self, key, means)
-        if len(self.pack) > 1:  # each trial's best individual
+        if self.pack.logs_each_trial:  # each trial's best individual
             l1 = self.pack.each(self.individual_l1)
             best = l1.argmin(1).cpu() + torch.arange(len(l1)) * l1.shape[1]
             self.pack.log(self, keys.MODEL_PARAMS, torch.full((len(l1),), params))

@@ -57,14 +57,24 @@ def test_a_run_alone_is_a_pack_of_its_own_seed_and_bad_seeds_name_the_field():
         Pack([])
 
 
+class Logs:
+    def __init__(self):
+        self.added = []
+
+    def add(self, key, values, trials, reduce_fx):
+        self.added.append((key, values.tolist(), trials.tolist(), reduce_fx))
+
+
+def test_a_pack_of_one_logs_its_trial_only_where_it_has_a_trial_log():
+    module = SimpleNamespace(_trainer=object(), log=lambda *a, **k: pytest.fail("logged"))
+    alone = Pack([5])
+    alone.log(module, "val/l1", torch.tensor([0.5]))  # a run alone: it logs val/l1 itself
+    alone.trial_logs = Logs()  # a study's pack of one
+    alone.log(module, "val/l1", torch.tensor([0.5]))
+    assert alone.trial_logs.added == [("val/l1", [0.5], [0], "mean")]
+
+
 def test_values_per_row_reduce_to_each_trials_value_in_its_log():
-    class Logs:
-        def __init__(self):
-            self.added = []
-
-        def add(self, key, values, trials, reduce_fx):
-            self.added.append((key, values.tolist(), trials.tolist(), reduce_fx))
-
     pack = Pack([5, 6, 7], cells=2)
     pack.trial_logs = Logs()
     module = SimpleNamespace(_trainer=object())  # a LightningModule attached to a Trainer
