@@ -80,6 +80,18 @@ class Pack:
         generators = self.generators if generators is None else generators
         return [(generators[trial], positions) for trial, positions in self.split(rows, variant)]
 
+    def blocks(self) -> list[tuple[torch.Generator, slice]]:
+        """(generator, rows) of each trial: whatever a trial draws for all its rows at once."""
+        return [(generator, self.rows(t)) for t, generator in enumerate(self.generators)]
+
+    def per_row(self, per_trial: Tensor, rows: Tensor) -> Tensor:
+        """`per_trial` (trials, ...) indexed by the trial of each of `rows`: (rows, ...)."""
+        return per_trial[self.trial_of(rows).to(per_trial.device)]
+
+    def counts(self, rows: Tensor) -> Tensor:
+        """How many of `rows` each trial holds, (trials,), zeros included."""
+        return torch.bincount(self.trial_of(rows.cpu()), minlength=len(self))
+
     def each(self, values: Tensor) -> Tensor:
         """`values` over every row of the population as (trials, cells)."""
         return values.view(len(self), -1)

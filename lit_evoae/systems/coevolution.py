@@ -97,8 +97,8 @@ class CoevolutionaryAutoencoder(AutoencoderSystem):
         )
 
         self.centers = StackedAutoencoder(size, *sizes).requires_grad_(False)
-        for trial, generator in enumerate(self.pack.generators):  # weights from its seed
-            self.centers.reset_rows_(self.pack.rows(trial), generator)
+        for generator, rows in self.pack.blocks():  # each trial's weights from its own seed
+            self.centers.reset_rows_(rows, generator)
         self.center_adam = StackedAdam(self.centers, betas, state=optimizer_state)
         self._make_trainees(size)
         self.register_buffer("learning_rates", torch.full((size,), lr, dtype=torch.float64))
@@ -165,7 +165,7 @@ class CoevolutionaryAutoencoder(AutoencoderSystem):
         """Tournament in each of `cells`' neighbourhoods, scored on each trial's batch in
         `first_batches` (trials, batch, features); this rank's winners go to the trainees."""
         all_cells = torch.arange(self.population_size)
-        inputs = first_batches[self.pack.trial_of(all_cells).to(first_batches.device)]
+        inputs = self.pack.per_row(first_batches, all_cells)
         losses = self.pairings.losses(self.centers, inputs)[cells.to(self.device)]
         winners = torch.empty(len(cells), dtype=torch.long)
         for generator, positions in self.pack.streams(cells):
@@ -191,7 +191,6 @@ class CoevolutionaryAutoencoder(AutoencoderSystem):
             self.pack.streams(cells),
             steps_per_pass(len(data), self.batch_size),
         )
-        trials = self.pack.trial_of(cells).to(orders.device)
         rates = self.learning_rates[cells.to(self.device)]
         with Sharding.no_gradient_sync(compat.attached_trainer(self)):
             return train_pass(
@@ -199,7 +198,7 @@ class CoevolutionaryAutoencoder(AutoencoderSystem):
                 self.trainee_adam,
                 rates,
                 data,
-                orders[trials],
+                self.pack.per_row(orders, cells),
                 self.batch_size,
                 losses_of,
                 masked=self._trainees_pruned,
@@ -218,8 +217,7 @@ class CoevolutionaryAutoencoder(AutoencoderSystem):
 
     def mutate(self) -> None:
         """Every cell's learning rate takes a Gaussian step, drawn from its trial's generator."""
-        for trial, generator in enumerate(self.pack.generators):
-            rows = self.pack.rows(trial)
+        for generator, rows in self.pack.blocks():
             self.learning_rates[rows] = self.strategy.mutate(self.learning_rates[rows], generator)
 
     # ----------------------------------------------------------------- helpers
@@ -241,9 +239,8 @@ class CoevolutionaryAutoencoder(AutoencoderSystem):
         """Diverged cells take their neighbourhood's best center (`healing_sources`): weights,
         masks, Adam moments and learning rate."""
         if compat.attached_trainer(self) is not None:
-            counts = torch.bincount(self.pack.trial_of(diverged.cpu()), minlength=len(self.pack))
             summed = {"on_step": False, "on_epoch": True, "reduce_fx": "sum"}
-            self.pack.log(self, keys.GEN_DIVERGED, counts.float(), **summed)
+            self.pack.log(self, keys.GEN_DIVERGED, self.pack.counts(diverged).float(), **summed)
             self.log(keys.GEN_DIVERGED, float(len(diverged)), sync_dist=True, **summed)
         if len(diverged):
             sources = healing_sources(self.pairings.neighbourhoods, self.center_l1, diverged)
