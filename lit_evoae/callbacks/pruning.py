@@ -7,6 +7,7 @@ and still logs the sparsity (the no-pruning control). Each trial of a pack draws
 generator of its own, seeded from the trial's seed, so a trial prunes as it would alone.
 """
 
+from functools import partial
 from typing import Any
 
 import pytorch_lightning as pl
@@ -143,25 +144,21 @@ class Pruning(PopulationCallback):
         read by no one. Under DDP every rank logs the population-wide events and sparsity for
         its own cells, summed / averaged over ranks (the other keys are logged only where
         something was pruned, so cannot be synced)."""
-        pack = system.pack
-        log = self._log_to_lightning(system) if pack.trial_logs is None else lambda *_, **__: None
-        log({keys.PRUNE_EVENTS: float(len(chosen))}, reduce_fx="sum", sync_dist=True)
-        log({keys.PRUNE_SPARSITY: after[rows].mean()}, sync_dist=True)
-        pack.log_cells(keys.PRUNE_SPARSITY, after[rows], cells[rows], log)  # bounded by the pack
+        pack, governed = system.pack, cells[rows]
+        whole = pack.trial_logs is None  # a run alone, or a pack outside a study
+        log = partial(system.log_dict, on_step=False, on_epoch=True)
+        if whole:
+            log({keys.PRUNE_EVENTS: float(len(chosen))}, reduce_fx="sum", sync_dist=True)
+            log({keys.PRUNE_SPARSITY: after[rows].mean()}, sync_dist=True)
+        pack.log_cells(keys.PRUNE_SPARSITY, after[rows], governed, log)  # bounded by the pack
         events = torch.isin(rows, chosen).float()
-        pack.log_by_trial(system, keys.PRUNE_EVENTS, events, cells[rows], "sum", sync_dist=False)
-        pack.log_by_trial(system, keys.PRUNE_SPARSITY, after[rows], cells[rows], sync_dist=False)
+        pack.log_by_trial(system, keys.PRUNE_EVENTS, events, governed, "sum", sync_dist=False)
+        pack.log_by_trial(system, keys.PRUNE_SPARSITY, after[rows], governed, sync_dist=False)
         for key, values in ((keys.PRUNE_REMOVED, removed), (keys.PRUNE_LOSS_CHANGE, changes)):
             if values is not None:
-                log({key: values.mean()})
+                if whole:
+                    log({key: values.mean()})
                 pack.log_by_trial(system, key, values, cells[chosen], sync_dist=False)
-
-    @staticmethod
-    def _log_to_lightning(system):
-        def log(named: dict, **options) -> None:
-            system.log_dict(named, on_step=False, on_epoch=True, **options)
-
-        return log
 
     def _probe_loss(self, population, chosen: Tensor) -> Tensor | None:
         """Mean L1 of individuals `chosen` on the validation probe (None without one)."""
