@@ -127,23 +127,23 @@ class AutoencoderSystem(pl.LightningModule, ABC):
     def on_fit_end(self) -> None:
         """The paper's metric: every final center scored on the training and test splits."""
         trainer = compat.attached_trainer(self)
-        final = self.final_metrics(trainer.datamodule)
-        metrics = {key: float(value) for key, value in final.items()}
+        per_cell = self.final_per_cell(trainer.datamodule)  # every center scored once
+        metrics = {key: float(value) for key, value in self.final_metrics(per_cell).items()}
         if self.pack.trial_logs is not None:  # each trial's own: to its own log
-            self.pack.trial_logs.final(self.final_of_each_trial(trainer.datamodule))
+            self.pack.trial_logs.final(self.final_of_each_trial(per_cell))
         trainer.callback_metrics.update({key: torch.tensor(v) for key, v in metrics.items()})
         for logger in trainer.loggers:
             logger.log_metrics(metrics, step=trainer.global_step)
             logger.save()
 
-    def final_metrics(self, data: TensorDataModule) -> dict[str, Tensor]:
+    def final_metrics(self, per_cell: dict[str, Tensor]) -> dict[str, Tensor]:
         """final/train_l1_mean (the paper's number: the mean over cells of each center's
         training L1), final/test_l1_mean, final/train_l1_best, final/capacity (mean fraction
         of nonzero parameters) and final/capacity_at_last_prune (the fraction the last
         pruning of each lineage left, the paper's capacity when pruned weights regrow); and
         each cell's final/train_l1. Over the whole pack; each trial's too in a pack of
-        several, unless the pack has trial logs (see `final_of_each_trial`)."""
-        per_cell = self._final_per_cell(data)
+        several, unless the pack has trial logs (see `final_of_each_trial`). From
+        `final_per_cell`."""
         metrics = {}
         each = len(self.pack) > 1 and self.pack.trial_logs is None
         for name, values in per_cell.items():
@@ -157,9 +157,9 @@ class AutoencoderSystem(pl.LightningModule, ABC):
             metrics.update({keys.cell(keys.final("train_l1"), c): v for c, v in enumerate(train)})
         return metrics
 
-    def final_of_each_trial(self, data: TensorDataModule) -> dict[str, Tensor]:
-        """`final_metrics`' keys as a run alone logs them, each (trials,): every trial's own."""
-        per_cell = self._final_per_cell(data)
+    def final_of_each_trial(self, per_cell: dict[str, Tensor]) -> dict[str, Tensor]:
+        """`final_metrics`' keys as a run alone logs them, each (trials,): every trial's own,
+        from `final_per_cell`."""
         final = {keys.final(name): self._reduced(name, v) for name, v in per_cell.items()}
         cells = self.pack.each(per_cell["train_l1_mean"]).T
         final.update({keys.cell(keys.final("train_l1"), c): v for c, v in enumerate(cells)})
@@ -169,7 +169,7 @@ class AutoencoderSystem(pl.LightningModule, ABC):
         each = self.pack.each(values)
         return each.amin(1) if name == "train_l1_best" else each.mean(1)
 
-    def _final_per_cell(self, data: TensorDataModule) -> dict[str, Tensor]:
+    def final_per_cell(self, data: TensorDataModule) -> dict[str, Tensor]:
         """Each final quantity (keys.FINAL_NAMES) of every cell of the pack."""
         population, _ = self.best_individual()
         splits = {name: data.splits[name].tensors[0] for name in ("train", "test")}
