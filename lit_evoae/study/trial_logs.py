@@ -84,9 +84,11 @@ class TrialLogs(pl.Callback):
     def add_cells(self, key: str, values: Tensor, cells: Tensor, size: int) -> None:
         """Values (n,) of `key` for `cells` (n,) of the pack, whose trials have `size` cells
         each: each under its cell's number within its trial."""
-        values = values.reshape(-1, 1)
-        for cell, value in zip(cells.tolist(), values, strict=True):
-            self.add(keys.cell(key, cell % size), value, torch.tensor([cell // size]))
+        values, cells = values.detach().reshape(-1).cpu(), cells.cpu()
+        local = cells % size
+        for cell in local.unique().tolist():  # one call per cell number, for all its trials
+            mine = local == cell
+            self.add(keys.cell(key, cell), values[mine], cells[mine] // size)
 
     def final(self, metrics: dict[str, Tensor]) -> None:
         """Each trial's final metrics (key -> (trials,)), as the final row of its log."""
