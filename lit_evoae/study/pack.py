@@ -7,10 +7,9 @@ canonical regime), so each draws what it would draw alone (weights, batch order,
 selection, mutation, pruning). Each variant's trials get a Pruning callback of their own.
 Each trial still ends with its own folder: `metrics.csv` (its own log, written as the pack
 trains by `study.trial_logs`, under the names a run alone logs, then its test row),
-`best_autoencoder.pt` (its best
-network at its best generation) and `result.json` (written by the same function as an
-unpacked run's), so `report`, a resumed study and SLURM arrays read packed and unpacked
-trials alike.
+`best_autoencoder.pt` (its best network at its best generation) and `result.json`
+(written by the same function as an unpacked run's), so `report`, a resumed study and
+SLURM arrays read packed and unpacked trials alike.
 
     python -m lit_evoae.study.pack PACK.json   (what `lit-evoae-study run --pack` starts)
 
