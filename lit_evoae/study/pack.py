@@ -211,7 +211,7 @@ def run_pack(
         own = make_own_folder(run.folder(out))
         log.append(
             {
-                "epoch": log.rows[-1]["epoch"] if log.rows else 0,  # the final row's
+                "epoch": log.epoch_of_last_row,  # the final row's
                 keys.TEST_L1: float(test_l1[trial]),
                 keys.MODEL_SPARSITY: float(sparsity[trial]),
                 keys.MODEL_PARAMS: bests.bests.parameters_per_individual(),

@@ -23,34 +23,36 @@ from lit_evoae.study.results import read_metrics
 
 
 class TrialLog:
-    """One trial's metrics.csv: rows appended as they come; the whole file is rewritten
-    only when a row brings a new column."""
+    """One trial's metrics.csv: rows appended as they come; the file is read back and
+    rewritten only when a row brings a new column. No row is kept in memory: a long pack of
+    hundreds of trials would otherwise grow by every value it ever logged."""
 
     def __init__(self, path: Path, last_epoch: int) -> None:
         """Keep the rows of epochs up to `last_epoch` that an earlier attempt wrote (the
         checkpoint the pack resumes from holds them), and nothing else."""
         self.path = path
         kept = read_metrics(path) if path.is_file() else []
-        self.rows = [row for row in kept if row.get("epoch") and int(row["epoch"]) <= last_epoch]
-        self.columns = list(dict.fromkeys(key for row in self.rows for key in row))
-        self._rewrite()
+        kept = [row for row in kept if row.get("epoch") and int(row["epoch"]) <= last_epoch]
+        self.columns = list(dict.fromkeys(key for row in kept for key in row))
+        self.epoch_of_last_row = kept[-1]["epoch"] if kept else 0
+        self._rewrite(kept)
 
     def append(self, row: dict) -> None:
-        self.rows.append(row)
+        self.epoch_of_last_row = row.get("epoch", "")
         new = [key for key in row if key not in self.columns]
         if new:
             self.columns += new
-            self._rewrite()
+            self._rewrite([*read_metrics(self.path), row])
             return
         with naming(self.path), self.path.open("a", newline="") as handle:
             csv.DictWriter(handle, self.columns).writerow(row)
 
-    def _rewrite(self) -> None:
+    def _rewrite(self, rows: list[dict]) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with replacing(self.path) as temporary, open(temporary, "w", newline="") as handle:
             writer = csv.DictWriter(handle, self.columns)
             writer.writeheader()
-            writer.writerows(self.rows)
+            writer.writerows(rows)
 
 
 class TrialLogs(pl.Callback):
