@@ -40,7 +40,7 @@ from torch import Tensor
 from lit_evoae.metrics import l1_sums
 from lit_evoae.population.optim import StackedAdam
 from lit_evoae.population.stacked import StackedAutoencoder
-from lit_evoae.population.training import reconstruction_l1, shuffled_orders, train_pass
+from lit_evoae.population.training import pass_orders, reconstruction_l1, train_pass
 from lit_evoae.systems import CoevolutionaryAutoencoder
 
 #: Each part is timed this many times and the fastest kept: a floor, not a typical time.
@@ -97,7 +97,7 @@ def seconds_per_step(sizes, state, networks: int, train, steps: int, batch: int)
         return reconstruction_l1(population(batch_inputs), batch_inputs)
 
     def one_pass(number: int) -> None:
-        orders = shuffled_orders(range(networks), 0, number, len(inputs))
+        orders = pass_orders(range(networks), 0, number, len(inputs))
         train_pass(population, adam, rates, inputs, orders, batch, losses_of, masked=False)
 
     one_pass(0)  # warm-up (and the compile of the stateless update)

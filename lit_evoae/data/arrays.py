@@ -44,8 +44,9 @@ class ArrayDataModule(TensorDataModule):
         batch_size: PositiveInt = 64,
         num_workers: NonNegativeInt = 0,
         eval_batch_size: PositiveInt = 250,
+        shuffle: bool = True,
     ) -> None:
-        super().__init__(batch_size, num_workers, eval_batch_size)
+        super().__init__(batch_size, num_workers, eval_batch_size, shuffle)
         self.path = Path(path)
         self.val_fraction, self.test_fraction = val_fraction, test_fraction
         self.scale, self.key = scale, key
@@ -66,7 +67,12 @@ class ArrayDataModule(TensorDataModule):
     def setup(self, stage: str) -> None:
         where = f"data file {self.path}"
         train, val, test = fraction_split(
-            len(self.array), self.val_fraction, self.test_fraction, self.seed, where
+            len(self.array),
+            self.val_fraction,
+            self.test_fraction,
+            self.seed,
+            where,
+            not self.shuffle,
         )
         values = torch.as_tensor(self.array, dtype=torch.float32)
         if self.scale == "minmax":

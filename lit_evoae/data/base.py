@@ -31,7 +31,9 @@ class TensorDataModule(pl.LightningDataModule):
     """Serves `self.splits["train" | "val" | "test"]`, each a `TensorDataset` of (vector, label).
 
     Subclasses fill `splits` in `setup` and set `input_dim`, the width of a vector,
-    which the CLI links to the model so the width is given once.
+    which the CLI links to the model so the width is given once. `shuffle: false` trains on
+    the training split in the order it is held (the reference's `--no_shuffle_data`): the
+    systems read it, since they make the minibatches (`population.training.pass_orders`).
     """
 
     input_dim: int
@@ -41,9 +43,11 @@ class TensorDataModule(pl.LightningDataModule):
         batch_size: PositiveInt,
         num_workers: NonNegativeInt,
         eval_batch_size: PositiveInt = 250,
+        shuffle: bool = True,
     ) -> None:
         super().__init__()
         self.batch_size = check("batch_size", batch_size, PositiveInt)
+        self.shuffle = shuffle
         self.num_workers = check("num_workers", num_workers, NonNegativeInt)
         # Scoring does not depend on batching: larger batches spare Lightning's per-batch work.
         self.eval_batch_size = check("eval_batch_size", eval_batch_size, PositiveInt)
@@ -79,11 +83,17 @@ def validation_inputs(trainer: pl.Trainer) -> Tensor:
 
 
 def fraction_split(
-    count: int, val_fraction: float, test_fraction: float, seed: int, where: str
+    count: int,
+    val_fraction: float,
+    test_fraction: float,
+    seed: int,
+    where: str,
+    stored_order: bool = False,
 ) -> tuple[Tensor, Tensor, Tensor]:
     """Row indices of (train, val, test) for `count` examples shuffled with `seed`: about
     `val_fraction` and `test_fraction` of them (test may be 0: a set with its own test
-    split), the rest train. A split that would be empty is a one-line error naming `where`."""
+    split), the rest train, in the order they are stored if `stored_order`. A split that
+    would be empty is a one-line error naming `where`."""
     for name, value in (("val_fraction", val_fraction), ("test_fraction", test_fraction)):
         if not 0 <= value < 1:
             raise ConfigError(f"{where}: {name}={value} is invalid: choose a value in [0, 1)")
@@ -105,4 +115,5 @@ def fraction_split(
         )
     order = torch.randperm(count, generator=torch.Generator().manual_seed(seed))
     train_end = count - val - test
-    return order[:train_end], order[train_end : train_end + val], order[train_end + val :]
+    train = order[:train_end].sort().values if stored_order else order[:train_end]
+    return train, order[train_end : train_end + val], order[train_end + val :]

@@ -81,8 +81,9 @@ class BinaryClusteringDataModule(TensorDataModule):
         data_dir: str | Path = "data",
         num_workers: NonNegativeInt = 0,
         eval_batch_size: PositiveInt = 250,
+        shuffle: bool = True,
     ) -> None:
-        super().__init__(batch_size, num_workers, eval_batch_size)
+        super().__init__(batch_size, num_workers, eval_batch_size, shuffle)
         self.spec = BinaryClusteringSpec(
             num_clusters=check("num_clusters", num_clusters, PositiveInt),
             dim=check("dim", dim, PositiveInt),

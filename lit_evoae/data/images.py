@@ -44,8 +44,9 @@ class ImageDataModule(TensorDataModule):
         batch_size: PositiveInt = 64,
         num_workers: NonNegativeInt = 0,
         eval_batch_size: PositiveInt = 250,
+        shuffle: bool = True,
     ) -> None:
-        super().__init__(batch_size, num_workers, eval_batch_size)
+        super().__init__(batch_size, num_workers, eval_batch_size, shuffle)
         self.folder = None if dataset in DATASETS else Path(dataset)
         if self.folder is not None and not self.folder.is_dir():
             raise ConfigError(
@@ -128,7 +129,7 @@ class ImageDataModule(TensorDataModule):
                 )
             fraction = self.val_examples / len(images)
         train, val, test = fraction_split(
-            len(images), fraction, self.test_fraction, self.seed, where
+            len(images), fraction, self.test_fraction, self.seed, where, not self.shuffle
         )
         if self.folder is None:
             test_images, test_labels = self._read(train=False)

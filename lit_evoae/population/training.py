@@ -15,14 +15,22 @@ from lit_evoae.population.optim import StackedAdam
 from lit_evoae.population.stacked import StackedAutoencoder
 
 
-def shuffled_orders(
-    seeds: Sequence[int], generation: int, pass_index: int, length: int, device=None
+def pass_orders(
+    seeds: Sequence[int],
+    generation: int,
+    pass_index: int,
+    length: int,
+    device=None,
+    shuffle: bool = True,
 ) -> Tensor:
-    """(trials, length): each trial's shuffle of the training set for one pass.
+    """(trials, length): each trial's shuffle of the training set for one pass, or the stored
+    order for all without `shuffle`.
 
     Drawn from (the trial's seed, generation, pass) alone, so a resumed run replays the same
     order, and a trial trained beside others draws what it would draw alone.
     """
+    if not shuffle:
+        return torch.arange(length, device=device).expand(len(seeds), length)
     orders = []
     for seed in seeds:
         mixed = ((seed * 1_000_003 + generation) * 10_007 + pass_index) % 2**63

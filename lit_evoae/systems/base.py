@@ -54,6 +54,7 @@ class AutoencoderSystem(pl.LightningModule, ABC):
         self.automatic_optimization = False
         self.test_l1 = MeanAbsoluteError()
         self.batch_size: int | None = None
+        self.shuffle = True  # the data module's: whether each pass shuffles the examples
         #: The independent trials in the population: a run alone is a pack of one.
         self.pack = Pack.of_run(None)
 
@@ -85,7 +86,7 @@ class AutoencoderSystem(pl.LightningModule, ABC):
                     "lit_evoae data module (BinaryClusteringDataModule, ImageDataModule); got "
                     f"{type(data).__name__}"
                 )
-            self.batch_size = data.batch_size
+            self.batch_size, self.shuffle = data.batch_size, data.shuffle
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         # Which system wrote it, so `lit-evoae export` can rebuild it from the file alone.

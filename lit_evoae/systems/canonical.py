@@ -26,7 +26,7 @@ from lit_evoae.nets import Autoencoder, layer_sizes
 from lit_evoae.population.optim import OptimizerState, StackedAdam
 from lit_evoae.population.packing import Pack
 from lit_evoae.population.stacked import StackedAutoencoder
-from lit_evoae.population.training import reconstruction_l1, shuffled_orders, train_pass
+from lit_evoae.population.training import pass_orders, reconstruction_l1, train_pass
 from lit_evoae.pruning.masks import Masks
 from lit_evoae.systems.base import AutoencoderSystem
 
@@ -103,7 +103,7 @@ class CanonicalAutoencoder(AutoencoderSystem):
         """One epoch: a pass over the training set, then population callbacks (pruning)."""
         data = batch[0]
         epoch = self.current_epoch
-        orders = shuffled_orders(self.pack.seeds, epoch, 0, len(data), data.device)
+        orders = pass_orders(self.pack.seeds, epoch, 0, len(data), data.device, self.shuffle)
         rate = torch.full(
             (len(self.pack),), self.learning_rate(epoch), dtype=torch.float64, device=self.device
         )

@@ -34,7 +34,7 @@ from lit_evoae.population.pairings import Pairings
 from lit_evoae.population.stacked import StackedAutoencoder, copy_individuals_
 from lit_evoae.population.strategy import CoevolutionStrategy
 from lit_evoae.population.topology import Ring, Topology
-from lit_evoae.population.training import shuffled_orders, steps_per_pass, train_pass
+from lit_evoae.population.training import pass_orders, steps_per_pass, train_pass
 from lit_evoae.pruning.masks import Masks
 from lit_evoae.systems.base import AutoencoderSystem
 from lit_evoae.systems.scratch import leave_out_scratch, with_own_scratch
@@ -150,7 +150,9 @@ class CoevolutionaryAutoencoder(AutoencoderSystem):
         trial's mean training loss, (trials,). Validation (Lightning's loop) follows."""
         losses = []
         for number, cells in enumerate(self.strategy.update_order.groups(self.pack)):
-            orders = shuffled_orders(self.pack.seeds, generation, number, len(data), data.device)
+            orders = pass_orders(
+                self.pack.seeds, generation, number, len(data), data.device, self.shuffle
+            )
             self.select(cells, first_batches=data[orders[:, : self.batch_size]])
             cells = self.sharding.own(cells)
             losses.append(self.pack.means(self.train_pairs(cells, data, orders).mean(0), cells))

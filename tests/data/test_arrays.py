@@ -44,6 +44,25 @@ def test_every_file_kind_reads_the_same_rows_into_seeded_splits(tmp_path, digits
     assert torch.equal(again.splits["val"].tensors[0], module.splits["val"].tensors[0])
 
 
+def test_without_shuffle_the_training_split_keeps_the_files_order(tmp_path, digits):
+    """The same rows in each split as with shuffling; the training rows in stored order."""
+    path = write(tmp_path / "digits.npy", digits[:100])
+    shuffled, stored = (
+        ArrayDataModule(path, val_fraction=0.2, seed=3, shuffle=shuffle)
+        for shuffle in (True, False)
+    )
+    for module in (shuffled, stored):
+        module.setup("fit")
+    rows = {tuple(row.tolist()): index for index, row in enumerate(torch.as_tensor(digits[:100]))}
+    kept = [rows[tuple(row.tolist())] for row in stored.splits["train"].tensors[0]]
+    assert kept == sorted(kept) and len(kept) == 70
+    assert sorted(kept) == sorted(
+        rows[tuple(r.tolist())] for r in shuffled.splits["train"].tensors[0]
+    )
+    for split in ("val", "test"):
+        assert torch.equal(stored.splits[split].tensors[0], shuffled.splits[split].tensors[0])
+
+
 def test_values_outside_the_unit_interval_are_refused_or_scaled(tmp_path, digits):
     path = write(tmp_path / "raw.npy", digits[:50] * 16)
     with pytest.raises(DataError, match=r"values from 0 to 16, outside \[0, 1\].*scale: minmax"):

@@ -4,21 +4,28 @@ from lit_evoae.nets import layer_sizes
 from lit_evoae.population.optim import StackedAdam
 from lit_evoae.population.stacked import StackedAutoencoder
 from lit_evoae.population.training import (
+    pass_orders,
     reconstruction_l1,
-    shuffled_orders,
     steps_per_pass,
     train_pass,
 )
 
 
 def test_a_trials_shuffle_depends_on_its_seed_generation_and_pass_only():
-    orders = shuffled_orders([3, 4], generation=2, pass_index=1, length=9)
+    orders = pass_orders([3, 4], generation=2, pass_index=1, length=9)
     assert orders.shape == (2, 9)
     assert all(sorted(row.tolist()) == list(range(9)) for row in orders)
-    alone = shuffled_orders([4], generation=2, pass_index=1, length=9)
+    alone = pass_orders([4], generation=2, pass_index=1, length=9)
     assert torch.equal(orders[1], alone[0])  # the same beside another trial
-    assert not torch.equal(orders[1], shuffled_orders([4], 3, 1, 9)[0])
-    assert not torch.equal(orders[1], shuffled_orders([4], 2, 0, 9)[0])
+    assert not torch.equal(orders[1], pass_orders([4], 3, 1, 9)[0])
+    assert not torch.equal(orders[1], pass_orders([4], 2, 0, 9)[0])
+
+
+def test_without_shuffle_every_trial_takes_the_stored_order_and_draws_nothing():
+    state = torch.random.get_rng_state()
+    orders = pass_orders([3, 4], generation=2, pass_index=1, length=5, shuffle=False)
+    assert orders.tolist() == [[0, 1, 2, 3, 4]] * 2
+    assert torch.equal(torch.random.get_rng_state(), state)
 
 
 def test_steps_per_pass_counts_a_last_short_minibatch():

@@ -114,3 +114,17 @@ def test_checkpoint_loads_with_weights_only(tiny_data, quiet_trainer, tmp_path):
     restored = CanonicalAutoencoder.load_from_checkpoint(tmp_path / "model.ckpt")
     inputs = torch.rand(3, 24)
     torch.testing.assert_close(restored(inputs), model(inputs))
+
+
+@pytest.mark.integration
+def test_data_shuffle_false_trains_in_the_stored_order(tiny_data, quiet_trainer, monkeypatch):
+    import lit_evoae.systems.canonical as canonical
+
+    seen = []
+    original = canonical.train_pass
+    monkeypatch.setattr(
+        canonical, "train_pass", lambda *a, **k: (seen.append(a[4]), original(*a, **k))[1]
+    )
+    tiny_data.shuffle = False
+    quiet_trainer(max_epochs=2).fit(make_model(), datamodule=tiny_data)
+    assert len(seen) == 2 and all(torch.equal(o[0], torch.arange(len(o[0]))) for o in seen)

@@ -331,3 +331,25 @@ def test_the_papers_metric_is_logged_when_training_ends(tiny_data, quiet_trainer
     assert 1 - 139 / 475 - 1e-6 <= metrics["final/capacity_at_last_prune"].item() < 0.76
     nonzero = 1 - system.centers.sparsity()
     assert metrics["final/capacity"].item() == pytest.approx(nonzero.mean().item(), abs=1e-6)
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("shuffle", [True, False])
+def test_data_shuffle_false_trains_every_pass_in_the_stored_order(
+    tiny_data, quiet_trainer, monkeypatch, shuffle
+):
+    """`data.shuffle: false` (the reference's --no_shuffle_data) reaches the passes."""
+    import lit_evoae.systems.coevolution as coevolution
+
+    seen = []
+
+    def recording(*args, **kwargs):
+        seen.append(original(*args, **kwargs))
+        return seen[-1]
+
+    original = coevolution.pass_orders
+    monkeypatch.setattr(coevolution, "pass_orders", recording)
+    tiny_data.shuffle = shuffle
+    quiet_trainer(max_epochs=2).fit(make_system(), datamodule=tiny_data)
+    stored = torch.arange(seen[0].shape[1])
+    assert seen and all(torch.equal(order, stored) != shuffle for o in seen for order in o)
