@@ -93,7 +93,7 @@ def seconds_per_step(sizes, state, networks: int, train, steps: int, batch: int)
     rates = torch.full((networks,), 1e-5, dtype=torch.float64)
     inputs = train[: steps * batch]
 
-    def losses_of(step, batch_inputs):
+    def losses_of(step, batch_inputs, targets):
         return reconstruction_l1(population(batch_inputs), batch_inputs)
 
     def one_pass(number: int) -> None:

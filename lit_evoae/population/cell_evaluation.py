@@ -2,8 +2,9 @@
 
 Chosen in a config by class_path (`strategy.cell_evaluation`); the paper's names
 `lipi_simple` (Paired) and `epoch_node` (Cooperative) are accepted as aliases. Each gives
-`losses_of(step, inputs)` for `train_pass`: the trainees' losses (n,) on `inputs`
-(n, batch, features), row i being cell i's pair.
+`losses_of(step, inputs, targets)` for `train_pass`: the trainees' losses (n,) reconstructing
+`targets` from `inputs` (n, batch, features; a corrupted copy for a denoising system), row
+i being cell i's pair.
 """
 
 from abc import ABC, abstractmethod
@@ -40,8 +41,8 @@ class Paired(CellEvaluation):
     """The selected encoder and decoder trained together (the paper's `lipi_simple`)."""
 
     def losses(self, trainees, centers, neighbourhoods, streams, steps):
-        def losses_of(step: int, inputs: Tensor) -> Tensor:
-            return reconstruction_l1(trainees(inputs), inputs)
+        def losses_of(step: int, inputs: Tensor, targets: Tensor) -> Tensor:
+            return reconstruction_l1(trainees(inputs), targets)
 
         return losses_of
 
@@ -56,12 +57,12 @@ class Cooperative(CellEvaluation):
             trainees.encoders[0].weight.device
         )
 
-        def losses_of(step: int, inputs: Tensor) -> Tensor:
+        def losses_of(step: int, inputs: Tensor, targets: Tensor) -> Tensor:
             decoders, encoders = partners[step, :, 0], partners[step, :, 1]
             encoder_side = centers.decode(trainees.encode(inputs), decoders)
             decoder_side = trainees.decode(centers.encode(inputs, encoders))
             return (
-                reconstruction_l1(encoder_side, inputs) + reconstruction_l1(decoder_side, inputs)
+                reconstruction_l1(encoder_side, targets) + reconstruction_l1(decoder_side, targets)
             ) / 2
 
         return losses_of

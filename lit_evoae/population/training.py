@@ -51,19 +51,22 @@ def train_pass(
     data: Tensor,
     orders: Tensor,
     batch_size: int,
-    losses_of: Callable[[int, Tensor], Tensor],
+    losses_of: Callable[[int, Tensor, Tensor], Tensor],
     masked: bool = True,
+    corrupt: Callable[[Tensor], Tensor] | None = None,
 ) -> Tensor:
     """Train every individual of `population` over `data` (examples, features) once, in
     minibatches of `batch_size`; individual i takes the examples in the order `orders[i]`.
 
-    `losses_of(step, inputs)` gives the individuals' losses (n,) on `inputs`
-    (n, batch, features). Returns the losses of every step, (steps, n).
+    `losses_of(step, inputs, targets)` gives the individuals' losses (n,) reconstructing
+    `targets` (n, batch, features) from `inputs`: the same minibatch, or with `corrupt` (a
+    denoising system's) a corrupted copy of it. Returns the losses of every step, (steps, n).
     """
     losses = []
     for step, start in enumerate(range(0, orders.shape[1], batch_size)):
-        inputs = data[orders[:, start : start + batch_size]]
-        step_losses = losses_of(step, inputs)
+        targets = data[orders[:, start : start + batch_size]]
+        inputs = targets if corrupt is None else corrupt(targets)
+        step_losses = losses_of(step, inputs, targets)
         step_losses.sum().backward()
         adam.step_(population, learning_rates, masked)  # consumes the gradients
         losses.append(step_losses.detach())

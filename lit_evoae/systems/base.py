@@ -13,6 +13,7 @@ from lit_evoae.checkpoints import SYSTEM_KEY
 from lit_evoae.data.base import TensorDataModule
 from lit_evoae.errors import ConfigError
 from lit_evoae.metrics import split_l1
+from lit_evoae.population.corruption import Corruption, noise_generators
 from lit_evoae.population.optim import PopulationStep
 from lit_evoae.population.packing import Pack
 from lit_evoae.population.stacked import StackedAutoencoder
@@ -57,6 +58,17 @@ class AutoencoderSystem(pl.LightningModule, ABC):
         self.shuffle = True  # the data module's: whether each pass shuffles the examples
         #: The independent trials in the population: a run alone is a pack of one.
         self.pack = Pack.of_run(None)
+        #: What training passes do to the input (a denoising system's), None: nothing.
+        self.denoising: Corruption | None = None
+
+    def corruption(self, rows: Tensor, generation: int, pass_index: int):
+        """`train_pass`'s `corrupt` for a pass of generation `generation` that trains `rows`
+        of the pack (None without denoising): each trial's noise from its own generator."""
+        if self.denoising is None:
+            return None
+        generators = noise_generators(self.pack.seeds, generation, pass_index)
+        streams = self.pack.streams(rows, generators)
+        return lambda clean: self.denoising.corrupt(clean, streams)
 
     @abstractmethod
     def best_individual(self) -> tuple[StackedAutoencoder, int]:

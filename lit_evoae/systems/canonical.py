@@ -20,9 +20,11 @@ from lit_evoae.arguments import (
     check_choice,
     check_each,
 )
+from lit_evoae.components import build, describe
 from lit_evoae.errors import ConfigError, Diverged
 from lit_evoae.metrics import PopulationL1
 from lit_evoae.nets import Autoencoder, layer_sizes
+from lit_evoae.population.corruption import Corruption
 from lit_evoae.population.optim import OptimizerState, StackedAdam
 from lit_evoae.population.packing import Pack
 from lit_evoae.population.stacked import StackedAutoencoder
@@ -45,6 +47,8 @@ class CanonicalAutoencoder(AutoencoderSystem):
         lr_gamma: the decay factor.
         optimizer_state: persistent (Adam as usual) or reset_every_step (a fresh Adam at
             every step, as the reference creates one per step).
+        denoising: corrupt the input of every training pass (GaussianNoise, BitFlips) and
+            train to reconstruct the clean one (a denoising autoencoder); None: no noise.
         seeds: one per trial, for several independent networks trained as one batched
             program (a study's pack): network t's weights, batch order and pruning draws come
             from seeds[t] alone, as they would in a run seeded with it. None: one network,
@@ -61,6 +65,7 @@ class CanonicalAutoencoder(AutoencoderSystem):
         lr_step_epochs: PositiveInt | None = None,
         lr_gamma: ClosedUnitInterval = 0.1,
         optimizer_state: OptimizerState = "persistent",
+        denoising: Corruption | None = None,
         seeds: list[NonNegativeInt] | None = None,
     ) -> None:
         super().__init__()
@@ -77,7 +82,9 @@ class CanonicalAutoencoder(AutoencoderSystem):
         if seeds is not None:
             self.pack = Pack(seeds)
             seeds = self.pack.seeds
-        self.save_hyperparameters()
+        self.denoising = build(denoising, Corruption) if denoising is not None else None
+        self.save_hyperparameters(ignore=["denoising"])
+        self.hparams.update(denoising=describe(self.denoising) if denoising is not None else None)
         sizes = layer_sizes(input_dim, hidden_sizes, latent_dim)
         self.population = StackedAutoencoder(len(self.pack), *sizes)
         if seeds is not None:  # each network drawn as a run seeded with its seed draws it
@@ -108,8 +115,8 @@ class CanonicalAutoencoder(AutoencoderSystem):
             (len(self.pack),), self.learning_rate(epoch), dtype=torch.float64, device=self.device
         )
 
-        def losses_of(step: int, inputs: Tensor) -> Tensor:
-            return reconstruction_l1(self.population(inputs), inputs)
+        def losses_of(step: int, inputs: Tensor, targets: Tensor) -> Tensor:
+            return reconstruction_l1(self.population(inputs), targets)
 
         networks = torch.arange(len(self.pack), device=self.device)
         losses = train_pass(
@@ -121,6 +128,7 @@ class CanonicalAutoencoder(AutoencoderSystem):
             self.batch_size,
             losses_of,
             masked=self.population.pruned(),
+            corrupt=self.corruption(torch.arange(len(self.pack)), epoch, 0),
         )
         finite = torch.isfinite(losses).all(1)
         if not bool(finite.all()):

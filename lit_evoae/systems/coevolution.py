@@ -26,6 +26,7 @@ from lit_evoae.arguments import (
 from lit_evoae.components import build, describe
 from lit_evoae.metrics import PopulationL1
 from lit_evoae.nets import Autoencoder, layer_sizes
+from lit_evoae.population.corruption import Corruption
 from lit_evoae.population.divergence import healing_sources
 from lit_evoae.population.memory import check_population_fits
 from lit_evoae.population.optim import OptimizerState, StackedAdam
@@ -54,6 +55,8 @@ class CoevolutionaryAutoencoder(AutoencoderSystem):
         betas: Adam's moment coefficients.
         optimizer_state: persistent: every individual keeps its Adam moments (they move with
             it when selected); reset_every_step: a fresh Adam at every step, as the reference.
+        denoising: corrupt the input of every training pass (GaussianNoise, BitFlips) and
+            train to reconstruct the clean one (a denoising autoencoder); None: no noise.
         seeds: one per trial, for several independent populations trained as one batched
             program (a study's pack, see `Pack`): trial t's weights, batch order, selection,
             mutation and pruning draws come from seeds[t] alone. None: one population, drawn
@@ -70,6 +73,7 @@ class CoevolutionaryAutoencoder(AutoencoderSystem):
         lr: PositiveFloat = 1e-5,
         betas: tuple[Beta, Beta] = (0.5, 0.999),
         optimizer_state: OptimizerState = "persistent",
+        denoising: Corruption | None = None,
         seeds: list[NonNegativeInt] | None = None,
     ) -> None:
         super().__init__()
@@ -89,10 +93,12 @@ class CoevolutionaryAutoencoder(AutoencoderSystem):
         check_population_fits(size, self.neighbourhood_size, size, sizes, torch.device("cpu"))
         self.pack = Pack.of_run(seeds, cells=self.topology.size)
         # Plain values only: checkpoints must load with torch.load(weights_only=True).
-        self.save_hyperparameters(ignore=["topology", "strategy", "seeds"])
+        self.denoising = build(denoising, Corruption) if denoising is not None else None
+        self.save_hyperparameters(ignore=["topology", "strategy", "denoising", "seeds"])
         self.hparams.update(
             topology=describe(self.topology),
             strategy=describe(self.strategy),
+            denoising=describe(self.denoising) if denoising is not None else None,
             seeds=self.pack.seeds,
         )
 
@@ -155,7 +161,9 @@ class CoevolutionaryAutoencoder(AutoencoderSystem):
             )
             self.select(cells, first_batches=data[orders[:, : self.batch_size]])
             cells = self.sharding.own(cells)
-            losses.append(self.pack.means(self.train_pairs(cells, data, orders).mean(0), cells))
+            corrupt = self.corruption(cells, generation, number)
+            trained = self.train_pairs(cells, data, orders, corrupt)
+            losses.append(self.pack.means(trained.mean(0), cells))
             self.notify_pairs_trained(cells)
             self.replace(cells)
         self.sharding.share_(compat.attached_trainer(self), self.centers, self.center_adam)
@@ -183,9 +191,10 @@ class CoevolutionaryAutoencoder(AutoencoderSystem):
         copy_individuals_(self.trainee_adam, self.center_adam, slots, chosen)
         self._trainees_pruned = self.trainees.pruned()
 
-    def train_pairs(self, cells: Tensor, data: Tensor, orders: Tensor) -> Tensor:
+    def train_pairs(self, cells: Tensor, data: Tensor, orders: Tensor, corrupt=None) -> Tensor:
         """One pass over `data` of the trainees (slot i: cell cells[i]), each in its trial's
-        order from `orders` (trials, examples); the losses of every step (steps, cells)."""
+        order from `orders` (trials, examples), corrupted by `corrupt` (`corruption`) if
+        given; the losses of every step (steps, cells)."""
         losses_of = self.strategy.cell_evaluation.losses(
             self.trainees,
             self.centers,
@@ -204,6 +213,7 @@ class CoevolutionaryAutoencoder(AutoencoderSystem):
                 self.batch_size,
                 losses_of,
                 masked=self._trainees_pruned,
+                corrupt=corrupt,
             )
 
     @torch.no_grad()

@@ -15,9 +15,10 @@ def populations():
 
 def test_paired_scores_each_trainee_with_its_own_decoder():
     trainees, centers = populations()
-    inputs = torch.rand(2, 3, 6)
+    inputs, targets = torch.rand(2, 3, 6), torch.rand(2, 3, 6)
     losses_of = Paired().losses(trainees, centers, torch.zeros(2, 3, dtype=torch.long), [], 4)
-    torch.testing.assert_close(losses_of(0, inputs), reconstruction_l1(trainees(inputs), inputs))
+    expected = reconstruction_l1(trainees(inputs), targets)  # from the inputs, to the targets
+    torch.testing.assert_close(losses_of(0, inputs, targets), expected)
 
 
 def test_cooperative_pairs_each_half_with_a_drawn_neighbours_center():
@@ -28,17 +29,14 @@ def test_cooperative_pairs_each_half_with_a_drawn_neighbours_center():
     partners = draw_partners(
         neighbourhoods, [(torch.Generator().manual_seed(1), torch.tensor([0, 1]))], 3
     )
-    inputs = torch.rand(2, 3, 6)
+    inputs, targets = torch.rand(2, 3, 6), torch.rand(2, 3, 6)
     for step in range(3):
         decoders, encoders = partners[step, :, 0], partners[step, :, 1]
-        expected = [
-            (
-                reconstruction_l1(centers.decode(trainees.encode(inputs), decoders), inputs)
-                + reconstruction_l1(trainees.decode(centers.encode(inputs, encoders)), inputs)
-            )
-            / 2
-        ]
-        torch.testing.assert_close(losses_of(step, inputs), expected[0])
+        expected = (
+            reconstruction_l1(centers.decode(trainees.encode(inputs), decoders), targets)
+            + reconstruction_l1(trainees.decode(centers.encode(inputs, encoders)), targets)
+        ) / 2
+        torch.testing.assert_close(losses_of(step, inputs, targets), expected)
 
 
 def test_partners_come_from_each_rows_neighbourhood_and_its_trials_generator():

@@ -1,9 +1,10 @@
 """A pack that mixes pruning variants trains each trial as it trains alone.
 
-Both regimes and both update orders; no pruning, random, magnitude, variance and conjunctive
-pruning on four schedules, one pack per regime. Every trial's metrics.csv, result.json and
-best_autoencoder.pt are compared with the same run made alone, to 1e-5. Runs are made in
-this process (the runner's subprocesses add nothing the other runner tests do not cover).
+Both regimes and both update orders, and a denoising network in each regime; no pruning,
+random, magnitude, variance and conjunctive pruning on four schedules, one pack per regime.
+Every trial's metrics.csv, result.json and best_autoencoder.pt are compared with the same run
+made alone, to 1e-5. Runs are made in this process (the runner's subprocesses add nothing the
+other runner tests do not cover).
 """
 
 import copy
@@ -22,7 +23,7 @@ from lit_evoae.study.results import read_metrics, write_result
 from lit_evoae.study.runner import fit_arguments, logging_config, packs
 from lit_evoae.study.spec import load_study
 
-# 15 variants x 3 regimes, each alone and packed
+# 5 variants x 5 regimes, each alone and packed
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -51,7 +52,22 @@ def study(tmp_path_factory, tiny_coevolution_template):
         "class_path": "lit_evoae.systems.CanonicalAutoencoder",
         "init_args": {"hidden_sizes": [8], "latent_dim": 3, "lr": 0.01},
     }
-    regimes = {"canonical": canonical, "synchronous": coevolution, "sequential": sequential}
+    noisy_canonical, flipping = copy.deepcopy(canonical), copy.deepcopy(coevolution)
+    noisy_canonical["model"]["init_args"]["denoising"] = {
+        "class_path": "lit_evoae.population.corruption.GaussianNoise",
+        "init_args": {"std": 0.4},
+    }
+    flipping["model"]["init_args"]["denoising"] = {
+        "class_path": "lit_evoae.population.corruption.BitFlips",
+        "init_args": {"probability": 0.2},
+    }
+    regimes = {
+        "canonical": canonical,
+        "synchronous": coevolution,
+        "sequential": sequential,
+        "denoising_canonical": noisy_canonical,
+        "denoising_synchronous": flipping,
+    }
     for name, config in regimes.items():
         (folder / f"{name}.yaml").write_text(yaml.safe_dump(config))
     grid = {
@@ -102,8 +118,8 @@ def by_epoch(path: Path) -> dict[tuple[str, str], float]:
 
 def test_runs_that_differ_only_in_pruning_share_a_pack(both):
     runs, groups, _, _ = both
-    assert len(groups) == 3  # one per regime: canonical, synchronous, sequential
-    assert sorted(len(group) for group in groups) == [5, 5, 5]
+    assert len(groups) == 5  # one per regime: 3, and 2 denoising
+    assert sorted(len(group) for group in groups) == [5] * 5
     for group in groups:
         assert len({run.choices[0] for run in group}) == 1  # one regime
         assert sorted(dict(run.choices)["pruning"] for run in group) == sorted(PRUNING)
