@@ -3,7 +3,9 @@
 A hidden unit whose incoming weights are all zero outputs a constant, ReLU(bias);
 removing it and adding that constant, times its outgoing weights, to the next
 layer's bias leaves every reconstruction unchanged. Decoder outputs and encoder
-inputs are the model's interface and always stay.
+inputs are the model's interface and always stay, and so does a variational network's
+code (its mean and log-variance heads keep their width; a hidden layer before them feeds
+both).
 """
 
 import importlib
@@ -24,17 +26,25 @@ def compact(autoencoder: Autoencoder) -> Autoencoder:
     linears = autoencoder.linears()
     weights = [layer.weight.clone() for layer in linears]  # (out, in)
     biases = [layer.bias.clone() for layer in linears]
+    heads = autoencoder.variational  # layers `code` and `code + 1` are the two heads
+    code = len(autoencoder.encoder_sizes) - 2
     for index in range(len(linears) - 1):  # every layer but the decoder's output
+        if heads and index in (code, code + 1):
+            continue
+        readers = [code, code + 1] if heads and index == code - 1 else [index + 1]
         dead = (weights[index] == 0).all(1)
         if bool(dead.all()):
             dead[0] = False  # keep one unit so the network stays connected
         constant = torch.relu(biases[index][dead])  # what each dead unit outputs
-        biases[index + 1] += weights[index + 1][:, dead] @ constant
+        for reader in readers:
+            biases[reader] += weights[reader][:, dead] @ constant
+            weights[reader] = weights[reader][:, ~dead]
         weights[index], biases[index] = weights[index][~dead], biases[index][~dead]
-        weights[index + 1] = weights[index + 1][:, ~dead]
     widths = [weights[0].shape[1]] + [weight.shape[0] for weight in weights]
+    if heads:
+        del widths[code + 2]  # the log-variance head's width: the code's again
     split = len(autoencoder.encoder_sizes) - 1
-    smaller = Autoencoder(widths[: split + 1], widths[split:])
+    smaller = Autoencoder(widths[: split + 1], widths[split:], heads)
     for layer, weight, bias in zip(smaller.linears(), weights, biases, strict=True):
         layer.weight.copy_(weight)
         layer.bias.copy_(bias)

@@ -9,6 +9,8 @@ grouped with `/` and bounded: per-cell and per-trial keys exist only where a plo
 TRAIN_LOSS = "train/loss"
 VAL_L1 = "val/l1"  # the best cell's validation L1: what checkpoints monitor
 VAL_L1_MEDIAN = "val/l1_median"
+#: A variational network's KL divergence from N(0, 1) per validation example (the best's).
+VAL_KL = "val/kl"
 GEN_BEST_LOSS = "gen/best_loss"
 GEN_MEDIAN_LOSS = "gen/median_loss"
 GEN_WORST_LOSS = "gen/worst_loss"

@@ -27,8 +27,8 @@ def split_l1(population, inputs: Tensor, batch_size: int) -> Tensor:
     return (total / inputs.numel()).float()
 
 
-class PopulationL1(Metric):
-    """Mean absolute reconstruction error of every individual over an epoch, shape (population,)."""
+class PopulationMean(Metric):
+    """Every individual's sum of a value over an epoch over its count, shape (population,)."""
 
     full_state_update = False
 
@@ -37,11 +37,20 @@ class PopulationL1(Metric):
         self.add_state("total", torch.zeros(population_size, dtype=torch.float64), "sum")
         self.add_state("count", torch.zeros(population_size, dtype=torch.float64), "sum")
 
-    def update(self, reconstructions: Tensor, targets: Tensor, rows: slice = slice(None)) -> None:
-        """`reconstructions` (n, batch, features) of `targets` (batch, features) by individuals
-        `rows` (all by default; under DDP a rank's block, summed with the others' on compute)."""
-        self.total[rows] += l1_sums(reconstructions, targets).double()
-        self.count[rows] += targets.numel()
+    def update(self, sums: Tensor, count: int, rows: slice = slice(None)) -> None:
+        """`sums` (n,) over `count` items of individuals `rows` (all by default; under DDP a
+        rank's block, summed with the others' on compute)."""
+        self.total[rows] += sums.double()
+        self.count[rows] += count
 
     def compute(self) -> Tensor:
         return (self.total / self.count).float()
+
+
+class PopulationL1(PopulationMean):
+    """Mean absolute reconstruction error of every individual over an epoch, shape (population,)."""
+
+    def update(self, reconstructions: Tensor, targets: Tensor, rows: slice = slice(None)) -> None:
+        """`reconstructions` (n, batch, features) of `targets` (batch, features) by individuals
+        `rows`."""
+        super().update(l1_sums(reconstructions, targets), targets.numel(), rows)

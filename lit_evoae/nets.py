@@ -52,13 +52,17 @@ def mlp(sizes: Sequence[int], output_activation: type[nn.Module]) -> nn.Sequenti
 
 
 class Autoencoder(nn.Module):
-    """Encoder (ReLU after every layer) and decoder (ReLU, then Sigmoid) as in the paper.
+    """Encoder (ReLU after every layer) and decoder (ReLU, then Sigmoid) as in the paper;
+    `variational`: the encoder's last layer is two heads without activation, `means` and
+    `log_variances`, and the module reconstructs from the means (see `StackedAutoencoder`).
 
     Widths are given layer by layer so that a compacted individual, whose layers
     lost units, is still an `Autoencoder`.
     """
 
-    def __init__(self, encoder_sizes: Sequence[int], decoder_sizes: Sequence[int]) -> None:
+    def __init__(
+        self, encoder_sizes: Sequence[int], decoder_sizes: Sequence[int], variational: bool = False
+    ) -> None:
         super().__init__()
         if encoder_sizes[-1] != decoder_sizes[0] or encoder_sizes[0] != decoder_sizes[-1]:
             raise ValueError(
@@ -67,20 +71,26 @@ class Autoencoder(nn.Module):
             )
         self.encoder_sizes = list(encoder_sizes)
         self.decoder_sizes = list(decoder_sizes)
-        self.encoder = mlp(encoder_sizes, nn.ReLU)
+        self.variational = variational
+        if variational:
+            self.encoder = mlp(encoder_sizes[:-1], nn.ReLU)
+            self.means = mlp(encoder_sizes[-2:], nn.Identity)
+            self.log_variances = mlp(encoder_sizes[-2:], nn.Identity)
+        else:
+            self.encoder = mlp(encoder_sizes, nn.ReLU)
         self.decoder = mlp(decoder_sizes, nn.Sigmoid)
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.decoder(self.encoder(x))
+        code = self.encoder(x)
+        return self.decoder(self.means(code) if self.variational else code)
 
     def linears(self) -> list[nn.Linear]:
-        """The linear layers, encoder first, input to output."""
-        return [
-            layer
-            for part in (self.encoder, self.decoder)
-            for layer in part
-            if isinstance(layer, nn.Linear)
-        ]
+        """The linear layers, encoder first (a variational one's heads: means, then log
+        variances), input to output."""
+        parts = [self.encoder, self.decoder]
+        if self.variational:
+            parts[1:1] = [self.means, self.log_variances]
+        return [layer for part in parts for layer in part if isinstance(layer, nn.Linear)]
 
 
 def save_autoencoder(autoencoder: Autoencoder, path: str | os.PathLike) -> None:
@@ -89,6 +99,7 @@ def save_autoencoder(autoencoder: Autoencoder, path: str | os.PathLike) -> None:
         {
             "encoder_sizes": autoencoder.encoder_sizes,
             "decoder_sizes": autoencoder.decoder_sizes,
+            "variational": autoencoder.variational,
             "state_dict": autoencoder.state_dict(),
         },
         path,
@@ -97,6 +108,7 @@ def save_autoencoder(autoencoder: Autoencoder, path: str | os.PathLike) -> None:
 
 def load_autoencoder(path: str | os.PathLike) -> Autoencoder:
     payload = torch.load(path, weights_only=True, map_location="cpu")
-    autoencoder = Autoencoder(payload["encoder_sizes"], payload["decoder_sizes"])
+    sizes = payload["encoder_sizes"], payload["decoder_sizes"]
+    autoencoder = Autoencoder(*sizes, payload.get("variational", False))
     autoencoder.load_state_dict(payload["state_dict"])
     return autoencoder

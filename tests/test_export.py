@@ -77,3 +77,19 @@ def test_export_of_a_foreign_file_is_a_one_line_error(tmp_path, monkeypatch, cap
         main()
     assert exited.value.code == 2
     assert f"checkpoint {tmp_path / 'junk.ckpt'} cannot be read" in capsys.readouterr().err
+
+
+def test_compact_of_a_variational_network_keeps_its_code_and_every_output():
+    torch.manual_seed(0)
+    model = Autoencoder(*layer_sizes(12, [6], 4), variational=True)
+    with torch.no_grad():
+        model.encoder[0].weight[[1, 4]] = 0  # two dead trunk units, read by both heads
+        model.encoder[0].bias[1] = 0.7
+        model.decoder[0].weight[[0, 3]] = 0  # two dead decoder hidden units
+    smaller = compact(model)
+    assert smaller.variational
+    assert smaller.encoder_sizes == [12, 4, 4] and smaller.decoder_sizes == [4, 4, 12]
+    inputs = torch.rand(50, 12)
+    torch.testing.assert_close(smaller(inputs), model(inputs), atol=1e-5, rtol=0)
+    hidden, kept = model.encoder(inputs), smaller.encoder(inputs)
+    torch.testing.assert_close(smaller.log_variances(kept), model.log_variances(hidden))

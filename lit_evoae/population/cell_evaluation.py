@@ -4,7 +4,8 @@ Chosen in a config by class_path (`strategy.cell_evaluation`); the paper's names
 `lipi_simple` (Paired) and `epoch_node` (Cooperative) are accepted as aliases. Each gives
 `losses_of(step, inputs, targets)` for `train_pass`: the trainees' losses (n,) reconstructing
 `targets` from `inputs` (n, batch, features; a corrupted copy for a denoising system), row
-i being cell i's pair.
+i being cell i's pair. A variational population's code is sampled with `sample(shape)`'s
+noise, and its loss is its own (`StackedAutoencoder.losses`).
 """
 
 from abc import ABC, abstractmethod
@@ -15,7 +16,6 @@ import torch
 from torch import Tensor
 
 from lit_evoae.population.stacked import StackedAutoencoder
-from lit_evoae.population.training import reconstruction_l1
 
 Losses = Callable[[int, Tensor], Tensor]
 
@@ -31,18 +31,27 @@ class CellEvaluation(ABC):
         neighbourhoods: Tensor,
         streams: Sequence[tuple[torch.Generator, Tensor]],
         steps: int,
+        sample: Callable[[tuple], Tensor] | None = None,
     ) -> Losses:
         """`losses_of` for the trainees; row i trains for the cell whose neighbourhood is row
         i of `neighbourhoods` (cells, k). `streams` lists (a generator, the rows drawing from
-        it): `Pack.streams`."""
+        it): `Pack.streams`. `sample`: a variational population's latent noise."""
+
+
+def latent_noise(sample, population: StackedAutoencoder, inputs: Tensor) -> Tensor | None:
+    """Noise for the codes of `inputs` (n, batch, features), if `sample` gives any."""
+    if sample is None:
+        return None
+    return sample((inputs.shape[0], inputs.shape[1], population.encoder_sizes[-1]))
 
 
 class Paired(CellEvaluation):
     """The selected encoder and decoder trained together (the paper's `lipi_simple`)."""
 
-    def losses(self, trainees, centers, neighbourhoods, streams, steps):
+    def losses(self, trainees, centers, neighbourhoods, streams, steps, sample=None):
         def losses_of(step: int, inputs: Tensor, targets: Tensor) -> Tensor:
-            return reconstruction_l1(trainees(inputs), targets)
+            code, divergence = trainees.latent(inputs, noise=latent_noise(sample, trainees, inputs))
+            return trainees.losses(trainees.decode(code), targets, divergence)
 
         return losses_of
 
@@ -52,18 +61,20 @@ class Cooperative(CellEvaluation):
     against a random neighbour's encoder, drawn anew at every step, the neighbours' centers
     held fixed (the paper's `epoch_node`)."""
 
-    def losses(self, trainees, centers, neighbourhoods, streams, steps):
+    def losses(self, trainees, centers, neighbourhoods, streams, steps, sample=None):
         partners = draw_partners(neighbourhoods, streams, steps).to(
             trainees.encoders[0].weight.device
         )
 
         def losses_of(step: int, inputs: Tensor, targets: Tensor) -> Tensor:
             decoders, encoders = partners[step, :, 0], partners[step, :, 1]
-            encoder_side = centers.decode(trainees.encode(inputs), decoders)
-            decoder_side = trainees.decode(centers.encode(inputs, encoders))
-            return (
-                reconstruction_l1(encoder_side, targets) + reconstruction_l1(decoder_side, targets)
-            ) / 2
+            noise = latent_noise(sample, trainees, inputs)
+            code, divergence = trainees.latent(inputs, noise=noise)
+            encoder_side = trainees.losses(centers.decode(code, decoders), targets, divergence)
+            noise = latent_noise(sample, trainees, inputs)
+            code, divergence = centers.latent(inputs, encoders, noise=noise)
+            decoder_side = trainees.losses(trainees.decode(code), targets, divergence)
+            return (encoder_side + decoder_side) / 2
 
         return losses_of
 

@@ -26,11 +26,7 @@ class Corruption(ABC):
     def corrupt(self, clean: Tensor, streams: Sequence[tuple[torch.Generator, Tensor]]) -> Tensor:
         """`clean` (n, batch, features) corrupted; rows `positions` draw from `generator`,
         for each (generator, positions) of `streams`."""
-        noise = torch.empty(clean.shape)
-        for generator, positions in streams:
-            shape = (len(positions), *clean.shape[1:])
-            noise[positions] = self.draw(shape, generator)
-        return self.apply(clean, noise.to(clean.device))
+        return self.apply(clean, per_stream(clean.shape, streams, self.draw).to(clean.device))
 
     @abstractmethod
     def draw(self, shape: tuple[int, ...], generator: torch.Generator) -> Tensor:
@@ -76,12 +72,27 @@ class BitFlips(Corruption):
         return torch.where(noise < self.probability, 1 - clean, clean)
 
 
-def noise_generators(seeds: Sequence[int], generation: int, pass_index: int) -> list:
-    """One generator per trial for one pass's noise, from (seed, generation, pass) alone,
-    apart from the generator of the pass's order (`training.pass_orders`)."""
+#: The noise streams of a pass: each purpose draws from generators of its own.
+INPUT_NOISE, LATENT_NOISE = 0, 1
+
+
+def noise_generators(
+    seeds: Sequence[int], generation: int, pass_index: int, purpose: int = INPUT_NOISE
+) -> list:
+    """One generator per trial for one pass's noise of `purpose`, from (seed, generation,
+    pass) alone, apart from the generator of the pass's order (`training.pass_orders`)."""
     return [
         torch.Generator().manual_seed(
-            ((seed * 1_000_033 + generation) * 10_009 + pass_index) % 2**63
+            (((seed * 1_000_033 + generation) * 10_009 + pass_index) * 7 + purpose) % 2**63
         )
         for seed in seeds
     ]
+
+
+def per_stream(shape, streams: Sequence[tuple[torch.Generator, Tensor]], draw) -> Tensor:
+    """A tensor of `shape` whose rows `positions` come from `draw(their shape, generator)`,
+    for each (generator, positions) of `streams`: each trial's rows from its own stream."""
+    drawn = torch.empty(shape)
+    for generator, positions in streams:
+        drawn[positions] = draw((len(positions), *shape[1:]), generator)
+    return drawn

@@ -119,15 +119,33 @@ class StackedAutoencoder(nn.Module):
 
     Encoder i and decoder i form individual i's autoencoder; coevolution pairs
     them otherwise by indexing the population dimension.
+
+    `variational` (the reference's VAE): the encoder's last layer becomes two heads without
+    an activation, `means` (mu) and `log_variances` (log sigma^2), both reading the last
+    hidden layer; `latent` samples z = mu + exp(log sigma^2 / 2) * noise where noise is
+    given, and the code is mu elsewhere, so validation, selection and the test score the
+    reconstruction at z = mu. Its `losses` are binary cross-entropy summed over the elements
+    plus the KL divergence from N(0, 1), as the reference's.
     """
 
     def __init__(
-        self, population_size: int, encoder_sizes: Sequence[int], decoder_sizes: Sequence[int]
+        self,
+        population_size: int,
+        encoder_sizes: Sequence[int],
+        decoder_sizes: Sequence[int],
+        variational: bool = False,
     ) -> None:
         super().__init__()
         self.encoder_sizes = list(encoder_sizes)
         self.decoder_sizes = list(decoder_sizes)
-        self.encoders = StackedMLP(population_size, encoder_sizes, nn.ReLU)
+        self.variational = variational
+        if variational:
+            trunk, head = encoder_sizes[:-1], encoder_sizes[-2:]
+            self.encoders = StackedMLP(population_size, trunk, nn.ReLU)
+            self.means = StackedMLP(population_size, head, nn.Identity)
+            self.log_variances = StackedMLP(population_size, head, nn.Identity)
+        else:
+            self.encoders = StackedMLP(population_size, encoder_sizes, nn.ReLU)
         self.decoders = StackedMLP(population_size, decoder_sizes, nn.Sigmoid)
         # Parameters the most recent pruning of each individual's lineage zeroed (the
         # reference's count, which the paper's capacity uses when pruned weights regrow).
@@ -137,13 +155,26 @@ class StackedAutoencoder(nn.Module):
     def population_size(self) -> int:
         return next(self.linears()).population_size
 
+    def like(self, population_size: int) -> "StackedAutoencoder":
+        """A population of `population_size` individuals of this one's kind and shape."""
+        sizes = self.encoder_sizes, self.decoder_sizes
+        made = StackedAutoencoder(population_size, *sizes, variational=self.variational)
+        return made.to(next(self.parameters()).device)
+
+    def parts(self) -> list[StackedMLP]:
+        """The stacks in the order their layers are numbered: encoder (trunk, then the
+        variational heads), decoder."""
+        if self.variational:
+            return [self.encoders, self.means, self.log_variances, self.decoders]
+        return [self.encoders, self.decoders]
+
     def capacity_at_last_prune(self) -> Tensor:
         """Per individual, the fraction of parameters the last pruning left: (population,)."""
         return 1 - self.zeroed_at_last_prune / self.parameters_per_individual()
 
     def linears(self) -> Iterator[StackedLinear]:
-        yield from self.encoders.linears()
-        yield from self.decoders.linears()
+        for part in self.parts():
+            yield from part.linears()
 
     def forward(self, inputs: Tensor, index: Tensor | None = None) -> Tensor:
         """Reconstruct a batch with every individual (or with individuals `index`).
@@ -154,13 +185,37 @@ class StackedAutoencoder(nn.Module):
         return self.decode(self.encode(inputs, index), index)
 
     def encode(self, inputs: Tensor, index: Tensor | None = None) -> Tensor:
+        """The code: the encoder's output, or mu for a variational one."""
+        return self.latent(inputs, index)[0]
+
+    def latent(
+        self, inputs: Tensor, index: Tensor | None = None, noise: Tensor | None = None
+    ) -> tuple[Tensor, Tensor | None]:
+        """(the code, each individual's KL divergence summed over the batch, (n,)), the KL
+        None unless variational; with `noise` (n, batch, latent), z is sampled with it."""
         if inputs.dim() == 2:
             count = self.population_size if index is None else len(index)
             inputs = inputs.expand(count, *inputs.shape)
-        return self.encoders(inputs, index)
+        hidden = self.encoders(inputs, index)
+        if not self.variational:
+            return hidden, None
+        mean, log_variance = self.means(hidden, index), self.log_variances(hidden, index)
+        divergence = -0.5 * (1 + log_variance - mean.square() - log_variance.exp()).sum((1, 2))
+        if noise is None:
+            return mean, divergence
+        return mean + (0.5 * log_variance).exp() * noise, divergence
 
     def decode(self, latents: Tensor, index: Tensor | None = None) -> Tensor:
         return self.decoders(latents, index)
+
+    def losses(self, reconstructions: Tensor, targets: Tensor, divergence: Tensor | None) -> Tensor:
+        """Each individual's training loss (n,): mean L1, or for a variational population
+        binary cross-entropy summed over the batch and features plus `divergence`."""
+        if not self.variational:
+            return (reconstructions - targets).abs().mean(dim=(1, 2))
+        targets = targets.expand_as(reconstructions)
+        entropy = nn.functional.binary_cross_entropy(reconstructions, targets, reduction="none")
+        return entropy.sum((1, 2)) + divergence
 
     def apply_masks_(self) -> None:
         for linear in self.linears():
@@ -227,12 +282,14 @@ class StackedAutoencoder(nn.Module):
     @torch.no_grad()
     def live_parameters(self) -> tuple[Tensor, Tensor]:
         """Per individual, its encoder's and its decoder's nonzero weights and biases."""
+        *encoder, decoder = self.parts()
         return tuple(
             sum(
                 (linear.weight != 0).flatten(1).sum(1) + (linear.bias != 0).sum(1)
+                for mlp in part
                 for linear in mlp.linears()
             )
-            for mlp in (self.encoders, self.decoders)
+            for part in (encoder, [decoder])
         )
 
     @torch.no_grad()
@@ -248,7 +305,7 @@ class StackedAutoencoder(nn.Module):
 
     def individual(self, index: int) -> Autoencoder:
         """A plain, independent copy of individual `index` (pruned weights included as zeros)."""
-        autoencoder = Autoencoder(self.encoder_sizes, self.decoder_sizes).to(
+        autoencoder = Autoencoder(self.encoder_sizes, self.decoder_sizes, self.variational).to(
             next(self.parameters()).device
         )
         for stacked, linear in zip(self.linears(), autoencoder.linears(), strict=True):

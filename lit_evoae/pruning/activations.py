@@ -149,7 +149,7 @@ def _linear_activation_pairs(
     population: StackedAutoencoder,
 ) -> list[tuple[StackedLinear, nn.Module]]:
     pairs = []
-    for part in (population.encoders, population.decoders):
+    for part in population.parts():
         for layer, following in pairwise(part):
             if isinstance(layer, StackedLinear):
                 pairs.append((layer, following))

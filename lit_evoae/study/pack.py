@@ -60,9 +60,7 @@ class TrialBests(pl.Callback):
             return
         population, _ = system.best_individual()
         if self.bests is None:
-            self.bests = StackedAutoencoder(
-                self.trials, population.encoder_sizes, population.decoder_sizes
-            ).to(system.device)
+            self.bests = population.like(self.trials)
         self.bests = self.bests.to(system.device)  # a no-op but after a resume
         per_network = system.individual_l1.view(self.trials, -1)
         for trial, row in enumerate(per_network):
@@ -78,14 +76,19 @@ class TrialBests(pl.Callback):
         bests = None
         if self.bests is not None:
             sizes = [self.bests.encoder_sizes, self.bests.decoder_sizes]
-            bests = {"sizes": sizes, "state": self.bests.state_dict()}
+            bests = {
+                "sizes": sizes,
+                "variational": self.bests.variational,
+                "state": self.bests.state_dict(),
+            }
         return {"best": list(self.best), "bests": bests}
 
     def load_state_dict(self, state_dict: dict) -> None:
         self.best = list(state_dict["best"])
         saved = state_dict["bests"]
         if saved is not None:
-            self.bests = StackedAutoencoder(self.trials, *saved["sizes"])
+            variational = saved.get("variational", False)
+            self.bests = StackedAutoencoder(self.trials, *saved["sizes"], variational)
             self.bests.load_state_dict(saved["state"])
 
 

@@ -13,7 +13,12 @@ from lit_evoae.checkpoints import SYSTEM_KEY
 from lit_evoae.data.base import TensorDataModule
 from lit_evoae.errors import ConfigError
 from lit_evoae.metrics import split_l1
-from lit_evoae.population.corruption import Corruption, noise_generators
+from lit_evoae.population.corruption import (
+    LATENT_NOISE,
+    Corruption,
+    noise_generators,
+    per_stream,
+)
 from lit_evoae.population.optim import PopulationStep
 from lit_evoae.population.packing import Pack
 from lit_evoae.population.stacked import StackedAutoencoder
@@ -60,6 +65,8 @@ class AutoencoderSystem(pl.LightningModule, ABC):
         self.pack = Pack.of_run(None)
         #: What training passes do to the input (a denoising system's), None: nothing.
         self.denoising: Corruption | None = None
+        #: Whether the networks are variational (see `StackedAutoencoder`).
+        self.variational = False
 
     def corruption(self, rows: Tensor, generation: int, pass_index: int):
         """`train_pass`'s `corrupt` for a pass of generation `generation` that trains `rows`
@@ -69,6 +76,21 @@ class AutoencoderSystem(pl.LightningModule, ABC):
         generators = noise_generators(self.pack.seeds, generation, pass_index)
         streams = self.pack.streams(rows, generators)
         return lambda clean: self.denoising.corrupt(clean, streams)
+
+    def sampling(self, rows: Tensor, generation: int, pass_index: int):
+        """The cell evaluation's `sample(shape)` of a variational system's latent noise for a
+        pass that trains `rows` (None for other systems): N(0, 1), each trial's from its own
+        generator, on the population's device."""
+        if not self.variational:
+            return None
+        generators = noise_generators(self.pack.seeds, generation, pass_index, LATENT_NOISE)
+        streams = self.pack.streams(rows, generators)
+        device = self.pruning_target().encoders[0].weight.device
+
+        def sample(shape) -> Tensor:
+            return per_stream(shape, streams, lambda s, g: torch.randn(s, generator=g)).to(device)
+
+        return sample
 
     @abstractmethod
     def best_individual(self) -> tuple[StackedAutoencoder, int]:

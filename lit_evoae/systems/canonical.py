@@ -22,13 +22,14 @@ from lit_evoae.arguments import (
 )
 from lit_evoae.components import build, describe
 from lit_evoae.errors import ConfigError, Diverged
-from lit_evoae.metrics import PopulationL1
+from lit_evoae.metrics import PopulationL1, PopulationMean
 from lit_evoae.nets import Autoencoder, layer_sizes
+from lit_evoae.population.cell_evaluation import latent_noise
 from lit_evoae.population.corruption import Corruption
 from lit_evoae.population.optim import OptimizerState, StackedAdam
 from lit_evoae.population.packing import Pack
 from lit_evoae.population.stacked import StackedAutoencoder
-from lit_evoae.population.training import pass_orders, reconstruction_l1, train_pass
+from lit_evoae.population.training import pass_orders, train_pass
 from lit_evoae.pruning.masks import Masks
 from lit_evoae.systems.base import AutoencoderSystem
 
@@ -47,6 +48,10 @@ class CanonicalAutoencoder(AutoencoderSystem):
         lr_gamma: the decay factor.
         optimizer_state: persistent (Adam as usual) or reset_every_step (a fresh Adam at
             every step, as the reference creates one per step).
+        variational: a variational autoencoder (the reference's): the encoder's last layer
+            becomes a mean and a log-variance head, the code is sampled in training, the loss
+            is binary cross-entropy plus KL divergence; validation, selection and the test
+            score the reconstruction from the mean (see `StackedAutoencoder`).
         denoising: corrupt the input of every training pass (GaussianNoise, BitFlips) and
             train to reconstruct the clean one (a denoising autoencoder); None: no noise.
         seeds: one per trial, for several independent networks trained as one batched
@@ -65,6 +70,7 @@ class CanonicalAutoencoder(AutoencoderSystem):
         lr_step_epochs: PositiveInt | None = None,
         lr_gamma: ClosedUnitInterval = 0.1,
         optimizer_state: OptimizerState = "persistent",
+        variational: bool = False,
         denoising: Corruption | None = None,
         seeds: list[NonNegativeInt] | None = None,
     ) -> None:
@@ -86,7 +92,8 @@ class CanonicalAutoencoder(AutoencoderSystem):
         self.save_hyperparameters(ignore=["denoising"])
         self.hparams.update(denoising=describe(self.denoising) if denoising is not None else None)
         sizes = layer_sizes(input_dim, hidden_sizes, latent_dim)
-        self.population = StackedAutoencoder(len(self.pack), *sizes)
+        self.variational = bool(variational)
+        self.population = StackedAutoencoder(len(self.pack), *sizes, self.variational)
         if seeds is not None:  # each network drawn as a run seeded with its seed draws it
             self.population.init_rows_as_alone_(seeds)
         self.adam = StackedAdam(self.population, betas, state=optimizer_state)
@@ -94,6 +101,7 @@ class CanonicalAutoencoder(AutoencoderSystem):
         self.lr_step_epochs = lr_step_epochs
         self.lr_gamma = lr_gamma
         self.val_l1 = PopulationL1(len(self.pack))
+        self.val_kl = PopulationMean(len(self.pack))
         #: Each network's last validation L1 (a pack keeps each trial's best from it).
         self.individual_l1 = torch.full((len(self.pack),), float("inf"))
 
@@ -115,8 +123,13 @@ class CanonicalAutoencoder(AutoencoderSystem):
             (len(self.pack),), self.learning_rate(epoch), dtype=torch.float64, device=self.device
         )
 
+        rows = torch.arange(len(self.pack))
+        sample = self.sampling(rows, epoch, 0)
+
         def losses_of(step: int, inputs: Tensor, targets: Tensor) -> Tensor:
-            return reconstruction_l1(self.population(inputs), targets)
+            noise = latent_noise(sample, self.population, inputs)
+            code, divergence = self.population.latent(inputs, noise=noise)
+            return self.population.losses(self.population.decode(code), targets, divergence)
 
         networks = torch.arange(len(self.pack), device=self.device)
         losses = train_pass(
@@ -128,7 +141,7 @@ class CanonicalAutoencoder(AutoencoderSystem):
             self.batch_size,
             losses_of,
             masked=self.population.pruned(),
-            corrupt=self.corruption(torch.arange(len(self.pack)), epoch, 0),
+            corrupt=self.corruption(rows, epoch, 0),
         )
         finite = torch.isfinite(losses).all(1)
         if not bool(finite.all()):
@@ -159,16 +172,24 @@ class CanonicalAutoencoder(AutoencoderSystem):
 
     def on_validation_epoch_start(self) -> None:
         self.val_l1.reset()
+        self.val_kl.reset()
 
     def validation_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
         inputs = batch[0]
-        self.val_l1.update(self.population(inputs), inputs)
+        code, divergence = self.population.latent(inputs)
+        self.val_l1.update(self.population.decode(code), inputs)
+        if divergence is not None:
+            self.val_kl.update(divergence, len(inputs))
 
     def on_validation_epoch_end(self) -> None:
         per_network = self.val_l1.compute()
         self.individual_l1 = per_network.detach().cpu()
         self.log(keys.VAL_L1, per_network.min(), prog_bar=True)
         self.pack.log(self, keys.VAL_L1, per_network)  # independent trials: each one's own
+        if self.variational:
+            divergence = self.val_kl.compute().reshape(-1)  # torchmetrics squeezes one value
+            self.log(keys.VAL_KL, divergence[per_network.argmin()])
+            self.pack.log(self, keys.VAL_KL, divergence)
         self.log_model_size()
 
     def best_individual(self) -> tuple[StackedAutoencoder, int]:

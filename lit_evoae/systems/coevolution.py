@@ -24,7 +24,7 @@ from lit_evoae.arguments import (
     check_each,
 )
 from lit_evoae.components import build, describe
-from lit_evoae.metrics import PopulationL1
+from lit_evoae.metrics import PopulationL1, PopulationMean
 from lit_evoae.nets import Autoencoder, layer_sizes
 from lit_evoae.population.corruption import Corruption
 from lit_evoae.population.divergence import healing_sources
@@ -55,6 +55,10 @@ class CoevolutionaryAutoencoder(AutoencoderSystem):
         betas: Adam's moment coefficients.
         optimizer_state: persistent: every individual keeps its Adam moments (they move with
             it when selected); reset_every_step: a fresh Adam at every step, as the reference.
+        variational: a variational autoencoder (the reference's): the encoder's last layer
+            becomes a mean and a log-variance head, the code is sampled in training, the loss
+            is binary cross-entropy plus KL divergence; validation, selection and the test
+            score the reconstruction from the mean (see `StackedAutoencoder`).
         denoising: corrupt the input of every training pass (GaussianNoise, BitFlips) and
             train to reconstruct the clean one (a denoising autoencoder); None: no noise.
         seeds: one per trial, for several independent populations trained as one batched
@@ -73,6 +77,7 @@ class CoevolutionaryAutoencoder(AutoencoderSystem):
         lr: PositiveFloat = 1e-5,
         betas: tuple[Beta, Beta] = (0.5, 0.999),
         optimizer_state: OptimizerState = "persistent",
+        variational: bool = False,
         denoising: Corruption | None = None,
         seeds: list[NonNegativeInt] | None = None,
     ) -> None:
@@ -102,7 +107,8 @@ class CoevolutionaryAutoencoder(AutoencoderSystem):
             seeds=self.pack.seeds,
         )
 
-        self.centers = StackedAutoencoder(size, *sizes).requires_grad_(False)
+        self.variational = bool(variational)
+        self.centers = StackedAutoencoder(size, *sizes, self.variational).requires_grad_(False)
         for generator, rows in self.pack.blocks():  # each trial's weights from its own seed
             self.centers.reset_rows_(rows, generator)
         self.center_adam = StackedAdam(self.centers, betas, state=optimizer_state)
@@ -115,6 +121,7 @@ class CoevolutionaryAutoencoder(AutoencoderSystem):
         self.pairings = Pairings(self.pack.tile(self.topology.neighbourhoods()))
         self.sharding = Sharding(size)
         self.val_l1 = PopulationL1(size)
+        self.val_kl = PopulationMean(size)
         leave_out_scratch(self)
 
     @property
@@ -161,8 +168,7 @@ class CoevolutionaryAutoencoder(AutoencoderSystem):
             )
             self.select(cells, first_batches=data[orders[:, : self.batch_size]])
             cells = self.sharding.own(cells)
-            corrupt = self.corruption(cells, generation, number)
-            trained = self.train_pairs(cells, data, orders, corrupt)
+            trained = self.train_pairs(cells, data, orders, generation, number)
             losses.append(self.pack.means(trained.mean(0), cells))
             self.notify_pairs_trained(cells)
             self.replace(cells)
@@ -191,16 +197,19 @@ class CoevolutionaryAutoencoder(AutoencoderSystem):
         copy_individuals_(self.trainee_adam, self.center_adam, slots, chosen)
         self._trainees_pruned = self.trainees.pruned()
 
-    def train_pairs(self, cells: Tensor, data: Tensor, orders: Tensor, corrupt=None) -> Tensor:
-        """One pass over `data` of the trainees (slot i: cell cells[i]), each in its trial's
-        order from `orders` (trials, examples), corrupted by `corrupt` (`corruption`) if
-        given; the losses of every step (steps, cells)."""
+    def train_pairs(
+        self, cells: Tensor, data: Tensor, orders: Tensor, generation: int, number: int
+    ) -> Tensor:
+        """Pass `number` of generation `generation` over `data` of the trainees (slot i: cell
+        cells[i]), each in its trial's order from `orders` (trials, examples); the losses of
+        every step (steps, cells)."""
         losses_of = self.strategy.cell_evaluation.losses(
             self.trainees,
             self.centers,
             self.pairings.neighbourhoods[cells],
             self.pack.streams(cells),
             steps_per_pass(len(data), self.batch_size),
+            self.sampling(cells, generation, number),
         )
         rates = self.learning_rates[cells.to(self.device)]
         with Sharding.no_gradient_sync(compat.attached_trainer(self)):
@@ -213,7 +222,7 @@ class CoevolutionaryAutoencoder(AutoencoderSystem):
                 self.batch_size,
                 losses_of,
                 masked=self._trainees_pruned,
-                corrupt=corrupt,
+                corrupt=self.corruption(cells, generation, number),
             )
 
     @torch.no_grad()
@@ -238,9 +247,7 @@ class CoevolutionaryAutoencoder(AutoencoderSystem):
         """Scratch slots for the pairs a group trains; not part of checkpoints, which fall
         between generations."""
         device = self.centers.encoders[0].weight.device
-        self.trainees = StackedAutoencoder(
-            count, self.centers.encoder_sizes, self.centers.decoder_sizes
-        ).to(device)
+        self.trainees = self.centers.like(count)
         self.trainee_adam = StackedAdam(
             self.trainees, self.center_adam.betas, state=self.hparams.optimizer_state
         ).to(device)
@@ -294,15 +301,18 @@ class CoevolutionaryAutoencoder(AutoencoderSystem):
     # ----------------------------------------------------------------- evaluation
     def on_validation_epoch_start(self) -> None:
         self.val_l1.reset()  # here: state made under validate()'s inference mode is frozen
+        self.val_kl.reset()
 
     def validation_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
         inputs = batch[0]
-        if self.sharding.world == 1:
-            self.val_l1.update(self.centers(inputs), inputs)
-        else:  # each rank scores its own cells; the metric sums the ranks' rows on compute
-            block = self.sharding.block
-            cells = torch.arange(block.start, block.stop, device=self.device)
-            self.val_l1.update(self.centers(inputs, cells), inputs, block)
+        cells, rows = None, slice(None)
+        if self.sharding.world > 1:  # each rank scores its own cells; the metrics sum ranks
+            rows = self.sharding.block
+            cells = torch.arange(rows.start, rows.stop, device=self.device)
+        code, divergence = self.centers.latent(inputs, cells)
+        self.val_l1.update(self.centers.decode(code, cells), inputs, rows)
+        if divergence is not None:
+            self.val_kl.update(divergence, len(inputs), rows)
 
     def on_validation_epoch_end(self) -> None:
         per_cell = self.val_l1.compute()
@@ -314,6 +324,11 @@ class CoevolutionaryAutoencoder(AutoencoderSystem):
         each = self.pack.each(per_cell)  # independent trials: each one's own
         self.pack.log(self, keys.VAL_L1, each.amin(1))
         self.pack.log(self, keys.VAL_L1_MEDIAN, each.median(1).values)
+        if self.variational:  # beside the L1: each trial's best cell's
+            divergence = self.val_kl.compute().reshape(-1)  # torchmetrics squeezes one value
+            self.log(keys.VAL_KL, divergence[best])
+            bests = each.argmin(1, keepdim=True)
+            self.pack.log(self, keys.VAL_KL, self.pack.each(divergence).gather(1, bests)[:, 0])
         self.log_model_size()
 
     def best_individual(self) -> tuple[StackedAutoencoder, int]:

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from lit_evoae.nets import Autoencoder, layer_sizes
+from lit_evoae.nets import Autoencoder, layer_sizes, load_autoencoder, save_autoencoder
 from lit_evoae.population.stacked import StackedAutoencoder
 
 SIZES = layer_sizes(12, [6], 3)
@@ -123,3 +123,64 @@ def test_copy_individuals_moves_weights_and_masks_together(population):
         )
         assert not population.decoders[0].weight_mask[slot].any()
     assert population.decoders[0].weight_mask[2].all()
+
+
+def variational_population():
+    torch.manual_seed(0)
+    return StackedAutoencoder(3, *layer_sizes(6, [5], 2), variational=True)
+
+
+def test_a_variational_population_has_two_heads_numbered_after_the_trunk():
+    population = variational_population()
+    shapes = [(linear.in_features, linear.out_features) for linear in population.linears()]
+    assert shapes == [(6, 5), (5, 2), (5, 2), (2, 5), (5, 6)]  # trunk, mu, log var, decoder
+    plain = population.individual(1)
+    assert [tuple(layer.weight.shape) for layer in plain.linears()] == [
+        (5, 6),
+        (2, 5),
+        (2, 5),
+        (5, 2),
+        (6, 5),
+    ]
+    inputs = torch.rand(4, 6)
+    torch.testing.assert_close(plain(inputs), population(inputs)[1])  # reconstructs from mu
+
+
+def test_a_variational_code_is_sampled_and_scored_as_the_reference_scores_it():
+    """z = mu + exp(log var / 2) * eps; loss = BCE summed over the elements + KL, where
+    KL = -1/2 sum(1 + log var - mu^2 - exp(log var)), written out for one network."""
+    population = variational_population()
+    inputs, noise = torch.rand(4, 6), torch.randn(3, 4, 2)
+    code, divergence = population.latent(inputs, noise=noise)
+    targets = torch.rand(4, 6).round()
+    losses = population.losses(population.decode(code), targets, divergence)
+    net = population.individual(2)
+    hidden = net.encoder(inputs)
+    mean, log_variance = net.means(hidden), net.log_variances(hidden)
+    z = mean + torch.exp(0.5 * log_variance) * noise[2]
+    entropy = torch.nn.functional.binary_cross_entropy(net.decoder(z), targets, reduction="sum")
+    kl = -0.5 * torch.sum(1 + log_variance - mean.pow(2) - log_variance.exp())
+    torch.testing.assert_close(losses[2], entropy + kl)
+    torch.testing.assert_close(divergence[2], kl)
+    code_at_mean, _ = population.latent(inputs)  # no noise: the code is mu
+    torch.testing.assert_close(code_at_mean[2], mean)
+
+
+def test_a_plain_populations_loss_is_the_mean_l1_and_it_has_no_divergence():
+    torch.manual_seed(0)
+    population = StackedAutoencoder(2, *layer_sizes(6, [5], 2))
+    inputs = torch.rand(4, 6)
+    code, divergence = population.latent(inputs, noise=torch.randn(2, 4, 2))
+    assert divergence is None and torch.equal(code, population.encode(inputs))
+    reconstructions = population.decode(code)
+    expected = (reconstructions - inputs).abs().mean(dim=(1, 2))
+    torch.testing.assert_close(population.losses(reconstructions, inputs, None), expected)
+
+
+def test_a_variational_network_saves_and_loads_as_itself(tmp_path):
+    net = variational_population().individual(0)
+    save_autoencoder(net, tmp_path / "vae.pt")
+    loaded = load_autoencoder(tmp_path / "vae.pt")
+    inputs = torch.rand(4, 6)
+    assert loaded.variational
+    torch.testing.assert_close(loaded(inputs), net(inputs))

@@ -129,3 +129,18 @@ def test_operators_sharing_a_population_share_one_recording_with_their_own_rows_
     assert ActivationMoments.shared(pack, population, lambda: None) is not first  # a new fit
     other = StackedAutoencoder(4, *layer_sizes(10, [6], 4))  # the trainees made anew
     assert ActivationMoments.shared(pack, other, lambda: None).population is other
+
+
+def test_a_variational_populations_heads_are_recorded_before_any_activation():
+    """Both heads' outputs (mu can be negative, as a logit can) are what the moments see."""
+    torch.manual_seed(0)
+    population = StackedAutoencoder(2, *layer_sizes(6, [5], 3), variational=True)
+    moments = ActivationMoments(population).attach()
+    inputs = torch.rand(40, 6)
+    population(inputs)
+    moments.detach()
+    hidden = population.encoders(inputs.expand(2, -1, -1))
+    for layer, head in ((1, population.means), (2, population.log_variances)):
+        outputs = head(hidden)
+        torch.testing.assert_close(moments.mean[layer], outputs.mean(1))
+    assert bool((moments.mean[1] < 0).any())

@@ -1,6 +1,7 @@
 """A pack that mixes pruning variants trains each trial as it trains alone.
 
-Both regimes and both update orders, and a denoising network in each regime; no pruning,
+Both regimes and both update orders, a denoising network in each regime and a variational
+one in sequential coevolution; no pruning,
 random, magnitude, variance and conjunctive pruning on four schedules, one pack per regime.
 Every trial's metrics.csv, result.json and best_autoencoder.pt are compared with the same run
 made alone, to 1e-5. Runs are made in this process (the runner's subprocesses add nothing the
@@ -23,7 +24,7 @@ from lit_evoae.study.results import read_metrics, write_result
 from lit_evoae.study.runner import fit_arguments, logging_config, packs
 from lit_evoae.study.spec import load_study
 
-# 5 variants x 5 regimes, each alone and packed
+# 5 variants x 6 regimes, each alone and packed
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -61,7 +62,10 @@ def study(tmp_path_factory, tiny_coevolution_template):
         "class_path": "lit_evoae.population.corruption.BitFlips",
         "init_args": {"probability": 0.2},
     }
+    variational = copy.deepcopy(sequential)
+    variational["model"]["init_args"]["variational"] = True
     regimes = {
+        "variational_sequential": variational,
         "canonical": canonical,
         "synchronous": coevolution,
         "sequential": sequential,
@@ -118,8 +122,8 @@ def by_epoch(path: Path) -> dict[tuple[str, str], float]:
 
 def test_runs_that_differ_only_in_pruning_share_a_pack(both):
     runs, groups, _, _ = both
-    assert len(groups) == 5  # one per regime: 3, and 2 denoising
-    assert sorted(len(group) for group in groups) == [5] * 5
+    assert len(groups) == 6  # one per regime: 3, 2 denoising and a variational one
+    assert sorted(len(group) for group in groups) == [5] * 6
     for group in groups:
         assert len({run.choices[0] for run in group}) == 1  # one regime
         assert sorted(dict(run.choices)["pruning"] for run in group) == sorted(PRUNING)

@@ -170,9 +170,11 @@ def test_training_lowers_the_best_validation_error(tiny_data, quiet_trainer, cel
     assert trainer.callback_metrics[keys.VAL_L1].item() < before - 0.05
 
 
-def run_to_end(data, trainer_factory, epochs, order, evaluation, tmp_path=None, resume=None):
+def run_to_end(
+    data, trainer_factory, epochs, order, evaluation, tmp_path=None, resume=None, **overrides
+):
     pl.seed_everything(3, verbose=False)
-    system = make_system(order, evaluation)
+    system = make_system(order, evaluation, **overrides)
     trainer = trainer_factory(max_epochs=epochs)
     trainer.fit(system, datamodule=data, ckpt_path=resume)
     return system, trainer
@@ -206,6 +208,34 @@ def test_resume_continues_exactly(tiny_data, quiet_trainer, tmp_path, order, eva
     )
     for name, tensor in straight.state_dict().items():
         assert torch.equal(tensor, resumed.state_dict()[name]), name
+
+
+@pytest.mark.integration
+def test_a_variational_run_resumes_exactly_and_logs_its_divergence(
+    tiny_data, quiet_trainer, tmp_path
+):
+    """Its latent noise comes from (seed, generation, pass): a resumed run samples the same."""
+    vae = {
+        "variational": True,
+        "denoising": {"class_path": "lit_evoae.population.corruption.BitFlips"},
+    }
+    straight, trainer = run_to_end(tiny_data, quiet_trainer, 4, "sequential", "epoch_node", **vae)
+    _, half = run_to_end(tiny_data, quiet_trainer, 2, "sequential", "epoch_node", **vae)
+    half.save_checkpoint(tmp_path / "half.ckpt")
+    resumed, _ = run_to_end(
+        tiny_data,
+        quiet_trainer,
+        4,
+        "sequential",
+        "epoch_node",
+        resume=tmp_path / "half.ckpt",
+        **vae,
+    )
+    for name, tensor in straight.state_dict().items():
+        assert torch.equal(tensor, resumed.state_dict()[name]), name
+    assert float(trainer.callback_metrics[keys.VAL_KL]) > 0
+    plain, plain_trainer = run_to_end(tiny_data, quiet_trainer, 1, "sequential", "epoch_node")
+    assert keys.VAL_KL not in plain_trainer.callback_metrics
 
 
 @pytest.mark.integration
