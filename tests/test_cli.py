@@ -262,6 +262,25 @@ def test_rerun_in_the_same_folder_does_not_fail_on_the_saved_config(tiny_config,
         (["--model.init_args.lr", "-1"], "lr"),
         (["--model", "lit_evoae.systems.NoSuchSystem"], "NoSuchSystem"),
         (["--data", "lit_evoae.data.NoSuchData"], "NoSuchData"),
+        (
+            [
+                "--model.init_args.denoising",
+                "GaussianNoise",
+                "--model.init_args.denoising.std",
+                "-0.4",
+            ],
+            "std",
+        ),
+        (
+            [
+                "--model.init_args.denoising",
+                "BitFlips",
+                "--model.init_args.denoising.probability",
+                "1",
+            ],
+            "probability",
+        ),
+        (["--model.init_args.variational", "maybe"], "variational"),
     ],
 )
 def test_bad_values_fail_at_parse_time_naming_the_field(
