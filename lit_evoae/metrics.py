@@ -6,6 +6,19 @@ from torchmetrics import Metric
 
 from lit_evoae.nets import eval_mode
 
+#: Most elements one scoring pass of a population may output at once. A larger population is
+#: scored a chunk of rows at a time, so its passing tensors stay the same size however large
+#: the pack: whole-population ones grew with it, crossed glibc's mmap threshold at about 100
+#: trials of the paper's networks and made peak memory jump unpredictably (issue 32).
+CHUNK_ELEMENTS = 2**25
+
+
+def row_chunks(rows: slice, per_row: int) -> list[slice]:
+    """`rows` cut into consecutive slices whose outputs of `per_row` elements each stay
+    within CHUNK_ELEMENTS (one row at least)."""
+    step = max(1, CHUNK_ELEMENTS // max(1, per_row))
+    return [slice(at, min(at + step, rows.stop)) for at in range(rows.start, rows.stop, step)]
+
 
 def l1_sums(reconstructions: Tensor, targets: Tensor) -> Tensor:
     """Each individual's summed absolute error, (n,), of `reconstructions` (n, batch,
@@ -17,13 +30,15 @@ def l1_sums(reconstructions: Tensor, targets: Tensor) -> Tensor:
 @torch.no_grad()
 def split_l1(population, inputs: Tensor, batch_size: int) -> Tensor:
     """Mean L1 of every individual of `population` over `inputs` (examples, features), in
-    chunks of `batch_size` examples: (population,)."""
+    chunks of `batch_size` examples and of `row_chunks` individuals: (population,)."""
     device = next(population.parameters()).device
     total = torch.zeros(population.population_size, dtype=torch.float64, device=device)
     with eval_mode(population):
         for chunk in inputs.split(batch_size):
             chunk = chunk.to(device)
-            total += l1_sums(population(chunk), chunk).double()
+            for rows in row_chunks(slice(0, population.population_size), chunk.numel()):
+                each = chunk.expand(rows.stop - rows.start, *chunk.shape)
+                total[rows] += l1_sums(population(each, rows), chunk).double()
     return (total / inputs.numel()).float()
 
 

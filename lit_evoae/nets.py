@@ -99,7 +99,7 @@ def save_autoencoder(autoencoder: Autoencoder, path: str | os.PathLike) -> None:
         {
             "encoder_sizes": autoencoder.encoder_sizes,
             "decoder_sizes": autoencoder.decoder_sizes,
-            "variational": autoencoder.variational,
+            **({"variational": True} if autoencoder.variational else {}),  # plain: as before
             "state_dict": autoencoder.state_dict(),
         },
         path,

@@ -22,7 +22,7 @@ from lit_evoae.arguments import (
 )
 from lit_evoae.components import build, describe
 from lit_evoae.errors import ConfigError, Diverged
-from lit_evoae.metrics import PopulationL1, PopulationMean
+from lit_evoae.metrics import PopulationL1, PopulationMean, row_chunks
 from lit_evoae.nets import Autoencoder, layer_sizes
 from lit_evoae.population.cell_evaluation import latent_noise
 from lit_evoae.population.corruption import Corruption
@@ -176,10 +176,12 @@ class CanonicalAutoencoder(AutoencoderSystem):
 
     def validation_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
         inputs = batch[0]
-        code, divergence = self.population.latent(inputs)
-        self.val_l1.update(self.population.decode(code), inputs)
-        if divergence is not None:
-            self.val_kl.update(divergence, len(inputs))
+        for rows in row_chunks(slice(0, len(self.pack)), inputs.numel()):  # bounded memory
+            chunk = inputs.expand(rows.stop - rows.start, *inputs.shape)
+            code, divergence = self.population.latent(chunk, rows)
+            self.val_l1.update(self.population.decode(code, rows), inputs, rows)
+            if divergence is not None:
+                self.val_kl.update(divergence, len(inputs), rows)
 
     def on_validation_epoch_end(self) -> None:
         per_network = self.val_l1.compute()

@@ -24,7 +24,7 @@ from lit_evoae.arguments import (
     check_each,
 )
 from lit_evoae.components import build, describe
-from lit_evoae.metrics import PopulationL1, PopulationMean
+from lit_evoae.metrics import PopulationL1, PopulationMean, row_chunks
 from lit_evoae.nets import Autoencoder, layer_sizes
 from lit_evoae.population.corruption import Corruption
 from lit_evoae.population.divergence import healing_sources
@@ -305,14 +305,13 @@ class CoevolutionaryAutoencoder(AutoencoderSystem):
 
     def validation_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
         inputs = batch[0]
-        cells, rows = None, slice(None)
-        if self.sharding.world > 1:  # each rank scores its own cells; the metrics sum ranks
-            rows = self.sharding.block
-            cells = torch.arange(rows.start, rows.stop, device=self.device)
-        code, divergence = self.centers.latent(inputs, cells)
-        self.val_l1.update(self.centers.decode(code, cells), inputs, rows)
-        if divergence is not None:
-            self.val_kl.update(divergence, len(inputs), rows)
+        # Each rank scores its own cells (the metrics sum the ranks'), a chunk at a time.
+        for rows in row_chunks(self.sharding.block, inputs.numel()):
+            chunk = inputs.expand(rows.stop - rows.start, *inputs.shape)
+            code, divergence = self.centers.latent(chunk, rows)
+            self.val_l1.update(self.centers.decode(code, rows), inputs, rows)
+            if divergence is not None:
+                self.val_kl.update(divergence, len(inputs), rows)
 
     def on_validation_epoch_end(self) -> None:
         per_cell = self.val_l1.compute()
