@@ -30,7 +30,7 @@ data = (torch.rand(30, 1000) > 0.5).float()
 orders = torch.arange(30).expand(300, 30)
 rates = torch.full((300,), 1e-5)
 def one_pass():
-    losses = lambda step, inputs: reconstruction_l1(population(inputs), inputs)
+    losses = lambda step, inputs, targets: reconstruction_l1(population(inputs), targets)
     train_pass(population, adam, rates, data, orders, 5, losses)
 one_pass()
 before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt

@@ -14,6 +14,7 @@ import torch
 from lit_evoae.components import build, describe
 from lit_evoae.data import BinaryClusteringDataModule
 from lit_evoae.population.cell_evaluation import Cooperative, Paired
+from lit_evoae.population.corruption import BitFlips, GaussianNoise
 from lit_evoae.population.orders import Sequential, Synchronous
 from lit_evoae.population.strategy import CoevolutionStrategy
 from lit_evoae.population.topology import Ring, Torus
@@ -28,13 +29,15 @@ STRATEGY = {
     "update_order": Sequential(),
 }
 COMPONENTS = {
-    Ring: {"size": 7, "radius": 2},
+    Ring: {"size": 7, "radius": 2, "wrap": True},
     Torus: {"rows": 4, "columns": 5, "neighbourhood": "von_neumann"},
     CoevolutionStrategy: STRATEGY,
     Synchronous: {},
     Sequential: {},
     Paired: {},
     Cooperative: {},
+    GaussianNoise: {"std": 0.2},
+    BitFlips: {"probability": 0.3},
 }
 COEVOLUTION = {
     "input_dim": 12,
@@ -45,6 +48,8 @@ COEVOLUTION = {
     "lr": 0.02,
     "betas": (0.6, 0.99),
     "optimizer_state": "reset_every_step",
+    "variational": True,
+    "denoising": GaussianNoise(std=0.2),
     "seeds": [11, 12],
 }
 CANONICAL = {
@@ -56,6 +61,8 @@ CANONICAL = {
     "lr_step_epochs": 3,
     "lr_gamma": 0.5,
     "optimizer_state": "reset_every_step",
+    "variational": True,
+    "denoising": BitFlips(probability=0.3),
     "seeds": [11, 12],
 }
 

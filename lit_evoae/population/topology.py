@@ -21,7 +21,8 @@ class Topology(ABC):
 
     @abstractmethod
     def neighbourhoods(self) -> Tensor:
-        """Long tensor (size, k): row c is cell c's neighbourhood, c first, no repeats."""
+        """Long tensor (size, k): row c is cell c's neighbourhood, c first (no repeats but
+        in a wrapped `Ring`)."""
 
     def neighbourhood_size(self) -> int:
         """Cells in one neighbourhood, the cell itself included."""
@@ -29,16 +30,23 @@ class Topology(ABC):
 
 
 class Ring(Topology):
-    """Cells on a ring; a cell sees the `radius` cells on either side (the paper's, radius 1)."""
+    """Cells on a ring; a cell sees the `radius` cells on either side (the paper's, radius 1).
 
-    def __init__(self, size: PositiveInt = 10, radius: PositiveInt = 1) -> None:
+    `wrap`: a ring smaller than a neighbourhood wraps its indices around, as the reference's
+    `get_neighbors` does, so a cell may appear more than once: a ring of 1 sees [itself,
+    itself, itself], a ring of 2 [itself, the other, the other] (its population-size study).
+    """
+
+    def __init__(self, size: PositiveInt = 10, radius: PositiveInt = 1, wrap: bool = False) -> None:
         self.size = check("topology.size", size, PositiveInt)
         self.radius = check("topology.radius", radius, PositiveInt)
-        if 2 * self.radius + 1 > self.size:
+        self.wrap = bool(wrap)
+        if 2 * self.radius + 1 > self.size and not self.wrap:
             raise ConfigError(
                 f"topology: a ring of size {self.size} cannot hold a neighbourhood of radius "
                 f"{self.radius} ({2 * self.radius + 1} cells); use size >= {2 * self.radius + 1} "
-                f"or radius <= {(self.size - 1) // 2}"
+                f"or radius <= {(self.size - 1) // 2}, or wrap: true to repeat cells as the "
+                "reference does"
             )
 
     def neighbourhoods(self) -> Tensor:

@@ -314,7 +314,7 @@ class CoevolutionaryAutoencoder(AutoencoderSystem):
                 self.val_kl.update(divergence, len(inputs), rows)
 
     def on_validation_epoch_end(self) -> None:
-        per_cell = self.val_l1.compute()
+        per_cell = self.val_l1.compute().reshape(-1)  # torchmetrics squeezes a ring of one
         best = per_cell.argmin()
         self.best_index.copy_(best)
         self.center_l1.copy_(per_cell)

@@ -45,3 +45,12 @@ def test_neighbourhood_that_does_not_fit_is_refused():
         Torus(rows=2, columns=5)
     with pytest.raises(ConfigError, match="neighbourhood='hex'"):
         Torus(neighbourhood="hex")
+
+
+def test_a_wrapped_ring_smaller_than_a_neighbourhood_repeats_cells_as_the_reference():
+    """The reference's get_neighbors wraps indices: [self, self, self] and [self, other, other]."""
+    with pytest.raises(ConfigError, match="wrap: true"):
+        Ring(size=2, radius=1)
+    assert Ring(size=1, radius=1, wrap=True).neighbourhoods().tolist() == [[0, 0, 0]]
+    assert Ring(size=2, radius=1, wrap=True).neighbourhoods().tolist() == [[0, 1, 1], [1, 0, 0]]
+    assert torch.equal(Ring(size=5, wrap=True).neighbourhoods(), Ring(size=5).neighbourhoods())

@@ -151,7 +151,9 @@ def test_every_packed_trial_equals_its_run_alone(both):
         assert {key for _, key in theirs} - {"step", keys.TEST_L1} == logged, run.key
         for (epoch, key), value in mine.items():
             assert (epoch, key) in theirs, (run.key, epoch, key)
-            assert value == pytest.approx(theirs[(epoch, key)], abs=1e-5, rel=0), (run.key, key)
+            # rel: a variational loss sums BCE over a minibatch (hundreds; float32 keeps 7 digits)
+            close = pytest.approx(theirs[(epoch, key)], abs=1e-5, rel=1e-6)
+            assert value == close, (run.key, key)
         events = sum(v for (_, key), v in mine.items() if key == keys.PRUNE_EVENTS)
         assert (events > 0) == (dict(run.choices)["pruning"] != "none"), run.key
 

@@ -383,3 +383,15 @@ def test_data_shuffle_false_trains_every_pass_in_the_stored_order(
     quiet_trainer(max_epochs=2).fit(make_system(), datamodule=tiny_data)
     stored = torch.arange(seen[0].shape[1])
     assert seen and all(torch.equal(order, stored) != shuffle for o in seen for order in o)
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("size", [1, 2])
+@pytest.mark.parametrize("order", ["synchronous", "sequential"])
+def test_wrapped_rings_of_one_and_two_cells_train(tiny_data, quiet_trainer, size, order):
+    """The reference's population-size study runs populations of 1 and 2 on a radius-1 ring."""
+    system = make_system(order, topology=Ring(size=size, radius=1, wrap=True))
+    trainer = quiet_trainer(max_epochs=2)
+    trainer.fit(system, datamodule=tiny_data)
+    assert system.population_size == size and system.neighbourhood_size == 3
+    assert torch.isfinite(trainer.callback_metrics[keys.VAL_L1])
