@@ -143,7 +143,7 @@ def test_a_preempted_array_task_is_requeued_and_resumes(
 ):
     """SLURM's warning signal mid-run: Lightning checkpoints and requeues; nothing is lost."""
     monkeypatch.setenv("SLURM_CONF", str(local_slurm.conf))
-    epochs = 1500
+    epochs = 500  # the first log lands at epoch 100; signalled then, 400 are left
     tiny_coevolution["trainer"]["max_epochs"] = epochs
     tiny_coevolution["data"]["init_args"]["data_dir"] = str(tmp_path / "data")
     (tmp_path / "base.yaml").write_text(yaml.safe_dump(tiny_coevolution))
@@ -223,7 +223,7 @@ def test_a_preempted_pack_is_requeued_and_resumes_from_its_checkpoint(
     """The chain a long pack on a cluster goes through: SLURM's warning signal, the pack's
     checkpoint and `scontrol requeue`, then the requeued task resuming that checkpoint."""
     monkeypatch.setenv("SLURM_CONF", str(local_slurm.conf))
-    epochs = 1000  # long enough to signal it mid-way
+    epochs = 500  # the first log lands at epoch 100; signalled then, 400 are left
     tiny_coevolution["trainer"]["max_epochs"] = epochs
     study = make_study(tmp_path, tiny_coevolution)
     out = tmp_path / "runs"
