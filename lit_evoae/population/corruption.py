@@ -23,11 +23,6 @@ from lit_evoae.arguments import HalfOpenUnitInterval, NonNegativeFloat, check
 class Corruption(ABC):
     """What a training pass does to each minibatch before the networks see it."""
 
-    def corrupt(self, clean: Tensor, streams: Sequence[tuple[torch.Generator, Tensor]]) -> Tensor:
-        """`clean` (n, batch, features) corrupted; rows `positions` draw from `generator`,
-        for each (generator, positions) of `streams`."""
-        return self.apply(clean, per_stream(clean.shape, streams, self.draw).to(clean.device))
-
     @abstractmethod
     def draw(self, shape: tuple[int, ...], generator: torch.Generator) -> Tensor:
         """The random part for one trial's rows."""

@@ -14,6 +14,7 @@ from lit_evoae.data.base import TensorDataModule
 from lit_evoae.errors import ConfigError
 from lit_evoae.metrics import split_l1
 from lit_evoae.population.corruption import (
+    INPUT_NOISE,
     LATENT_NOISE,
     Corruption,
     noise_generators,
@@ -68,29 +69,34 @@ class AutoencoderSystem(pl.LightningModule, ABC):
         #: Whether the networks are variational (see `StackedAutoencoder`).
         self.variational = False
 
-    def corruption(self, rows: Tensor, generation: int, pass_index: int):
-        """`train_pass`'s `corrupt` for a pass of generation `generation` that trains `rows`
-        of the pack (None without denoising): each trial's noise from its own generator."""
+    def corruption(self, group: Tensor, trained: Tensor, generation: int, pass_index: int):
+        """`train_pass`'s `corrupt` for pass `pass_index` of generation `generation`, which
+        trains the rows `group` of the pack, of which this process `trained` (None without
+        denoising): see `pass_noise`."""
         if self.denoising is None:
             return None
-        generators = noise_generators(self.pack.seeds, generation, pass_index)
-        streams = self.pack.streams(rows, generators)
-        return lambda clean: self.denoising.corrupt(clean, streams)
+        noise = self.pass_noise(group, trained, generation, pass_index, INPUT_NOISE)
+        return lambda clean: self.denoising.apply(
+            clean, noise(clean.shape, self.denoising.draw).to(clean.device)
+        )
 
-    def sampling(self, rows: Tensor, generation: int, pass_index: int):
-        """The cell evaluation's `sample(shape)` of a variational system's latent noise for a
-        pass that trains `rows` (None for other systems): N(0, 1), each trial's from its own
-        generator, on the population's device."""
+    def sampling(self, group: Tensor, trained: Tensor, generation: int, pass_index: int):
+        """The cell evaluation's `sample(shape)` of a variational system's latent noise, N(0,
+        1), for the same pass (None for other systems): see `pass_noise`."""
         if not self.variational:
             return None
-        generators = noise_generators(self.pack.seeds, generation, pass_index, LATENT_NOISE)
-        streams = self.pack.streams(rows, generators)
+        noise = self.pass_noise(group, trained, generation, pass_index, LATENT_NOISE)
         device = self.pruning_target().encoders[0].weight.device
+        return lambda shape: noise(shape, lambda s, g: torch.randn(s, generator=g)).to(device)
 
-        def sample(shape) -> Tensor:
-            return per_stream(shape, streams, lambda s, g: torch.randn(s, generator=g)).to(device)
-
-        return sample
+    def pass_noise(self, group, trained, generation: int, pass_index: int, purpose: int):
+        """`noise(shape, draw)` for the rows `trained` of `group`: each trial's stream of the
+        pass draws for all its rows of the group, on every rank, and each rank keeps its own,
+        so a cell's noise is the same however the cells are sharded or packed."""
+        generators = noise_generators(self.pack.seeds, generation, pass_index, purpose)
+        streams = self.pack.streams(group, generators)
+        kept = torch.isin(group, trained).nonzero().squeeze(1)
+        return lambda shape, draw: per_stream((len(group), *shape[1:]), streams, draw)[kept]
 
     @abstractmethod
     def best_individual(self) -> tuple[StackedAutoencoder, int]:

@@ -124,7 +124,7 @@ class CanonicalAutoencoder(AutoencoderSystem):
         )
 
         rows = torch.arange(len(self.pack))
-        sample = self.sampling(rows, epoch, 0)
+        sample = self.sampling(rows, rows, epoch, 0)
 
         def losses_of(step: int, inputs: Tensor, targets: Tensor) -> Tensor:
             noise = latent_noise(sample, self.population, inputs)
@@ -141,7 +141,7 @@ class CanonicalAutoencoder(AutoencoderSystem):
             self.batch_size,
             losses_of,
             masked=self.population.pruned(),
-            corrupt=self.corruption(rows, epoch, 0),
+            corrupt=self.corruption(rows, rows, epoch, 0),
         )
         finite = torch.isfinite(losses).all(1)
         if not bool(finite.all()):

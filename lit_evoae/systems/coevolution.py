@@ -162,13 +162,13 @@ class CoevolutionaryAutoencoder(AutoencoderSystem):
         """One generation over the training set `data` (examples, features); returns each
         trial's mean training loss, (trials,). Validation (Lightning's loop) follows."""
         losses = []
-        for number, cells in enumerate(self.strategy.update_order.groups(self.pack)):
+        for number, group in enumerate(self.strategy.update_order.groups(self.pack)):
             orders = pass_orders(
                 self.pack.seeds, generation, number, len(data), data.device, self.shuffle
             )
-            self.select(cells, first_batches=data[orders[:, : self.batch_size]])
-            cells = self.sharding.own(cells)
-            trained = self.train_pairs(cells, data, orders, generation, number)
+            self.select(group, first_batches=data[orders[:, : self.batch_size]])
+            cells = self.sharding.own(group)
+            trained = self.train_pairs(cells, data, orders, generation, number, group)
             losses.append(self.pack.means(trained.mean(0), cells))
             self.notify_pairs_trained(cells)
             self.replace(cells)
@@ -198,18 +198,18 @@ class CoevolutionaryAutoencoder(AutoencoderSystem):
         self._trainees_pruned = self.trainees.pruned()
 
     def train_pairs(
-        self, cells: Tensor, data: Tensor, orders: Tensor, generation: int, number: int
+        self, cells: Tensor, data: Tensor, orders: Tensor, generation: int, number: int, group
     ) -> Tensor:
         """Pass `number` of generation `generation` over `data` of the trainees (slot i: cell
-        cells[i]), each in its trial's order from `orders` (trials, examples); the losses of
-        every step (steps, cells)."""
+        cells[i], this rank's of the group's cells `group`), each in its trial's order from
+        `orders` (trials, examples); the losses of every step (steps, cells)."""
         losses_of = self.strategy.cell_evaluation.losses(
             self.trainees,
             self.centers,
             self.pairings.neighbourhoods[cells],
             self.pack.streams(cells),
             steps_per_pass(len(data), self.batch_size),
-            self.sampling(cells, generation, number),
+            self.sampling(group, cells, generation, number),
         )
         rates = self.learning_rates[cells.to(self.device)]
         with Sharding.no_gradient_sync(compat.attached_trainer(self)):
@@ -222,7 +222,7 @@ class CoevolutionaryAutoencoder(AutoencoderSystem):
                 self.batch_size,
                 losses_of,
                 masked=self._trainees_pruned,
-                corrupt=self.corruption(cells, generation, number),
+                corrupt=self.corruption(group, cells, generation, number),
             )
 
     @torch.no_grad()

@@ -4,7 +4,11 @@ import pytest
 import torch
 
 from lit_evoae.errors import ConfigError
-from lit_evoae.population.corruption import BitFlips, GaussianNoise, noise_generators
+from lit_evoae.population.corruption import BitFlips, GaussianNoise, noise_generators, per_stream
+
+
+def corrupt(corruption, clean, streams):
+    return corruption.apply(clean, per_stream(clean.shape, streams, corruption.draw))
 
 
 def test_gaussian_noise_adds_std_times_each_rows_own_draws():
@@ -13,7 +17,7 @@ def test_gaussian_noise_adds_std_times_each_rows_own_draws():
         (torch.Generator().manual_seed(1), torch.tensor([0, 2])),
         (torch.Generator().manual_seed(2), torch.tensor([1])),
     ]
-    noisy = GaussianNoise(std=0.4).corrupt(clean, streams)
+    noisy = corrupt(GaussianNoise(std=0.4), clean, streams)
     first = torch.randn((2, 4, 5), generator=torch.Generator().manual_seed(1))
     second = torch.randn((1, 4, 5), generator=torch.Generator().manual_seed(2))
     torch.testing.assert_close(noisy[[0, 2]], clean[[0, 2]] + 0.4 * first)
@@ -23,11 +27,11 @@ def test_gaussian_noise_adds_std_times_each_rows_own_draws():
 def test_bit_flips_turn_about_q_of_the_values_and_keep_binary_data_binary():
     clean = torch.randint(0, 2, (2, 50, 100)).float()
     streams = [(torch.Generator().manual_seed(0), torch.tensor([0, 1]))]
-    noisy = BitFlips(probability=0.2).corrupt(clean, streams)
+    noisy = corrupt(BitFlips(probability=0.2), clean, streams)
     assert set(noisy.unique().tolist()) <= {0.0, 1.0}
     flipped = (noisy != clean).float().mean().item()
     assert 0.17 < flipped < 0.23
-    assert torch.equal(BitFlips(probability=0.0).corrupt(clean, streams), clean)
+    assert torch.equal(corrupt(BitFlips(probability=0.0), clean, streams), clean)
 
 
 def test_a_passes_noise_depends_on_the_trials_seed_generation_and_pass_only():

@@ -12,6 +12,7 @@ from pytorch_lightning.callbacks import ModelCheckpoint
 
 from lit_evoae import keys
 from lit_evoae.data import BinaryClusteringDataModule
+from lit_evoae.population.corruption import GaussianNoise
 from lit_evoae.population.strategy import CoevolutionStrategy
 from lit_evoae.population.topology import Ring
 from lit_evoae.systems import CoevolutionaryAutoencoder
@@ -72,8 +73,9 @@ def make_data(folder: Path) -> BinaryClusteringDataModule:
     )
 
 
-def make_system(update_order: str = "synchronous") -> CoevolutionaryAutoencoder:
+def make_system(update_order: str = "synchronous", **network) -> CoevolutionaryAutoencoder:
     return CoevolutionaryAutoencoder(
+        **network,
         input_dim=20,
         hidden_sizes=(8,),
         latent_dim=3,
@@ -84,9 +86,9 @@ def make_system(update_order: str = "synchronous") -> CoevolutionaryAutoencoder:
     )
 
 
-def fit(folder: Path, devices: int, epochs: int = 3, ckpt_path=None, record=True):
+def fit(folder: Path, devices: int, epochs: int = 3, ckpt_path=None, record=True, **network):
     pl.seed_everything(3)
-    system = make_system()
+    system = make_system(**network)
     trainer = pl.Trainer(
         accelerator="cpu",
         devices=devices,
@@ -150,6 +152,15 @@ def test_two_ranks_run_the_same_algorithm_as_one(sharded, tmp_path):
     for key, value in one.centers.state_dict().items():
         assert torch.allclose(value.float(), two.centers.state_dict()[key].float(), atol=1e-5), key
     assert torch.equal(one.learning_rates, two.learning_rates)
+
+
+def test_two_ranks_train_a_variational_denoising_network_as_one(tmp_path):
+    """Each rank draws its cells' input and latent noise from their trials' streams."""
+    network = {"variational": True, "denoising": GaussianNoise(std=0.4)}
+    two = fit(tmp_path / "two", devices=2, record=False, **network)
+    one = fit(tmp_path / "one", devices=1, record=False, **network)
+    for key, value in one.centers.state_dict().items():
+        assert torch.allclose(value.float(), two.centers.state_dict()[key].float(), atol=1e-5), key
 
 
 def test_the_same_seed_gives_the_same_sharded_run(sharded, tmp_path):
