@@ -18,7 +18,14 @@ def main(args: list[str] | None = None) -> None:
             parser.error(f"--{name.replace('_', '-')} must be a positive integer")
     if getattr(options, "index", 0) < 0:
         parser.error("--index must be non-negative")
-    commands = {"run": _run, "slurm": _slurm, "task": _task, "report": _report, "status": _status}
+    commands = {
+        "run": _run,
+        "slurm": _slurm,
+        "task": _task,
+        "report": _report,
+        "status": _status,
+        "plan": _plan,
+    }
     try:
         commands[options.command](options)
     except (UserError, OSError) as error:
@@ -156,6 +163,25 @@ def _parser() -> argparse.ArgumentParser:
         "status", help="each planned run's state: finished, running (its generation), failed"
     )
     status.add_argument("--out", required=True, type=Path, help="the study's output folder")
+    plan = commands.add_parser(
+        "plan",
+        help="the variants, runs and packs `run` would make, and their projected cost here",
+        allow_abbrev=False,
+    )
+    plan.add_argument("--study", required=True, type=Path, help="study file (YAML)")
+    plan.add_argument("--trials", type=int, help="trials per variant (default: the study's)")
+    plan.add_argument("--pack", type=pack_argument, default=1, metavar="N|auto", help="as run's")
+    plan.add_argument("--workers", type=int, default=None, help="as run's")
+    plan.add_argument("--set", action="append", metavar="KEY=VALUE", default=[], help="as run's")
+    plan.add_argument("--only", action="append", metavar="PATTERN", default=[], help="as run's")
+    plan.add_argument(
+        "--out", type=Path, help="read the rates of the runs already finished in this folder"
+    )
+    plan.add_argument(
+        "--calibrate",
+        action="store_true",
+        help="time a few generations of one pack of each kind of run whose rate is not known",
+    )
     return parser
 
 
@@ -242,6 +268,16 @@ def _report(options) -> None:
     folder = write_report(options.out, claims)
     print((folder / keys.REPORT_MD).read_text())
     print(f"tables and plots in {folder}")
+
+
+def _plan(options) -> None:
+    from lit_evoae.study.plan import plan_lines, plan_study  # deferred: Lightning and torch
+
+    study = load_study(options.study).narrowed(options.only, options.set)
+    kinds, workers, threads = plan_study(
+        study, options.trials, options.pack, options.workers, options.calibrate, options.out
+    )
+    print("\n".join(plan_lines(study, kinds, workers, threads)))
 
 
 def _status(options) -> None:
