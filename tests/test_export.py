@@ -39,11 +39,12 @@ def test_compact_of_an_unpruned_network_is_the_same_network():
 
 
 @pytest.mark.integration
-def test_export_round_trip_from_a_pruned_checkpoint(tmp_path, monkeypatch, capsys):
+@pytest.mark.parametrize("variational", [False, True])
+def test_export_round_trip_from_a_pruned_checkpoint(tmp_path, monkeypatch, capsys, variational):
     data = BinaryClusteringDataModule(
         num_clusters=3, dim=20, examples_per_cluster=20, batch_size=10, data_dir=tmp_path / "data"
     )
-    system = CoevolutionaryAutoencoder(20, (8,), 3, lr=0.01, seeds=[0])
+    system = CoevolutionaryAutoencoder(20, (8,), 3, lr=0.01, seeds=[0], variational=variational)
     trainer = pl.Trainer(
         max_epochs=3,
         accelerator="cpu",
