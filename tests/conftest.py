@@ -153,3 +153,26 @@ def eager_step_in_packs():
     """Packs the tests start keep the eager optimiser step: compiling costs seconds a process
     (tests/population/test_optim.py checks the compiled step itself)."""
     os.environ["LIT_EVOAE_EAGER_STEP"] = "1"
+
+
+def pytest_configure(config) -> None:
+    """Under pytest-xdist (the README's `-n auto`), each worker keeps to a core of its own:
+    torch and every process a test starts (a study's workers size their threads by the
+    cores they may use) then run one thread each instead of fighting over the cores."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if worker is None or not hasattr(os, "sched_setaffinity"):
+        return
+    cores = sorted(os.sched_getaffinity(0))
+    core = cores[int(worker.removeprefix("gw")) % len(cores)]
+    os.sched_setaffinity(0, {core})
+    os.environ["OMP_NUM_THREADS"] = "1"
+    import torch
+
+    torch.set_num_threads(1)
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    """Tests of the local SLURM share one worker (`--dist loadgroup`): one cluster a session."""
+    for item in items:
+        if "local_slurm" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.xdist_group("slurm"))

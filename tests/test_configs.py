@@ -26,8 +26,8 @@ ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = sorted(
     p for p in (ROOT / "configs").rglob("*.yaml") if not {"studies", "logging"} & set(p.parts)
 )
-# The paper's data and network fragments only complete a regime preset.
-PAPER_FRAGMENTS = {"data", "network"}
+# The paper's data, network and cell-evaluation fragments only complete a regime preset.
+PAPER_FRAGMENTS = {"data", "network", "cell_evaluation"}
 FRAGMENTS = sorted((ROOT / "callbacks").glob("*.yaml"))
 REGIMES = {
     "canonical": ROOT / "configs" / "canonical.yaml",
