@@ -1,4 +1,5 @@
 import contextlib
+import difflib
 import io
 import json
 import shutil
@@ -80,7 +81,9 @@ def test_the_copy_answers_as_the_full_parser_does(stored):
     for args in ANSWERED:
         status, out, err = quick_answer(args)
         assert status is not None, args
-        assert (status, out, err) == full_answer(args), args
+        full = full_answer(args)
+        differ = difflib.unified_diff((out + err).splitlines(), (full[1] + full[2]).splitlines())
+        assert (status, out, err) == full, (args, "\n".join(differ))
     assert "did you mean --trainer.max_epochs?" in quick_answer(ANSWERED[5])[2]
     assert "pruning.probability: got 2; allowed: >=0 and <=1" in quick_answer(ANSWERED[9])[2]
 
