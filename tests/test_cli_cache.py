@@ -2,6 +2,7 @@ import contextlib
 import difflib
 import io
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -50,6 +51,17 @@ DEFERRED = [
 ]
 
 
+#: Lightning wraps a Trainer's optimizer in a class it makes then (`LightningPopulationStep`),
+#: which lives on in this pytest process after an earlier test's fit, until it is collected;
+#: the help lists the live subclasses of torch's optimizers, so whether it appears depends on
+#: when. A user's command, a fresh process, has none: both answers are compared without it.
+WRAPPERS = re.compile(r",\s*pytorch_lightning\.core\.optimizer\.Lightning\w+")
+
+
+def without_wrappers(answer: tuple) -> tuple:
+    return tuple(WRAPPERS.sub("", part) if isinstance(part, str) else part for part in answer)
+
+
 def full_answer(args: list[str]) -> tuple[int, str, str]:
     """What the full LightningCLI parser says to `args` (exit status, stdout, stderr)."""
     out, err = io.StringIO(), io.StringIO()
@@ -79,9 +91,9 @@ def stored(monkeypatch, tmp_path):
 @pytest.mark.integration
 def test_the_copy_answers_as_the_full_parser_does(stored):
     for args in ANSWERED:
-        status, out, err = quick_answer(args)
+        status, out, err = without_wrappers(quick_answer(args))
         assert status is not None, args
-        full = full_answer(args)
+        full = without_wrappers(full_answer(args))
         differ = difflib.unified_diff((out + err).splitlines(), (full[1] + full[2]).splitlines())
         assert (status, out, err) == full, (args, "\n".join(differ))
     assert "did you mean --trainer.max_epochs?" in quick_answer(ANSWERED[5])[2]
