@@ -39,8 +39,8 @@ from torch import Tensor
 
 from lit_evoae.metrics import l1_sums
 from lit_evoae.population.optim import StackedAdam
-from lit_evoae.population.stacked import StackedAutoencoder
-from lit_evoae.population.training import pass_orders, reconstruction_l1, train_pass
+from lit_evoae.population.stacked import StackedAutoencoder, reconstruction_l1
+from lit_evoae.population.training import pass_orders, train_pass
 from lit_evoae.systems import CoevolutionaryAutoencoder
 
 #: Each part is timed this many times and the fastest kept: a floor, not a typical time.

@@ -20,7 +20,8 @@ import resource, sys, torch
 from lit_evoae.allocator import keep_freed_memory
 from lit_evoae.population.optim import StackedAdam
 from lit_evoae.population.stacked import StackedAutoencoder
-from lit_evoae.population.training import reconstruction_l1, train_pass
+from lit_evoae.population.stacked import reconstruction_l1
+from lit_evoae.population.training import train_pass
 if sys.argv[1] == "keep":
     assert keep_freed_memory()
 torch.manual_seed(0)

@@ -17,7 +17,7 @@ from torch import Tensor
 
 from lit_evoae.population.stacked import StackedAutoencoder
 
-Losses = Callable[[int, Tensor], Tensor]
+Losses = Callable[[int, Tensor, Tensor], Tensor]
 
 
 class CellEvaluation(ABC):
@@ -45,15 +45,22 @@ def latent_noise(sample, population: StackedAutoencoder, inputs: Tensor) -> Tens
     return sample((inputs.shape[0], inputs.shape[1], population.encoder_sizes[-1]))
 
 
+def own_losses(population: StackedAutoencoder, sample=None) -> Losses:
+    """`losses_of` for individuals trained with their own encoder and decoder (a pair, or a
+    canonical network)."""
+
+    def losses_of(step: int, inputs: Tensor, targets: Tensor) -> Tensor:
+        code, divergence = population.latent(inputs, noise=latent_noise(sample, population, inputs))
+        return population.losses(population.decode(code), targets, divergence)
+
+    return losses_of
+
+
 class Paired(CellEvaluation):
     """The selected encoder and decoder trained together (the paper's `lipi_simple`)."""
 
     def losses(self, trainees, centers, neighbourhoods, streams, steps, sample=None):
-        def losses_of(step: int, inputs: Tensor, targets: Tensor) -> Tensor:
-            code, divergence = trainees.latent(inputs, noise=latent_noise(sample, trainees, inputs))
-            return trainees.losses(trainees.decode(code), targets, divergence)
-
-        return losses_of
+        return own_losses(trainees, sample)
 
 
 class Cooperative(CellEvaluation):

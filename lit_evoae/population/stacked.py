@@ -15,6 +15,11 @@ from torch import Tensor, nn
 from lit_evoae.nets import Autoencoder
 
 
+def reconstruction_l1(reconstructions: Tensor, inputs: Tensor) -> Tensor:
+    """Mean L1 per individual: (n, batch, features) against (n or 1, batch, features) -> (n,)."""
+    return (reconstructions - inputs).abs().mean(dim=(1, 2))
+
+
 class StackedLinear(nn.Module):
     """`population_size` independent `nn.Linear` layers of one shape, run as one `baddbmm`.
 
@@ -212,7 +217,7 @@ class StackedAutoencoder(nn.Module):
         """Each individual's training loss (n,): mean L1, or for a variational population
         binary cross-entropy summed over the batch and features plus `divergence`."""
         if not self.variational:
-            return (reconstructions - targets).abs().mean(dim=(1, 2))
+            return reconstruction_l1(reconstructions, targets)
         targets = targets.expand_as(reconstructions)
         entropy = nn.functional.binary_cross_entropy(reconstructions, targets, reduction="none")
         return entropy.sum((1, 2)) + divergence

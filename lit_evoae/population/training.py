@@ -39,11 +39,6 @@ def pass_orders(
     return torch.stack(orders).to(device)
 
 
-def reconstruction_l1(reconstructions: Tensor, inputs: Tensor) -> Tensor:
-    """Mean L1 per individual: (n, batch, features) against (n or 1, batch, features) -> (n,)."""
-    return (reconstructions - inputs).abs().mean(dim=(1, 2))
-
-
 def train_pass(
     population: StackedAutoencoder,
     adam: StackedAdam,

@@ -15,7 +15,7 @@ Core-hours count every thread a worker uses; hours divide them over the workers.
 
 import statistics
 import tempfile
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -55,7 +55,7 @@ def plan_study(
     workers = workers or max(1, cores // 2)
     threads = max(1, cores // workers)
     limits = pack_limits(runs, pack, study.name, workers, runs, threads)
-    groups = packs(runs, limits)
+    packs_of = Counter(shared_part(group[0]) for group in packs(runs, limits))
     by_kind: dict[tuple, list[Run]] = defaultdict(list)
     for run in runs:
         by_kind[shared_part(run)].append(run)
@@ -63,7 +63,6 @@ def plan_study(
     with tempfile.TemporaryDirectory() as scratch:
         for number, (key, members) in enumerate(by_kind.items()):
             size = limits[key]
-            count = sum(1 for group in groups if shared_part(group[0]) == key)
             rate, source = _measured(members, out)
             if rate is None:
                 rate, source = _calibrated(members, size, threads)
@@ -71,7 +70,7 @@ def plan_study(
                 mixed = interleaved(members)[:size]  # its operators mixed, as its packs mix them
                 timed = measure(mixed, threads, Path(scratch) / f"kind_{number}")
                 rate, source = timed.rate, f"timed now: a pack of {timed.size}"
-            kinds.append(Kind(members, size, count, rate, source))
+            kinds.append(Kind(members, size, packs_of[key], rate, source))
     return kinds, workers, threads
 
 

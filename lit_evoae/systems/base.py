@@ -12,7 +12,7 @@ from lit_evoae import compat, keys
 from lit_evoae.checkpoints import SYSTEM_KEY
 from lit_evoae.data.base import TensorDataModule
 from lit_evoae.errors import ConfigError
-from lit_evoae.metrics import split_l1
+from lit_evoae.metrics import row_chunks, split_l1
 from lit_evoae.population.corruption import (
     INPUT_NOISE,
     LATENT_NOISE,
@@ -97,6 +97,21 @@ class AutoencoderSystem(pl.LightningModule, ABC):
         streams = self.pack.streams(group, generators)
         kept = torch.isin(group, trained).nonzero().squeeze(1)
         return lambda shape, draw: per_stream((len(group), *shape[1:]), streams, draw)[kept]
+
+    def on_validation_epoch_start(self) -> None:
+        # Here: state made under validate()'s inference mode is frozen.
+        self.val_l1.reset()
+        self.val_kl.reset()
+
+    def score_validation(self, population: StackedAutoencoder, inputs: Tensor, rows: slice):
+        """Add the L1 (and a variational population's KL) of its individuals `rows` on a
+        validation batch to `val_l1` (`val_kl`), a chunk of individuals at a time."""
+        for chunk in row_chunks(rows, inputs.numel()):
+            each = inputs.expand(chunk.stop - chunk.start, *inputs.shape)
+            code, divergence = population.latent(each, chunk)
+            self.val_l1.update(population.decode(code, chunk), inputs, chunk)
+            if divergence is not None:
+                self.val_kl.update(divergence, len(inputs), chunk)
 
     @abstractmethod
     def best_individual(self) -> tuple[StackedAutoencoder, int]:

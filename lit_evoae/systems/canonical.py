@@ -22,9 +22,9 @@ from lit_evoae.arguments import (
 )
 from lit_evoae.components import build, describe
 from lit_evoae.errors import ConfigError, Diverged
-from lit_evoae.metrics import PopulationL1, PopulationMean, row_chunks
+from lit_evoae.metrics import PopulationL1, PopulationMean
 from lit_evoae.nets import Autoencoder, layer_sizes
-from lit_evoae.population.cell_evaluation import latent_noise
+from lit_evoae.population.cell_evaluation import own_losses
 from lit_evoae.population.corruption import Corruption
 from lit_evoae.population.optim import OptimizerState, StackedAdam
 from lit_evoae.population.packing import Pack
@@ -124,12 +124,7 @@ class CanonicalAutoencoder(AutoencoderSystem):
         )
 
         rows = torch.arange(len(self.pack))
-        sample = self.sampling(rows, rows, epoch, 0)
-
-        def losses_of(step: int, inputs: Tensor, targets: Tensor) -> Tensor:
-            noise = latent_noise(sample, self.population, inputs)
-            code, divergence = self.population.latent(inputs, noise=noise)
-            return self.population.losses(self.population.decode(code), targets, divergence)
+        losses_of = own_losses(self.population, self.sampling(rows, rows, epoch, 0))
 
         networks = torch.arange(len(self.pack), device=self.device)
         losses = train_pass(
@@ -170,18 +165,8 @@ class CanonicalAutoencoder(AutoencoderSystem):
             f"(now {self.lr})."
         )
 
-    def on_validation_epoch_start(self) -> None:
-        self.val_l1.reset()
-        self.val_kl.reset()
-
     def validation_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
-        inputs = batch[0]
-        for rows in row_chunks(slice(0, len(self.pack)), inputs.numel()):  # bounded memory
-            chunk = inputs.expand(rows.stop - rows.start, *inputs.shape)
-            code, divergence = self.population.latent(chunk, rows)
-            self.val_l1.update(self.population.decode(code, rows), inputs, rows)
-            if divergence is not None:
-                self.val_kl.update(divergence, len(inputs), rows)
+        self.score_validation(self.population, batch[0], slice(0, len(self.pack)))
 
     def on_validation_epoch_end(self) -> None:
         per_network = self.val_l1.compute()

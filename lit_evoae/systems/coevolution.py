@@ -24,7 +24,7 @@ from lit_evoae.arguments import (
     check_each,
 )
 from lit_evoae.components import build, describe
-from lit_evoae.metrics import PopulationL1, PopulationMean, row_chunks
+from lit_evoae.metrics import PopulationL1, PopulationMean
 from lit_evoae.nets import Autoencoder, layer_sizes
 from lit_evoae.population.corruption import Corruption
 from lit_evoae.population.divergence import healing_sources
@@ -299,19 +299,9 @@ class CoevolutionaryAutoencoder(AutoencoderSystem):
         )
 
     # ----------------------------------------------------------------- evaluation
-    def on_validation_epoch_start(self) -> None:
-        self.val_l1.reset()  # here: state made under validate()'s inference mode is frozen
-        self.val_kl.reset()
-
     def validation_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
-        inputs = batch[0]
-        # Each rank scores its own cells (the metrics sum the ranks'), a chunk at a time.
-        for rows in row_chunks(self.sharding.block, inputs.numel()):
-            chunk = inputs.expand(rows.stop - rows.start, *inputs.shape)
-            code, divergence = self.centers.latent(chunk, rows)
-            self.val_l1.update(self.centers.decode(code, rows), inputs, rows)
-            if divergence is not None:
-                self.val_kl.update(divergence, len(inputs), rows)
+        # Each rank scores its own cells; the metrics sum the ranks'.
+        self.score_validation(self.centers, batch[0], self.sharding.block)
 
     def on_validation_epoch_end(self) -> None:
         per_cell = self.val_l1.compute().reshape(-1)  # torchmetrics squeezes a ring of one

@@ -2,8 +2,7 @@ import torch
 
 from lit_evoae.nets import layer_sizes
 from lit_evoae.population.cell_evaluation import Cooperative, Paired, draw_partners
-from lit_evoae.population.stacked import StackedAutoencoder
-from lit_evoae.population.training import reconstruction_l1
+from lit_evoae.population.stacked import StackedAutoencoder, reconstruction_l1
 
 SIZES = layer_sizes(6, [4], 2)
 

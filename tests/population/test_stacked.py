@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from lit_evoae.nets import Autoencoder, layer_sizes, load_autoencoder, save_autoencoder
-from lit_evoae.population.stacked import StackedAutoencoder
+from lit_evoae.population.stacked import StackedAutoencoder, reconstruction_l1
 
 SIZES = layer_sizes(12, [6], 3)
 
@@ -184,3 +184,11 @@ def test_a_variational_network_saves_and_loads_as_itself(tmp_path):
     inputs = torch.rand(4, 6)
     assert loaded.variational
     torch.testing.assert_close(loaded(inputs), net(inputs))
+
+
+def test_reconstruction_l1_is_the_mean_per_individual():
+    reconstructions = torch.zeros(2, 3, 4)
+    inputs = torch.ones(3, 4)
+    inputs_per_row = torch.stack([inputs, 2 * inputs])
+    assert reconstruction_l1(reconstructions, inputs).tolist() == [1.0, 1.0]
+    assert reconstruction_l1(reconstructions, inputs_per_row).tolist() == [1.0, 2.0]

@@ -2,13 +2,8 @@ import torch
 
 from lit_evoae.nets import layer_sizes
 from lit_evoae.population.optim import StackedAdam
-from lit_evoae.population.stacked import StackedAutoencoder
-from lit_evoae.population.training import (
-    pass_orders,
-    reconstruction_l1,
-    steps_per_pass,
-    train_pass,
-)
+from lit_evoae.population.stacked import StackedAutoencoder, reconstruction_l1
+from lit_evoae.population.training import pass_orders, steps_per_pass, train_pass
 
 
 def test_a_trials_shuffle_depends_on_its_seed_generation_and_pass_only():
@@ -30,14 +25,6 @@ def test_without_shuffle_every_trial_takes_the_stored_order_and_draws_nothing():
 
 def test_steps_per_pass_counts_a_last_short_minibatch():
     assert steps_per_pass(10, 5) == 2 and steps_per_pass(11, 5) == 3
-
-
-def test_reconstruction_l1_is_the_mean_per_individual():
-    reconstructions = torch.zeros(2, 3, 4)
-    inputs = torch.ones(3, 4)
-    inputs_per_row = torch.stack([inputs, 2 * inputs])
-    assert reconstruction_l1(reconstructions, inputs).tolist() == [1.0, 1.0]
-    assert reconstruction_l1(reconstructions, inputs_per_row).tolist() == [1.0, 2.0]
 
 
 def test_a_pass_takes_every_minibatch_in_each_rows_order_and_lowers_the_loss():
