@@ -244,7 +244,7 @@ class LitEvoAECLI(LightningCLI):
     def before_fit(self) -> None:
         model = self.model
         if isinstance(model, CoevolutionaryAutoencoder):  # refused here, before ranks start
-            check_split(self.trainer.world_size, model.population_size, model.strategy.update_order)
+            check_split(self.trainer.world_size, model.population_size, model.strategy)
         self._folder = Path(run_folder(self.trainer))
         self._folder_existed = self._folder.exists()  # a resumed run's, or a study run's
         for callback in self.trainer.callbacks:

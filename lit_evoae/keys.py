@@ -15,6 +15,9 @@ GEN_BEST_LOSS = "gen/best_loss"
 GEN_MEDIAN_LOSS = "gen/median_loss"
 GEN_WORST_LOSS = "gen/worst_loss"
 GEN_DIVERGED = "gen/diverged"
+#: The trained pairs' mean L1 on the pass's first batch, scored before or after pruning
+#: (`Paired(score_replacement=true)`, PruneThenEvaluate): the reference's replacement loss.
+GEN_REPLACEMENT_L1 = "gen/replacement_l1"
 LR = "lr"  # the canonical run's decayed rate; coevolution logs `cell(LR, c)` per cell
 MODEL_PARAMS = "model/params"
 MODEL_SPARSITY = "model/sparsity"

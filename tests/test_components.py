@@ -13,7 +13,7 @@ import torch
 
 from lit_evoae.components import build, describe
 from lit_evoae.data import BinaryClusteringDataModule
-from lit_evoae.population.cell_evaluation import Cooperative, Paired
+from lit_evoae.population.cell_evaluation import AllVsAll, Cooperative, Paired, PruneThenEvaluate
 from lit_evoae.population.corruption import BitFlips, GaussianNoise
 from lit_evoae.population.orders import Sequential, Synchronous
 from lit_evoae.population.strategy import CoevolutionStrategy
@@ -34,8 +34,10 @@ COMPONENTS = {
     CoevolutionStrategy: STRATEGY,
     Synchronous: {},
     Sequential: {},
-    Paired: {},
+    Paired: {"score_replacement": True},
+    PruneThenEvaluate: {},
     Cooperative: {},
+    AllVsAll: {},
     GaussianNoise: {"std": 0.2},
     BitFlips: {"probability": 0.3},
 }

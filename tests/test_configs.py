@@ -60,7 +60,9 @@ def in_tmp(tmp_path, monkeypatch):
 
 
 def arguments_of(config: Path) -> list[str]:
-    base = ROOT / "configs" / "paper" / "canonical.yaml"
+    # a cell evaluation completes the coevolution preset (ann_canonical replaces its model)
+    regime = "coevolution" if "cell_evaluation" in config.parts else "canonical"
+    base = ROOT / "configs" / "paper" / f"{regime}.yaml"
     configs = [base, config] if PAPER_FRAGMENTS & set(config.parts) else [config]
     return [item for path in configs for item in ("--config", str(path))]
 

@@ -1,7 +1,8 @@
 """Cell evaluations: the loss a cell's trained pair minimises at each step of its pass.
 
-Chosen in a config by class_path (`strategy.cell_evaluation`); the paper's names
-`lipi_simple` (Paired) and `epoch_node` (Cooperative) are accepted as aliases. Each gives
+Chosen in a config by class_path (`strategy.cell_evaluation`); the reference's names
+`lipi_simple` (Paired), `lipi_simple_pte` (PruneThenEvaluate), `epoch_node` (Cooperative)
+and `all_vs_all` (AllVsAll) are accepted as aliases. Each gives
 `losses_of(step, inputs, targets)` for `train_pass`: the trainees' losses (n,) reconstructing
 `targets` from `inputs` (n, batch, features; a corrupted copy for a denoising system), row
 i being cell i's pair. A variational population's code is sampled with `sample(shape)`'s
@@ -22,6 +23,11 @@ Losses = Callable[[int, Tensor, Tensor], Tensor]
 
 class CellEvaluation(ABC):
     """Base: the training loss of a group of trainees for one pass of `steps` minibatches."""
+
+    #: When the trained pairs are scored on the pass's first batch (`gen/replacement_l1`,
+    #: the reference's min_replacement_loss): None (not scored), "before_pruning" or
+    #: "after_pruning".
+    replacement_scored: str | None = None
 
     @abstractmethod
     def losses(
@@ -57,10 +63,38 @@ def own_losses(population: StackedAutoencoder, sample=None) -> Losses:
 
 
 class Paired(CellEvaluation):
-    """The selected encoder and decoder trained together (the paper's `lipi_simple`)."""
+    """The selected encoder and decoder trained together (the paper's `lipi_simple`).
+
+    Args:
+        score_replacement: also score each trained pair on the pass's first batch before
+            pruning, as the reference does, and log the best as `gen/replacement_l1` (one
+            forward of each pair more per pass).
+    """
+
+    def __init__(self, score_replacement: bool = False) -> None:
+        self.score_replacement = bool(score_replacement)
+        self.replacement_scored = "before_pruning" if score_replacement else None
 
     def losses(self, trainees, centers, neighbourhoods, streams, steps, sample=None):
         return own_losses(trainees, sample)
+
+
+class PruneThenEvaluate(Paired):
+    """Paired, with each trained pair scored after pruning instead of before (the
+    reference's `lipi_simple_pte`, "prune then evaluate"), logged as `gen/replacement_l1`.
+
+    The score decides nothing in the reference or here: the trained pair replaces its
+    center either way. In the reference the order also changed what pruning saw, because
+    its activation hooks kept only the last forward pass (the evaluation batch in
+    `lipi_simple`, the last training batch here); lit_evoae's operators read statistics
+    gathered over the whole training pass (`pruning/activations.py`), so both train
+    identically and differ only in the score logged.
+    """
+
+    replacement_scored = "after_pruning"
+
+    def __init__(self) -> None:
+        self.score_replacement = True
 
 
 class Cooperative(CellEvaluation):
@@ -86,6 +120,49 @@ class Cooperative(CellEvaluation):
         return losses_of
 
 
+class AllVsAll(CellEvaluation):
+    """Every encoder trains with every decoder once a generation: N^2 pair trainings over
+    the whole pass each, in a shuffled order, with no grid and no selection; the population
+    then holds the trained encoders and decoders, cell i's center pairing encoder i with
+    decoder i (the reference's `all_vs_all` keeps only the last pair it trained). Every
+    pair trains at its trial's one learning rate, mutated once a generation, as the
+    reference's; the topology gives only the number of cells.
+
+    The update order says how the N^2 pairs are ordered:
+    - Synchronous: N rounds of N disjoint pairs, each round trained at once (in round r of
+      a shuffled order o, encoder o[k] with decoder o[(k + s_r) mod N], the shifts s a
+      shuffled 0..N-1), so each encoder meets each decoder once;
+    - Sequential: one pair at a time, encoder by encoder over every decoder, as the
+      reference's product(order, order): N^2 passes of one pair a generation.
+    """
+
+    def losses(self, trainees, centers, neighbourhoods, streams, steps, sample=None):
+        return own_losses(trainees, sample)
+
+    @staticmethod
+    def rounds(pack, one_pair_at_a_time: bool) -> list[tuple[Tensor, Tensor]]:
+        """The generation's (encoder cells, decoder cells) per round, the pairs of every
+        trial of `pack` in each, each trial's order drawn from its own generator."""
+        cells = pack.cells
+        offsets = torch.arange(len(pack)).unsqueeze(1) * cells
+        orders = torch.stack([torch.randperm(cells, generator=g) for g in pack.generators])
+        if one_pair_at_a_time:
+            return [
+                (orders[:, e] + offsets[:, 0], orders[:, d] + offsets[:, 0])
+                for e in range(cells)
+                for d in range(cells)
+            ]
+        shifts = torch.stack([torch.randperm(cells, generator=g) for g in pack.generators])
+        positions = torch.arange(cells)
+        rounds = []
+        for r in range(cells):
+            partner = (positions + shifts[:, r : r + 1]) % cells  # (trials, cells)
+            encoders = (orders + offsets).flatten()
+            decoders = (orders.gather(1, partner) + offsets).flatten()
+            rounds.append((encoders, decoders))
+        return rounds
+
+
 def draw_partners(
     neighbourhoods: Tensor, streams: Sequence[tuple[torch.Generator, Tensor]], steps: int
 ) -> Tensor:
@@ -100,5 +177,10 @@ def draw_partners(
 
 
 #: The paper's names, kept so that configs written with them still parse.
-ALIASES: dict[str, type[CellEvaluation]] = {"lipi_simple": Paired, "epoch_node": Cooperative}
+ALIASES: dict[str, type[CellEvaluation]] = {
+    "lipi_simple": Paired,
+    "lipi_simple_pte": PruneThenEvaluate,
+    "epoch_node": Cooperative,
+    "all_vs_all": AllVsAll,
+}
 CellEvaluationAlias = Literal[tuple(ALIASES)]  # type: ignore[valid-type]

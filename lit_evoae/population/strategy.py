@@ -21,7 +21,7 @@ from lit_evoae.arguments import (
 from lit_evoae.components import build
 from lit_evoae.errors import ConfigError
 from lit_evoae.population.cell_evaluation import ALIASES as CELL_EVALUATIONS
-from lit_evoae.population.cell_evaluation import CellEvaluation, CellEvaluationAlias
+from lit_evoae.population.cell_evaluation import AllVsAll, CellEvaluation, CellEvaluationAlias
 from lit_evoae.population.mutation import mutate_learning_rates
 from lit_evoae.population.orders import ALIASES as UPDATE_ORDERS
 from lit_evoae.population.orders import UpdateOrder, UpdateOrderAlias
@@ -38,13 +38,16 @@ class CoevolutionStrategy:
         lr_mutation_sigma: standard deviation of the Gaussian step of each cell's learning rate.
         lr_bounds: the learning rate is clamped to [low, high] after each step.
         cell_evaluation: Paired trains the selected pair together (the paper's, alias
-            lipi_simple); Cooperative trains the selected encoder against a random neighbour
-            decoder and the selected decoder against a random neighbour encoder, batch by
-            batch (alias epoch_node).
+            lipi_simple); PruneThenEvaluate is Paired scoring the pair after pruning (alias
+            lipi_simple_pte); Cooperative trains the selected encoder against a random
+            neighbour decoder and the selected decoder against a random neighbour encoder,
+            batch by batch (alias epoch_node); AllVsAll trains every encoder with every
+            decoder, without selection (alias all_vs_all).
         update_order: Synchronous cells all read the previous generation's centers and train
             at once (alias synchronous); Sequential cells go one at a time in a shuffled
             order, each seeing the centers its predecessors already replaced (the reference
-            implementation's, alias sequential).
+            implementation's, alias sequential). Under AllVsAll: rounds of disjoint pairs
+            at once, or one pair at a time.
     """
 
     def __init__(
@@ -73,6 +76,24 @@ class CoevolutionStrategy:
         self.update_order = _component(
             "strategy.update_order", update_order, UpdateOrder, UPDATE_ORDERS
         )
+
+    @property
+    def all_vs_all(self) -> bool:
+        return isinstance(self.cell_evaluation, AllVsAll)
+
+    def unsplittable(self) -> str | None:
+        """Why training cannot be split over DDP ranks, with what can (None: it can)."""
+        if self.all_vs_all:
+            return (
+                "strategy.cell_evaluation=AllVsAll pairs every cell's encoder with every "
+                "cell's decoder round after round; use Paired or Cooperative"
+            )
+        if not self.update_order.splits_over_ranks:
+            return (
+                f"strategy.update_order={type(self.update_order).__name__} trains cells one "
+                "group after another; use Synchronous"
+            )
+        return None
 
     def select(self, pairing_losses: Tensor, generator: torch.Generator) -> tuple[Tensor, Tensor]:
         """Tournament over each neighbourhood: (winning positions (cells,), their fitness)."""

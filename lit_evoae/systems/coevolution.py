@@ -25,14 +25,21 @@ from lit_evoae.arguments import (
 )
 from lit_evoae.components import build, describe
 from lit_evoae.metrics import PopulationL1, PopulationMean
-from lit_evoae.nets import Autoencoder, layer_sizes
+from lit_evoae.nets import Autoencoder, eval_mode, layer_sizes
+from lit_evoae.population.cell_evaluation import AllVsAll
 from lit_evoae.population.corruption import Corruption
 from lit_evoae.population.divergence import healing_sources
+from lit_evoae.population.halves import copy_half_
 from lit_evoae.population.memory import check_population_fits
 from lit_evoae.population.optim import OptimizerState, StackedAdam
+from lit_evoae.population.orders import Sequential
 from lit_evoae.population.packing import Pack
 from lit_evoae.population.pairings import Pairings
-from lit_evoae.population.stacked import StackedAutoencoder, copy_individuals_
+from lit_evoae.population.stacked import (
+    StackedAutoencoder,
+    copy_individuals_,
+    reconstruction_l1,
+)
 from lit_evoae.population.strategy import CoevolutionStrategy
 from lit_evoae.population.topology import Ring, Topology
 from lit_evoae.population.training import pass_orders, steps_per_pass, train_pass
@@ -93,7 +100,10 @@ class CoevolutionaryAutoencoder(AutoencoderSystem):
         self.topology = build(topology, Topology) if topology is not None else Ring()
         strategy = CoevolutionStrategy() if strategy is None else strategy
         self.strategy = build(strategy, CoevolutionStrategy)
-        self.neighbourhood_size = self.topology.neighbourhood_size()
+        # All-vs-all has no neighbourhoods: a cell trains one pair at a time, as a network.
+        self.neighbourhood_size = (
+            1 if self.strategy.all_vs_all else self.topology.neighbourhood_size()
+        )
         size = self.topology.size * (1 if seeds is None else len(seeds))
         check_population_fits(size, self.neighbourhood_size, size, sizes, torch.device("cpu"))
         self.pack = Pack.of_run(seeds, cells=self.topology.size)
@@ -140,7 +150,7 @@ class CoevolutionaryAutoencoder(AutoencoderSystem):
         super().setup(stage)
         order = self.strategy.update_order
         if stage in ("fit", "validate"):
-            training = order if stage == "fit" else None
+            training = self.strategy if stage == "fit" else None
             self.sharding = Sharding.prepare(self.trainer, self.population_size, training)
         if stage == "fit":  # trainee slots: as many as the cells this rank trains together
             slots = order.group_size(self.pack) // self.sharding.world
@@ -161,20 +171,52 @@ class CoevolutionaryAutoencoder(AutoencoderSystem):
     def generation(self, data: Tensor, generation: int) -> Tensor:
         """One generation over the training set `data` (examples, features); returns each
         trial's mean training loss, (trials,). Validation (Lightning's loop) follows."""
+        if self.strategy.all_vs_all:
+            return self.all_vs_all(data, generation)
         losses = []
         for number, group in enumerate(self.strategy.update_order.groups(self.pack)):
             orders = pass_orders(
                 self.pack.seeds, generation, number, len(data), data.device, self.shuffle
             )
-            self.select(group, first_batches=data[orders[:, : self.batch_size]])
+            first_batches = data[orders[:, : self.batch_size]]
+            self.select(group, first_batches)
             cells = self.sharding.own(group)
             trained = self.train_pairs(cells, data, orders, generation, number, group)
             losses.append(self.pack.means(trained.mean(0), cells))
-            self.notify_pairs_trained(cells)
+            self.prune_and_score(cells, first_batches)
             self.replace(cells)
         self.sharding.share_(compat.attached_trainer(self), self.centers, self.center_adam)
         self.mutate()
         return torch.stack(losses).mean(0)
+
+    def all_vs_all(self, data: Tensor, generation: int) -> Tensor:
+        """A generation of AllVsAll: round by round, encoder cells e[k] train with decoder
+        cells d[k] and each half returns to its own cell; no selection."""
+        one_pair_at_a_time = isinstance(self.strategy.update_order, Sequential)
+        losses = []
+        for number, (encoders, decoders) in enumerate(
+            AllVsAll.rounds(self.pack, one_pair_at_a_time)
+        ):
+            orders = pass_orders(
+                self.pack.seeds, generation, number, len(data), data.device, self.shuffle
+            )
+            self.take_pairs(encoders, decoders)
+            trained = self.train_pairs(encoders, data, orders, generation, number, encoders)
+            losses.append(self.pack.means(trained.mean(0), encoders))
+            self.prune_and_score(encoders, data[orders[:, : self.batch_size]])
+            self.return_pairs(encoders, decoders)
+        self.mutate()
+        return torch.stack(losses).mean(0)
+
+    def prune_and_score(self, cells: Tensor, first_batches: Tensor) -> None:
+        """Pruning's turn (`notify_pairs_trained`), the trained pairs scored on their
+        trial's first batch before or after it where the cell evaluation asks."""
+        scored = self.strategy.cell_evaluation.replacement_scored
+        if scored == "before_pruning":
+            self._log_replacement_l1(cells, first_batches)
+        self.notify_pairs_trained(cells)
+        if scored == "after_pruning":
+            self._log_replacement_l1(cells, first_batches)
 
     @torch.no_grad()
     def select(self, cells: Tensor, first_batches: Tensor) -> None:
@@ -226,6 +268,39 @@ class CoevolutionaryAutoencoder(AutoencoderSystem):
             )
 
     @torch.no_grad()
+    def take_pairs(self, encoders: Tensor, decoders: Tensor) -> None:
+        """Trainee slot k: encoder cell encoders[k] with decoder cell decoders[k]."""
+        slots = torch.arange(len(encoders), device=self.device)
+        encoders, decoders = encoders.to(self.device), decoders.to(self.device)
+        for trainee, center in (
+            (self.trainees, self.centers),
+            (self.trainee_adam, self.center_adam),
+        ):
+            copy_half_(trainee, center, slots, encoders, self.centers, "encoder")
+            copy_half_(trainee, center, slots, decoders, self.centers, "decoder")
+        self._trainee_cells = encoders.cpu()
+        self._trainees_pruned = self.trainees.pruned()
+
+    @torch.no_grad()
+    def return_pairs(self, encoders: Tensor, decoders: Tensor) -> None:
+        """Each trained half back to its cell; a pair that diverged is dropped, leaving both
+        cells as they were before it trained."""
+        slots = torch.arange(len(encoders), device=self.device)
+        healthy = self.trainees.finite()[: len(encoders)]
+        self._log_diverged(encoders[~healthy.cpu()])
+        slots, encoders, decoders = (
+            slots[healthy],
+            encoders.to(self.device),
+            decoders.to(self.device),
+        )
+        for center, trainee in (
+            (self.centers, self.trainees),
+            (self.center_adam, self.trainee_adam),
+        ):
+            copy_half_(center, trainee, encoders[healthy], slots, self.centers, "encoder")
+            copy_half_(center, trainee, decoders[healthy], slots, self.centers, "decoder")
+
+    @torch.no_grad()
     def replace(self, cells: Tensor) -> None:
         """The trained pairs become their cells' centers; a pair that diverged (a non-finite
         weight) is dropped and its cell takes its neighbourhood's best."""
@@ -237,9 +312,13 @@ class CoevolutionaryAutoencoder(AutoencoderSystem):
         copy_individuals_(self.center_adam, self.trainee_adam, cells[healthy], slots[healthy])
 
     def mutate(self) -> None:
-        """Every cell's learning rate takes a Gaussian step, drawn from its trial's generator."""
+        """Every cell's learning rate takes a Gaussian step, drawn from its trial's generator
+        (under AllVsAll one step per trial, whose pairs share one rate)."""
         for generator, rows in self.pack.blocks():
-            self.learning_rates[rows] = self.strategy.mutate(self.learning_rates[rows], generator)
+            rates = self.learning_rates[rows]
+            if self.strategy.all_vs_all:
+                rates = rates[:1]
+            self.learning_rates[rows] = self.strategy.mutate(rates, generator)
 
     # ----------------------------------------------------------------- helpers
 
@@ -254,13 +333,31 @@ class CoevolutionaryAutoencoder(AutoencoderSystem):
         self._trainees_pruned = True
         self._trainee_cells = torch.zeros(count, dtype=torch.long)  # set by each selection
 
-    def _recover(self, diverged: Tensor) -> None:
-        """Diverged cells take their neighbourhood's best center (`healing_sources`): weights,
-        masks, Adam moments and learning rate."""
+    def _log_diverged(self, diverged: Tensor) -> None:
         if compat.attached_trainer(self) is not None:
             summed = {"on_step": False, "on_epoch": True, "reduce_fx": "sum"}
             self.pack.log(self, keys.GEN_DIVERGED, self.pack.counts(diverged).float(), **summed)
             self.log(keys.GEN_DIVERGED, float(len(diverged)), sync_dist=True, **summed)
+
+    @torch.no_grad()
+    def _log_replacement_l1(self, cells: Tensor, first_batches: Tensor) -> None:
+        """`gen/replacement_l1`: the trained pairs' mean L1 on their trial's first batch of
+        the pass (`first_batches`, (trials, batch, features)), over the generation."""
+        if compat.attached_trainer(self) is None:
+            return
+        slots = torch.arange(len(cells), device=self.device)
+        inputs = self.pack.per_row(first_batches, cells)
+        with eval_mode(self.trainees):
+            l1 = reconstruction_l1(self.trainees(inputs, slots), inputs)
+        self.log(keys.GEN_REPLACEMENT_L1, l1.mean(), on_step=False, on_epoch=True)
+        self.pack.log_by_trial(
+            self, keys.GEN_REPLACEMENT_L1, l1, cells, on_step=False, on_epoch=True
+        )
+
+    def _recover(self, diverged: Tensor) -> None:
+        """Diverged cells take their neighbourhood's best center (`healing_sources`): weights,
+        masks, Adam moments and learning rate."""
+        self._log_diverged(diverged)
         if len(diverged):
             sources = healing_sources(self.pairings.neighbourhoods, self.center_l1, diverged)
             copy_individuals_(self.centers, self.centers, diverged, sources)

@@ -9,6 +9,7 @@ method here is the identity.
 
 import contextlib
 import inspect
+from typing import TYPE_CHECKING
 
 import pytorch_lightning as pl
 import torch
@@ -16,21 +17,20 @@ from torch import Tensor, nn
 
 from lit_evoae import compat
 from lit_evoae.errors import ConfigError
-from lit_evoae.population.orders import UpdateOrder
+
+if TYPE_CHECKING:
+    from lit_evoae.population.strategy import CoevolutionStrategy
 
 
-def check_split(world: int, size: int, order: UpdateOrder | None) -> None:
-    """A ConfigError when `size` cells cannot be split over `world` processes (training in
-    `order`; None: only scoring). The CLI asks before any rank starts, so the refusal is
-    one line, once; each rank asks again as it sets up."""
+def check_split(world: int, size: int, strategy: "CoevolutionStrategy | None") -> None:
+    """A ConfigError when `size` cells cannot be split over `world` processes (training
+    with `strategy`; None: only scoring). The CLI asks before any rank starts, so the
+    refusal is one line, once; each rank asks again as it sets up."""
     if world == 1:
         return
-    if order is not None and not order.splits_over_ranks:
-        raise ConfigError(
-            f"strategy.update_order={type(order).__name__} trains cells one group after "
-            f"another, which cannot be split over {world} processes; use Synchronous "
-            "with DDP"
-        )
+    reason = strategy.unsplittable() if strategy is not None else None
+    if reason is not None:
+        raise ConfigError(f"{reason} with DDP: it cannot be split over {world} processes")
     if size % world:
         raise ConfigError(
             f"{size} cells cannot be split evenly over {world} processes; "
@@ -47,14 +47,14 @@ class Sharding:
         self.block = slice(rank * width, (rank + 1) * width)
 
     @classmethod
-    def prepare(cls, trainer: pl.Trainer, size: int, order: UpdateOrder | None) -> "Sharding":
-        """Check that the population can be split over the trainer's ranks (for training in
-        `order`; None: only scoring it), and set DDP up for ranks that train different
+    def prepare(cls, trainer: pl.Trainer, size: int, strategy) -> "Sharding":
+        """Check that the population can be split over the trainer's ranks (for training
+        with `strategy`; None: only scoring it), and set DDP up for ranks that train different
         networks."""
         world = trainer.world_size
         if world == 1:
             return cls(size)
-        check_split(world, size, order)
+        check_split(world, size, strategy)
         compat.keep_whole_training_set_per_rank(trainer)
         # Masks and Adam moments differ between ranks until shared: DDP must not broadcast them.
         options = compat.ddp_options(trainer.strategy)

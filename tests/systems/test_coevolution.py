@@ -197,7 +197,8 @@ def test_same_seed_same_run(tiny_data, quiet_trainer, order, evaluation):
 
 @pytest.mark.integration
 @pytest.mark.parametrize(
-    ("order", "evaluation"), [("synchronous", "lipi_simple"), ("sequential", "epoch_node")]
+    ("order", "evaluation"),
+    [("synchronous", "lipi_simple"), ("sequential", "epoch_node"), ("synchronous", "all_vs_all")],
 )
 def test_resume_continues_exactly(tiny_data, quiet_trainer, tmp_path, order, evaluation):
     straight, _ = run_to_end(tiny_data, quiet_trainer, 4, order, evaluation)
@@ -293,7 +294,13 @@ def test_batched_trials_report_each_trials_best(tiny_data, quiet_trainer):
 @pytest.mark.integration
 @pytest.mark.parametrize(
     ("order", "evaluation"),
-    [("synchronous", "lipi_simple"), ("sequential", "lipi_simple"), ("sequential", "epoch_node")],
+    [
+        ("synchronous", "lipi_simple"),
+        ("sequential", "lipi_simple"),
+        ("sequential", "epoch_node"),
+        ("synchronous", "all_vs_all"),
+        ("sequential", "all_vs_all"),
+    ],
 )
 def test_a_trial_batched_with_others_runs_as_it_runs_alone(
     tiny_data, quiet_trainer, order, evaluation
@@ -395,3 +402,131 @@ def test_wrapped_rings_of_one_and_two_cells_train(tiny_data, quiet_trainer, size
     trainer.fit(system, datamodule=tiny_data)
     assert system.population_size == size and system.neighbourhood_size == 3
     assert torch.isfinite(trainer.callback_metrics[keys.VAL_L1])
+
+
+class PairRecorder(PopulationCallback):
+    """Records each all-vs-all round's pairs and, after it, both halves of every slot."""
+
+    def __init__(self):
+        self.rounds = []
+
+    def on_pairs_trained(self, trainer, system, cells):
+        slots = len(cells)
+        self.rounds.append(
+            (
+                trainer.current_epoch,
+                system._trainee_cells.tolist(),
+                system.trainees.encoders[0].weight[:slots].clone(),
+                system.trainees.decoders[0].weight[:slots].clone(),
+            )
+        )
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("order", ["synchronous", "sequential"])
+def test_all_vs_all_trains_every_encoder_with_every_decoder_and_returns_each_half(
+    tiny_data, quiet_trainer, monkeypatch, order
+):
+    system = make_system(order, "all_vs_all")
+    taken = []
+    take = system.take_pairs
+
+    def spy(encoders, decoders):
+        taken.append((encoders.tolist(), decoders.tolist()))
+        take(encoders, decoders)
+
+    monkeypatch.setattr(system, "take_pairs", spy)
+    recorder = PairRecorder()
+    fit(system, tiny_data, quiet_trainer, 2, [recorder])
+    rounds = SIZE if order == "synchronous" else SIZE * SIZE
+    assert len(taken) == 2 * rounds
+    for generation in range(2):
+        pairs = [
+            pair
+            for encoders, decoders in taken[generation * rounds : (generation + 1) * rounds]
+            for pair in zip(encoders, decoders, strict=True)
+        ]
+        assert sorted(pairs) == [(e, d) for e in range(SIZE) for d in range(SIZE)]
+    for encoders, decoders in taken:  # a round's pairs are disjoint
+        assert len(set(encoders)) == len(encoders) and len(set(decoders)) == len(decoders)
+    if order == "sequential":  # the reference's product(order, order): encoder by encoder
+        encoders = [e for (e,), _ in taken[:rounds]]
+        assert all(len(set(encoders[k : k + SIZE])) == 1 for k in range(0, rounds, SIZE))
+    # each half of the last round's pairs is back in its own cell
+    _, last_cells, trained_encoders, trained_decoders = recorder.rounds[-1]
+    for slot, (encoder, decoder) in enumerate(zip(*taken[-1], strict=True)):
+        assert last_cells[slot] == encoder
+        assert torch.equal(system.centers.encoders[0].weight[encoder], trained_encoders[slot])
+        assert torch.equal(system.centers.decoders[0].weight[decoder], trained_decoders[slot])
+    rates = system.learning_rates
+    assert torch.all(rates == rates[0]) and rates[0] != 1e-2  # one rate, mutated
+
+
+@pytest.mark.integration
+def test_an_all_vs_all_pair_that_diverges_leaves_both_cells_as_they_were(
+    tiny_data, quiet_trainer, monkeypatch
+):
+    system = make_system("sequential", "all_vs_all")
+    give_back = system.return_pairs
+    returned = []
+
+    def poisoned(encoders, decoders):
+        centers = system.centers.state_dict()
+        before = {name: value.clone() for name, value in centers.items()}
+        if not returned:  # the first pair of the run diverges
+            with torch.no_grad():
+                system.trainees.encoders[0].weight[0, 0, 0] = float("nan")
+        give_back(encoders, decoders)
+        returned.append(all(torch.equal(before[n], v) for n, v in centers.items()))
+
+    monkeypatch.setattr(system, "return_pairs", poisoned)
+    trainer = fit(system, tiny_data, quiet_trainer, 1)
+    assert trainer.callback_metrics[keys.GEN_DIVERGED].item() == 1
+    assert returned[0] and not any(returned[1:])  # dropped; every other pair came back
+    assert torch.isfinite(system.centers.encoders[0].weight).all()
+    assert torch.isfinite(system.val_l1.compute()).all()
+
+
+@pytest.mark.integration
+def test_prune_then_evaluate_trains_as_paired_and_scores_the_pruned_pairs(tiny_data, quiet_trainer):
+    """lipi_simple_pte scores each trained pair after pruning, Paired(score_replacement)
+    before it: both train the same, the scores differ by what pruning removed."""
+    from lit_evoae.callbacks import Pruning
+    from lit_evoae.population.cell_evaluation import Paired
+    from lit_evoae.population.training import pass_orders
+    from lit_evoae.pruning.operators import RandomPruning
+
+    def run(evaluation, amount):
+        system = make_system("synchronous", evaluation)
+        pruning = Pruning(RandomPruning(amount), probability=1.0)
+        trainer = fit(system, tiny_data, quiet_trainer, 1, [pruning])
+        return system, trainer.callback_metrics[keys.GEN_REPLACEMENT_L1].item()
+
+    after, scored_after = run("lipi_simple_pte", 0.5)
+    before, scored_before = run(Paired(score_replacement=True), 0.5)
+    _, unpruned = run(Paired(score_replacement=True), 0.0)
+    for name, value in before.centers.state_dict().items():
+        assert torch.equal(after.centers.state_dict()[name], value), name
+    assert scored_before == pytest.approx(unpruned, abs=1e-7)  # scored before pruning
+    data = tiny_data.splits["train"].tensors[0]
+    order = pass_orders(after.pack.seeds, 0, 0, len(data), data.device, True)[0]
+    first = data[order[: after.batch_size]]
+    pruned = (after.centers(first) - first).abs().mean().item()
+    assert scored_after == pytest.approx(pruned, abs=1e-6)  # the pruned centers' score
+    assert scored_after != pytest.approx(scored_before, abs=1e-4)
+
+
+def test_all_vs_all_refuses_ddp_in_one_line():
+    from lit_evoae.systems.sharding import check_split
+
+    strategy = CoevolutionStrategy(cell_evaluation="all_vs_all")
+    with pytest.raises(ConfigError, match=r"AllVsAll .* cannot be split over 2 processes"):
+        check_split(2, 4, strategy)
+    check_split(1, 5, strategy)  # one process: fine
+
+
+def test_an_all_vs_all_population_too_large_for_memory_is_one_clear_error():
+    with pytest.raises(ConfigError, match=r"a population of 10000000 cells needs about"):
+        make_system(
+            "synchronous", "all_vs_all", input_dim=1000, topology=Ring(size=10**7), seeds=None
+        )

@@ -32,8 +32,11 @@ NETWORKS = {
 }
 REGIMES = [("canonical", None, None)] + [
     ("coevolution", order, evaluation)
-    for order, evaluation in product(("synchronous", "sequential"), ("lipi_simple", "epoch_node"))
+    for order, evaluation in product(
+        ("synchronous", "sequential"), ("lipi_simple", "epoch_node", "all_vs_all")
+    )
 ]
+REGIMES.insert(2, ("coevolution", "synchronous", "lipi_simple_pte"))
 OPERATORS = [
     lambda: RandomPruning(amount=0.2),
     lambda: MagnitudePruning(amount=0.2),
