@@ -29,6 +29,11 @@ PRUNE_EVENTS = "prune/events"
 PRUNE_SPARSITY = "prune/sparsity"
 PRUNE_REMOVED = "prune/removed_fraction"
 PRUNE_LOSS_CHANGE = "prune/loss_change"
+#: How the pruning covers the weights over a window of generations (`PruningCoverage`).
+PRUNE_COVERAGE = "prune/coverage"
+PRUNE_UNIFORMITY = "prune/uniformity"
+PRUNE_DIVERSITY = "prune/diversity"
+COVERAGE_KEYS = (PRUNE_COVERAGE, PRUNE_UNIFORMITY, PRUNE_DIVERSITY)
 
 # --- logged once
 TEST_L1 = "test/l1"
@@ -65,6 +70,11 @@ def final(name: str) -> str:
 def cell(key: str, cell: int) -> str:
     """`key` for one cell: `prune/sparsity/cell_03`."""
     return f"{key}/cell_{cell:02d}"
+
+
+def run_mean(key: str) -> str:
+    """A result's mean of `key` over the generations that logged it: `prune/coverage_mean`."""
+    return f"{key}_mean"
 
 
 def trial(key: str, trial: int | None) -> str:

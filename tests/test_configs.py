@@ -27,7 +27,7 @@ CONFIGS = sorted(
     p for p in (ROOT / "configs").rglob("*.yaml") if not {"studies", "logging"} & set(p.parts)
 )
 # The paper's data, network and cell-evaluation fragments only complete a regime preset.
-PAPER_FRAGMENTS = {"data", "network", "cell_evaluation"}
+PAPER_FRAGMENTS = {"data", "network", "cell_evaluation", "measures"}
 FRAGMENTS = sorted((ROOT / "callbacks").glob("*.yaml"))
 REGIMES = {
     "canonical": ROOT / "configs" / "canonical.yaml",

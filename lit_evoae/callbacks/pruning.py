@@ -108,7 +108,14 @@ class Pruning(PopulationCallback):
                     before = population.sparsity(chosen)
                     loss_before = self._probe_loss(population, chosen)
                     masks = self.operator.masks(population, chosen, generator)
+                    closed = [
+                        linear.weight_mask[chosen] & ~weight_mask
+                        for linear, (weight_mask, _) in zip(
+                            population.linears(), masks, strict=True
+                        )
+                    ]
                     system.prune_(chosen, masks, self.regrow)
+                    system.notify_pruned(cells[chosen], closed)
                     picked.append((chosen, before, loss_before))
             self.operator.reset_(rows)
         # Only the rows this callback governs: a pack has one callback per variant.

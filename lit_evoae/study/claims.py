@@ -32,7 +32,14 @@ ALPHA = 0.05
 DEFAULT_METRIC = keys.FINAL_TRAIN_L1_MEAN
 #: What a claim may compare: each result.json holds these (lower is better for all but
 #: capacity and sparsity, where "<" still means "lower").
-METRICS = (*map(keys.final, keys.FINAL_NAMES), keys.TEST_L1, keys.VAL_L1_BEST, keys.MODEL_SPARSITY)
+METRICS = (
+    *map(keys.final, keys.FINAL_NAMES),
+    keys.TEST_L1,
+    keys.VAL_L1_BEST,
+    keys.MODEL_SPARSITY,
+    *keys.COVERAGE_KEYS,
+    *map(keys.run_mean, keys.COVERAGE_KEYS),
+)
 _FORM = re.compile(r"^\s*(\S+)\s*([<>])\s*(\S+)\s*$")
 _EQUIVALENCE = re.compile(r"^\s*(\S+)\s*~=\s*(\S+)(.*)$")
 _MARGIN = re.compile(r"^\s*within\s+(\S+)\s*%\s*$")

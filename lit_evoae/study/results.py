@@ -109,7 +109,8 @@ def read_metrics(path: Path) -> list[dict]:
 def write_result(run: Run, out: Path, seconds: float, packed_with: int = 1) -> dict:
     """The run's record from the `metrics.csv` in its folder, written last and atomically
     (its presence marks the run finished): test/l1 and the model size from the test row,
-    the best val/l1, the epochs trained and the final/* metrics."""
+    the best val/l1, the epochs trained, the final/* metrics and, where PruningCoverage
+    logged them, the last and mean coverage, uniformity and diversity."""
     folder = run.folder(out)
     rows = read_metrics(folder / keys.METRICS_CSV)
     tested = [row for row in rows if row.get(keys.TEST_L1)]
@@ -138,6 +139,10 @@ def write_result(run: Run, out: Path, seconds: float, packed_with: int = 1) -> d
         logged = [row[key] for row in rows if row.get(key)]
         if logged:  # the last generation's (runs older than these keys have none)
             record[key] = float(logged[-1])
+    for key in keys.COVERAGE_KEYS:  # with PruningCoverage: the last value and the run's mean
+        logged = [float(row[key]) for row in rows if row.get(key)]
+        if logged:
+            record[key], record[keys.run_mean(key)] = logged[-1], sum(logged) / len(logged)
     if packed_with > 1:
         record["packed_with"] = packed_with
     atomic_write_text(folder / keys.RESULT, json.dumps(record, indent=1))

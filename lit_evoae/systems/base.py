@@ -39,6 +39,15 @@ class PopulationCallback(pl.Callback):
         (a canonical run: row 0, cell 0). Masks are changed through `system.prune_(rows,
         masks)`; the pairs then replace their cells' centers."""
 
+    def on_pruned(
+        self, trainer: pl.Trainer, system: "AutoencoderSystem", cells: Tensor, closed: list[Tensor]
+    ) -> None:
+        """Pruning just closed, at each of `cells`, the weight positions `closed` (one bool
+        tensor (len(cells), out, in) per linear layer, in `linears()` order)."""
+
+    def on_generation_end(self, trainer: pl.Trainer, system: "AutoencoderSystem") -> None:
+        """A generation's training and pruning are done (before its validation)."""
+
 
 class AutoencoderSystem(pl.LightningModule, ABC):
     """Base of the systems: subclasses say which population and which individual is "best";
@@ -151,16 +160,23 @@ class AutoencoderSystem(pl.LightningModule, ABC):
         for trainer, callback in self._population_callbacks():
             callback.on_pairs_trained(trainer, self, cells)
 
+    def notify_pruned(self, cells: Tensor, closed: list[Tensor]) -> None:
+        for trainer, callback in self._population_callbacks():
+            callback.on_pruned(trainer, self, cells, closed)
+
+    def count_generation(self) -> None:
+        """End a generation: population callbacks hear of it, and Lightning is told a step
+        was made, so `global_step` counts generations (ModelCheckpoint saves only at a
+        global step it has not saved at)."""
+        for trainer, callback in self._population_callbacks():
+            callback.on_generation_end(trainer, self)
+        if compat.attached_trainer(self) is not None:
+            self.optimizers().step(closure=lambda: None)
+
     def _population_callbacks(self) -> list[tuple[pl.Trainer, PopulationCallback]]:
         trainer = compat.attached_trainer(self)
         callbacks = trainer.callbacks if trainer is not None else []
         return [(trainer, c) for c in callbacks if isinstance(c, PopulationCallback)]
-
-    def count_generation(self) -> None:
-        """Tell Lightning a step was made, so `global_step` counts generations (ModelCheckpoint
-        saves only at a global step it has not saved at)."""
-        if compat.attached_trainer(self) is not None:
-            self.optimizers().step(closure=lambda: None)
 
     def configure_optimizers(self) -> PopulationStep:
         return PopulationStep([p for p in self.parameters() if p.requires_grad])

@@ -55,8 +55,8 @@ def test_each_trial_keeps_the_cell_of_its_lowest_validation_l1_so_far():
 
 def test_a_trials_metrics_give_the_record_an_unpacked_run_gets(tmp_path):
     rows = [
-        {"epoch": "0", "val/l1": "0.5"},
-        {"epoch": "1", "val/l1": "0.4"},
+        {"epoch": "0", "val/l1": "0.5", keys.PRUNE_COVERAGE: "0.2"},
+        {"epoch": "1", "val/l1": "0.4", keys.PRUNE_COVERAGE: "0.6"},
         {"epoch": "", "final/train_l1_mean": "0.45", "final/capacity": "0.9"},
     ]
     run = Run("v", 1, 7, (), ())
@@ -72,6 +72,9 @@ def test_a_trials_metrics_give_the_record_an_unpacked_run_gets(tmp_path):
     assert record[keys.TEST_L1] == 0.42 and record[keys.MODEL_SPARSITY] == 0.1
     assert record[keys.VAL_L1_BEST] == 0.4 and record["epochs"] == 2
     assert record[keys.FINAL_TRAIN_L1_MEAN] == 0.45 and record["packed_with"] == 2
+    assert record[keys.PRUNE_COVERAGE] == 0.6  # the last, and the mean over the run
+    assert record[keys.run_mean(keys.PRUNE_COVERAGE)] == pytest.approx(0.4)
+    assert keys.PRUNE_UNIFORMITY not in record  # not logged: not recorded
     assert (folder / keys.RESULT).is_file()
 
 
