@@ -18,6 +18,11 @@ samples of those sizes can give, corrected, is not below 0.05).
   B and A - d < B (Mann-Whitney, each one-sided; p is the larger): significant holds.
   Where they differ by more, the one-sided test that A lies beyond d on that side (p
   doubled for the two sides): significant fails.
+- `A <= B within M%`: A is not worse than B by more than d = M% of B's median
+  (non-inferiority): the one-sided Mann-Whitney test that A - d lies below B; significant
+  holds. The one-sided test that A - d lies above B, significant, fails.
+- `A < B grows with AXIS`, `A grows with AXIS` (and `shrinks`): a trend over an ordered
+  grid axis, see `study/trends.py`.
 """
 
 import re
@@ -27,6 +32,7 @@ from statistics import median
 
 from lit_evoae import keys
 from lit_evoae.errors import ConfigError
+from lit_evoae.study import trends
 
 ALPHA = 0.05
 DEFAULT_METRIC = keys.FINAL_TRAIN_L1_MEAN
@@ -41,18 +47,19 @@ METRICS = (
     *map(keys.run_mean, keys.COVERAGE_KEYS),
 )
 _FORM = re.compile(r"^\s*(\S+)\s*([<>])\s*(\S+)\s*$")
-_EQUIVALENCE = re.compile(r"^\s*(\S+)\s*~=\s*(\S+)(.*)$")
+_EQUIVALENCE = re.compile(r"^\s*(\S+)\s*(~=|<=)\s*(\S+)(.*)$")
 _MARGIN = re.compile(r"^\s*within\s+(\S+)\s*%\s*$")
 EQUIVALENT = "~="
+NOT_WORSE = "<="
 
 
 @dataclass(frozen=True)
 class Claim:
     left: str
-    relation: str  # "<", ">" or "~=" (equivalent within `margin`)
+    relation: str  # "<", ">", "~=" (equivalent within `margin`) or "<=" (not worse by more)
     right: str
     metric: str = DEFAULT_METRIC
-    margin: float | None = None  # of the right side's median, for "~=": 0.05 is 5%
+    margin: float | None = None  # of the right side's median, for "~=" and "<=": 0.05 is 5%
 
     @property
     def text(self) -> str:
@@ -67,23 +74,24 @@ class Claim:
 
 
 def parse_claim(text: str, metric: str, where: str) -> Claim:
-    """One claim's text: `A < B`, `A > B` or `A ~= B within M%`."""
+    """One claim's text: `A < B`, `A > B`, `A ~= B within M%` or `A <= B within M%`."""
     equivalence = _EQUIVALENCE.match(str(text))
     if equivalence:
-        left, right, rest = equivalence.groups()
+        left, relation, right, rest = equivalence.groups()
         margin = _MARGIN.match(rest)
         value = _percent(margin.group(1)) if margin else None
         if value is None or value <= 0:
             raise ConfigError(
                 f"{where}: claim {text!r} needs a margin above 0: write it as "
-                f"'{left} ~= {right} within 5%'"
+                f"'{left} {relation} {right} within 5%'"
             )
-        return Claim(left, EQUIVALENT, right, metric, value / 100)
+        return Claim(left, relation, right, metric, value / 100)
     match = _FORM.match(str(text))
     if not match:
         raise ConfigError(
-            f"{where}: claim {text!r} must read 'VARIANT < VARIANT', 'VARIANT > VARIANT' "
-            "or 'VARIANT ~= VARIANT within M%'"
+            f"{where}: claim {text!r} must read 'VARIANT < VARIANT', 'VARIANT > VARIANT', "
+            "'VARIANT ~= VARIANT within M%', 'VARIANT <= VARIANT within M%' or "
+            "'ENTRY < ENTRY grows with AXIS'"
         )
     return Claim(*match.groups(), metric)
 
@@ -95,9 +103,12 @@ def _percent(text: str) -> float | None:
         return None
 
 
-def parse_claims(entries, variants: list[str], where: str) -> tuple[Claim, ...]:
-    """Claims from a study file's `claims` list; errors name the claim, `where` (the file)
-    and the known variants or metrics."""
+def parse_claims(
+    entries, variants: list[str], where: str, axes: dict[str, list[str]] | None = None
+) -> tuple[Claim, ...]:
+    """Claims from a study file's `claims` list (`axes`: the grid's, axis -> entry names,
+    for trend claims); errors name the claim, `where` (the file) and the known variants or
+    metrics."""
     if entries is None:
         return ()
     if not isinstance(entries, list):
@@ -109,8 +120,13 @@ def parse_claims(entries, variants: list[str], where: str) -> tuple[Claim, ...]:
             if isinstance(entry, dict)
             else (entry, DEFAULT_METRIC)
         )
-        claim = parse_claim(text, metric, where)
-        unknown = [name for name in (claim.left, claim.right) if name not in variants]
+        if trends.is_trend(text):
+            claim = trends.parse_trend(text, metric, axes or {}, where)
+            named = [v for _, left, right in claim.levels for v in (left, right) if v]
+        else:
+            claim = parse_claim(text, metric, where)
+            named = [claim.left, claim.right]
+        unknown = [name for name in named if name not in variants]
         if unknown:
             raise ConfigError(
                 f"{where}: claim {text!r} names unknown variant(s) {unknown}; "
@@ -126,13 +142,24 @@ def parse_claims(entries, variants: list[str], where: str) -> tuple[Claim, ...]:
 
 
 def claims_from_plan(records: list[dict]) -> tuple[Claim, ...]:
-    return tuple(parse_claim(r["claim"], r["metric"], "study.json") for r in records)
+    return tuple(
+        trends.from_plan(r) if "levels" in r else parse_claim(r["claim"], r["metric"], "study.json")
+        for r in records
+    )
 
 
 def verdicts(claims: tuple[Claim, ...], results: list[dict], compare, holm) -> list[dict]:
     """One row per claim: medians and n of both sides, Holm-corrected p, effect, verdict."""
     rows, p_values, floors, within = [], [], [], []
     for claim in claims:
+        if isinstance(claim, trends.TrendClaim):
+            judged = trends.judge(claim, results, holm)
+            rows.append({"claim": claim.text, "metric": claim.metric, "trend": judged})
+            rows[-1].update(effect=judged["rho"], n_left=judged["n"], n_right=len(claim.levels))
+            p_values.append(judged["p"])
+            floors.append(judged["floor"])
+            within.append(None)
+            continue
         left, right = (_values(results, name, claim.metric) for name in (claim.left, claim.right))
         row = {
             "claim": claim.text,
@@ -145,6 +172,10 @@ def verdicts(claims: tuple[Claim, ...], results: list[dict], compare, holm) -> l
         testable = len(left) >= 1 and len(right) >= 1 and len(left) + len(right) >= 3
         p_value, effect = compare(left, right) if testable else (1.0, None)
         floor = smallest_p(len(left), len(right))
+        if claim.relation == NOT_WORSE and testable:
+            row["margin"] = claim.margin * abs(row["median_right"])
+            p_value = not_worse_p(left, right, row["margin"], "less")
+            floor = floor / 2  # one-sided
         if claim.relation == EQUIVALENT and testable:
             row["margin"] = claim.margin * abs(row["median_right"])
             within.append(abs(row["median_left"] - row["median_right"]) < row["margin"])
@@ -161,6 +192,11 @@ def verdicts(claims: tuple[Claim, ...], results: list[dict], compare, holm) -> l
         rows, claims, adjusted, adjusted_floors, within, strict=True
     ):
         row["p_holm"] = p_value
+        if "trend" in row:
+            row["verdict"], row["reason"] = _trend_verdict(
+                row["trend"], p_value, floor, len(claims)
+            )
+            continue
         if not row["n_left"] or not row["n_right"]:
             missing = [
                 name
@@ -177,6 +213,10 @@ def verdicts(claims: tuple[Claim, ...], results: list[dict], compare, holm) -> l
             )
         elif claim.relation == EQUIVALENT:
             row["verdict"], row["reason"] = _equivalence_verdict(row, p_value, inside)
+        elif claim.relation == NOT_WORSE:
+            row["verdict"], row["reason"] = _not_worse_verdict(
+                row, p_value, results, claim, len(claims)
+            )
         elif p_value >= ALPHA:
             row["verdict"], row["reason"] = "inconclusive", "the difference is not significant"
         else:
@@ -205,6 +245,43 @@ def equivalence_p(left: list[float], right: list[float], margin: float, within: 
     above = median(left) > median(right)
     beyond = shifted(-margin, "greater") if above else shifted(margin, "less")
     return min(1.0, 2 * beyond)
+
+
+def not_worse_p(left: list[float], right: list[float], margin: float, alternative: str):
+    """The one-sided Mann-Whitney p that `left` - margin lies below (`less`) or above
+    (`greater`) `right`."""
+    from scipy.stats import mannwhitneyu  # deferred: parsing a study must not import scipy
+
+    shifted = [value - margin for value in left]
+    return float(mannwhitneyu(shifted, right, alternative=alternative).pvalue)
+
+
+def _not_worse_verdict(row: dict, p_value: float, results, claim, claims: int):
+    margin = f"the margin {row['margin']:.3g}"
+    if p_value < ALPHA:
+        return "holds", f"not worse: significantly below the other's plus {margin}"
+    left, right = (_values(results, name, claim.metric) for name in (claim.left, claim.right))
+    if claims * not_worse_p(left, right, row["margin"], "greater") < ALPHA:
+        return "fails", f"significantly worse by more than {margin}"
+    return "inconclusive", f"not significantly below the other's plus {margin}"
+
+
+def _trend_verdict(judged: dict, p_value: float, floor: float, claims: int) -> tuple[str, str]:
+    levels = judged["n"]
+    if judged["missing"] and levels < 3:
+        return "inconclusive", f"not run: no finished runs of {', '.join(judged['missing'])}"
+    partial = f" ({levels} levels with runs)" if judged["missing"] else ""
+    if floor >= ALPHA:
+        return "inconclusive", (
+            f"too few levels: {levels} cannot reach p < {ALPHA} (smallest corrected p "
+            f"{floor:.3g}){partial}"
+        )
+    rho = f"Spearman rho {judged['rho']:.2f}"
+    if p_value < ALPHA:
+        return "holds", f"the effect moves with the level as claimed: {rho}{partial}"
+    if claims * judged["p_against"] < ALPHA:
+        return "fails", f"the effect moves against the claim: {rho}{partial}"
+    return "inconclusive", f"no significant trend: {rho}{partial}"
 
 
 def _equivalence_verdict(row: dict, p_value: float, within: bool) -> tuple[str, str]:

@@ -199,7 +199,38 @@ def claim_markdown(rows: list[dict]) -> str:
         "|" + "---|" * len(CLAIM_COLUMNS),
     ]
     lines += ["| " + " | ".join(_cell(row.get(c)) for c in CLAIM_COLUMNS) + " |" for row in rows]
+    for row in rows:
+        if "trend" in row:
+            lines += ["", *trend_markdown(row)]
     return "\n".join(lines + [""])
+
+
+def trend_markdown(row: dict) -> list[str]:
+    """A trend claim's levels: n, the medians, the effect with its bootstrap 95% interval
+    and, comparing two entries, the Mann-Whitney p Holm-corrected over the levels."""
+    claim, judged = row["claim"], row["trend"]
+    left, _, rest = claim.partition(" < ")
+    right = rest.split(" ")[0] if rest else None
+    axis = claim.rsplit(" with ", 1)[1]
+    title = f"### {claim} ({row['metric']}): {row['verdict']}"
+    if right is None:
+        left = left.split(" ")[0]
+        head = f"| {axis} | n | median {left} | 95% interval |"
+        cells = ["level", "n_left", "median_left", "interval"]
+    else:
+        head = (
+            f"| {axis} | n | median {left} | median {right} | shift (HL) | 95% interval | "
+            "p (Holm over levels) |"
+        )
+        cells = ["level", "n_left", "median_left", "median_right", "effect", "interval", "p_holm"]
+    lines = [title, "", head, "|" + "---|" * len(cells)]
+    for level in judged["levels"]:
+        shown = {**level, "interval": f"{level['low']:.4g} to {level['high']:.4g}"}
+        shown["level"] = f"{level['level']:g}"
+        lines.append("| " + " | ".join(_cell(shown.get(c)) for c in cells) + " |")
+    if judged["missing"]:
+        lines += ["", f"Not run yet: {', '.join(judged['missing'])}."]
+    return lines
 
 
 def made_with(out: Path) -> str:
@@ -285,7 +316,7 @@ def write_report(out: Path, claims: tuple[Claim, ...] | None = None) -> Path:
     atomic_write_text(folder / keys.REPORT_MD, text)
     if claims:
         with (folder / keys.CLAIMS_CSV).open("w", newline="") as handle:
-            writer = csv.DictWriter(handle, fieldnames=CLAIM_COLUMNS)
+            writer = csv.DictWriter(handle, fieldnames=CLAIM_COLUMNS, extrasaction="ignore")
             writer.writeheader()
             writer.writerows(claims)
     counted = {(row["group"], row["variant"]): row for row in accounted}

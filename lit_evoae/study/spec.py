@@ -302,7 +302,8 @@ def load_study(path: str | Path) -> Study:
             f"study file {path}: the grid makes the variant name(s) {', '.join(twice)} more "
             "than once (names join with '__'); rename an entry so that each variant is one"
         )
-    claims = parse_claims(raw.get("claims"), variants, f"study file {path}")
+    axes = {axis: [choice.name for choice in choices] for axis, choices in study.axes}
+    claims = parse_claims(raw.get("claims"), variants, f"study file {path}", axes)
     return dataclasses.replace(study, claims=claims)
 
 
