@@ -311,6 +311,11 @@ def write_report(out: Path, claims: tuple[Claim, ...] | None = None) -> Path:
     warning = not_finished_line(accounted)
     text = (f"{warning}\n\n" if warning else "") + markdown(tables, provenance)
     text += "\n" + claim_markdown(claims) if claims else ""
+    if any("trend" in row for row in claims):
+        from lit_evoae.study.trend_plots import trend_plots
+
+        plots = trend_plots(results, claims, folder, provenance)
+        text += "\n" + "\n".join(f"![{p.stem}]({p.name})" for p in plots) + "\n"
     text += "\n" + grid_sections(results, folder, compare, holm, provenance)
     text += "\n" + runs_markdown(accounted, unfinished) if accounted else ""
     atomic_write_text(folder / keys.REPORT_MD, text)

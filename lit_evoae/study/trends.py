@@ -175,7 +175,7 @@ def judge(claim: TrendClaim, results: list[dict], holm) -> dict:
         left = _values(results, left_variant, claim.metric)
         right = _values(results, right_variant, claim.metric) if right_variant else None
         if not left or (right is not None and not right):
-            missing += [v for v, s in ((left_variant, left), (right_variant, right)) if not s]
+            missing += [v for v, s in ((left_variant, left), (right_variant, right)) if v and not s]
             continue
         row = {"level": level, "n_left": len(left), "median_left": median(left)}
         if right is None:

@@ -193,3 +193,5 @@ def test_a_study_file_states_a_trend_and_the_report_shows_every_level(tmp_path):
     assert "| holds |" in report
     assert "| population | n | median random | median conjunctive |" in report
     assert report.count("| 20 | 4 |") == 1
+    for plot in ("population_heatmap.png", "population_effects.png"):
+        assert (out / "report" / plot).stat().st_size > 0 and f"({plot})" in report
