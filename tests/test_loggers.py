@@ -1,4 +1,8 @@
 import csv
+import sys
+from pathlib import Path
+
+import pytest
 
 from lit_evoae import keys
 from lit_evoae.loggers import ResumableCSVLogger
@@ -30,3 +34,35 @@ def test_a_fresh_folder_starts_a_fresh_file(tmp_path):
     logger.log_metrics({"a": 1.0}, step=0)
     logger.save()
     assert rows(tmp_path / "run" / "version_0" / keys.METRICS_CSV) == [{"a": "1.0", "step": "0"}]
+
+
+@pytest.mark.integration
+def test_the_tensorboard_fragment_logs_every_key_into_the_run_folder(tmp_path, monkeypatch):
+    pytest.importorskip("tensorboard")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from lit_evoae.cli import build_cli
+
+    root = Path(__file__).resolve().parents[1]
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "argv", ["lit-evoae"])
+    build_cli(
+        [
+            "fit",
+            "--config",
+            str(root / "configs" / "canonical.yaml"),
+            "--config",
+            str(root / "configs" / "logging" / "tensorboard.yaml"),
+            "--trainer.max_epochs",
+            "2",
+            "--data.init_args.dim",
+            "40",
+        ]
+    )
+    run = tmp_path / "lightning_logs" / "version_0"
+    assert (run / "config.yaml").is_file() and (run / keys.BEST_AUTOENCODER).is_file()
+    events = EventAccumulator(str(run))
+    events.Reload()
+    logged = set(events.Tags()["scalars"])
+    assert {keys.VAL_L1, keys.TRAIN_LOSS, keys.TEST_L1} <= logged
+    assert len(events.Scalars(keys.VAL_L1)) == 2  # one per generation
