@@ -370,6 +370,19 @@ class CoevolutionaryAutoencoder(AutoencoderSystem):
             )
 
     def _log_generation(self) -> None:
+        """The selection's fitness over cells (none under AllVsAll, which selects nothing)
+        and every cell's learning rate."""
+        if not self.strategy.all_vs_all:
+            self._log_selection()
+        every_cell = torch.arange(self.population_size)
+        self.pack.log_cells(
+            keys.LR,
+            self.learning_rates,
+            every_cell,
+            lambda rates: self.log_dict(rates, on_step=False, on_epoch=True),
+        )
+
+    def _log_selection(self) -> None:
         loss = self.selection_loss
         self.log_dict(
             {
@@ -387,13 +400,6 @@ class CoevolutionaryAutoencoder(AutoencoderSystem):
             (keys.GEN_WORST_LOSS, each.amax(1)),
         ):
             self.pack.log(self, key, values, on_step=False, on_epoch=True)
-        every_cell = torch.arange(self.population_size)
-        self.pack.log_cells(
-            keys.LR,
-            self.learning_rates,
-            every_cell,
-            lambda rates: self.log_dict(rates, on_step=False, on_epoch=True),
-        )
 
     # ----------------------------------------------------------------- evaluation
     def validation_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:

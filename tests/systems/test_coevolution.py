@@ -437,7 +437,7 @@ def test_all_vs_all_trains_every_encoder_with_every_decoder_and_returns_each_hal
 
     monkeypatch.setattr(system, "take_pairs", spy)
     recorder = PairRecorder()
-    fit(system, tiny_data, quiet_trainer, 2, [recorder])
+    trainer = fit(system, tiny_data, quiet_trainer, 2, [recorder])
     rounds = SIZE if order == "synchronous" else SIZE * SIZE
     assert len(taken) == 2 * rounds
     for generation in range(2):
@@ -460,6 +460,7 @@ def test_all_vs_all_trains_every_encoder_with_every_decoder_and_returns_each_hal
         assert torch.equal(system.centers.decoders[0].weight[decoder], trained_decoders[slot])
     rates = system.learning_rates
     assert torch.all(rates == rates[0]) and rates[0] != 1e-2  # one rate, mutated
+    assert keys.GEN_BEST_LOSS not in trainer.callback_metrics  # nothing is selected
 
 
 @pytest.mark.integration
