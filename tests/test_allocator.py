@@ -76,3 +76,54 @@ def test_without_a_user_setting_the_thresholds_are_raised(monkeypatch):
     for name in allocator.USER_SETTINGS:
         monkeypatch.delenv(name, raising=False)
     assert allocator.keep_freed_memory() is True
+
+
+# Eight threads allocating at once, then glibc's own account of its arenas (malloc_info).
+ARENAS = """
+import ctypes, tempfile, threading
+libc = ctypes.CDLL(None)
+libc.malloc.restype, libc.malloc.argtypes = ctypes.c_void_p, (ctypes.c_size_t,)
+libc.free.argtypes = (ctypes.c_void_p,)
+libc.fopen.restype = ctypes.c_void_p
+def work():
+    for _ in range(20000):
+        libc.free(libc.malloc(1000))
+threads = [threading.Thread(target=work) for _ in range(8)]
+for thread in threads:
+    thread.start()
+for thread in threads:
+    thread.join()
+path = tempfile.mktemp()
+stream = ctypes.c_void_p(libc.fopen(path.encode(), b"w"))
+libc.malloc_info(0, stream)
+libc.fclose(stream)
+print(open(path).read().count("<heap nr="))
+"""
+
+
+def arenas(environment: dict[str, str]) -> int:
+    done = subprocess.run(
+        [sys.executable, "-c", ARENAS], env=environment, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    return int(done.stdout.split()[-1])
+
+
+@pytest.mark.integration
+@glibc
+def test_a_training_process_keeps_one_malloc_arena_however_many_threads_allocate(monkeypatch):
+    for name in (*allocator.USER_SETTINGS, allocator.ARENAS):
+        monkeypatch.delenv(name, raising=False)
+    environment = allocator.training_environment(threads=1)
+    assert environment["OMP_NUM_THREADS"] == "1" and environment[allocator.ARENAS] == "1"
+    assert arenas(environment) == 1
+    default = dict(os.environ)  # glibc's default: more arenas once threads contend
+    assert max(arenas(default) for _ in range(3)) > 1  # measured here: 5 to 9
+
+
+def test_a_user_setting_of_the_arenas_or_of_malloc_is_kept(monkeypatch):
+    monkeypatch.setenv(allocator.ARENAS, "4")
+    assert allocator.training_environment(2)[allocator.ARENAS] == "4"
+    monkeypatch.delenv(allocator.ARENAS)
+    monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", "131072")
+    assert allocator.ARENAS not in allocator.training_environment(2)
