@@ -31,7 +31,6 @@ import pytorch_lightning as pl
 import yaml
 
 import lit_evoae
-from lit_evoae.allocator import training_environment
 from lit_evoae.cli_cache import cache_folder
 from lit_evoae.errors import ConfigError
 from lit_evoae.io import atomic_write_text
@@ -230,7 +229,7 @@ def measure(runs: list[Run], threads: int, folder: Path) -> Measured:
     folder.mkdir(parents=True, exist_ok=True)
     spec = folder / "calibration.json"
     spec.write_text(json.dumps({"runs": [run.to_plan() for run in runs], "folder": str(folder)}))
-    environment = training_environment(threads)
+    environment = {**os.environ, "OMP_NUM_THREADS": str(threads)}
     log = folder / "log.txt"
     with log.open("w") as handle:
         done = subprocess.run(
