@@ -44,7 +44,7 @@ from lit_evoae.study.results import (
 )
 from lit_evoae.study.sizing import pack_size
 from lit_evoae.study.spec import Run, Study
-from lit_evoae.study.watch import StudyProgress
+from lit_evoae.study.watch import StudyProgress, generations_reached
 
 #: The exit status of a pack process whose system is neither of lit_evoae's own (a user's
 #: subclass of neither, lit_evoae.study.pack):
@@ -117,9 +117,10 @@ def _run_locked(
     lines = describe_packs(groups, limits) + (kinds_apart(pending) if pack != 1 else [])
     for line in lines:
         print(f"{study.name}: {line}", flush=True)
+    earlier = sum(generations_reached(group, out) for group in groups)  # resumed packs'
     with (
         ThreadPoolExecutor(max_workers=workers) as pool,
-        StudyProgress(study.name, runs, outcome.skipped) as progress,
+        StudyProgress(study.name, runs, outcome.skipped, earlier=earlier) as progress,
     ):
         futures = {
             pool.submit(

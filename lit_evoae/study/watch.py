@@ -43,12 +43,23 @@ class StudyProgress:
     """Generations done over the total of a study's runs; `settle` a group when it ends,
     `update` with the groups running now."""
 
-    def __init__(self, name: str, runs: list[Run], done: list[Run], stream: TextIO | None = None):
+    def __init__(
+        self,
+        name: str,
+        runs: list[Run],
+        done: list[Run],
+        stream: TextIO | None = None,
+        earlier: int = 0,
+    ):
+        """`done`: the runs finished before this command; `earlier`: the generations that the
+        groups about to run had reached before it (a resumed pack's), done but not by it, so
+        they count in the progress and not in the rate."""
         self.name = name
         self.every = POLL_SECONDS  # read here, so that a test can set it
         self.stream = stream or sys.stderr
         self.total = sum(run.generations() for run in runs)
-        self.settled = self.initial = sum(run.generations() for run in done)
+        self.settled = sum(run.generations() for run in done)
+        self.initial = self.settled + earlier
         self.runs, self.finished, self.failed = len(runs), len(done), 0
         self.shown = self.initial
         self.started = time.monotonic()

@@ -63,6 +63,21 @@ def test_lines_in_a_log_give_generations_rate_time_left_and_failures(tmp_path, c
     assert re.search(r"trial-generations/s · about \d+ s left", shown.line())
 
 
+def test_a_resumed_packs_earlier_generations_count_as_done_but_not_in_the_rate(tmp_path):
+    runs = [run(trial) for trial in range(2)]  # 80 generations
+    folder = pack_folder(runs[0], 2, tmp_path)
+    folder.mkdir(parents=True)
+    (folder / keys.LOG).write_text("generation 30/40 · before this command\n")
+    earlier = generations_reached(runs, tmp_path)
+    with StudyProgress("tiny", runs, [], io.StringIO(), earlier=earlier) as shown:
+        shown.update([runs], tmp_path)
+        assert shown.line() == "tiny: generations 60/80 (75%) · runs 0/2 finished"  # no rate yet
+        (folder / keys.LOG).write_text("generation 31/40 · now\n")
+        shown.started -= 10.0  # ten seconds later, two trial-generations made
+        shown.update([runs], tmp_path)
+        assert "· 0.20 trial-generations/s · about 2 min left ·" in shown.line()  # 18 / 0.2 s
+
+
 @pytest.mark.slow  # a subprocess, DDP or SLURM run
 def test_a_running_pack_shows_generations_in_the_studys_log_lines(
     tmp_path, tiny_coevolution_template, monkeypatch, capsys
