@@ -6,6 +6,7 @@ computed from it the same way for both, so the report cannot tell them apart.
 
 import csv
 import json
+import re
 import shutil
 import sys
 from collections import defaultdict
@@ -219,8 +220,18 @@ def _pruned_with(record: dict) -> tuple[str, str]:
 
 
 def group_key(choices: dict) -> str:
-    rest = [f"{axis}={name}" for axis, name in choices.items() if axis != COMPARED_AXIS]
+    """`axis=name, ...` over the axes but pruning (a name already `axis=...` is kept)."""
+    rest = [
+        name if name.startswith(f"{axis}=") else f"{axis}={name}"
+        for axis, name in choices.items()
+        if axis != COMPARED_AXIS
+    ]
     return ", ".join(rest) or "all runs"
+
+
+def natural_order(text: str) -> list:
+    """Sort key reading digit runs as numbers: population=2 before population=10."""
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", text)]
 
 
 def by_group(results: list[dict]) -> list[tuple[str, dict[str, list[dict]]]]:
@@ -229,4 +240,4 @@ def by_group(results: list[dict]) -> list[tuple[str, dict[str, list[dict]]]]:
     for result in results:
         variant = result["choices"].get(COMPARED_AXIS, result["variant"])
         grouped[group_key(result["choices"])][variant].append(result)
-    return sorted(grouped.items())
+    return sorted(grouped.items(), key=lambda item: natural_order(item[0]))

@@ -7,7 +7,7 @@ import pytest
 
 from lit_evoae import keys
 from lit_evoae.errors import ConfigError
-from lit_evoae.study.results import finished_runs, first_difference
+from lit_evoae.study.results import by_group, finished_runs, first_difference, group_key
 from lit_evoae.study.spec import Run
 
 
@@ -76,3 +76,16 @@ def test_the_first_difference_names_a_key_set_on_one_side_only():
     assert first_difference({"a": 1}, {"a": 1}) is None
     assert first_difference({"a": 1}, {"a": 1, "b": [2]}) == ("b", "(not set)", "[2]")
     assert first_difference({"a": 1, "c": "x"}, {"a": 1}) == ("c", "x", "(not set)")
+
+
+def test_groups_are_named_once_per_axis_and_ordered_by_their_numbers():
+    def result(population: str) -> dict:
+        return {"choices": {"population": population, "pruning": "none"}, "variant": "x"}
+
+    names = [result(name) for name in ("population=10", "population=2", "population=1")]
+    assert [group for group, _ in by_group(names)] == [
+        "population=1",
+        "population=2",
+        "population=10",
+    ]
+    assert group_key({"regime": "canonical", "pruning": "none"}) == "regime=canonical"
