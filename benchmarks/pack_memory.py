@@ -1,13 +1,15 @@
 """`--pack auto`'s memory estimate of a pack against the pack's measured peak resident memory.
 
-For each regime, the runs of all its operators are calibrated as `--pack auto` does
-(lit_evoae.study.calibration, packs of 1, 4, 16, ... mixing the operators, up to the
-largest size below, a fresh cache), and its estimate is read for each size. Then each
-operator's pack of each size is built and trained for the calibration's generations in a
-fresh process, by the calibration's own `measure` (set up as the runner's pack processes
-are, one thread; its peak resident set, VmHWM, counts memory freed but kept by the
-allocator). One line per pack, then the ratio farthest
-from 1:
+For each regime and operator, that operator's runs are calibrated as `--pack auto` does
+for a study of them (lit_evoae.study.calibration, packs of 1, 4, 16, ... up to the
+largest size below, a fresh cache), and its estimate is read for each size. (Each
+operator alone: `--pack auto` calibrates on the study's own runs of a kind, and a mixed
+pack of 128 peaked at 4.6-5.3 GiB in 4 processes, one operator's at 5.1-8.9, above 7.5
+in 23 of 27.)
+Then each pack is built and trained for the calibration's generations in a fresh
+process, by the calibration's own `measure` (set up as the runner's pack processes are,
+one thread; its peak resident set, VmHWM, counts memory freed but kept by the
+allocator). One line per pack, then the ratio farthest from 1:
   pack <study> <regime> <operator> T=<T>: estimate E MiB, measured peak P MiB, ratio E/P
   pack memory estimate / measured peak: X  (worst of N packs; min M, max X)
 
@@ -62,10 +64,11 @@ def main() -> None:
         scratch = Path(scratch)
         os.environ["XDG_CACHE_HOME"] = str(scratch / "cache")  # calibrate afresh
         for regime in options.regimes:
-            kind = runs_of(options.study, regime, None, largest)
-            free = available_bytes(torch.device("cpu"))
-            calibration = calibrated(kind, largest, int(AUTO_SHARE * free), 1, scratch)
             for operator in operators:
+                kind = runs_of(options.study, regime, operator, largest)
+                free = available_bytes(torch.device("cpu"))
+                budget = int(AUTO_SHARE * free)
+                calibration = calibrated(kind, largest, budget, 1, scratch / f"{regime}_{operator}")
                 for size in options.sizes:
                     runs = runs_of(options.study, regime, operator, size)
                     folder = scratch / f"{regime}_{operator}_{size}"
