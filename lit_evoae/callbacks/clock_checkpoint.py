@@ -21,14 +21,26 @@ from lit_evoae.runs import run_folder
 class ClockCheckpoint(pl.Callback):
     """Write `clock.ckpt` in the run folder every `minutes` (0: every generation).
 
-    `seconds_writing` and `writes` say what the checkpoints cost."""
+    `seconds_writing` and `writes` say what the checkpoints cost; `seconds()` how long the
+    run has trained, the processes it resumed from included (kept in every checkpoint), so
+    that a resumed pack's results report its whole time, not its last process's."""
 
     def __init__(self, minutes: NonNegativeFloat = 5.0) -> None:
         self.minutes = check("minutes", minutes, NonNegativeFloat)
         self.seconds_writing = 0.0
         self.writes = 0
         self._pending: dict | None = None
-        self._last = time.perf_counter()
+        self._last = self._started = time.perf_counter()
+        self.seconds_before = 0.0  # trained by the processes this one resumed from
+
+    def seconds(self) -> float:
+        return self.seconds_before + time.perf_counter() - self._started
+
+    def state_dict(self) -> dict:
+        return {"seconds": self.seconds()}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        self.seconds_before = float(state_dict.get("seconds", 0.0))
 
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self._last = time.perf_counter()

@@ -209,7 +209,7 @@ def run_pack(
     data = cli.datamodule
     test_l1 = split_l1(bests.bests, data.splits["test"].tensors[0], data.eval_batch_size)
     sparsity = bests.bests.sparsity()
-    seconds = round(time.perf_counter() - start, 2)
+    seconds = round(clock.seconds_before + time.perf_counter() - start, 2)  # across resumes
     for trial, (run, log) in enumerate(zip(runs, logs.logs, strict=True)):
         own = make_own_folder(run.folder(out))
         log.append(

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+import torch
 import yaml
 
 from lit_evoae import keys
@@ -355,6 +356,11 @@ def test_a_pack_killed_after_a_checkpoint_resumes_to_the_same_results(
     os.killpg(process.pid, signal.SIGKILL)
     process.wait()
     assert not results(out) and list(out.glob("packs/*/clock.ckpt"))
+    (checkpoint,) = out.glob("packs/*/clock.ckpt")  # as if the killed process had run an hour
+    state = torch.load(checkpoint, weights_only=True)
+    assert state["callbacks"]["ClockCheckpoint"]["seconds"] > 0
+    state["callbacks"]["ClockCheckpoint"]["seconds"] = 3600.0
+    torch.save(state, checkpoint)
     capsys.readouterr()
     main([*command, "--out", str(out)])
     assert "resuming the pack of 4 runs" in capsys.readouterr().out
@@ -363,6 +369,7 @@ def test_a_pack_killed_after_a_checkpoint_resumes_to_the_same_results(
     straight, resumed = results(tmp_path / "straight"), results(out)
     assert sorted(straight) == sorted(resumed) and len(resumed) == 4
     assert not list(tmp_path.glob("*/packs/*/*.ckpt"))  # finished packs drop their checkpoints
+    assert all(3600 < result["seconds"] < 3600 + 120 for result in resumed.values())
     for key, result in straight.items():
         for name in (keys.TEST_L1, keys.VAL_L1_BEST, keys.FINAL_TRAIN_L1_MEAN, "epochs"):
             assert resumed[key][name] == pytest.approx(result[name], abs=1e-6), (key, name)
