@@ -95,10 +95,12 @@ def test_auto_takes_the_fastest_size_per_trial_that_fits(study, tmp_path, monkey
     runs = load_study(study).runs(30)
     monkeypatch.setattr(sizing, "available_bytes", lambda device: 100 * 2**30)
     size, line = sizing.pack_size(runs, "auto", tmp_path, threads=1)
-    assert size == 4 and measured == [(30, 30, int(0.8 * 100 * 2**30), 1)]
+    assert size == 4 and measured == [(30, 30, int(sizing.AUTO_SHARE * 100 * 2**30), 1)]
     assert line.startswith("--pack auto: packs of up to 4 runs (fastest per trial at 4 of 1, 4, 16")
     # 1.4 GiB to fill: 1.1 x (1000 MiB + 133 MiB a trial above one) fits 3, not the fastest 4
-    monkeypatch.setattr(sizing, "available_bytes", lambda device: int(1.4 * 2**30 / 0.8))
+    monkeypatch.setattr(
+        sizing, "available_bytes", lambda device: int(1.4 * 2**30 / sizing.AUTO_SHARE)
+    )
     assert sizing.pack_size(runs, "auto", tmp_path)[0] == 3
 
 
@@ -108,7 +110,7 @@ def test_auto_shares_memory_and_runs_among_the_workers(study, tmp_path, monkeypa
     monkeypatch.setattr(sizing, "available_bytes", lambda device: 100 * 2**30)
     size, line = sizing.pack_size(runs, "auto", tmp_path, workers=2, threads=1)
     assert size == 3 and "shared by 2 workers" in line  # 6 runs, 2 workers: packs of 3
-    assert measured[-1] == (6, 3, int(0.8 * 100 * 2**30 / 2), 1)
+    assert measured[-1] == (6, 3, int(sizing.AUTO_SHARE * 100 * 2**30 / 2), 1)
 
 
 @pytest.mark.integration
