@@ -1,6 +1,7 @@
 """The `lit-evoae` command: LightningCLI over lit_evoae's systems and data modules."""
 
 import os
+import pydoc
 import re
 import shutil
 import sys
@@ -42,7 +43,7 @@ from lit_evoae.runs import (
     requeued_checkpoint,
     run_folder,
 )
-from lit_evoae.systems import CoevolutionaryAutoencoder
+from lit_evoae.systems import CanonicalAutoencoder, CoevolutionaryAutoencoder
 from lit_evoae.systems.sharding import check_split
 
 DESCRIPTION = (
@@ -117,8 +118,11 @@ class LitEvoAECLI(LightningCLI):
     wandb_offline = False  # set when W&B is configured but has no credentials
     _checked_checkpoint: tuple[str, int | None] | None = None  # (--ckpt_path, its epoch)
 
-    def __init__(self, *args, cache_as: str | None = None, **kwargs) -> None:
+    def __init__(
+        self, *args, cache_as: str | None = None, seeds: list[int] | None = None, **kwargs
+    ) -> None:
         self.cache_as = cache_as  # the console command's name: cli_cache keeps its answers
+        self.seeds = seeds  # a study's pack: one trial per seed, for a system that packs
         super().__init__(*args, **kwargs)
 
     def init_parser(self, **kwargs) -> LightningArgumentParser:
@@ -209,6 +213,8 @@ class LitEvoAECLI(LightningCLI):
             self._resume_in_own_folder(config)
         if self.subcommand == "fit":  # a process that trains: keep its freed memory
             keep_freed_memory()
+        if self.seeds is not None and packs(config["model"]):
+            config["model"]["init_args"]["seeds"] = list(self.seeds)
         wandb_loggers = _wandb_loggers(config)
         if wandb_loggers and not wandb_configured():
             # Without credentials wandb would stop the run to ask for a key; log offline,
@@ -321,6 +327,9 @@ class LitEvoAECLI(LightningCLI):
             save_autoencoder(self.model.autoencoder(), Path(folder) / keys.BEST_AUTOENCODER)
 
 
+#: The systems that train a study's pack of trials as one population.
+PACKABLE = (CoevolutionaryAutoencoder, CanonicalAutoencoder)
+
 #: Lightning's accelerator names that need hardware this machine may not have.
 HARDWARE = ("gpu", "cuda", "mps", "tpu", "hpu")
 
@@ -356,11 +365,16 @@ def _wandb_loggers(config) -> list:
 
 
 def build_cli(
-    args: list[str] | None = None, run: bool = True, cache_as: str | None = None
+    args: list[str] | None = None,
+    run: bool = True,
+    cache_as: str | None = None,
+    seeds: list[int] | None = None,
 ) -> LitEvoAECLI:
     """Parse `args` (default: sys.argv) and run the chosen subcommand (with `run=False`, `args`
     has no subcommand and only instantiates the classes); returns the CLI object. `cache_as`:
-    the console command's name, under which `cli_cache` keeps the parser's answers."""
+    the console command's name, under which `cli_cache` keeps the parser's answers. `seeds`:
+    a study's pack, one trial per seed, given to a system that packs (`packs`) as it is
+    built, so the pack's system is built once."""
     silence_notices()
     check_config_files(sys.argv[1:] if args is None else list(args))
     return LitEvoAECLI(
@@ -374,7 +388,16 @@ def build_cli(
         args=args,
         run=run,
         cache_as=cache_as,
+        seeds=seeds,
     )
+
+
+def packs(model) -> bool:
+    """Whether the configured model (its `class_path` and `init_args`) is one of
+    lit_evoae's systems, which train a pack of trials; a user's other LightningModule runs
+    its trials alone."""
+    found = pydoc.locate(str(model.get("class_path")))
+    return isinstance(found, type) and issubclass(found, PACKABLE)
 
 
 def main(cache_as: str | None = None) -> None:

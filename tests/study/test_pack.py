@@ -1,19 +1,23 @@
 """The pack's parts, without a process: its arguments, its trials' best cells and files."""
 
 import csv
+import functools
 from types import SimpleNamespace
 
 import pytest
 import pytorch_lightning as pl
 import torch
+import yaml
 
 from lit_evoae import keys
+from lit_evoae.cli import packs
 from lit_evoae.nets import layer_sizes
 from lit_evoae.population.stacked import StackedAutoencoder
-from lit_evoae.study.pack import TrialBests, pack_arguments
+from lit_evoae.study.pack import TrialBests, build_pack, pack_arguments
 from lit_evoae.study.results import write_result
 from lit_evoae.study.spec import Run
 from lit_evoae.study.trial_logs import TrialLog
+from lit_evoae.systems import CoevolutionaryAutoencoder
 
 
 def test_pack_arguments_are_the_first_runs_seeded_once(tmp_path):
@@ -85,3 +89,31 @@ def test_trial_bests_ignore_the_sanity_check():
     assert isinstance(bests, pl.Callback)
     with pytest.raises(AttributeError):
         bests.on_validation_end(SimpleNamespace(sanity_checking=False), None)
+
+
+def test_a_packs_system_is_built_once_with_every_runs_seed(tmp_path, tiny_coevolution, monkeypatch):
+    config = tmp_path / "run.yaml"
+    config.write_text(yaml.safe_dump(tiny_coevolution))
+    runs = [Run("v", trial, 100 + trial, (config,), ()) for trial in range(3)]
+    built = []
+    original = CoevolutionaryAutoencoder.__init__
+
+    @functools.wraps(original)  # the parser reads the signature
+    def counted(self, *args, **kwargs):
+        built.append(kwargs.get("seeds"))
+        original(self, *args, **kwargs)
+
+    monkeypatch.setattr(CoevolutionaryAutoencoder, "__init__", counted)
+    logging = tmp_path / "logging.yaml"
+    logging.write_text("trainer:\n  logger: false\n")
+    _, system = build_pack(runs, tmp_path / "pack", logging)
+    assert built == [[100, 101, 102]]  # once, as the pack: no one-trial system first
+    assert system.pack.seeds == [100, 101, 102]
+    assert system.pack.variants == ["v"] * 3
+
+
+def test_only_lit_evoaes_systems_take_a_packs_seeds():
+    assert packs({"class_path": "lit_evoae.systems.CanonicalAutoencoder"})
+    assert packs({"class_path": "lit_evoae.systems.CoevolutionaryAutoencoder"})
+    assert not packs({"class_path": "pytorch_lightning.demos.boring_classes.BoringModel"})
+    assert not packs({"class_path": "no.such.Module"})
