@@ -106,15 +106,18 @@ def submit_study(
     out = out.resolve()
     runs = study.runs(trials)
     done = finished_runs(runs, out, rerun)
-    write_plan(study, runs, out, wandb_project=wandb_project)
     pending = [index for index, run in enumerate(runs) if run not in done]
-    task_packs, unfinished = None, len(pending)
+    task_packs, unfinished, groups = None, len(pending), []
     if pack != 1:
         waiting = [runs[index] for index in pending]
         groups = packs(waiting, pack_limits(waiting, pack, study.name))
         position = {run.key: index for index, run in enumerate(runs)}
         task_packs = [[position[run.key] for run in group] for group in groups]
         pending = list(range(len(task_packs)))  # one array task per pack
+    # The packs too, as the local runner writes them: `status` reads a packed run's
+    # generation from its pack's log.
+    together = [[run.key for run in group] for group in groups if len(group) > 1]
+    write_plan(study, runs, out, wandb_project=wandb_project, packs=together)
     folder = out / "slurm" / datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
     (folder / "logs").mkdir(parents=True, exist_ok=True)
     plan = folder / "plan.json"

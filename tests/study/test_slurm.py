@@ -13,8 +13,11 @@ from test_runner import make_study, results
 from lit_evoae import keys
 from lit_evoae.errors import ConfigError
 from lit_evoae.study.cli import main
+from lit_evoae.study.folders import run_lock
+from lit_evoae.study.locks import locked
 from lit_evoae.study.slurm import PLACEHOLDER, _ranges, array_chunks, render
 from lit_evoae.study.spec import load_study
+from lit_evoae.study.status import planned_runs
 
 pytestmark = pytest.mark.slow  # a real SLURM
 
@@ -183,6 +186,15 @@ def test_with_pack_an_array_task_trains_a_pack(tiny_study, tmp_path, capsys):
     plan = json.loads((script.parent / "plan.json").read_text())
     assert plan["task_packs"] == [[0, 1, 2], [3]]
     assert "4 runs in 2 array task(s) of 1 array(s)" in printed
+    # While the first task's pack trains, status reads its generation from the pack's log.
+    runs, pack_of = planned_runs(out)
+    first = runs[0]
+    assert set(pack_of) == {run.key for run in runs[:3]}
+    pack_of[first.key].mkdir(parents=True)
+    (pack_of[first.key] / keys.LOG).write_text("generation 2/5 · x\n")
+    with locked(run_lock(first, out), "a task"):
+        main(["status", "--out", str(out)])
+    assert f"  {first.key} running: generation 2/5" in capsys.readouterr().out.splitlines()
 
 
 def test_a_packed_study_runs_as_an_array_on_a_real_slurm(
