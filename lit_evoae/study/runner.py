@@ -349,14 +349,25 @@ def write_plan(
     """The study's runs, in order, as `read_plan` reads them back (and the report groups them).
 
     It goes to `out/study.json` unless `path` says otherwise; runs write under `out`.
-    `packs` lists the runs (`variant/trial_NNN`) that train together, pack by pack.
+    `packs` lists the runs (`variant/trial_NNN`) that train together, pack by pack. A study
+    run in parts (`--only`) keeps in study.json the runs its earlier commands planned, so
+    `report` and `status` account for all of them, not the last command's alone.
     """
     path = path or out / keys.PLAN
     path.parent.mkdir(parents=True, exist_ok=True)
     command = {"set": [list(item) for item in study.sets], "only": list(study.only)}
-    history = _history(path)
+    previous = read_plan_file(path)
+    history = _history(previous)
     if not history or history[-1] != command:
         history.append(command)
+    records = [run.to_plan() for run in runs]
+    if path == out / keys.PLAN:
+        now = {run.key for run in runs}
+        earlier = [r for r in previous.get("runs", []) if _key(r) not in now]
+        records = earlier + records
+        listed, repacked = now | {_key(r) for r in earlier}, {k for p in packs or [] for k in p}
+        kept = [p for p in previous.get("packs", []) if set(p) <= listed and not set(p) & repacked]
+        packs = kept + (packs or [])
     plan = {
         "name": study.name,
         "out": str(out.resolve()),
@@ -364,7 +375,7 @@ def write_plan(
         "claims": [claim.to_plan() for claim in study.claims],
         "set": [list(item) for item in study.sets],
         "only": list(study.only),
-        "runs": [run.to_plan() for run in runs],
+        "runs": records,
         "packs": packs or [],
         "history": history,  # the --set and --only of every command that wrote here
         **({"task_packs": task_packs} if task_packs is not None else {}),
@@ -373,8 +384,15 @@ def write_plan(
     atomic_write_text(path, json.dumps(plan, indent=1))
 
 
-def _history(path: Path) -> list[dict]:
-    plan = read_plan_file(path)
+def _key(record: dict) -> str | None:
+    """The `variant/trial_NNN` of a plan's run record; None for one that is not whole."""
+    try:
+        return Run.from_plan(record).key
+    except (ConfigError, TypeError, ValueError):
+        return None
+
+
+def _history(plan: dict) -> list[dict]:
     if not plan:
         return []
     if "history" in plan:

@@ -2,6 +2,7 @@
 
 import csv
 import json
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -188,3 +189,30 @@ def test_a_plan_naming_a_finished_run_is_read_by_the_locked_runner(tmp_path):
 def test_a_config_error_is_not_swallowed(tmp_path):
     with pytest.raises(ConfigError):
         Run.from_plan({"variant": "/abs", "trial": 0, "seed": 1, "configs": [], "overrides": []})
+
+
+def test_a_study_run_in_parts_keeps_every_parts_runs_in_its_plan(tmp_path):
+    """`run --only 'none'` and then `run --only 'random*'` over one --out: study.json, and so
+    status and the report's accounting, hold both commands' runs."""
+    from lit_evoae.study.runner import write_plan
+
+    out = tmp_path / "out"
+    study = SimpleNamespace(name="s", sets=(), only=("none",), claims=())
+    first = [Run("none", t, t, (), (), (("pruning", "none"),)) for t in range(2)]
+    write_plan(study, first, out, packs=[[run.key for run in first]])
+    for run in first:
+        finish(run, out, 0.2)
+    second = [Run("random_fixed", t, t, (), (), (("pruning", "random"),)) for t in range(2)]
+    study.only = ("random*",)
+    write_plan(study, [second[0], first[0]], out)  # first[0] planned again: listed once
+    write_plan(study, second, out)
+    states = {state.run.key: state.state for state in run_states(out)}
+    assert states == {
+        "none/trial_000": "finished",
+        "none/trial_001": "finished",
+        "random_fixed/trial_000": "missing",
+        "random_fixed/trial_001": "missing",
+    }
+    plan = json.loads((out / keys.PLAN).read_text())
+    assert [c["only"] for c in plan["history"]] == [["none"], ["random*"]]
+    assert plan["packs"] == [["none/trial_000", "none/trial_001"]]  # the first part's pack
