@@ -213,7 +213,7 @@ class LitEvoAECLI(LightningCLI):
             self._resume_in_own_folder(config)
         if self.subcommand == "fit":  # a process that trains: keep its freed memory
             keep_freed_memory()
-        if self.seeds is not None and packs(config["model"]):
+        if self.seeds is not None and packable(config["model"]):
             config["model"]["init_args"]["seeds"] = list(self.seeds)
         wandb_loggers = _wandb_loggers(config)
         if wandb_loggers and not wandb_configured():
@@ -373,7 +373,7 @@ def build_cli(
     """Parse `args` (default: sys.argv) and run the chosen subcommand (with `run=False`, `args`
     has no subcommand and only instantiates the classes); returns the CLI object. `cache_as`:
     the console command's name, under which `cli_cache` keeps the parser's answers. `seeds`:
-    a study's pack, one trial per seed, given to a system that packs (`packs`) as it is
+    a study's pack, one trial per seed, given to a system that packs (`packable`) as it is
     built, so the pack's system is built once."""
     silence_notices()
     check_config_files(sys.argv[1:] if args is None else list(args))
@@ -392,7 +392,7 @@ def build_cli(
     )
 
 
-def packs(model) -> bool:
+def packable(model) -> bool:
     """Whether the configured model (its `class_path` and `init_args`) is one of
     lit_evoae's systems, which train a pack of trials; a user's other LightningModule runs
     its trials alone."""

@@ -10,7 +10,7 @@ import torch
 import yaml
 
 from lit_evoae import keys
-from lit_evoae.cli import packs
+from lit_evoae.cli import packable
 from lit_evoae.nets import layer_sizes
 from lit_evoae.population.stacked import StackedAutoencoder
 from lit_evoae.study.pack import TrialBests, build_pack, pack_arguments
@@ -113,7 +113,7 @@ def test_a_packs_system_is_built_once_with_every_runs_seed(tmp_path, tiny_coevol
 
 
 def test_only_lit_evoaes_systems_take_a_packs_seeds():
-    assert packs({"class_path": "lit_evoae.systems.CanonicalAutoencoder"})
-    assert packs({"class_path": "lit_evoae.systems.CoevolutionaryAutoencoder"})
-    assert not packs({"class_path": "pytorch_lightning.demos.boring_classes.BoringModel"})
-    assert not packs({"class_path": "no.such.Module"})
+    assert packable({"class_path": "lit_evoae.systems.CanonicalAutoencoder"})
+    assert packable({"class_path": "lit_evoae.systems.CoevolutionaryAutoencoder"})
+    assert not packable({"class_path": "pytorch_lightning.demos.boring_classes.BoringModel"})
+    assert not packable({"class_path": "no.such.Module"})
