@@ -112,7 +112,7 @@ def _run_locked(
         runs,
         out,
         wandb_project=wandb_project,
-        packs=[[run.key for run in group] for group in groups if len(group) > 1],
+        groups=groups,
     )
     lines = describe_packs(groups, limits) + (kinds_apart(pending) if pack != 1 else [])
     for line in lines:
@@ -342,16 +342,17 @@ def write_plan(
     out: Path,
     path: Path | None = None,
     wandb_project: str | None = None,
-    packs: list[list[str]] | None = None,
+    groups: list[list[Run]] | None = None,
     task_packs: list[list[int]] | None = None,
     keep_checkpoints: bool = False,
 ) -> None:
     """The study's runs, in order, as `read_plan` reads them back (and the report groups them).
 
     It goes to `out/study.json` unless `path` says otherwise; runs write under `out`.
-    `packs` lists the runs (`variant/trial_NNN`) that train together, pack by pack. A study
-    run in parts (`--only`) keeps in study.json the runs its earlier commands planned, so
-    `report` and `status` account for all of them, not the last command's alone.
+    `groups`: the runs as they train; each of more than one run is a pack, listed under
+    `packs` by its runs' keys (`variant/trial_NNN`). A study run in parts (`--only`) keeps
+    in study.json the runs its earlier commands planned, so `report` and `status` account
+    for all of them, not the last command's alone.
     """
     path = path or out / keys.PLAN
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -361,13 +362,18 @@ def write_plan(
     if not history or history[-1] != command:
         history.append(command)
     records = [run.to_plan() for run in runs]
-    if path == out / keys.PLAN:
+    packs = [[run.key for run in group] for group in groups or [] if len(group) > 1]
+    if path == out / keys.PLAN:  # not a SLURM submission's own plan
         now = {run.key for run in runs}
-        earlier = [r for r in previous.get("runs", []) if _key(r) not in now]
+        earlier = [record for record in previous.get("runs", []) if _key(record) not in now]
         records = earlier + records
-        listed, repacked = now | {_key(r) for r in earlier}, {k for p in packs or [] for k in p}
-        kept = [p for p in previous.get("packs", []) if set(p) <= listed and not set(p) & repacked]
-        packs = kept + (packs or [])
+        listed = now | {_key(record) for record in earlier}
+        packed_now = {key for pack in packs for key in pack}
+        packs = [
+            pack
+            for pack in previous.get("packs", [])
+            if set(pack) <= listed and not set(pack) & packed_now
+        ] + packs
     plan = {
         "name": study.name,
         "out": str(out.resolve()),
@@ -376,7 +382,7 @@ def write_plan(
         "set": [list(item) for item in study.sets],
         "only": list(study.only),
         "runs": records,
-        "packs": packs or [],
+        "packs": packs,
         "history": history,  # the --set and --only of every command that wrote here
         **({"task_packs": task_packs} if task_packs is not None else {}),
         **({"keep_checkpoints": True} if keep_checkpoints else {}),

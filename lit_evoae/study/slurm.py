@@ -116,8 +116,7 @@ def submit_study(
         pending = list(range(len(task_packs)))  # one array task per pack
     # The packs too, as the local runner writes them: `status` reads a packed run's
     # generation from its pack's log.
-    together = [[run.key for run in group] for group in groups if len(group) > 1]
-    write_plan(study, runs, out, wandb_project=wandb_project, packs=together)
+    write_plan(study, runs, out, wandb_project=wandb_project, groups=groups)
     folder = out / "slurm" / datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
     (folder / "logs").mkdir(parents=True, exist_ok=True)
     plan = folder / "plan.json"

@@ -199,7 +199,7 @@ def test_a_study_run_in_parts_keeps_every_parts_runs_in_its_plan(tmp_path):
     out = tmp_path / "out"
     study = SimpleNamespace(name="s", sets=(), only=("none",), claims=())
     first = [Run("none", t, t, (), (), (("pruning", "none"),)) for t in range(2)]
-    write_plan(study, first, out, packs=[[run.key for run in first]])
+    write_plan(study, first, out, groups=[first])
     for run in first:
         finish(run, out, 0.2)
     second = [Run("random_fixed", t, t, (), (), (("pruning", "random"),)) for t in range(2)]
