@@ -223,13 +223,19 @@ def calibrated(
     return calibration
 
 
+def training_environment(threads: int) -> dict[str, str]:
+    """The environment of a process the study tool starts to train (a run, a pack, a
+    calibration's pack): this one's, with `threads` threads for torch."""
+    return {**os.environ, "OMP_NUM_THREADS": str(threads)}
+
+
 def measure(runs: list[Run], threads: int, folder: Path) -> Measured:
     """Train `runs` as one pack in a fresh process, as the runner's pack processes are set
     up (one process per size: memory freed by a smaller pack and kept would count)."""
     folder.mkdir(parents=True, exist_ok=True)
     spec = folder / "calibration.json"
     spec.write_text(json.dumps({"runs": [run.to_plan() for run in runs], "folder": str(folder)}))
-    environment = {**os.environ, "OMP_NUM_THREADS": str(threads)}
+    environment = training_environment(threads)
     log = folder / "log.txt"
     with log.open("w") as handle:
         done = subprocess.run(

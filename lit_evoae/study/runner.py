@@ -25,6 +25,7 @@ from lit_evoae import keys
 from lit_evoae.errors import ConfigError
 from lit_evoae.io import atomic_write_text
 from lit_evoae.runs import latest_preemption_checkpoint
+from lit_evoae.study.calibration import training_environment
 from lit_evoae.study.folders import (
     clear_own_folder,
     make_own_folder,
@@ -308,7 +309,7 @@ def _run_pack_locked(
         "keep_checkpoints": keep_checkpoints,
     }
     atomic_write_text(folder / keys.PACK, json.dumps(spec, indent=1))
-    environment = {**os.environ, "OMP_NUM_THREADS": str(threads)}
+    environment = training_environment(threads)
     command = [sys.executable, "-m", "lit_evoae.study.pack", str(folder / keys.PACK)]
     log = folder / keys.LOG
     with log.open("a") as handle:
@@ -453,7 +454,7 @@ def _run_one_locked(run, out, threads, wandb_project, descriptor) -> dict:
     atomic_write_text(logging, yaml.safe_dump(logging_config(run, folder, wandb_project)))
     command = [sys.executable, "-m", "lit_evoae.cli", "fit", *fit_arguments(run, folder, logging)]
     command += ["--ckpt_path", str(resume)] if resume else []
-    environment = {**os.environ, "OMP_NUM_THREADS": str(threads)}
+    environment = training_environment(threads)
     start = time.perf_counter()
     log = folder / keys.LOG
     with log.open("a") as handle:
