@@ -57,15 +57,16 @@ def train_pass(
     `targets` (n, batch, features) from `inputs`: the same minibatch, or with `corrupt` (a
     denoising system's) a corrupted copy of it. Returns the losses of every step, (steps, n).
     """
-    losses = []
-    for step, start in enumerate(range(0, orders.shape[1], batch_size)):
+    starts = range(0, orders.shape[1], batch_size)
+    losses = torch.empty(len(starts), orders.shape[0], device=data.device)
+    for step, start in enumerate(starts):
         targets = data[orders[:, start : start + batch_size]]
         inputs = targets if corrupt is None else corrupt(targets)
         step_losses = losses_of(step, inputs, targets)
         step_losses.sum().backward()
         adam.step_(population, learning_rates, masked)  # consumes the gradients
-        losses.append(step_losses.detach())
-    return torch.stack(losses)
+        losses[step] = step_losses.detach()
+    return losses
 
 
 def steps_per_pass(examples: int, batch_size: int) -> int:
