@@ -8,9 +8,11 @@ from lit_evoae.nets import eval_mode
 
 #: Most elements one scoring pass of a population may output at once. A larger population is
 #: scored a chunk of rows at a time, so its passing tensors stay the same size however large
-#: the pack: whole-population ones grew with it, crossed glibc's mmap threshold at about 100
-#: trials of the paper's networks and made peak memory jump unpredictably (issue 32).
-CHUNK_ELEMENTS = 2**25
+#: the pack (issue 32). At 2**25 (128 MiB outputs) each validation left a few hundred MB of
+#: freed heap that the training step's smaller tensors could not reuse: a coevolution pack
+#: of 16 trials peaked anywhere from 1617 to 2264 MiB (5 processes). At 2**22 (16 MiB, the
+#: size of the step's own) 1306 to 1361 MiB (5), no slower (one thread, this project's CPU).
+CHUNK_ELEMENTS = 2**22
 
 
 def row_chunks(rows: slice, per_row: int) -> list[slice]:
