@@ -3,9 +3,8 @@
 For each regime and operator, that operator's runs are calibrated as `--pack auto` does
 for a study of them (lit_evoae.study.calibration, packs of 1, 4, 16, ... up to the
 largest size below, a fresh cache), and its estimate is read for each size. (Each
-operator alone: `--pack auto` calibrates on the study's own runs of a kind, and a mixed
-pack of 128 peaked at 4.6-5.3 GiB in 4 processes, one operator's at 5.1-8.9, above 7.5
-in 23 of 27.)
+operator alone, as `--pack auto` would calibrate a study of that operator: it calibrates
+on the study's own runs of a kind, so a pack has the composition it measured.)
 Then each pack is built and trained for the calibration's generations in a fresh
 process, by the calibration's own `measure` (set up as the runner's pack processes are,
 one thread; its peak resident set, VmHWM, counts memory freed but kept by the

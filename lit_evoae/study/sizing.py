@@ -19,9 +19,10 @@ from lit_evoae.systems import CanonicalAutoencoder, CoevolutionaryAutoencoder
 
 AUTO = "auto"
 #: The share of the free memory `--pack auto`'s packs may peak at, all workers' together.
-#: Calibration measures each size once, but the same pack's peak differs from one process
-#: to the next by up to 1.75x (one coevolution pack of 128: 5.1 to 8.9 GiB; glibc's heap,
-#: docs/guide/studies.md): a pack measured at the low end must still fit at the high end.
+#: Set when the same pack's peak differed by up to 1.75x from one process to the next
+#: (glibc's heap; a few percent since aecbfd2 and 973d456, docs/guide/studies.md) and kept:
+#: auto takes the fastest size, which memory seldom bounds, and a pack killed for memory
+#: loses hours.
 AUTO_SHARE = 0.55
 #: Where auto cannot measure (a GPU), the share it fills by the formula, which counts only
 #: the populations: the rest is left for the data, autograd and everything else.
