@@ -58,3 +58,22 @@ def test_a_pass_takes_every_minibatch_in_each_rows_order_and_lowers_the_loss():
             losses_of,
         )
     assert bool((last.mean(0) < first.mean(0)).all())
+
+
+def test_a_pass_returns_each_steps_losses_in_the_losses_own_dtype():
+    torch.manual_seed(0)
+    population = StackedAutoencoder(2, *layer_sizes(6, [4], 2)).double()
+    adam = StackedAdam(population)
+    data = torch.rand(5, 6, dtype=torch.float64).round()
+    orders = torch.stack([torch.arange(5), torch.arange(5).flip(0)])
+    returned = []
+
+    def losses_of(step, inputs, targets):
+        losses = reconstruction_l1(population(inputs), inputs)
+        returned.append(losses.detach().clone())
+        return losses
+
+    rates = torch.full((2,), 0.05, dtype=torch.float64)
+    losses = train_pass(population, adam, rates, data, orders, 2, losses_of)
+    assert losses.dtype == torch.float64  # a float64 population's losses are not rounded
+    assert torch.equal(losses, torch.stack(returned))
