@@ -92,26 +92,31 @@ class Preemption(pl.Callback):
         self.signals = list(signals) if signals is not None else ["SIGUSR1", "SIGTERM", "SIGINT"]
         self.requeue = requeue
         self.command: list[str] | None = None  # the run's argv, for the resume hint (the CLI)
-        self.received: str | None = None
+        self.received: str | None = None  # the first of `signals` to arrive
+        self.interrupted = False  # Ctrl-C pressed once
         self.saved: str | None = None  # the checkpoint taken after the signal
         self._previous: dict[int, object] = {}
 
     def _note(self, signum: int, _frame) -> None:
         name = signal.Signals(signum).name
         if name == "SIGINT":
-            if self.received == "SIGINT":
+            if self.interrupted:
                 raise KeyboardInterrupt  # a second Ctrl-C: stop now, without a checkpoint
+            self.interrupted = True
             sys.stderr.write(
                 "\nlit-evoae: SIGINT (Ctrl-C): stopping when this generation ends, with a "
                 "checkpoint to resume from; press Ctrl-C again to stop now, without one\n"
             )
-        self.received = name
+        # The first signal is the reason: `scontrol requeue` after SIGUSR1 brings SLURM's
+        # SIGTERM moments later, and the report must still name the warning signal.
+        self.received = self.received or name
 
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         # After Lightning registered its handlers, so these replace them for the training.
         if threading.current_thread() is not threading.main_thread():
             return  # signal handlers can only be set from the main thread
         self.received = self.saved = None
+        self.interrupted = False
         for name in self.signals:
             number = getattr(signal, name)
             self._previous[number] = signal.signal(number, self._note)

@@ -15,7 +15,7 @@ import torch
 import yaml
 
 from lit_evoae import keys
-from lit_evoae.callbacks import Preempted
+from lit_evoae.callbacks import Preempted, Preemption
 from lit_evoae.cli import build_cli
 from lit_evoae.systems.base import PopulationCallback
 
@@ -323,6 +323,19 @@ def test_a_requeued_slurm_job_resumes_its_run_in_its_own_folder(
     )
     assert sorted(p.name for p in (tmp_path / "lightning_logs").iterdir()) == ["version_0"]
     assert validated_epochs(tmp_path / "lightning_logs" / "version_0") == [0, 1, 2, 3]
+
+
+def test_the_stop_names_the_first_signal_not_the_sigterm_that_follows_a_requeue(capsys):
+    """After SIGUSR1 the callback runs `scontrol requeue`, and SLURM's SIGTERM can arrive
+    before the stop is reported; the report names the warning signal."""
+    callback = Preemption()
+    callback._note(signal.SIGUSR1, None)
+    callback._note(signal.SIGTERM, None)
+    assert callback.received == "SIGUSR1"
+    callback._note(signal.SIGINT, None)  # Ctrl-C too: the reason stays, a second one stops now
+    assert callback.received == "SIGUSR1" and "Ctrl-C again" in capsys.readouterr().err
+    with pytest.raises(KeyboardInterrupt):
+        callback._note(signal.SIGINT, None)
 
 
 def test_the_resume_command_is_the_runs_own_with_its_checkpoint():
