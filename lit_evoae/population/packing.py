@@ -126,8 +126,14 @@ class Pack:
         if self.trial_logs is not None:
             self.trial_logs.add(key, values, trials, options.get("reduce_fx", "mean"))
             return
-        for trial, value in zip(trials.tolist(), values, strict=True):
-            module.log(keys.trial(key, trial), value, **options)
+        for name, value in self.named(key, values, trials.tolist()).items():
+            module.log(name, value, **options)
+
+    def named(self, key: str, values: Tensor, trials: Sequence[int] | None = None) -> dict:
+        """Each trial's value of `key` (values: of every trial, or of `trials`) under the
+        trial's own name (`keys.trial`), as a pack without trial logs logs them."""
+        trials = range(len(self)) if trials is None else trials
+        return {keys.trial(key, t): v for t, v in zip(trials, values, strict=True)}
 
     def log_by_trial(
         self, module, key: str, values: Tensor, rows: Tensor, reduce_fx: str = "mean", **options

@@ -222,8 +222,7 @@ class AutoencoderSystem(pl.LightningModule, ABC):
             best = name == "train_l1_best"
             metrics[keys.final(name)] = values.min() if best else values.mean()
             if each:
-                reduced = self._reduced(name, values)
-                metrics.update({keys.trial(keys.final(name), t): v for t, v in enumerate(reduced)})
+                metrics.update(self.pack.named(keys.final(name), self._reduced(name, values)))
         if self.pack.trial_logs is None:
             train = per_cell["train_l1_mean"]
             metrics.update({keys.cell(keys.final("train_l1"), c): v for c, v in enumerate(train)})

@@ -47,6 +47,19 @@ def test_means_and_each_reduce_within_each_trial():
     assert pack.means(values[rows], rows).tolist() == [1.0, 20.0]
 
 
+def test_named_gives_each_trials_value_its_trials_own_key():
+    pack = Pack([1, 2, 3])
+    values = torch.tensor([0.5, 0.25, 0.125])
+    assert pack.named("final/train_l1_mean", values) == {
+        "final/train_l1_mean/trial_00": 0.5,
+        "final/train_l1_mean/trial_01": 0.25,
+        "final/train_l1_mean/trial_02": 0.125,
+    }
+    assert list(pack.named("val/l1", values[:2], [2, 0])) == ["val/l1/trial_02", "val/l1/trial_00"]
+    with pytest.raises(ValueError):  # a value per trial named, no fewer
+        pack.named("val/l1", values[:2])
+
+
 def test_a_run_alone_is_a_pack_of_its_own_seed_and_bad_seeds_name_the_field():
     torch.manual_seed(42)
     alone = Pack.of_run(None, cells=10)
