@@ -1,12 +1,14 @@
 """The report's grid sections: heatmaps, quality against capacity (Pareto front), network
-size over generations, and the best combination per group (the paper's third claim)."""
+size over generations, the best combination per group (the paper's third claim), and the
+groups side by side (a study of networks, cell evaluations or population sizes)."""
 
 from pathlib import Path
 from statistics import median
 
 from lit_evoae import keys
 from lit_evoae.study.claims import ALPHA
-from lit_evoae.study.grid import best_and_ties
+from lit_evoae.study.fragments import UNKNOWN
+from lit_evoae.study.grid import Summary, best_and_ties
 from lit_evoae.study.grid_plots import (
     CAPACITY,
     heatmap_groups,
@@ -15,7 +17,7 @@ from lit_evoae.study.grid_plots import (
     plot_sizes,
     summaries,
 )
-from lit_evoae.study.results import by_group
+from lit_evoae.study.results import COMPARED_AXIS, PRUNED_WITH, by_group, natural_order
 
 METRIC = keys.FINAL_TRAIN_L1_MEAN
 
@@ -45,6 +47,60 @@ def grid_sections(results: list[dict], folder: Path, compare, holm, subtitle: st
         plot_sizes(grouped, folder / "size_curves.png", subtitle)
         lines += ["", "## Network size over generations", "", "![sizes](size_curves.png)"]
     lines += ["", "## Best combination per group", "", _best_text(grouped, compare, holm), ""]
+    across = _across_text(grouped, compare, holm)
+    lines += ["## Across groups", "", across, ""] if across else []
+    return "\n".join(lines)
+
+
+def pruning_label(result: dict) -> str:
+    """What a run pruned with, comparable between groups: its pruning variant where the
+    study has a pruning axis, else its operator and schedule (`none` without pruning)."""
+    if COMPARED_AXIS in result["choices"]:
+        return result["choices"][COMPARED_AXIS]
+    operator, schedule = (result.get(field, UNKNOWN) for field in PRUNED_WITH)
+    return operator if operator == schedule else f"{operator} {schedule}"
+
+
+def _across_text(grouped, compare, holm) -> str:
+    """The groups side by side where the study varies more than pruning (a network, a cell
+    evaluation, a population size): for each pruning found in several groups, every group's
+    n, median and IQR of the metric, and each group against the lowest (two-sided
+    Mann-Whitney, Holm over that pruning's tests; r > 0: higher, i.e. worse). Empty when no
+    pruning is in two groups."""
+    values: dict[str, dict[str, list[float]]] = {}
+    for group, variants in grouped:
+        for runs in variants.values():
+            for run in runs:
+                if run.get(METRIC) is not None:
+                    per_group = values.setdefault(pruning_label(run), {})
+                    per_group.setdefault(group, []).append(run[METRIC])
+    shared = {label: found for label, found in values.items() if len(found) > 1}
+    if not shared:
+        return ""
+    lines = [
+        f"{METRIC} of each group, per pruning; each group against the lowest (two-sided "
+        f"Mann-Whitney, Holm-corrected per pruning; effect r > 0: higher, i.e. worse):",
+        "",
+        "| pruning | group | n | median | IQR | p vs lowest (Holm) | effect vs lowest |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for label in sorted(shared, key=natural_order):
+        found = shared[label]
+        best = best_and_ties(found, compare, holm, ALPHA)
+        lowest = found[best["best"]]
+        for group in found:  # in the groups' order
+            summary = Summary.of(found[group])
+            if group == best["best"]:
+                tested = ("lowest", "–")
+            elif group in best["p_holm"]:
+                effect = compare(found[group], lowest)[1]
+                tested = (f"{best['p_holm'][group]:.3g}", f"{effect:+.2f}")
+            else:
+                tested = ("–", "–")  # too few runs to test
+            lines.append(
+                f"| {label} | {group} | {summary.n} | {summary.median:.4f} | "
+                f"{summary.high - summary.low:.4f} | {tested[0]} | {tested[1]} |"
+            )
     return "\n".join(lines)
 
 

@@ -94,3 +94,48 @@ def test_heatmaps_share_one_colour_scale_and_layout_and_show_missing_cells(out, 
         assert [t.get_text() for t in panel.get_yticklabels()] == ["random", "conjunctive", "none"]
         assert [t.get_text() for t in panel.get_xticklabels()] == ["fixed", "exponential"]
     plt.close(figure)
+
+
+def test_the_report_sets_the_groups_side_by_side_per_pruning(out):
+    """Across groups: `none` in three regimes (tiny's two runs too few to test), and
+    random_exponential in two; variants in one group only have no row."""
+    text = (write_report(out) / keys.REPORT_MD).read_text()
+    across = text.split("## Across groups")[1].split("\n## ")[0]
+    rows = [line for line in across.splitlines() if line.startswith("| none") or "random" in line]
+    assert rows == [
+        "| none | regime=canonical | 3 | 0.2700 | 0.0100 | 0.2 | +1.00 |",
+        "| none | regime=coevolution | 3 | 0.1500 | 0.0100 | lowest | – |",
+        "| none | regime=tiny | 2 | 0.3050 | 0.0050 | 0.2 | +1.00 |",
+        "| random_exponential | regime=canonical | 3 | 0.4500 | 0.0100 | 0.1 | +1.00 |",
+        "| random_exponential | regime=coevolution | 3 | 0.1000 | 0.0100 | lowest | – |",
+    ]
+
+
+def test_a_study_without_a_pruning_axis_compares_its_groups(tmp_path):
+    """A study of networks, say, without pruning: each group holds one variant, so only the
+    side-by-side table compares them."""
+    quality = {"standard": [0.10, 0.11, 0.12, 0.13, 0.14], "large": [0.20, 0.21, 0.22, 0.23, 0.24]}
+    quality["small"] = [0.105, 0.115, 0.125, 0.135, 0.145]
+    for network, values in quality.items():
+        for trial, value in enumerate(values):
+            folder = tmp_path / network / f"trial_{trial:03d}"
+            folder.mkdir(parents=True)
+            record = {
+                "variant": network,
+                "trial": trial,
+                "seed": trial,
+                "choices": {"network": network},
+                **pruned_with("none"),
+                keys.TEST_L1: value,
+                keys.MODEL_SPARSITY: 0.0,
+                keys.FINAL_TRAIN_L1_MEAN: value,
+            }
+            (folder / keys.RESULT).write_text(json.dumps(record))
+            (folder / keys.METRICS_CSV).write_text(f"epoch,{keys.VAL_L1}\n0,{value}\n")
+    text = (write_report(tmp_path) / keys.REPORT_MD).read_text()
+    across = text.split("## Across groups")[1]
+    # 5 against 5, fully apart: exact two-sided p = 2/252, doubled by Holm over two tests;
+    # small against standard: p = 0.69 (exact), Holm keeps the larger of 2*0.0079 and 0.69.
+    assert "| none | network=large | 5 | 0.2200 | 0.0200 | 0.0159 | +1.00 |" in across
+    assert "| none | network=standard | 5 | 0.1200 | 0.0200 | lowest | – |" in across
+    assert "| none | network=small | 5 | 0.1250 | 0.0200 | 0.69 | +0.20 |" in across
