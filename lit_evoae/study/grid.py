@@ -82,11 +82,14 @@ def pareto_front(points: dict[str, tuple[float, float]]) -> list[str]:
 def best_and_ties(values: dict[str, list[float]], compare, holm, alpha: float) -> dict:
     """The variant of lowest median, and every variant not significantly different from it
     (two-sided Mann-Whitney against the best, Holm-corrected over those tests): the set from
-    which data of this size cannot single out one best combination."""
+    which data of this size cannot single out one best combination. `effect`: each tested
+    variant's effect size against the best, as `compare` gives it."""
     best = min(values, key=lambda name: median(values[name]))
     others = [name for name in sorted(values) if name != best]
     tested = [name for name in others if len(values[name]) + len(values[best]) >= 3]
-    adjusted = holm([compare(values[name], values[best])[0] for name in tested])
+    outcomes = [compare(values[name], values[best]) for name in tested]
+    adjusted = holm([p for p, _ in outcomes])
     p_values = dict(zip(tested, adjusted, strict=True))
     ties = [name for name in others if p_values.get(name, 1.0) >= alpha]
-    return {"best": best, "ties": ties, "p_holm": p_values}
+    effects = {name: effect for name, (_, effect) in zip(tested, outcomes, strict=True)}
+    return {"best": best, "ties": ties, "p_holm": p_values, "effect": effects}

@@ -87,14 +87,12 @@ def _across_text(grouped, compare, holm) -> str:
     for label in sorted(shared, key=natural_order):
         found = shared[label]
         best = best_and_ties(found, compare, holm, ALPHA)
-        lowest = found[best["best"]]
         for group in found:  # in the groups' order
             summary = Summary.of(found[group])
             if group == best["best"]:
                 tested = ("lowest", "–")
             elif group in best["p_holm"]:
-                effect = compare(found[group], lowest)[1]
-                tested = (f"{best['p_holm'][group]:.3g}", f"{effect:+.2f}")
+                tested = (f"{best['p_holm'][group]:.3g}", f"{best['effect'][group]:+.2f}")
             else:
                 tested = ("–", "–")  # too few runs to test
             lines.append(

@@ -55,13 +55,14 @@ def test_the_best_and_those_not_significantly_worse():
     found = best_and_ties(values, compare, holm, 0.05)
     assert found["best"] == "best" and found["ties"] == ["close"]
     assert found["p_holm"]["worse"] < 0.05 <= found["p_holm"]["close"]
+    assert found["effect"]["worse"] == 1.0  # every "worse" value above every "best" one
     values["close"] = [v + 0.2 for v in values["close"]]
     assert best_and_ties(values, compare, holm, 0.05)["ties"] == []
 
 
 def test_too_few_trials_to_test_leave_a_variant_tied():
     found = best_and_ties({"a": [0.1], "b": [0.2]}, compare, holm, 0.05)
-    assert found == {"best": "a", "ties": ["b"], "p_holm": {}}
+    assert found == {"best": "a", "ties": ["b"], "p_holm": {}, "effect": {}}
 
 
 @pytest.mark.parametrize("values", [[0.1, 0.2], [0.3]])
