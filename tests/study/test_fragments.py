@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from hand_made import write_result
 
 from lit_evoae import keys
 from lit_evoae.study import grid_plots
@@ -100,23 +101,16 @@ def test_fragments_that_also_set_the_network_pack_apart_and_the_log_says_why(tmp
 
 @pytest.mark.integration
 def test_a_report_row_over_an_unknown_pruning_says_unknown(tmp_path):
-    import json
-
     for variant, pruned in (("none", ("none", "none")), ("odd", ("unknown", "unknown"))):
         for trial in range(2):
-            folder = tmp_path / variant / f"trial_{trial:03d}"
-            folder.mkdir(parents=True)
             record = {
-                "variant": variant,
-                "trial": trial,
-                "seed": trial,
                 "choices": {"pruning": variant},
                 "operator": pruned[0],
                 "schedule": pruned[1],
                 keys.TEST_L1: 0.3 + trial / 10,
                 keys.MODEL_SPARSITY: 0.0,
             }
-            (folder / keys.RESULT).write_text(json.dumps(record))
+            folder = write_result(tmp_path, variant, trial, record)
             (folder / keys.METRICS_CSV).write_text(f"epoch,{keys.VAL_L1}\n0,0.3\n")
     main(["report", str(tmp_path)])
     with (tmp_path / "report" / keys.REPORT_CSV).open() as handle:

@@ -2,11 +2,10 @@
 the best combination, in two regimes and a group that has one variant."""
 
 import csv
-import json
 
 import matplotlib.pyplot as plt
 import pytest
-from hand_made import pruned_with
+from hand_made import pruned_with, write_result
 
 from lit_evoae import keys
 from lit_evoae.study import grid_plots
@@ -28,12 +27,7 @@ def out(tmp_path):
     entries = {**QUALITY, ("tiny", "none"): ([0.3, 0.31], 1.0)}
     for (regime, pruning), (values, capacity) in entries.items():
         for trial, value in enumerate(values):
-            folder = tmp_path / f"{regime}__{pruning}" / f"trial_{trial:03d}"
-            folder.mkdir(parents=True)
             record = {
-                "variant": f"{regime}__{pruning}",
-                "trial": trial,
-                "seed": trial,
                 "choices": {"regime": regime, "pruning": pruning},
                 **pruned_with(pruning),
                 keys.TEST_L1: value,
@@ -42,7 +36,7 @@ def out(tmp_path):
                 keys.final("capacity"): capacity,
                 keys.MODEL_ENCODER_LIVE: 100 * capacity,
             }
-            (folder / keys.RESULT).write_text(json.dumps(record))
+            folder = write_result(tmp_path, f"{regime}__{pruning}", trial, record)
             with (folder / keys.METRICS_CSV).open("w", newline="") as handle:
                 writer = csv.writer(handle)
                 writer.writerow(
@@ -118,19 +112,14 @@ def test_a_study_without_a_pruning_axis_compares_its_groups(tmp_path):
     quality["small"] = [0.105, 0.115, 0.125, 0.135, 0.145]
     for network, values in quality.items():
         for trial, value in enumerate(values):
-            folder = tmp_path / network / f"trial_{trial:03d}"
-            folder.mkdir(parents=True)
             record = {
-                "variant": network,
-                "trial": trial,
-                "seed": trial,
                 "choices": {"network": network},
                 **pruned_with("none"),
                 keys.TEST_L1: value,
                 keys.MODEL_SPARSITY: 0.0,
                 keys.FINAL_TRAIN_L1_MEAN: value,
             }
-            (folder / keys.RESULT).write_text(json.dumps(record))
+            folder = write_result(tmp_path, network, trial, record)
             (folder / keys.METRICS_CSV).write_text(f"epoch,{keys.VAL_L1}\n0,{value}\n")
     text = (write_report(tmp_path) / keys.REPORT_MD).read_text()
     across = text.split("## Across groups")[1]

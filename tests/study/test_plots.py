@@ -1,11 +1,11 @@
 """The plots on hand-made results: one file each, n under every box, curves in epoch order."""
 
 import csv
-import json
 from pathlib import Path
 
 import matplotlib.pyplot as plt
 import pytest
+from hand_made import write_result
 
 from lit_evoae import keys
 from lit_evoae.study import plots
@@ -16,18 +16,13 @@ from lit_evoae.study.results import load_results
 def results(tmp_path):
     for pruning, values in {"none": [0.3, 0.32, 0.31], "random_fixed": [0.2, 0.25]}.items():
         for trial, value in enumerate(values):
-            folder = tmp_path / pruning / f"trial_{trial:03d}"
-            folder.mkdir(parents=True)
             record = {
-                "variant": pruning,
-                "trial": trial,
-                "seed": trial,
                 keys.TEST_L1: value,
                 "choices": {"pruning": pruning},
                 keys.MODEL_SPARSITY: 0.1 * trial,
                 keys.FINAL_TRAIN_L1_MEAN: value + 0.01,
             }
-            (folder / keys.RESULT).write_text(json.dumps(record))
+            folder = write_result(tmp_path, pruning, trial, record)
             with (folder / keys.METRICS_CSV).open("w", newline="") as handle:
                 writer = csv.writer(handle)
                 writer.writerow(["epoch", keys.VAL_L1])
