@@ -21,6 +21,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Literal
 
@@ -162,8 +163,16 @@ class Preemption(pl.Callback):
         raise stopped
 
 
+#: Seconds between tries of `scontrol requeue`; 0 ends them. A task signalled moments after
+#: it started was once refused with no message (a CI run); the controller takes the same
+#: request a little later, and the signal's lead (`--signal=SIGUSR1@90`) leaves the time.
+REQUEUE_WAITS = (2, 5, 0)
+
+
 def _requeue_slurm_job() -> bool:
-    """`scontrol requeue` this job (an array task by its array id); False outside SLURM."""
+    """`scontrol requeue` this job (an array task by its array id), tried up to three times;
+    False outside SLURM or when every try was refused (the run still stops, with its
+    checkpoint and the command to resume it)."""
     if not SLURMEnvironment.detect():
         return False
     array_job = os.environ.get("SLURM_ARRAY_JOB_ID")
@@ -174,7 +183,13 @@ def _requeue_slurm_job() -> bool:
     )
     if not re.fullmatch(r"[0-9_]+", job):
         return False
-    done = subprocess.run(["scontrol", "requeue", job], capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        rank_zero_warn(f"scontrol requeue {job} failed: {done.stderr.strip()}")
-    return done.returncode == 0
+    for wait in REQUEUE_WAITS:
+        done = subprocess.run(["scontrol", "requeue", job], capture_output=True, text=True)
+        if done.returncode == 0:
+            return True
+        said = " ".join(f"{done.stderr} {done.stdout}".split()) or f"exit {done.returncode}"
+        rank_zero_warn(
+            f"scontrol requeue {job} failed: {said}" + (f"; again in {wait} s" if wait else "")
+        )
+        time.sleep(wait)
+    return False

@@ -348,3 +348,29 @@ def test_the_resume_command_is_the_runs_own_with_its_checkpoint():
     assert resume_command(["lit-evoae", "fit", "--ckpt_path=x"], "y") == (
         "lit-evoae fit --ckpt_path y"
     )
+
+
+def test_a_refused_requeue_is_tried_again_and_named(tmp_path, monkeypatch):
+    """A CI run's controller refused `scontrol requeue` once, moments after the task started,
+    and the job was not requeued; a later try is taken, and each refusal is named."""
+    from lit_evoae.callbacks import preemption
+
+    tries = tmp_path / "tries"
+    scontrol = tmp_path / "scontrol"  # refuses the first request, takes the second
+    scontrol.write_text(
+        f'#!/bin/sh\necho "$@" >> {tries}\n'
+        f'[ "$(wc -l < {tries})" -ge 2 ] || {{ echo "Job is in transient state" >&2; exit 1; }}\n'
+    )
+    scontrol.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setattr(preemption.SLURMEnvironment, "detect", staticmethod(lambda: True))
+    monkeypatch.setattr(preemption, "REQUEUE_WAITS", (0.01, 0.01, 0))
+    monkeypatch.setenv("SLURM_ARRAY_JOB_ID", "7")
+    monkeypatch.setenv("SLURM_ARRAY_TASK_ID", "3")
+    with pytest.warns(UserWarning, match="requeue 7_3 failed: Job is in transient state; again"):
+        assert preemption._requeue_slurm_job()
+    assert tries.read_text().splitlines() == ["requeue 7_3", "requeue 7_3"]
+    tries.unlink()
+    scontrol.write_text("#!/bin/sh\nexit 1\n")  # refused every time: three tries, then False
+    with pytest.warns(UserWarning, match="requeue 7_3 failed: exit 1$"):
+        assert not preemption._requeue_slurm_job()
