@@ -68,7 +68,7 @@ class BitFlips(Corruption):
 
 
 #: The noise streams of a pass: each purpose draws from generators of its own.
-INPUT_NOISE, LATENT_NOISE = 0, 1
+INPUT_NOISE, LATENT_NOISE, SELECTION_NOISE = 0, 1, 2
 
 
 def noise_generators(

@@ -4,10 +4,18 @@ Scoring them one neighbourhood at a time would be a Python loop over cells; laid
 one table, a generation's selection is one batched encode and one batched decode.
 """
 
+from typing import Literal
+
 import torch
 from torch import Tensor
 
 from lit_evoae.population.stacked import StackedAutoencoder
+
+#: What a tournament scores a pairing by. l1: the mean L1 of the reconstruction from the
+#: code (from the mean code of a variational network). loss: the network's training loss, as
+#: the reference's tournaments score (`calculate_losses`): for a variational network binary
+#: cross-entropy plus KL divergence on a sampled code, for the others the same L1.
+Selection = Literal["l1", "loss"]
 
 
 class Pairings:
@@ -42,21 +50,37 @@ class Pairings:
             ]
         )
 
-    def losses(self, population: StackedAutoencoder, inputs: Tensor) -> Tensor:
+    def losses(
+        self, population: StackedAutoencoder, inputs: Tensor, noise: Tensor | None = None
+    ) -> Tensor:
         """Mean L1 of every needed pairing: (cells, k, k) with [c, a, b] the loss of encoder
         n[c, a] with decoder n[c, b]. `inputs` is one batch (batch, features) for all cells,
         or (cells, batch, features), cell c's batch in row c (an encoder is scored on its own
-        cell's batch: the cells of a neighbourhood, one trial's, share one)."""
+        cell's batch: the cells of a neighbourhood, one trial's, share one). With `noise`
+        (`noise_shape`), a variational population's pairings are scored by their training
+        loss instead, each on a code sampled with its own noise (`Selection`'s loss)."""
         partners = self.partners.to(inputs.device)
         size, width = partners.shape
         if inputs.dim() == 2:
             inputs = inputs.expand(size, *inputs.shape)
-        latents = population.encode(inputs)  # (size, batch, latent)
         batch = inputs.shape[1]
-        paired = latents[partners].reshape(size, width * batch, -1)
-        reconstructions = population.decode(paired).reshape(size, width, batch, -1)
-        targets = inputs[partners]  # each encoder's own batch
-        per_pairing = (reconstructions - targets).abs().mean(dim=(2, 3))  # (decoder, partner)
+        targets = inputs[partners]  # each encoder's own batch: (decoder, partner, batch, ...)
+        if noise is not None:
+            pairs = targets.flatten(0, 1)
+            code, divergence = population.latent(pairs, partners.flatten(), noise.flatten(0, 1))
+            reconstructions = population.decode(code.reshape(size, width * batch, -1))
+            per_pairing = population.losses(
+                reconstructions.reshape(size * width, batch, -1), pairs, divergence
+            ).reshape(size, width)
+        else:
+            latents = population.encode(inputs)  # (size, batch, latent)
+            paired = latents[partners].reshape(size, width * batch, -1)
+            reconstructions = population.decode(paired).reshape(size, width, batch, -1)
+            per_pairing = (reconstructions - targets).abs().mean(dim=(2, 3))  # (decoder, partner)
         neighbourhoods = self.neighbourhoods.to(inputs.device)
         decoders = neighbourhoods.unsqueeze(1).expand(-1, neighbourhoods.shape[1], -1)
         return per_pairing[decoders, self.lookup.to(inputs.device)]
+
+    def noise_shape(self, population: StackedAutoencoder, batch: int) -> tuple[int, ...]:
+        """The shape of `losses`' noise: one code per pairing and example."""
+        return (*self.partners.shape, batch, population.encoder_sizes[-1])

@@ -27,14 +27,14 @@ from lit_evoae.components import build, describe
 from lit_evoae.metrics import PopulationL1, PopulationMean
 from lit_evoae.nets import Autoencoder, eval_mode, layer_sizes
 from lit_evoae.population.cell_evaluation import AllVsAll
-from lit_evoae.population.corruption import Corruption
+from lit_evoae.population.corruption import SELECTION_NOISE, Corruption
 from lit_evoae.population.divergence import healing_sources
 from lit_evoae.population.halves import copy_half_
 from lit_evoae.population.memory import check_population_fits
 from lit_evoae.population.optim import OptimizerState, StackedAdam
 from lit_evoae.population.orders import Sequential
 from lit_evoae.population.packing import Pack
-from lit_evoae.population.pairings import Pairings
+from lit_evoae.population.pairings import Pairings, Selection
 from lit_evoae.population.stacked import (
     StackedAutoencoder,
     copy_individuals_,
@@ -64,8 +64,12 @@ class CoevolutionaryAutoencoder(AutoencoderSystem):
             it when selected); reset_every_step: a fresh Adam at every step, as the reference.
         variational: a variational autoencoder (the reference's): the encoder's last layer
             becomes a mean and a log-variance head, the code is sampled in training, the loss
-            is binary cross-entropy plus KL divergence; validation, selection and the test
-            score the reconstruction from the mean (see `StackedAutoencoder`).
+            is binary cross-entropy plus KL divergence; validation and the test score the
+            reconstruction from the mean (see `StackedAutoencoder`), selection as `selection`.
+        selection: what a tournament scores a pairing by (`Selection`): loss, the network's
+            training loss, as the reference's tournaments (for a variational network on a
+            sampled code), or l1 from the mean code. The two differ only for a variational
+            network: with l1 nothing in selection holds its code near the prior.
         denoising: corrupt the input of every training pass (GaussianNoise, BitFlips) and
             train to reconstruct the clean one (a denoising autoencoder); None: no noise.
         seeds: one per trial, for several independent populations trained as one batched
@@ -85,6 +89,7 @@ class CoevolutionaryAutoencoder(AutoencoderSystem):
         betas: tuple[Beta, Beta] = (0.5, 0.999),
         optimizer_state: OptimizerState = "persistent",
         variational: bool = False,
+        selection: Selection = "loss",
         denoising: Corruption | None = None,
         seeds: list[NonNegativeInt] | None = None,
     ) -> None:
@@ -97,6 +102,7 @@ class CoevolutionaryAutoencoder(AutoencoderSystem):
         lr = check("lr", lr, PositiveFloat)
         betas = check_each("betas", betas, Beta)
         check_choice("optimizer_state", optimizer_state, OptimizerState)
+        self.selection = check_choice("selection", selection, Selection)
         self.topology = build(topology, Topology) if topology is not None else Ring()
         strategy = CoevolutionStrategy() if strategy is None else strategy
         self.strategy = build(strategy, CoevolutionStrategy)
@@ -179,7 +185,7 @@ class CoevolutionaryAutoencoder(AutoencoderSystem):
                 self.pack.seeds, generation, number, len(data), data.device, self.shuffle
             )
             first_batches = data[orders[:, : self.batch_size]]
-            self.select(group, first_batches)
+            self.select(group, first_batches, generation, number)
             cells = self.sharding.own(group)
             trained = self.train_pairs(cells, data, orders, generation, number, group)
             losses.append(self.pack.means(trained.mean(0), cells))
@@ -219,12 +225,18 @@ class CoevolutionaryAutoencoder(AutoencoderSystem):
             self._log_replacement_l1(cells, first_batches)
 
     @torch.no_grad()
-    def select(self, cells: Tensor, first_batches: Tensor) -> None:
+    def select(self, cells: Tensor, first_batches: Tensor, generation: int, number: int) -> None:
         """Tournament in each of `cells`' neighbourhoods, scored on each trial's batch in
-        `first_batches` (trials, batch, features); this rank's winners go to the trainees."""
+        `first_batches` (trials, batch, features) in pass `number` of `generation`; this
+        rank's winners go to the trainees."""
         all_cells = torch.arange(self.population_size)
         inputs = self.pack.per_row(first_batches, all_cells)
-        losses = self.pairings.losses(self.centers, inputs)[cells.to(self.device)]
+        noise = None
+        if self.variational and self.selection == "loss":  # each trial's stream, every rank
+            shape = self.pairings.noise_shape(self.centers, first_batches.shape[1])
+            draw = self.pass_noise(all_cells, all_cells, generation, number, SELECTION_NOISE)
+            noise = draw(shape, lambda s, g: torch.randn(s, generator=g)).to(self.device)
+        losses = self.pairings.losses(self.centers, inputs, noise)[cells.to(self.device)]
         winners = torch.empty(len(cells), dtype=torch.long)
         for generator, positions in self.pack.streams(cells):
             won, fitness = self.strategy.select(losses[positions], generator)

@@ -1,7 +1,7 @@
 """A pack that mixes pruning variants trains each trial as it trains alone.
 
 Both regimes and both update orders, a denoising network in each regime and a variational
-one in sequential coevolution; no pruning,
+one in sequential coevolution (selecting by its sampled loss); no pruning,
 random, magnitude, variance and conjunctive pruning on four schedules, one pack per regime.
 Every trial's metrics.csv, result.json and best_autoencoder.pt are compared with the same run
 made alone, to 1e-5. Runs are made in this process (the runner's subprocesses add nothing the
@@ -63,7 +63,7 @@ def study(tmp_path_factory, tiny_coevolution_template):
         "init_args": {"probability": 0.2},
     }
     variational = copy.deepcopy(sequential)
-    variational["model"]["init_args"]["variational"] = True
+    variational["model"]["init_args"]["variational"] = True  # selecting by its loss
     regimes = {
         "variational_sequential": variational,
         "canonical": canonical,

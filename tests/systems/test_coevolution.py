@@ -215,9 +215,11 @@ def test_resume_continues_exactly(tiny_data, quiet_trainer, tmp_path, order, eva
 def test_a_variational_run_resumes_exactly_and_logs_its_divergence(
     tiny_data, quiet_trainer, tmp_path
 ):
-    """Its latent noise comes from (seed, generation, pass): a resumed run samples the same."""
+    """Its latent noise, in training and in selection by its loss, comes from (seed,
+    generation, pass): a resumed run samples the same."""
     vae = {
         "variational": True,
+        "selection": "loss",
         "denoising": {"class_path": "lit_evoae.population.corruption.BitFlips"},
     }
     straight, trainer = run_to_end(tiny_data, quiet_trainer, 4, "sequential", "epoch_node", **vae)
@@ -235,8 +237,15 @@ def test_a_variational_run_resumes_exactly_and_logs_its_divergence(
     for name, tensor in straight.state_dict().items():
         assert torch.equal(tensor, resumed.state_dict()[name]), name
     assert float(trainer.callback_metrics[keys.VAL_KL]) > 0
+    # the tournament scored cross-entropy summed over a batch plus KL, not a mean L1
+    assert float(trainer.callback_metrics[keys.GEN_BEST_LOSS]) > 1
     plain, plain_trainer = run_to_end(tiny_data, quiet_trainer, 1, "sequential", "epoch_node")
     assert keys.VAL_KL not in plain_trainer.callback_metrics
+    assert float(plain_trainer.callback_metrics[keys.GEN_BEST_LOSS]) < 1
+    _, from_mean = run_to_end(
+        tiny_data, quiet_trainer, 1, "sequential", "epoch_node", variational=True, selection="l1"
+    )
+    assert float(from_mean.callback_metrics[keys.GEN_BEST_LOSS]) < 1  # L1 from mu, as before
 
 
 @pytest.mark.integration

@@ -155,8 +155,9 @@ def test_two_ranks_run_the_same_algorithm_as_one(sharded, tmp_path):
 
 
 def test_two_ranks_train_a_variational_denoising_network_as_one(tmp_path):
-    """Each rank draws its cells' input and latent noise from their trials' streams."""
-    network = {"variational": True, "denoising": GaussianNoise(std=0.4)}
+    """Each rank draws its cells' input and latent noise, and its selection's, from their
+    trials' streams."""
+    network = {"variational": True, "denoising": GaussianNoise(std=0.4)}  # selection: loss
     two = fit(tmp_path / "two", devices=2, record=False, **network)
     one = fit(tmp_path / "one", devices=1, record=False, **network)
     for key, value in one.centers.state_dict().items():
