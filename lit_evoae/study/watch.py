@@ -39,6 +39,10 @@ def generations_reached(group: list[Run], out: Path) -> int:
     return done
 
 
+def _key(group: list[Run]) -> tuple[str, ...]:
+    return tuple(run.key for run in group)
+
+
 class StudyProgress:
     """Generations done over the total of a study's runs; `settle` a group when it ends,
     `update` with the groups running now."""
@@ -62,6 +66,7 @@ class StudyProgress:
         self.initial = self.settled + earlier
         self.runs, self.finished, self.failed = len(runs), len(done), 0
         self.shown = self.initial
+        self.credited: dict[tuple[str, ...], int] = {}  # a running group's, at the last update
         self.started = time.monotonic()
         self.next_line = self.initial
         terminal = self.stream.isatty()
@@ -77,18 +82,21 @@ class StudyProgress:
         self.lines = None if terminal else sys.stdout
 
     def settle(self, group: list[Run], failed: bool = False) -> None:
-        """A group ended: its generations count as done, or, if it failed, leave the total."""
+        """A group ended: its generations count as done, or, if it failed, leave the total
+        and, with what it had reached, the count done (which read 800/0 after a failure)."""
         generations = sum(run.generations() for run in group)
         if failed:
             self.total -= generations
             self.failed += len(group)
-            self.bar.total = self.total
+            self.shown -= self.credited.pop(_key(group), 0)
+            self.bar.total, self.bar.n = self.total, self.shown
         else:
             self.settled += generations
             self.finished += len(group)
 
     def update(self, running: list[list[Run]], out: Path) -> None:
-        done = self.settled + sum(generations_reached(group, out) for group in running)
+        self.credited = {_key(group): generations_reached(group, out) for group in running}
+        done = self.settled + sum(self.credited.values())
         self.bar.set_postfix_str(self._runs(), refresh=False)
         self.bar.update(max(0, done - self.shown))
         self.shown = max(self.shown, done)

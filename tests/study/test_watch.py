@@ -63,6 +63,20 @@ def test_lines_in_a_log_give_generations_rate_time_left_and_failures(tmp_path, c
     assert re.search(r"trial-generations/s · about \d+ s left", shown.line())
 
 
+def test_a_failed_packs_generations_leave_the_count_done_with_its_total(tmp_path, capsys):
+    runs = [run(trial) for trial in range(4)]  # 160 generations, 40 done before
+    with StudyProgress("tiny", runs, done=runs[:1], stream=io.StringIO()) as shown:
+        folder = pack_folder(runs[1], 2, tmp_path)
+        folder.mkdir(parents=True)
+        (folder / keys.LOG).write_text("generation 20/40 · x\n")
+        shown.update([runs[1:3], runs[3:]], tmp_path)
+        assert shown.line().startswith("tiny: generations 80/160 (50%)")
+        shown.settle(runs[1:3], failed=True)  # the pack stopped at generation 20 of 40
+        shown.update([runs[3:]], tmp_path)
+        assert shown.line().startswith("tiny: generations 40/80 (50%)")  # it read 80/80
+        assert shown.line().endswith("runs 1/4 finished, 2 failed")
+
+
 def test_a_resumed_packs_earlier_generations_count_as_done_but_not_in_the_rate(tmp_path):
     runs = [run(trial) for trial in range(2)]  # 80 generations
     folder = pack_folder(runs[0], 2, tmp_path)
