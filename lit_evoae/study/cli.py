@@ -214,7 +214,7 @@ def _run(options) -> None:
         f"{len(outcome.finished)} runs finished, {len(outcome.skipped)} already done, "
         f"{len(outcome.failed)} failed; results in {options.out}"
     )
-    for _, message in outcome.failed:
+    for message in dict.fromkeys(message for _, message in outcome.failed):  # a pack's: once
         print(f"  {message}", file=sys.stderr)
     if outcome.failed:
         sys.exit(1)

@@ -323,7 +323,9 @@ def _run_pack_locked(
     if status.returncode == NOT_PACKABLE:
         return False
     if status.returncode != 0:
-        raise RunFailed(f"the pack of {len(runs)} runs from {runs[0].key} failed; see {log}")
+        kept = pack_checkpoint(folder)  # a signal's stop, or a crash after a clock checkpoint
+        then = f"; the same command resumes it from {kept.name}" if kept else ""
+        raise RunFailed(f"the pack of {len(runs)} runs from {runs[0].key} failed{then}; see {log}")
     return True
 
 

@@ -402,3 +402,27 @@ def test_two_runners_on_one_folder_train_each_run_once(tmp_path, tiny_coevolutio
             epochs = [row["epoch"] for row in csv.DictReader(handle) if row.get(keys.VAL_L1)]
         assert sorted(epochs) == ["0", "1"]  # each generation once
     assert not list(out.glob("*/trial_*/checkpoints/*.ckpt"))  # none kept by default
+
+
+def test_a_pack_that_stopped_with_a_checkpoint_is_named_once_with_the_way_back(
+    tmp_path, tiny_coevolution, monkeypatch, capsys
+):
+    """A pack stopped by a signal fails all its runs; the runner printed its line once a run
+    (ten for a pack of ten) and did not say that the same command resumes it."""
+    from lit_evoae.study import runner
+
+    def stopped(command, **_):  # the pack's process: a checkpoint, then a signal's exit
+        (Path(command[-1]).parent / keys.CLOCK_CHECKPOINT).write_bytes(b"")
+        return subprocess.CompletedProcess(command, 1)
+
+    monkeypatch.setattr(runner.subprocess, "run", stopped)
+    study = make_study(tmp_path, tiny_coevolution)
+    out = tmp_path / "runs"
+    with pytest.raises(SystemExit):
+        main(["run", "--study", str(study), "--out", str(out), "--pack", "4", "--workers", "1"])
+    failures = [line for line in capsys.readouterr().err.splitlines() if "failed" in line]
+    assert len(failures) == 1, failures
+    assert (
+        "the pack of 4 runs from none/trial_000 failed; the same command resumes it from "
+        f"{keys.CLOCK_CHECKPOINT}; see {out}/packs/"
+    ) in failures[0]
