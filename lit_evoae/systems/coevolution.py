@@ -69,7 +69,7 @@ class CoevolutionaryAutoencoder(AutoencoderSystem):
         selection: what a tournament scores a pairing by (`Selection`): loss, the network's
             training loss, as the reference's tournaments (for a variational network on a
             sampled code), or l1 from the mean code. The two differ only for a variational
-            network: with l1 nothing in selection holds its code near the prior.
+            network (whose L1 they left the same in the environment study, n = 10).
         denoising: corrupt the input of every training pass (GaussianNoise, BitFlips) and
             train to reconstruct the clean one (a denoising autoencoder); None: no noise.
         seeds: one per trial, for several independent populations trained as one batched
