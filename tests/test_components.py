@@ -51,6 +51,7 @@ COEVOLUTION = {
     "betas": (0.6, 0.99),
     "optimizer_state": "reset_every_step",
     "variational": True,
+    "selection": "l1",
     "denoising": GaussianNoise(std=0.2),
     "seeds": [11, 12],
 }
