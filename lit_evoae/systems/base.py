@@ -89,12 +89,15 @@ class AutoencoderSystem(pl.LightningModule, ABC):
             clean, noise(clean.shape, self.denoising.draw).to(clean.device)
         )
 
-    def sampling(self, group: Tensor, trained: Tensor, generation: int, pass_index: int):
-        """The cell evaluation's `sample(shape)` of a variational system's latent noise, N(0,
-        1), for the same pass (None for other systems): see `pass_noise`."""
+    def sampling(
+        self, group: Tensor, trained: Tensor, generation: int, pass_index: int, purpose=LATENT_NOISE
+    ):
+        """`sample(shape)` of a variational system's latent noise, N(0, 1), for the same pass
+        (None for other systems): the cell evaluation's, or selection's with its `purpose`
+        (see `pass_noise`)."""
         if not self.variational:
             return None
-        noise = self.pass_noise(group, trained, generation, pass_index, LATENT_NOISE)
+        noise = self.pass_noise(group, trained, generation, pass_index, purpose)
         device = self.pruning_target().encoders[0].weight.device
         return lambda shape: noise(shape, lambda s, g: torch.randn(s, generator=g)).to(device)
 

@@ -232,10 +232,10 @@ class CoevolutionaryAutoencoder(AutoencoderSystem):
         all_cells = torch.arange(self.population_size)
         inputs = self.pack.per_row(first_batches, all_cells)
         noise = None
-        if self.variational and self.selection == "loss":  # each trial's stream, every rank
-            shape = self.pairings.noise_shape(self.centers, first_batches.shape[1])
-            draw = self.pass_noise(all_cells, all_cells, generation, number, SELECTION_NOISE)
-            noise = draw(shape, lambda s, g: torch.randn(s, generator=g)).to(self.device)
+        if self.selection == "loss":  # a variational system's codes: each trial's stream
+            sample = self.sampling(all_cells, all_cells, generation, number, SELECTION_NOISE)
+            batch = first_batches.shape[1]
+            noise = sample(self.pairings.noise_shape(self.centers, batch)) if sample else None
         losses = self.pairings.losses(self.centers, inputs, noise)[cells.to(self.device)]
         winners = torch.empty(len(cells), dtype=torch.long)
         for generator, positions in self.pack.streams(cells):
